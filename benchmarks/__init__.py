@@ -1,0 +1,1 @@
+"""blindmatch benchmarks: run with ``make bench`` (full) or ``make bench-quick``."""

@@ -1,0 +1,96 @@
+"""Canonicalization: one canonical string per indicator, so that two labs' tokens agree.
+
+``canonicalize(kind, value)`` applies the rules of canon version :data:`CANON_VERSION` (written down in
+``docs/canonicalization.md`` and pinned by ``tests/vectors/canonical-v1.json``). Any change to a rule is a
+new canon version: tokens and filters record the version they were made under.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..errors import InvalidIndicator, InvalidParameter
+from ._rules import RULES, Options, Rule
+
+__all__ = ["CANON_VERSION", "KINDS", "CanonBatch", "canonicalize", "canonicalize_many"]
+
+#: Version of the canonicalization rules. Bump on any change of output for any input.
+CANON_VERSION = 1
+
+#: Every indicator kind canon version 1 knows, in a stable order.
+KINDS: tuple[str, ...] = tuple(RULES)
+
+
+def _rule(kind: str) -> Rule:
+    if not isinstance(kind, str):
+        raise TypeError("kind must be a str")
+    try:
+        return RULES[kind]
+    except KeyError:
+        raise InvalidIndicator(kind, f"unknown kind (known: {', '.join(KINDS)})") from None
+
+
+def canonicalize(kind: str, value: str, *, default_region: str | None = None) -> str:
+    """Return the canonical form of ``value`` as an indicator of ``kind``.
+
+    ``default_region`` (ISO 3166 alpha-2, e.g. ``"US"``) lets ``phone`` accept national numbers.
+    Raises :class:`~blindmatch.InvalidIndicator` (also a ``ValueError``) naming the kind and the reason.
+    """
+    rule = _rule(kind)
+    if not isinstance(value, str):
+        raise InvalidIndicator(kind, f"value must be a str, not {type(value).__name__}")
+    return rule(value, Options(default_region))
+
+
+@dataclass(frozen=True)
+class CanonBatch:
+    """Result of :func:`canonicalize_many`.
+
+    ``values[i]`` is the canonical form of input number ``indices[i]``; ``skipped_by_reason`` counts the
+    inputs left out, by reason (never by value).
+    """
+
+    kind: str
+    values: list[str]
+    indices: list[int]
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> int:
+        return sum(self.skipped_by_reason.values())
+
+
+def canonicalize_many(
+    kind: str,
+    values: Iterable[str],
+    *,
+    errors: Literal["raise", "skip"] = "raise",
+    default_region: str | None = None,
+) -> CanonBatch:
+    """Canonicalize many values of one kind.
+
+    With ``errors="raise"`` the first invalid value raises :class:`~blindmatch.InvalidIndicator` (its
+    message names the input position); with ``errors="skip"`` invalid values are left out and counted.
+    """
+    if errors not in ("raise", "skip"):
+        raise InvalidParameter("errors must be 'raise' or 'skip'")
+    rule = _rule(kind)
+    opts = Options(default_region)
+    out: list[str] = []
+    idx: list[int] = []
+    reasons: Counter[str] = Counter()
+    for i, value in enumerate(values):
+        try:
+            if not isinstance(value, str):
+                raise InvalidIndicator(kind, f"value must be a str, not {type(value).__name__}")
+            out.append(rule(value, opts))
+        except InvalidIndicator as exc:
+            if errors == "raise":
+                raise InvalidIndicator(kind, f"{exc.reason} (input #{i})") from None
+            reasons[exc.reason] += 1
+            continue
+        idx.append(i)
+    return CanonBatch(kind, out, idx, dict(reasons))

@@ -1,0 +1,70 @@
+"""The exception hierarchy.
+
+Every exception blindmatch raises on purpose derives from :class:`BlindmatchError`, split in two:
+
+* :class:`LocalError` -- the caller did something wrong (bad argument, a call out of order, an indicator
+  that does not canonicalize, a filter filled past capacity). Fix the calling code or the local data.
+* :class:`RemoteError` -- something that came from outside the process is bad: a peer's protocol message,
+  a file received from another lab. Hostile input can only ever produce this kind.
+
+Messages never contain secret keys, scalars, or the values of indicators.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BlindmatchError",
+    "CapacityError",
+    "InvalidIndicator",
+    "InvalidParameter",
+    "LocalError",
+    "LocalProtocolError",
+    "MalformedFile",
+    "RemoteError",
+    "RemoteProtocolError",
+]
+
+
+class BlindmatchError(Exception):
+    """Root of every error blindmatch raises deliberately."""
+
+
+class LocalError(BlindmatchError):
+    """The local caller misused the API or supplied bad local data."""
+
+
+class RemoteError(BlindmatchError):
+    """Data that came from outside (a peer, a received file) is malformed or hostile."""
+
+
+class InvalidIndicator(LocalError, ValueError):
+    """An indicator value could not be canonicalized (or its kind is unknown).
+
+    ``kind`` and ``reason`` are set; the offending value is deliberately not kept in the message, since
+    indicators are the data we must not leak into logs.
+    """
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(f"invalid {kind!s} indicator: {reason}")
+        self.kind = kind
+        self.reason = reason
+
+
+class InvalidParameter(LocalError, ValueError):
+    """A parameter (key, size, mode, option) is out of range or of the wrong form."""
+
+
+class CapacityError(LocalError):
+    """A structure would exceed the capacity it was created for (and the caller did not opt in)."""
+
+
+class LocalProtocolError(LocalError):
+    """A protocol object was used out of order, twice, or after it failed."""
+
+
+class RemoteProtocolError(RemoteError):
+    """A peer's protocol message is malformed, out of order, replayed or otherwise unacceptable."""
+
+
+class MalformedFile(RemoteError, ValueError):
+    """A file received from elsewhere (a Bloom filter, an exchange file, a message file) is malformed."""
