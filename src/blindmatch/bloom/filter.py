@@ -260,7 +260,7 @@ class BloomFilter:
 
     def __contains__(self, item: object) -> bool:
         if not isinstance(item, bytes | bytearray | memoryview):
-            return False
+            raise TypeError("Bloom filter items are byte strings")
         pos = self._scheme.positions_one(self._scheme.words_one(bytes(item)), self._m, self._k)
         bits = self._bits
         return all(bits[p >> 3] & (1 << (p & 7)) for p in pos)
@@ -335,7 +335,7 @@ class BloomFilter:
         x = int(bitarray(buffer=merged, endian="little").count(1, 0, self._m))
         est = math.inf if x >= self._m else -self._m / self._k * math.log1p(-x / self._m)
         lo, hi = max(self._count, other._count), self._count + other._count
-        count = max(lo, min(hi, x, round(est) if math.isfinite(est) else hi))
+        count = max(lo, min(hi, math.ceil(est) if math.isfinite(est) else hi))
         if not self._allow_overfill and count > self._capacity:
             raise CapacityError(
                 f"the union holds about {count} items, more than the capacity of {self._capacity}; "

@@ -154,8 +154,8 @@ class _EdhCursor(PositionCursor):
     # Enhanced double hashing: x_0 = h1, y_0 = h2; x_{i+1} = x_i + y_i, y_{i+1} = y_i + i + 1 (mod m).
     def __init__(self, words: U64, m: int) -> None:
         self._m = np.uint64(m)
-        self._x = words[:, 0] % self._m
-        self._y = words[:, 1] % self._m
+        self._x: U64 = words[:, 0] % self._m
+        self._y: U64 = words[:, 1] % self._m
         self._tmp = np.empty_like(self._x)
 
     def current(self) -> U64:
@@ -181,8 +181,8 @@ class _DcsoCursor(PositionCursor):
     # hn_0 = fnv mod P; hn_{i+1} = (hn_i * g mod 2^64) mod P; position i is hn_{i+1} mod m.
     def __init__(self, words: U64, m: int) -> None:
         self._m = np.uint64(m)
-        self._hn = _mod_p(words[:, 0].copy(), _P)
-        self._pos = self._hn
+        self._hn: U64 = _mod_p(words[:, 0].copy(), _P)
+        self._pos: U64 = self._hn
         self.advance(-1)
 
     def current(self) -> U64:
@@ -205,7 +205,8 @@ _G = np.uint64(DCSO_MULT)
 
 def _mod_p(v: U64, p: np.uint64) -> U64:
     """``v mod p`` for a modulus above 2^63 (so ``v < 2p``): one conditional subtraction."""
-    return np.minimum(v, v - p)
+    out: U64 = np.minimum(v, v - p)
+    return out
 
 
 def fnv1_64(data: bytes) -> int:
