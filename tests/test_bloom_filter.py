@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blindmatch.bloom import BloomFilter, FilterMetadata, optimal_parameters
-from blindmatch.bloom.schemes import MMH3, TOKEN
+from blindmatch.bloom.schemes import MMH3, TOKEN, fnv1_64, fnv1_64_many
 from blindmatch.errors import CapacityError, InvalidParameter
 
 
@@ -208,3 +208,28 @@ def test_constructor_validation() -> None:
     with pytest.raises(InvalidParameter):
         FilterMetadata(key_id="not hex")
     assert "count=0" in repr(BloomFilter(64, 2, capacity=5, fpr=0.1))
+
+
+def test_fnv1_64_known_answers() -> None:
+    """Published FNV-1 64-bit values (draft-eastlake-fnv test suite): "", "a", "foobar"."""
+    assert fnv1_64(b"") == 0xCBF29CE484222325
+    assert fnv1_64(b"a") == 0xAF63BD4C8601B7BE
+    assert fnv1_64(b"foobar") == 0x340D8765A4DDA9C2
+    assert fnv1_64_many([b"foobar", b"", b"a"]).tolist() == [
+        0x340D8765A4DDA9C2,
+        0xCBF29CE484222325,
+        0xAF63BD4C8601B7BE,
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.binary(max_size=30), max_size=40), st.lists(st.binary(max_size=30), max_size=40))
+def test_dcso_scheme_bulk_matches_single_and_set(inserted: list[bytes], probed: list[bytes]) -> None:
+    assert fnv1_64_many(inserted).tolist() == [fnv1_64(v) for v in inserted]
+    bulk = BloomFilter(200_000, 20, capacity=100, fpr=1e-6, scheme="dcso-fnv1")
+    single = BloomFilter(200_000, 20, capacity=100, fpr=1e-6, scheme="dcso-fnv1")
+    bulk.update(inserted)
+    for v in inserted:
+        single.add(v)
+    assert bulk == single and len(bulk) == len(set(inserted))
+    assert bulk.contains_many(probed).tolist() == [p in set(inserted) for p in probed]
