@@ -242,16 +242,18 @@ class BloomFilter:
         words = self._scheme.words(_as_sequence(items))
         if words.shape[0] == 0:
             return 0
-        fresh = words[~self._contains_words(words)]
-        new = _distinct(fresh[:, 0])
+        reduced = self._scheme.reduce(words, self._m)
+        absent = ~self._contains_reduced(reduced)
+        new = _distinct(words[absent, 0])
         if not self._allow_overfill and self._count + new > self._capacity:
             raise CapacityError(
                 f"inserting {new} new items would exceed the capacity of {self._capacity} "
                 f"(holding {self._count}); create a larger filter or pass allow_overfill=True"
             )
-        bits, m, k = self._bits, self._m, self._k
+        fresh = reduced[absent]
+        bits, m, k, scheme = self._bits, self._m, self._k, self._scheme
         for start in range(0, fresh.shape[0], _CHUNK):
-            pos = self._scheme.positions(fresh[start : start + _CHUNK], m, k).ravel()
+            pos = scheme.positions_reduced(fresh[start : start + _CHUNK], m, k).ravel()
             np.bitwise_or.at(bits, (pos >> _U3).view(np.intp), _LUT[pos & _U7])
         self._count += new
         return new
@@ -271,14 +273,15 @@ class BloomFilter:
         ``True`` means "probably present" (false positives happen at :meth:`expected_fpr`), ``False``
         means "certainly absent".
         """
-        return self._contains_words(self._scheme.words(_as_sequence(items)))
+        words = self._scheme.words(_as_sequence(items))
+        return self._contains_reduced(self._scheme.reduce(words, self._m))
 
-    def _contains_words(self, words: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
-        n = words.shape[0]
+    def _contains_reduced(self, reduced: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        n = reduced.shape[0]
         out = np.zeros(n, dtype=np.bool_)
         bits, m, k = self._bits, self._m, self._k
         for start in range(0, n, _CHUNK):
-            chunk = words[start : start + _CHUNK]
+            chunk = reduced[start : start + _CHUNK]
             alive = np.arange(start, start + chunk.shape[0])
             cur = self._scheme.cursor(chunk, m)
             for i in range(k):
