@@ -19,6 +19,7 @@ import numpy.typing as npt
 from bitarray import bitarray
 
 from ..errors import CapacityError, InvalidParameter
+from ..tokens import TokenBatch
 from .metadata import FilterMetadata
 from .schemes import SCHEMES, HashScheme
 
@@ -426,6 +427,8 @@ def _as_sequence(items: Iterable[bytes]) -> Sequence[bytes]:
         raise TypeError("items must be an iterable of byte strings, not a single value")
     if isinstance(items, list | tuple):
         return items
+    if isinstance(items, TokenBatch):
+        return items.tokens
     if isinstance(items, Sequence):
         return list(items)
     return list(items)
