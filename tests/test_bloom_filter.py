@@ -92,11 +92,18 @@ def test_token_scheme_rejects_non_tokens() -> None:
         bf.add(b"x" * 31)
     with pytest.raises(TypeError):
         bf.update(b"x" * 32)  # a single value, not a batch
+    with pytest.raises(TypeError):
+        bf.update(["x" * 32])  # str, not bytes
+    with pytest.raises(TypeError):
+        BloomFilter.for_capacity(10, 1e-3, scheme="mmh3").update(["abc"])
+    assert bf.update([bytearray(b"y" * 32), memoryview(b"z" * 32)]) == 2
+    assert bf.contains_many([b"y" * 32, b"z" * 32, b"w" * 32]).tolist() == [True, True, False]
+    assert bytearray(b"y" * 32) in bf
     with pytest.raises(InvalidParameter):
         assert b"x" not in bf
     with pytest.raises(TypeError):
         assert "text" not in bf
-    assert len(bf) == 0
+    assert len(bf) == 2
 
 
 def test_capacity_error_is_all_or_nothing_and_overfill_opt_in() -> None:

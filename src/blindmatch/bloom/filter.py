@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -32,7 +33,7 @@ __all__ = ["MAX_BITS", "MAX_K", "BloomFilter", "optimal_parameters"]
 MAX_BITS = 1 << 40
 #: Most hash functions accepted (fpr 1e-30 needs 100).
 MAX_K = 128
-_CHUNK = 1 << 15
+_CHUNK = 1 << 13
 _LUT = np.array([1 << j for j in range(8)], dtype=np.uint8)
 _U3 = np.uint64(3)
 _U7 = np.uint64(7)
@@ -349,8 +350,6 @@ class BloomFilter:
         self._count = count
         kinds = tuple(dict.fromkeys(self.metadata.kinds + other.metadata.kinds))
         if kinds != self.metadata.kinds:
-            from dataclasses import replace
-
             self.metadata = replace(self.metadata, kinds=kinds)
         return self
 

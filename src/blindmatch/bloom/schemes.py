@@ -78,11 +78,16 @@ class HashScheme:
                     f"the 'token' hash scheme takes {TOKEN_LEN}-byte keyed tokens only "
                     "(use scheme='mmh3' for arbitrary bytes)"
                 )
-            raw = np.frombuffer(b"".join(items), dtype="<u8").reshape(n, 4)
+            if set(map(type, items)) == {bytes}:
+                # fromiter into fixed-width byte strings copies each token once (much faster than a
+                # join); the checks above matter: "S32" would pad or cut other lengths, encode str.
+                raw = np.fromiter(items, dtype="S32", count=n).view("<u8").reshape(n, 4)
+            else:  # bytearray, memoryview (or a str, which the join refuses with TypeError)
+                raw = np.frombuffer(b"".join(items), dtype="<u8").reshape(n, 4)
             return np.ascontiguousarray(raw[:, :2]).astype(np.uint64, copy=False)
         if self.id == MMH3.id:
-            raw = np.frombuffer(b"".join(map(mmh3.mmh3_x64_128_digest, items)), dtype="<u8")
-            return raw.reshape(n, 2).astype(np.uint64, copy=False)
+            digests = np.fromiter(map(mmh3.mmh3_x64_128_digest, items), dtype="S16", count=n)
+            return digests.view("<u8").reshape(n, 2).astype(np.uint64, copy=False)
         return fnv1_64_many(items).reshape(n, 1)
 
     def words_one(self, item: bytes) -> tuple[int, ...]:
