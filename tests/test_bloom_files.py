@@ -53,6 +53,15 @@ def test_dcso_writing_reproduces_the_vector() -> None:
     assert gzip.decompress(DcsoFile(bf).to_bytes(compress=True)) == TEST_BLOOM
 
 
+def test_formats_are_told_apart() -> None:
+    with pytest.raises(MalformedFile, match="use DcsoFile"):
+        BloomFilter.from_bytes(TEST_BLOOM)
+    with pytest.raises(MalformedFile, match="use DcsoFile"):
+        BloomFilter.from_bytes(TEST_BLOOM_GZ)
+    with pytest.raises(MalformedFile, match="version"):
+        DcsoFile.from_bytes(_native().to_bytes())
+
+
 def test_dcso_broken_vector_is_rejected() -> None:
     with pytest.raises(MalformedFile):
         DcsoFile.from_bytes(BROKEN_BLOOM)

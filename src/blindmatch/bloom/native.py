@@ -107,7 +107,8 @@ def _expected_size(head: bytes) -> tuple[int, bool]:
     """Validate the fixed header; return the exact file size it implies."""
     magic, version, scheme_id, flags, k, m, capacity, fpr, count, mlen = _HEADER.unpack_from(head)
     if magic != MAGIC:
-        raise MalformedFile("not a blindmatch Bloom filter file (wrong magic)")
+        hint = " (it looks like DCSO's dcso-v1: use DcsoFile)" if magic[:1] == b"\x01" else ""
+        raise MalformedFile(f"not a blindmatch Bloom filter file (wrong magic){hint}")
     if version != FORMAT_VERSION:
         raise MalformedFile(f"unsupported native Bloom format version {version}")
     if scheme_id not in SCHEMES_BY_ID:
