@@ -121,6 +121,8 @@ def test_capacity_error_is_all_or_nothing_and_overfill_opt_in() -> None:
     assert bf.update(items[:10]) == 0  # re-inserting held items is not an overflow
     over = BloomFilter.for_capacity(10, 1e-3, allow_overfill=True)
     assert over.update(items) == 12 and len(over) == 12
+    bf.allow_overfill = True
+    assert bf.add(items[10]) and len(bf) == 11
 
 
 def test_union() -> None:
