@@ -51,8 +51,8 @@ __all__ = [
     "derive_traffic_keys",
     "new_ephemeral",
     "pack_header",
-    "sign_message",
     "parse_message",
+    "sign_message",
 ]
 
 MAGIC = b"BMS1"
@@ -100,7 +100,9 @@ def signed_bytes(header_and_body: bytes) -> bytes:
 def pack_header(
     msg_type: int, role: int, seq: int, session_id: bytes, prev_hash: bytes, sender_key: bytes, body_len: int
 ) -> bytes:
-    return _HEADER.pack(MAGIC, WIRE_VERSION, msg_type, role, 0, seq, session_id, prev_hash, sender_key, body_len)
+    return _HEADER.pack(
+        MAGIC, WIRE_VERSION, msg_type, role, 0, seq, session_id, prev_hash, sender_key, body_len
+    )
 
 
 def sign_message(identity: Identity, header: bytes, body: bytes) -> bytes:
@@ -126,7 +128,9 @@ def parse_header(data: bytes) -> Header:
         raise MalformedMessage("bad role or reserved byte")
     if body_len != len(data) - HEADER_BYTES - SIGNATURE_BYTES:
         raise MalformedMessage("session message length does not match its header")
-    return Header(msg_type, role, seq, bytes(sid), bytes(prev), bytes(key), body_len, bytes(data[:HEADER_BYTES]))
+    return Header(
+        msg_type, role, seq, bytes(sid), bytes(prev), bytes(key), body_len, bytes(data[:HEADER_BYTES])
+    )
 
 
 def split_message(data: bytes, header: Header) -> Message:
@@ -167,7 +171,9 @@ def new_ephemeral(seed: bytes) -> tuple[X25519PrivateKey, bytes]:
     return priv, priv.public_key().public_bytes_raw()
 
 
-def derive_traffic_keys(priv: X25519PrivateKey, peer_public: bytes, transcript_hash: bytes) -> tuple[bytes, bytes]:
+def derive_traffic_keys(
+    priv: X25519PrivateKey, peer_public: bytes, transcript_hash: bytes
+) -> tuple[bytes, bytes]:
     """``(initiator->responder key, responder->initiator key)`` from the ephemeral X25519 secret.
 
     HKDF-SHA256 with the transcript hash after the accept as salt, so the keys are bound to both signed

@@ -95,7 +95,7 @@ class CapExceeded(SessionError):
 
 
 class PaddingViolation(SessionError):
-    """The peer's set size does not follow the padding rule of the manifest, or differs from its declaration."""
+    """The peer's set size breaks the manifest's padding rule or differs from what the peer declared."""
 
 
 class InvalidRecord(MalformedFile):

@@ -179,8 +179,10 @@ class Identity:
             raise MalformedFile("the PEM private key is not an Ed25519 key")
         return cls(key)
 
-    def save(self, path: str | os.PathLike[str], password: bytes | None = None, *, overwrite: bool = False) -> None:
-        """Write the key as PEM to ``path`` with mode 0600 (refuses to replace a file unless ``overwrite``)."""
+    def save(
+        self, path: str | os.PathLike[str], password: bytes | None = None, *, overwrite: bool = False
+    ) -> None:
+        """Write the key as PEM to ``path``, mode 0600 (replaces a file only with ``overwrite``)."""
         data = self.to_pem(password)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
         try:

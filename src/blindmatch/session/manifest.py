@@ -10,6 +10,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import InvalidParameter
+from ..hazmat.group import SUITE_ID
 from .errors import MalformedMessage, UnsupportedVersion
 from .identity import PublicIdentity
 from .padding import PADDING_RULES
@@ -27,7 +28,7 @@ PROTOCOL = "blindmatch-session/1"
 #: Channel suite: signatures, key agreement, KDF and AEAD of the session layer.
 CHANNEL_SUITE = "ed25519/x25519/hkdf-sha256/chacha20poly1305"
 #: The PSI suite the payloads use (docs/protocol.md).
-PSI_SUITE = "blindmatch-psi-v1/x25519-ell2ro-sha512"
+PSI_SUITE = SUITE_ID.decode("ascii")
 MODES: tuple[str, ...] = ("intersection", "mutual", "cardinality", "mutual-cardinality")
 MAX_ITEMS_LIMIT = 1 << 26
 SESSION_ID_BYTES = 16
@@ -243,9 +244,13 @@ class Policy:
         if manifest.padding not in self.paddings:
             return f"padding {manifest.padding!r} is not allowed"
         if manifest.max_items_initiator > self.max_items_initiator:
-            return f"initiator cap {manifest.max_items_initiator} exceeds the limit {self.max_items_initiator}"
+            return (
+                f"initiator cap {manifest.max_items_initiator} exceeds the limit {self.max_items_initiator}"
+            )
         if manifest.max_items_responder > self.max_items_responder:
-            return f"responder cap {manifest.max_items_responder} exceeds the limit {self.max_items_responder}"
+            return (
+                f"responder cap {manifest.max_items_responder} exceeds the limit {self.max_items_responder}"
+            )
         if manifest.not_after - manifest.not_before > self.max_validity_s:
             return f"validity window longer than {self.max_validity_s} s"
         if own_items is not None and own_items > manifest.max_items_responder:

@@ -27,12 +27,12 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, MutableSet
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .._version import __version__
 from ..errors import InvalidParameter, LocalProtocolError
 from ..psi import Initiator as PsiInitiator
-from ..psi import PeerTooLarge, indicator_item
+from ..psi import Mode, PeerTooLarge, indicator_item
 from ..psi import Responder as PsiResponder
 from ._canonjson import canonical_json
 from .channel import (
@@ -280,14 +280,24 @@ class _Party:
             if self._sealer is None:
                 raise LocalProtocolError("no traffic keys")
             header = pack_header(
-                msg_type, self._role, self._count, self._session_id, self._transcript.hash,
-                self._identity.public.raw, len(body) + TAG_BYTES,
+                msg_type,
+                self._role,
+                self._count,
+                self._session_id,
+                self._transcript.hash,
+                self._identity.public.raw,
+                len(body) + TAG_BYTES,
             )
             body = self._sealer.seal(header, body)
         else:
             header = pack_header(
-                msg_type, self._role, self._count, self._session_id, self._transcript.hash,
-                self._identity.public.raw, len(body),
+                msg_type,
+                self._role,
+                self._count,
+                self._session_id,
+                self._transcript.hash,
+                self._identity.public.raw,
+                len(body),
             )
         wire = sign_message(self._identity, header, body)
         self._transcript.add(wire)
@@ -334,7 +344,9 @@ class _Party:
 
     def _verify(self, msg: Message, key: bytes) -> None:
         if not PublicIdentity(key).verify(msg.signature, signed_bytes(msg.signed)):
-            raise BadSignature(f"the signature on the {TYPE_NAMES[msg.header.msg_type]} message does not verify")
+            raise BadSignature(
+                f"the signature on the {TYPE_NAMES[msg.header.msg_type]} message does not verify"
+            )
 
     def _check_time(self) -> None:
         m = self._manifest
@@ -370,7 +382,9 @@ class _Party:
         if size > cap:
             raise CapExceeded(f"the {peer_role} declares {size} items, more than the agreed cap of {cap}")
         if not conforms(m.padding, size, cap):
-            raise PaddingViolation(f"the {peer_role}'s size {size} does not follow padding rule {m.padding!r}")
+            raise PaddingViolation(
+                f"the {peer_role}'s size {size} does not follow padding rule {m.padding!r}"
+            )
         return size
 
     @staticmethod
@@ -407,11 +421,11 @@ class _Party:
         matched: list[tuple[str, str]] | None = None
         matched_items: list[bytes] | None = None
         count: int | None = None
+        if psi_result is not None and psi_result.peer_size != self._peer_padded:
+            raise PaddingViolation(
+                f"the peer sent {psi_result.peer_size} items but declared {self._peer_padded}"
+            )
         if psi_result is not None and learned != "nothing":
-            if psi_result.peer_size != self._peer_padded:
-                raise PaddingViolation(
-                    f"the peer sent {psi_result.peer_size} items but declared {self._peer_padded}"
-                )
             count = int(psi_result.count)
             if learned == "intersection":
                 matched_items = _distinct_real(psi_result.matched or [])
@@ -465,10 +479,15 @@ class _Party:
             "version": RECORD_VERSION,
             "role": me,
             "session_id": self._session_id.hex() if self._session_id is not None else None,
-            "self": {"fingerprint": self._identity.fingerprint, "public_key": self._identity.public.to_text()},
+            "self": {
+                "fingerprint": self._identity.fingerprint,
+                "public_key": self._identity.public.to_text(),
+            },
             "peer": {
                 "fingerprint": peer_fp,
-                "public_key": PublicIdentity(self._peer_key).to_text() if self._peer_key is not None else None,
+                "public_key": PublicIdentity(self._peer_key).to_text()
+                if self._peer_key is not None
+                else None,
                 "name": self._peer_name,
             },
             "purpose": m.purpose if m is not None else None,
@@ -476,7 +495,9 @@ class _Party:
             "kinds": list(m.kinds) if m is not None else None,
             "padding": m.padding if m is not None else None,
             "caps": (
-                {"initiator": m.max_items_initiator, "responder": m.max_items_responder} if m is not None else None
+                {"initiator": m.max_items_initiator, "responder": m.max_items_responder}
+                if m is not None
+                else None
             ),
             "padded_sizes": {"initiator": sizes["initiator_padded"], "responder": sizes["responder_padded"]},
             "learned": learned,
@@ -568,8 +589,16 @@ class InitiatorSession(_Party):
             if max_items is None or purpose is None:
                 raise InvalidParameter("max_items and purpose are required (or pass a manifest)")
             manifest = Manifest.propose(
-                initiator=identity.public, responder=peer, mode=mode, kinds=kinds, max_items=max_items,
-                padding=padding, purpose=purpose, validity_s=validity_s, rng=rng, clock=clock,
+                initiator=identity.public,
+                responder=peer,
+                mode=mode,
+                kinds=kinds,
+                max_items=max_items,
+                padding=padding,
+                purpose=purpose,
+                validity_s=validity_s,
+                rng=rng,
+                clock=clock,
             )
         elif manifest.initiator_key != identity.public.raw or manifest.responder_key != peer.raw:
             raise InvalidParameter("the manifest names other identities than this session's")
@@ -602,7 +631,9 @@ class InitiatorSession(_Party):
             raise InvalidParameter("the manifest is not valid at the current time")
         self._started_at = now
         self._eph, eph_pub = new_ephemeral(self._rng(32))
-        body = canonical_json({"manifest": m.to_dict(), "ephemeral": eph_pub.hex(), "padded_size": self._own_padded})
+        body = canonical_json(
+            {"manifest": m.to_dict(), "ephemeral": eph_pub.hex(), "padded_size": self._own_padded}
+        )
         self._state = _State.AWAIT_ACCEPT
         return self._send(T_HELLO, body)
 
@@ -632,7 +663,7 @@ class InitiatorSession(_Party):
         self._sealer, self._opener = Sealer(i2r), Opener(r2i)
         own = self._real + make_dummies((self._own_padded or 0) - len(self._real), self._rng)
         self._psi = PsiInitiator(
-            own, mode=m.mode, rng=self._rng, workers=self._workers, max_peer_items=self._peer_padded
+            own, cast("Mode", m.mode), rng=self._rng, workers=self._workers, max_peer_items=self._peer_padded
         )
         request = self._psi.start()
         self._state = _State.AWAIT_DATA
@@ -760,12 +791,17 @@ class ResponderSession(_Party):
         self._own_size = len(real)
         self._own_padded = padded_size(manifest.padding, len(real), manifest.max_items_responder)
         eph, eph_pub = new_ephemeral(self._rng(32))
-        out = self._send(T_ACCEPT, canonical_json({"ephemeral": eph_pub.hex(), "padded_size": self._own_padded}))
+        out = self._send(
+            T_ACCEPT, canonical_json({"ephemeral": eph_pub.hex(), "padded_size": self._own_padded})
+        )
         r_i2r, r_r2i = derive_traffic_keys(eph, eph_peer, self._transcript.hash)
         self._opener, self._sealer = Opener(r_i2r), Sealer(r_r2i)
         own = real + make_dummies(self._own_padded - len(real), self._rng)
         self._psi = PsiResponder(
-            own, allowed_modes=(manifest.mode,), rng=self._rng, workers=self._workers,
+            own,
+            allowed_modes=(cast("Mode", manifest.mode),),
+            rng=self._rng,
+            workers=self._workers,
             max_peer_items=self._peer_padded,
         )
         self._state = _State.AWAIT_DATA
@@ -782,7 +818,7 @@ class ResponderSession(_Party):
             out = self._send(T_DATA, response)
             self._own_set_sent = True
             if not m.mode.startswith("mutual"):
-                self._result = self._make_result(None, self._back)
+                self._result = self._make_result(psi.result, self._back)
                 self._finish()
             return out
         self._psi_call(psi.finish, payload)
@@ -792,7 +828,10 @@ class ResponderSession(_Party):
 
 
 def run_session_in_memory(
-    initiator: InitiatorSession, responder: ResponderSession, *, tap: Callable[[str, bytes], None] | None = None
+    initiator: InitiatorSession,
+    responder: ResponderSession,
+    *,
+    tap: Callable[[str, bytes], None] | None = None,
 ) -> list[bytes]:
     """Run both parties to the end over a perfect in-memory link; return every wire message in order.
 
@@ -810,4 +849,3 @@ def run_session_in_memory(
         msg = receiver.receive(msg)
         sender = receiver
     return wire
-

@@ -56,7 +56,9 @@ class PeerStore:
         for p in peers or []:
             self.add(p.name, p.public, note=p.note)
 
-    def add(self, name: str, public: PublicIdentity | bytes | str, *, note: str = "", replace: bool = False) -> Peer:
+    def add(
+        self, name: str, public: PublicIdentity | bytes | str, *, note: str = "", replace: bool = False
+    ) -> Peer:
         """Trust ``public`` under ``name`` (a key object, 32 raw bytes or its text form)."""
         check_peer_name(name)
         if isinstance(public, str):
