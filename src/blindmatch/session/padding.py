@@ -36,7 +36,7 @@ def padded_size(rule: str, n: int, cap: int) -> int:
         return n
     if rule == "cap":
         return cap
-    return min(cap, 1 << max(0, (n - 1).bit_length()))
+    return min(cap, 1 if n <= 1 else 1 << (n - 1).bit_length())
 
 
 def conforms(rule: str, size: int, cap: int) -> bool:

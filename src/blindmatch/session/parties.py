@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import os
 import time
@@ -29,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableSet
 from dataclasses import dataclass
 from typing import Any, cast
 
+from .. import psi as _psi
 from .._version import __version__
 from ..errors import InvalidParameter, LocalProtocolError
 from ..psi import Initiator as PsiInitiator
@@ -84,7 +86,35 @@ Rng = Callable[[int], bytes]
 Clock = Callable[[], float]
 _ROLE_NAMES = {ROLE_INITIATOR: "initiator", ROLE_RESPONDER: "responder"}
 MAX_HANDSHAKE_BODY = 16 * 1024
-_PSI_OVERHEAD = 256
+
+
+@dataclass(frozen=True)
+class _PsiSizes:
+    request: int
+    response: int
+    confirm: int
+    element: int
+    hash: int
+
+
+@functools.cache
+def _psi_sizes(mode: str) -> _PsiSizes:
+    """Lengths of the PSI messages of a mode, measured on two tiny in-memory runs (stays in step with
+    the PSI wire format without parsing it): fixed part, plus bytes per blinded element and per hash."""
+
+    def run(a: list[bytes], b: list[bytes]) -> tuple[int, int, int]:
+        init = _psi.Initiator(a, cast("Mode", mode))
+        resp = _psi.Responder(b, allowed_modes=(cast("Mode", mode),))
+        m1 = init.start()
+        m2 = resp.respond(m1)
+        m3 = init.finish(m2)
+        return len(m1), len(m2), len(m3) if m3 is not None else 0
+
+    r0, s0, c0 = run([], [])
+    r1, s1, _ = run([b"a"], [b"b"])
+    element = r1 - r0
+    hash_ = s1 - s0 - element
+    return _PsiSizes(r0, s0, c0, element, hash_)
 
 
 class _State(enum.Enum):
@@ -335,11 +365,16 @@ class _Party:
             )
         if header.prev_hash != self._transcript.hash:
             raise TranscriptMismatch("the message is bound to another transcript (replayed from another run)")
-        if header.body_len > max_body:
-            if header.msg_type == T_DATA:
+        if header.msg_type == T_DATA:
+            if header.body_len > max_body:
                 raise CapExceeded(
-                    f"a {header.body_len}-byte payload is larger than the agreed set sizes allow ({max_body})"
+                    f"a {header.body_len}-byte payload exceeds what the declared sizes give ({max_body})"
                 )
+            if header.body_len < max_body:
+                raise PaddingViolation(
+                    f"a {header.body_len}-byte payload is short of what the declared sizes give ({max_body})"
+                )
+        elif header.body_len > max_body:
             raise MalformedMessage(f"handshake message body too large ({header.body_len} bytes)")
 
     def _verify(self, msg: Message, key: bytes) -> None:
@@ -361,11 +396,17 @@ class _Party:
     def _skew(self) -> int:
         return 0
 
-    def _data_bound(self) -> int:
-        """Largest data payload the declared sizes allow (PSI lists are 32 and 16 bytes per item)."""
-        if self._own_padded is None or self._peer_padded is None:
-            return 0
-        return _PSI_OVERHEAD + 32 * self._peer_padded + 16 * self._own_padded + TAG_BYTES
+    def _expected_payload(self) -> int:
+        """Exact length of the next PSI payload for the declared sizes (computed before any crypto)."""
+        m = self._manifest
+        if m is None or self._own_padded is None or self._peer_padded is None:
+            raise LocalProtocolError("no manifest")
+        sizes = _psi_sizes(m.mode)
+        if self._role == ROLE_INITIATOR:  # the response: our list re-blinded (hashes) and theirs blinded
+            return sizes.response + sizes.element * self._peer_padded + sizes.hash * self._own_padded
+        if self._count == 2:  # the request: their blinded list
+            return sizes.request + sizes.element * self._peer_padded
+        return sizes.confirm + sizes.hash * self._own_padded  # the confirm: hashes of our list
 
     def _open(self, msg: Message) -> bytes:
         if self._opener is None:
@@ -648,7 +689,7 @@ class InitiatorSession(_Party):
                 raise Refused(reason[:500])
             return self._on_accept(doc)
         if self._state is _State.AWAIT_DATA:
-            msg = self._check(data, (T_DATA,), self._data_bound())
+            msg = self._check(data, (T_DATA,), self._expected_payload() + TAG_BYTES)
             return self._on_response(self._open(msg))
         raise LocalProtocolError(f"not expecting a message in state {self._state.value}")
 
@@ -733,7 +774,7 @@ class ResponderSession(_Party):
         if self._state is _State.AWAIT_HELLO:
             return self._on_hello(data)
         if self._state is _State.AWAIT_DATA:
-            msg = self._check(data, (T_DATA,), self._data_bound())
+            msg = self._check(data, (T_DATA,), self._expected_payload() + TAG_BYTES)
             return self._on_data(self._open(msg))
         raise LocalProtocolError(f"not expecting a message in state {self._state.value}")
 
