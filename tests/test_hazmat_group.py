@@ -311,3 +311,27 @@ def test_validation() -> None:
             validate_peer_elements([good[0], u.to_bytes(32, "little")], "x")
     # P - 2 is canonical (and not small order): accepted
     validate_peer_elements([(P - 2).to_bytes(32, "little")], "x")
+
+
+def test_fast_loops_equal_public_bindings() -> None:
+    from blindmatch.hazmat import _sodium
+
+    hs = [expand_message_xmd_sha512(b"%d" % i, b"d", 64) for i in range(20)]
+    ref = [
+        nb.crypto_core_ed25519_add(
+            nb.crypto_core_ed25519_from_uniform(h[:32]), nb.crypto_core_ed25519_from_uniform(h[32:])
+        )
+        for h in hs
+    ]
+    assert _sodium.edwards_sum_of_maps(hs) == ref
+    k = new_scalar()
+    us = edwards_to_montgomery(ref)
+    assert _sodium.x25519_many(k, us) == [nb.crypto_scalarmult(k, u) for u in us]
+    with pytest.raises(InvalidParameter):
+        _sodium.x25519_many(k, [b"short"])
+    with pytest.raises(InvalidParameter):
+        _sodium.x25519_many(b"short", us)
+    with pytest.raises(InvalidParameter):
+        _sodium.edwards_sum_of_maps([b"x" * 63])
+    with pytest.raises(InvalidGroupElement):
+        blind(k, ["not bytes"])  # type: ignore[list-item]
