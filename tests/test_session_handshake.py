@@ -109,7 +109,7 @@ PINNED_HELLO_SHA256 = "69fde02b159489a52e1394d31d994b9bed74f0d0f75645073da51ea81
 
 
 def test_local_misuse() -> None:
-    init, resp = make_parties()
+    init, _ = make_parties()
     with pytest.raises(LocalProtocolError):
         init.receive(b"x")  # before start()
     init.start()

@@ -17,10 +17,9 @@ def test_token_is_hmac_of_canonical_under_subkey() -> None:
     sk = tok.subkey("text")
     assert tok.token("text", "  abc ") == hmac.digest(sk, b"abc", "sha256")
     tok_b = Tokenizer(KEY, algorithm="blake2b")
-    assert (
-        tok_b.token("text", "abc")
-        == hashlib.blake2b(b"abc", key=tok_b.subkey("text"), digest_size=32).digest()
-    )
+    assert tok_b.token("text", "abc") == hashlib.blake2b(
+        b"abc", key=tok_b.subkey("text"), digest_size=32
+    ).digest()
 
 
 @pytest.mark.parametrize(
