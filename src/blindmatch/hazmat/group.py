@@ -135,9 +135,20 @@ def blind(scalar: bytes, elements: Iterable[bytes]) -> list[bytes]:
     return x25519_many(_scalar(scalar), _elements(elements))
 
 
+_PIPELINE_CHUNK = 8192
+
+
 def hash_to_group_and_blind(scalar: bytes, dst: bytes, msgs: Sequence[bytes]) -> list[bytes]:
-    """``X25519(scalar, hash_to_group(msg))`` for each message (one batch)."""
-    return blind(scalar, hash_to_group(msgs, dst))
+    """``X25519(scalar, hash_to_group(msg))`` for each message.
+
+    Works through ``msgs`` in chunks of 8192 so that the intermediate lists (Edwards encodings, field
+    elements) stay small whatever the batch size; one field inversion per chunk.
+    """
+    out: list[bytes] = []
+    step = _PIPELINE_CHUNK
+    for i in range(0, len(msgs), step):
+        out += blind(scalar, hash_to_group(msgs[i : i + step], dst))
+    return out
 
 
 def blind_and_hash(scalar: bytes, key: bytes, elements: Sequence[bytes]) -> list[bytes]:
