@@ -59,8 +59,8 @@ class FingerprintProfile:
         threshold: float,
         *,
         name: str = "custom",
-        shingle: ShingleKind = "word",
-        ngram: int = 3,
+        shingle: ShingleKind = "char",
+        ngram: int = 5,
         num_perm: int = 128,
         fp_weight: float = 0.5,
         fn_weight: float = 0.5,
@@ -84,13 +84,13 @@ class FingerprintProfile:
         return float(collision_probability(similarity, self.bands, self.rows))
 
 
-# Presets share one signature (word 3-grams, 128 rows) and differ in the banding only; the bandings are
+# Presets share one signature (character 5-grams, 128 rows) and differ in the banding only; the bandings are
 # what optimal_bands() returns for each threshold (checked by the tests). The shingling was chosen by
 # measurement on the evaluation corpus (docs/prompt-fingerprints.md, benchmarks/bench_prompts.py).
 PROFILES: dict[str, FingerprintProfile] = {
-    "strict": FingerprintProfile("strict", "word", 3, 128, 8, 16, 0.85),
-    "default": FingerprintProfile("default", "word", 3, 128, 11, 11, 0.75),
-    "loose": FingerprintProfile("loose", "word", 3, 128, 18, 7, 0.6),
+    "strict": FingerprintProfile("strict", "char", 5, 128, 8, 16, 0.85),
+    "default": FingerprintProfile("default", "char", 5, 128, 11, 11, 0.75),
+    "loose": FingerprintProfile("loose", "char", 5, 128, 18, 7, 0.6),
 }
 DEFAULT_PROFILE = PROFILES["default"]
 
