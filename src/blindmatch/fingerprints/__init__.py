@@ -9,6 +9,15 @@ profiles' measured recall and precision and for what an exchange reveals.
 from __future__ import annotations
 
 from ._bands import BAND_KIND, PromptFingerprints, band_values, fingerprint_prompts, prompt_signatures
+from ._exchange import (
+    PromptExchange,
+    PromptItems,
+    PromptMatch,
+    exchange_in_memory,
+    items_from_fingerprints,
+    max_band_items,
+    prompt_items,
+)
 from ._lsh import (
     BandParams,
     collision_probability,
@@ -28,18 +37,25 @@ __all__ = [
     "PROFILES",
     "BandParams",
     "FingerprintProfile",
+    "PromptExchange",
     "PromptFingerprints",
+    "PromptItems",
+    "PromptMatch",
     "band_values",
     "collision_probability",
     "estimate_similarity",
+    "exchange_in_memory",
     "false_negative_area",
     "false_positive_area",
     "fingerprint_prompts",
     "get_profile",
     "hash_shingles",
+    "items_from_fingerprints",
+    "max_band_items",
     "minhash_signatures",
     "optimal_bands",
     "permutations",
+    "prompt_items",
     "prompt_signatures",
     "shingle_hashes",
     "shingles",

@@ -36,13 +36,14 @@ class PromptFingerprints:
 
     ``bands[i]`` are the band values of input number ``indices[i]`` (in band order) and
     ``signatures[i]`` its MinHash signature; inputs that did not canonicalize are left out and counted in
-    ``skipped_by_reason`` (with ``errors="skip"``).
+    ``skipped_by_reason`` (with ``errors="skip"``). Band values are deterministic functions of the
+    prompts (anyone can test a guessed prompt against them), so the repr leaves them out.
     """
 
     profile: FingerprintProfile
-    signatures: npt.NDArray[np.uint32]
-    bands: list[tuple[str, ...]]
-    indices: list[int]
+    signatures: npt.NDArray[np.uint32] = field(repr=False)
+    bands: list[tuple[str, ...]] = field(repr=False)
+    indices: list[int] = field(repr=False)
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
