@@ -61,7 +61,8 @@ def collision_probability(s: float | npt.ArrayLike, bands: int, rows: int) -> np
     arr = np.asarray(s, dtype=np.float64)
     if np.any((arr < 0) | (arr > 1)) or np.any(np.isnan(arr)):
         raise InvalidParameter("similarities must lie in [0, 1]")
-    return np.asarray(-np.expm1(bands * np.log1p(-(arr**rows)).clip(min=-np.inf)), dtype=np.float64)
+    with np.errstate(divide="ignore"):  # s = 1 gives log1p(-1) = -inf and probability exactly 1
+        return np.asarray(-np.expm1(bands * np.log1p(-(arr**rows))), dtype=np.float64)
 
 
 def _simpson(y: npt.NDArray[np.float64], lo: float, hi: float) -> npt.NDArray[np.float64]:
