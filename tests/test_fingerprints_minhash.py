@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from blindmatch.errors import InvalidIndicator, InvalidParameter
 from blindmatch.fingerprints import (
     PROFILES,
+    _minhash,
     band_values,
     fingerprint_prompts,
     hash_shingles,
@@ -22,7 +23,6 @@ from blindmatch.fingerprints import (
     shingle_hashes,
     shingles,
 )
-from blindmatch.fingerprints import _minhash
 from blindmatch.fingerprints._minhash import PERMUTATION_LABEL, minhash_reference
 
 u32 = st.integers(min_value=0, max_value=2**32 - 1)
@@ -136,7 +136,10 @@ def test_band_values_are_blake2b_of_rows_with_profile_and_index() -> None:
 
 
 def test_canonical_variants_give_identical_fingerprints() -> None:
-    fp = fingerprint_prompts(["Hello   WORLD,\tplease help.", "hello world, please help.", "ＨＥＬＬＯ world, please help."])
+    fullwidth = "\uff28\uff25\uff2c\uff2c\uff2f"  # HELLO in fullwidth letters: NFKC maps it to ASCII
+    fp = fingerprint_prompts(
+        ["Hello   WORLD,\tplease help.", "hello world, please help.", f"{fullwidth} world, please help."]
+    )
     assert fp.bands[0] == fp.bands[1] == fp.bands[2]
 
 
