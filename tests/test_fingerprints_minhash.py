@@ -81,8 +81,8 @@ def test_vectorized_equals_reference(sets: list[list[int]], num_perm: int) -> No
 
 
 def test_vectorized_equals_reference_across_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tiny chunks: prompts are grouped across many chunks, some alone in an over-full chunk.
-    monkeypatch.setattr(_minhash, "_CHUNK_CELLS", 64)
+    # Tiny chunks: long prompts are reduced chunk by chunk.
+    monkeypatch.setattr(_minhash, "_CHUNK_SHINGLES", 3)
     rng = random.Random(5)
     sets = [[rng.getrandbits(32) for _ in range(rng.randint(1, 20))] for _ in range(30)]
     got = minhash_signatures([np.array(s, dtype=np.uint32) for s in sets], 8)
