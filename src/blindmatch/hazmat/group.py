@@ -26,9 +26,10 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
-from nacl.bindings import crypto_core_ed25519_add, crypto_core_ed25519_from_uniform, crypto_scalarmult
 
-from ..errors import InvalidParameter, RemoteProtocolError
+from ..errors import InvalidParameter
+from ._errors import InvalidGroupElement
+from ._sodium import edwards_sum_of_maps, x25519_many, x25519_many_then
 from .xmd import xmd64_function
 
 __all__ = [
@@ -67,10 +68,6 @@ _SMALL_ORDER_U = (
 SMALL_ORDER_ENCODINGS = frozenset(u.to_bytes(32, "little") for u in _SMALL_ORDER_U)
 
 
-class InvalidGroupElement(RemoteProtocolError):
-    """A peer sent a group element that is not acceptable (non-canonical, small order, duplicated)."""
-
-
 def clamp_scalar(k: bytes) -> bytes:
     """RFC 7748 clamping: ``2^254 + 8 * (k mod 2^251)`` as 32 little-endian bytes."""
     if len(k) != SCALAR_BYTES:
@@ -92,11 +89,7 @@ def new_scalar(rng: Callable[[int], bytes] = os.urandom) -> bytes:
 
 def hash_to_edwards(msgs: Iterable[bytes], dst: bytes) -> list[bytes]:
     """Edwards encodings of ``from_uniform(h[:32]) + from_uniform(h[32:])``, ``h = xmd(msg, dst, 64)``."""
-    xmd = xmd64_function(dst)
-    fu = crypto_core_ed25519_from_uniform
-    add = crypto_core_ed25519_add
-    hs = map(xmd, msgs)
-    return [add(fu(h[:32]), fu(h[32:])) for h in hs]
+    return edwards_sum_of_maps(map(xmd64_function(dst), msgs))
 
 
 def edwards_to_montgomery(encodings: Sequence[bytes]) -> list[bytes]:
@@ -139,27 +132,50 @@ def blind(scalar: bytes, elements: Iterable[bytes]) -> list[bytes]:
     Small-order inputs make libsodium fail (all-zero output); that is reported as
     :class:`InvalidGroupElement`, although callers are expected to have run :func:`validate_peer_elements`.
     """
-    mult = crypto_scalarmult
-    try:
-        return [mult(scalar, u) for u in elements]
-    except Exception as exc:  # nacl raises its own RuntimeError subclass on an all-zero output
-        raise InvalidGroupElement("a peer element has small order") from exc
+    return x25519_many(_scalar(scalar), _elements(elements))
+
+
+_PIPELINE_CHUNK = 8192
 
 
 def hash_to_group_and_blind(scalar: bytes, dst: bytes, msgs: Sequence[bytes]) -> list[bytes]:
-    """``X25519(scalar, hash_to_group(msg))`` for each message (one batch)."""
-    return blind(scalar, hash_to_group(msgs, dst))
+    """``X25519(scalar, hash_to_group(msg))`` for each message.
+
+    Works through ``msgs`` in chunks of 8192 so that the intermediate lists (Edwards encodings, field
+    elements) stay small whatever the batch size; one field inversion per chunk.
+    """
+    out: list[bytes] = []
+    step = _PIPELINE_CHUNK
+    for i in range(0, len(msgs), step):
+        out += blind(scalar, hash_to_group(msgs[i : i + step], dst))
+    return out
 
 
 def blind_and_hash(scalar: bytes, key: bytes, elements: Sequence[bytes]) -> list[bytes]:
     """``BLAKE2b-128(X25519(scalar, u), key=key)`` for each element: 16-byte comparison hashes."""
-    size = COMPARE_HASH_BYTES
-    mult = crypto_scalarmult
     b2 = hashlib.blake2b
-    try:
-        return [b2(mult(scalar, u), digest_size=size, key=key).digest() for u in elements]
-    except Exception as exc:
-        raise InvalidGroupElement("a peer element has small order") from exc
+    size = COMPARE_HASH_BYTES
+    if not 0 < len(key) <= 64:
+        raise InvalidParameter("the comparison key must be 1 to 64 bytes")
+
+    def post(x: bytes) -> bytes:
+        return b2(x, digest_size=size, key=key).digest()
+
+    return x25519_many_then(_scalar(scalar), _elements(elements), post)
+
+
+def _scalar(scalar: bytes) -> bytes:
+    if not isinstance(scalar, bytes) or len(scalar) != SCALAR_BYTES:
+        raise InvalidParameter("a scalar is 32 bytes")
+    return scalar
+
+
+def _elements(elements: Iterable[bytes]) -> Sequence[bytes]:
+    seq = elements if isinstance(elements, list | tuple) else list(elements)
+    for e in seq:
+        if not isinstance(e, bytes) or len(e) != ELEMENT_BYTES:
+            raise InvalidGroupElement(f"an element is not {ELEMENT_BYTES} bytes")
+    return seq
 
 
 def validate_peer_elements(elements: Sequence[bytes], what: str) -> None:
