@@ -138,6 +138,13 @@ def test_transport_flow_with_psi_parties() -> None:
     (ma,) = pa.matches(init.result)
     (mb,) = pb.matches(resp.result.matched or [])
     assert ma.index == 0 and mb.index == 0 and ma.bands_matched == mb.bands_matched >= 1
+    # The session layer's form: items_by_kind in, (kind, value) pairs or item bytes out.
+    ((kind, values),) = pa.items_by_kind.items()
+    assert kind == BAND_KIND and sorted(indicator_item(kind, v) for v in values) == pa.items
+    shared = [(kind, v) for v in values if indicator_item(kind, v) in set(init.result.matched or [])]
+    assert pa.matches(shared) == [ma]
+    with pytest.raises(InvalidParameter):
+        pa.matches([("prompt", values[0])])
 
 
 def test_items_are_distinct_band_items_and_cap_counts_bands() -> None:

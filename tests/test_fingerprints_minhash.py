@@ -93,6 +93,8 @@ def test_signature_rejects_empty_shingle_set_and_handles_no_prompts() -> None:
     with pytest.raises(InvalidParameter):
         minhash_signatures([np.array([1], dtype=np.uint32), np.array([], dtype=np.uint32)], 4)
     assert minhash_signatures([], 4).shape == (0, 4)
+    with pytest.raises(InvalidParameter):
+        minhash_signatures([np.array([1], dtype=np.uint64)], 4)  # 64-bit keys would void the guarantee
 
 
 def test_estimates_track_true_jaccard() -> None:

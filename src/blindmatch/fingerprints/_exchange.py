@@ -64,6 +64,7 @@ class PromptItems:
     fingerprints: PromptFingerprints
     items: list[bytes]
     _owners: dict[bytes, tuple[tuple[int, int], ...]]
+    _values: list[str]
 
     @property
     def profile(self) -> FingerprintProfile:
@@ -72,12 +73,22 @@ class PromptItems:
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def items_by_kind(self) -> dict[str, list[str]]:
+        """``{"prompt-band": distinct band values}``: the form the session layer's ``items_by_kind`` takes
+        (it maps each value with ``indicator_item``, giving exactly :attr:`items`)."""
+        return {BAND_KIND: list(self._values)}
+
     def __repr__(self) -> str:
         n = len(self.fingerprints)
         return f"<PromptItems profile={self.profile.tag} prompts={n} items={len(self.items)}>"
 
-    def matches(self, result: PsiResult | Iterable[bytes]) -> list[PromptMatch]:
+    def matches(self, result: PsiResult | Iterable[bytes | tuple[str, str]]) -> list[PromptMatch]:
         """Per-prompt matches, in input order, for a PSI result over :attr:`items` (or its matched items).
+
+        ``result`` is a :class:`~blindmatch.psi.PsiResult`, or an iterable of matched items: item bytes
+        (``PsiResult.matched``, a session result's ``matched_items``) or ``("prompt-band", value)`` pairs
+        (a session result's ``matched``). Duplicates are harmless.
 
         Raises :class:`~blindmatch.InvalidParameter` if the result carries no items (count-only modes,
         or the responder in ``intersection`` mode) or holds an item that is not one of :attr:`items`.
@@ -87,14 +98,22 @@ class PromptItems:
                 raise InvalidParameter(
                     f"this party's PSI result in mode {result.mode!r} carries no items to map to prompts"
                 )
-            matched: Iterable[bytes] = result.matched
+            matched: Iterable[bytes | tuple[str, str]] = result.matched
         elif isinstance(result, (bytes, str)):
             raise InvalidParameter("result must be a PsiResult or an iterable of matched items")
         else:
             matched = result
         prof = self.profile
         hits: dict[int, set[int]] = {}
-        for item in matched:
+        for entry in matched:
+            item = entry
+            if (
+                isinstance(entry, tuple)
+                and len(entry) == 2
+                and entry[0] == BAND_KIND
+                and isinstance(entry[1], str)
+            ):
+                item = indicator_item(BAND_KIND, entry[1])
             owners = self._owners.get(item) if isinstance(item, bytes) else None
             if owners is None:
                 raise InvalidParameter("the result holds an item that is not one of these prompts' items")
@@ -112,10 +131,16 @@ class PromptItems:
 def items_from_fingerprints(fingerprints: PromptFingerprints) -> PromptItems:
     """:class:`PromptItems` of prompts already fingerprinted."""
     owners: dict[bytes, list[tuple[int, int]]] = {}
-    for pos, values in enumerate(fingerprints.bands):
-        for band, value in enumerate(values):
-            owners.setdefault(indicator_item(BAND_KIND, value), []).append((pos, band))
-    return PromptItems(fingerprints, sorted(owners), {k: tuple(v) for k, v in owners.items()})
+    values: dict[bytes, str] = {}
+    for pos, bands in enumerate(fingerprints.bands):
+        for band, value in enumerate(bands):
+            item = indicator_item(BAND_KIND, value)
+            owners.setdefault(item, []).append((pos, band))
+            values[item] = value
+    items = sorted(owners)
+    return PromptItems(
+        fingerprints, items, {k: tuple(v) for k, v in owners.items()}, [values[k] for k in items]
+    )
 
 
 def prompt_items(

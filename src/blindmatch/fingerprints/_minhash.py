@@ -69,10 +69,12 @@ def minhash_signatures(
     out = np.empty((len(hash_arrays), num_perm), dtype=np.uint32)
     acc = np.empty(num_perm, dtype=np.uint64)
     for i, hashes in enumerate(hash_arrays):
+        if not isinstance(hashes, np.ndarray) or hashes.dtype != np.uint32 or hashes.ndim != 1:
+            raise InvalidParameter("shingle hashes must be one-dimensional uint32 arrays")
         n = len(hashes)
         if n == 0:
             raise InvalidParameter("every prompt needs at least one shingle hash")
-        x = np.asarray(hashes, dtype=np.uint64)
+        x = hashes.astype(np.uint64)
         # One (num_perm, shingles) matrix per chunk of shingles; the chunk bounds memory for huge prompts.
         for start in range(0, n, _CHUNK_SHINGLES):
             cells = np.multiply.outer(a, x[start : start + _CHUNK_SHINGLES])
