@@ -7,6 +7,8 @@ Permutation ``j`` maps a 32-bit shingle hash ``x`` to ``((a_j * x + b_j) mod 2^6
 same independence as the classic ``(a x + b) mod p``. numpy's ``uint64`` arithmetic wraps modulo
 ``2^64``, which is exactly the reduction the scheme asks for, so there is no overflow to guard against.
 Since the shift is monotone, the minimum of the shifted values is the shifted minimum of the 64-bit values.
+Pairwise independence is not min-wise independence: the accuracy of the similarity estimates is measured
+(``benchmarks/bench_prompts.py``: errors the size sampling explains), not proven.
 
 The constants are public and fixed (SHAKE-256 of a versioned label): both parties must compute the same
 signatures. The first ``k`` permutations of a larger set are the permutations of a ``k``-set.
