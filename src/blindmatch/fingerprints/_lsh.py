@@ -133,7 +133,10 @@ def optimal_bands(
     cand = [(b, r) for b in range(1, min(top, num_perm) + 1) for r in range(1, num_perm // b + 1)]
     bs = np.array([c[0] for c in cand], dtype=np.float64)
     rs = np.array([c[1] for c in cand], dtype=np.float64)
-    fp, fn = _areas(float(threshold), bs, rs)
+    fp = np.empty(len(cand))
+    fn = np.empty(len(cand))
+    for lo in range(0, len(cand), 256):  # 256 candidates x 2,049 samples at a time: bounded memory
+        fp[lo : lo + 256], fn[lo : lo + 256] = _areas(float(threshold), bs[lo : lo + 256], rs[lo : lo + 256])
     err = fp_weight * fp + fn_weight * fn
     i = int(np.argmin(err))  # argmin returns the first minimum
     return BandParams(cand[i][0], cand[i][1], float(threshold), float(fp[i]), float(fn[i]))
