@@ -22,7 +22,7 @@ def progress_enabled(*, quiet: bool, stream: TextIO | None = None) -> bool:
 
 
 class Progress:
-    """``Progress("tokenizing", total=n, quiet=args.quiet)``; call as ``p(done, total)`` or ``p.advance(k)``."""
+    """A progress callback: call it as ``p(done, total)`` or ``p.advance(k)``; close it when done."""
 
     def __init__(
         self, desc: str, total: int | None = None, *, quiet: bool = False, stream: TextIO | None = None
