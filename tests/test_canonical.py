@@ -14,8 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blindmatch.canonical import CANON_VERSION, KINDS, canonicalize, canonicalize_many
-from blindmatch.canonical import _domain, _net, _phone
+from blindmatch.canonical import CANON_VERSION, KINDS, _domain, _net, _phone, canonicalize, canonicalize_many
 from blindmatch.errors import InvalidIndicator, InvalidParameter
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "canonical-v1.json").read_text("utf-8"))
@@ -137,11 +136,15 @@ def _mix(alphabet: str) -> st.SearchStrategy[str]:
 
 _label = st.one_of(
     _mix("abcxyzABC019-_"),
-    st.sampled_from(["xn--bcher-kva", "XN--BCHER-KVA", "xn--", "xn---bbk", "example", "com", "ab--c", "a" * 63]),
+    st.sampled_from(
+        ["xn--bcher-kva", "XN--BCHER-KVA", "xn--", "xn---bbk", "example", "com", "ab--c", "a" * 63]
+    ),
     st.text(_chars, min_size=1, max_size=8),
 )
 _domainish = st.builds(
-    lambda labels, dot: ".".join(labels) + dot, st.lists(_label, min_size=1, max_size=4), st.sampled_from(["", "."])
+    lambda labels, dot: ".".join(labels) + dot,
+    st.lists(_label, min_size=1, max_size=4),
+    st.sampled_from(["", "."]),
 )
 
 
@@ -157,7 +160,11 @@ def _ipish(draw: st.DrawFn) -> str:
     return text + draw(st.sampled_from(["", "", "%eth0", ":", "::", "x"]))
 
 
-_cidrish = st.builds(lambda a, p: f"{a}/{p}", _ipish(), st.sampled_from(["0", "8", "24", "32", "33", "96", "120", "128", "024", ""]))
+_cidrish = st.builds(
+    lambda a, p: f"{a}/{p}",
+    _ipish(),
+    st.sampled_from(["0", "8", "24", "32", "33", "96", "120", "128", "024", ""]),
+)
 _urlish = st.builds(
     lambda scheme, auth, path, query, frag: f"{scheme}{auth}{path}{query}{frag}",
     st.sampled_from(["http:", "HTTPS:", "ftp:", "mailto:", "foo:", "", "1x:"]),
@@ -184,13 +191,13 @@ _phoneish = st.one_of(
 _accountish = st.builds(lambda p, i: f"{p}:{i}", _mix("abcGH._-: "), st.text(_chars, max_size=20))
 _asnish = st.builds(
     lambda pre, n, dot: f"{pre}{n}{dot}",
-    st.sampled_from(["", "AS", "as", "AS ", "ASN", "ＡＳ", "AS-"]),
+    st.sampled_from(["", "AS", "as", "AS ", "ASN", "\uff21\uff33", "AS-"]),
     st.integers(0, 1 << 33),
     st.sampled_from(["", ".0", ".65535", ".70000", ".01"]),
 )
 _emailish = st.builds(
     lambda local, at, dom: f"{local}{at}{dom}",
-    _mix("abcXYZ09.+_-\"<> "),
+    _mix('abcXYZ09.+_-"<> '),
     st.sampled_from(["@", "@", "", "@@", "\uff20"]),
     _domainish | st.sampled_from(["gmail.com", "GoogleMail.com.", "gmail.com"]),
 )
@@ -290,7 +297,11 @@ def test_phone_fast_path_agrees_on_every_example_number() -> None:
 
 
 @settings(max_examples=300 * SCALE, deadline=None)
-@given(st.one_of(st.sampled_from(_E164_EXAMPLES), st.text("0123456789", min_size=2, max_size=18).map(lambda d: "+" + d)))
+@given(
+    st.one_of(
+        st.sampled_from(_E164_EXAMPLES), st.text("0123456789", min_size=2, max_size=18).map(lambda d: "+" + d)
+    )
+)
 def test_phone_fast_path_agrees_with_parse(text: str) -> None:
     fast = _phone._fast(text)
     if fast is not None:
