@@ -57,8 +57,12 @@ def _label_to_ascii(label: str) -> str:
                 if a != label:
                     raise DomainError("non-canonical A-label")
                 return a
-            idna.alabel(label)  # validates hyphen placement and length
+            if len(label) > MAX_LABEL:
+                raise DomainError(f"label over {MAX_LABEL} characters")
+            idna.alabel(label)  # validates hyphen placement
             return label
+        if len(label.encode("punycode")) + 4 > MAX_LABEL:
+            raise DomainError(f"label over {MAX_LABEL} characters")
         return idna.alabel(label).decode("ascii")
     except UnicodeError as exc:
         raise DomainError(_idna_reason(exc)) from None
