@@ -1,0 +1,172 @@
+"""PSI benchmarks: blindmatch's Curve25519 DH-PSI against its own floor and against OpenMined PSI.
+
+For each pair of set sizes (half of the smaller set shared):
+
+* blindmatch, mode ``intersection``, ``workers=1`` and ``workers=2``: seconds per stage (initiator
+  ``start``, responder ``respond``, initiator ``finish``), end to end, items per second (both sets),
+  wire bytes per item, peak RSS;
+* the floor: the group operations alone on the same items (hash-to-group of every item, two X25519 per
+  item), with the same libsodium calls and no protocol around them;
+* OpenMined PSI 2.0.6 (P-256, GCS setup message at fpr 1e-9, ``reveal_intersection=True``): setup,
+  request, response, intersection.
+
+Each row runs in a fresh interpreter so its peak RSS is its own (pool workers not included). Timings are
+single runs: the machine is shared, so compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import time
+from typing import Any
+
+from benchmarks._common import Table
+
+FULL_SIZES = [(1 << 10, 1 << 10), (1 << 14, 1 << 14), (1 << 17, 1 << 17), (1 << 10, 1 << 17)]
+QUICK_SIZES = [(1 << 10, 1 << 10), (1 << 14, 1 << 14), (1 << 10, 1 << 12)]
+
+
+def _sets(n_a: int, n_b: int) -> tuple[list[bytes], list[bytes], int]:
+    from blindmatch.psi import indicator_item
+
+    shared = min(n_a, n_b) // 2
+    a = [indicator_item("email", f"a{i}@example.org") for i in range(n_a - shared)]
+    b = [indicator_item("email", f"b{i}@example.net") for i in range(n_b - shared)]
+    common = [indicator_item("email", f"s{i}@example.com") for i in range(shared)]
+    return a + common, common + b, shared
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _blindmatch(n_a: int, n_b: int, workers: int) -> dict[str, Any]:
+    from blindmatch.psi import Initiator, Responder
+
+    a, b, shared = _sets(n_a, n_b)
+    init = Initiator(a, "intersection", workers=workers)
+    resp = Responder(b, allowed_modes=("intersection",), workers=workers)
+    t0 = time.perf_counter()
+    m1 = init.start()
+    t1 = time.perf_counter()
+    m2 = resp.respond(m1)
+    t2 = time.perf_counter()
+    init.finish(m2)
+    t3 = time.perf_counter()
+    if init.result.count != shared:
+        raise RuntimeError("blindmatch gave a wrong intersection size")
+    return {"stages": [t1 - t0, t2 - t1, t3 - t2], "total": t3 - t0, "bytes": len(m1) + len(m2),
+            "rss": _peak_mib()}
+
+
+def _floor(n_a: int, n_b: int) -> dict[str, Any]:
+    from blindmatch.hazmat import SUITE_ID, blind, hash_to_group, new_scalar
+
+    a, b, _ = _sets(n_a, n_b)
+    dst = SUITE_ID + b"/hash-to-group"
+    ka, kb = new_scalar(), new_scalar()
+    t0 = time.perf_counter()
+    ha = hash_to_group(a, dst)
+    hb = hash_to_group(b, dst)
+    t1 = time.perf_counter()
+    blind(kb, blind(ka, ha))
+    blind(ka, blind(kb, hb))
+    t2 = time.perf_counter()
+    return {"stages": [t1 - t0, t2 - t1], "total": t2 - t0, "bytes": 0, "rss": _peak_mib()}
+
+
+def _openmined(n_a: int, n_b: int) -> dict[str, Any]:
+    import private_set_intersection.python as psi
+
+    a_b, b_b, shared = _sets(n_a, n_b)
+    a = [x.decode("latin-1") for x in a_b]
+    b = [x.decode("latin-1") for x in b_b]
+    server = psi.server.CreateWithNewKey(True)
+    client = psi.client.CreateWithNewKey(True)
+    t0 = time.perf_counter()
+    setup = server.CreateSetupMessage(1e-9, len(a), b, psi.DataStructure.GCS)
+    t1 = time.perf_counter()
+    request = client.CreateRequest(a)
+    t2 = time.perf_counter()
+    response = server.ProcessRequest(request)
+    t3 = time.perf_counter()
+    got = client.GetIntersection(setup, response)
+    t4 = time.perf_counter()
+    if abs(len(got) - shared) > 1:
+        raise RuntimeError("OpenMined PSI gave a wrong intersection size")
+    size = setup.ByteSize() + request.ByteSize() + response.ByteSize()
+    return {"stages": [t1 - t0, t2 - t1, t3 - t2, t4 - t3], "total": t4 - t0, "bytes": size,
+            "rss": _peak_mib()}
+
+
+def _child(queue: Any, kind: str, n_a: int, n_b: int, workers: int) -> None:
+    try:
+        if kind == "blindmatch":
+            queue.put(_blindmatch(n_a, n_b, workers))
+        elif kind == "floor":
+            queue.put(_floor(n_a, n_b))
+        else:
+            queue.put(_openmined(n_a, n_b))
+    except Exception as exc:  # reported in the table instead of killing the whole run
+        queue.put({"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _measure(kind: str, n_a: int, n_b: int, workers: int = 1) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue, kind, n_a, n_b, workers))
+    proc.start()
+    out: dict[str, Any] = queue.get()
+    proc.join()
+    return out
+
+
+def _log2(n: int) -> str:
+    return f"2^{n.bit_length() - 1}" if n & (n - 1) == 0 else str(n)
+
+
+def run(quick: bool) -> list[Table]:
+    sizes = QUICK_SIZES if quick else FULL_SIZES
+    main = Table(
+        "PSI end to end (mode intersection; half of the smaller set shared)",
+        ["sizes (A x B)", "engine", "stage seconds", "total s", "items/s", "B/item", "peak RSS MiB",
+         "x floor", "x OpenMined"],
+    )
+    main.notes += [
+        "blindmatch stages: initiator start / responder respond / initiator finish.",
+        "OpenMined stages: server setup (GCS, fpr 1e-9) / client request / server response / client "
+        "intersection; its bytes count setup + request + response.",
+        "floor: hash-to-group of both sets, then two X25519 per item (the group operations alone).",
+        "items/s counts the items of both sets; B/item is wire bytes over the items of both sets.",
+        "Peak RSS is the measuring process only (pool workers of workers=2 not included).",
+    ]
+    for n_a, n_b in sizes:
+        label = f"{_log2(n_a)} x {_log2(n_b)}"
+        floor = _measure("floor", n_a, n_b)
+        peer = _measure("openmined", n_a, n_b)
+        rows: list[tuple[str, dict[str, Any]]] = [
+            ("blindmatch w=1", _measure("blindmatch", n_a, n_b, 1)),
+            ("blindmatch w=2", _measure("blindmatch", n_a, n_b, 2)),
+            ("floor (group ops)", floor),
+            ("OpenMined PSI 2.0.6", peer),
+        ]
+        for name, r in rows:
+            if "error" in r:
+                main.add(label, name, r["error"], "", "", "", "", "", "")
+                continue
+            total = r["total"]
+            ratio_floor = total / floor["total"] if "total" in floor else float("nan")
+            ratio_peer = total / peer["total"] if "total" in peer else float("nan")
+            main.add(
+                label,
+                name,
+                " / ".join(f"{s:.3g}" for s in r["stages"]),
+                total,
+                (n_a + n_b) / total,
+                r["bytes"] / (n_a + n_b) if r["bytes"] else "-",
+                r["rss"],
+                ratio_floor,
+                ratio_peer,
+            )
+    return [main]

@@ -1,0 +1,35 @@
+"""Private set intersection between two parties who share no key (Curve25519 DH-PSI, sans-I/O).
+
+Items are byte strings; :func:`indicator_item` makes them from canonical indicators. Modes:
+
+* ``intersection``: the initiator learns which of its items are shared; the responder learns only sizes;
+* ``mutual``: each side learns which of its own items are shared;
+* ``cardinality``: the initiator learns only how many items are shared; the responder only sizes;
+* ``mutual-cardinality``: both learn only the number.
+
+See ``docs/protocol.md`` for the messages and what leaks.
+"""
+
+from __future__ import annotations
+
+from ..hazmat.group import SUITE_ID, InvalidGroupElement
+from ._errors import MalformedMessage, ModeNotAllowed, PeerTooLarge, UnexpectedMessage
+from ._items import indicator_item
+from ._party import DEFAULT_MAX_PEER_ITEMS, MODES, Initiator, Mode, PsiResult, Responder, run_in_memory
+
+__all__ = [
+    "DEFAULT_MAX_PEER_ITEMS",
+    "MODES",
+    "SUITE_ID",
+    "Initiator",
+    "InvalidGroupElement",
+    "MalformedMessage",
+    "Mode",
+    "ModeNotAllowed",
+    "PeerTooLarge",
+    "PsiResult",
+    "Responder",
+    "UnexpectedMessage",
+    "indicator_item",
+    "run_in_memory",
+]
