@@ -1,0 +1,258 @@
+"""The manifest (what both sides agree to before any data moves) and the responder's local policy."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._version import __version__
+from ..errors import InvalidParameter
+from ..hazmat.group import SUITE_ID
+from .errors import MalformedMessage, UnsupportedVersion
+from .identity import PublicIdentity
+from .padding import PADDING_RULES
+
+__all__ = [
+    "MODES",
+    "PROTOCOL",
+    "PSI_SUITE",
+    "Manifest",
+    "Policy",
+]
+
+#: Session protocol name and version (the wire format of docs/sessions.md).
+PROTOCOL = "blindmatch-session/1"
+#: Channel suite: signatures, key agreement, KDF and AEAD of the session layer.
+CHANNEL_SUITE = "ed25519/x25519/hkdf-sha256/chacha20poly1305"
+#: The PSI suite the payloads use (docs/protocol.md).
+PSI_SUITE = SUITE_ID.decode("ascii")
+MODES: tuple[str, ...] = ("intersection", "mutual", "cardinality", "mutual-cardinality")
+MAX_ITEMS_LIMIT = 1 << 26
+SESSION_ID_BYTES = 16
+MAX_PURPOSE = 300
+MAX_KINDS = 64
+
+
+def _check_purpose(purpose: str) -> None:
+    if not isinstance(purpose, str) or not purpose or len(purpose) > MAX_PURPOSE:
+        raise InvalidParameter(f"purpose is one non-empty line of at most {MAX_PURPOSE} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in purpose):
+        raise InvalidParameter("purpose is a single line without control characters")
+
+
+def _check_kind(kind: str) -> None:
+    if not isinstance(kind, str) or not 1 <= len(kind) <= 64 or not kind.isascii() or not kind.isprintable():
+        raise InvalidParameter("an indicator kind is 1-64 printable ASCII characters")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The terms of one session, proposed by the initiator, signed inside its hello."""
+
+    session_id: bytes
+    mode: str
+    kinds: tuple[str, ...]
+    max_items_initiator: int
+    max_items_responder: int
+    padding: str
+    purpose: str
+    not_before: int
+    not_after: int
+    initiator_key: bytes
+    responder_key: bytes
+    protocol: str = PROTOCOL
+    channel_suite: str = CHANNEL_SUITE
+    psi_suite: str = PSI_SUITE
+    library_version: str = __version__
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.session_id, bytes) or len(self.session_id) != SESSION_ID_BYTES:
+            raise InvalidParameter(f"session_id is {SESSION_ID_BYTES} bytes")
+        if self.mode not in MODES:
+            raise InvalidParameter(f"mode must be one of {', '.join(MODES)}")
+        if not isinstance(self.kinds, tuple) or not 1 <= len(self.kinds) <= MAX_KINDS:
+            raise InvalidParameter(f"kinds is a tuple of 1-{MAX_KINDS} kinds")
+        for k in self.kinds:
+            _check_kind(k)
+        if list(self.kinds) != sorted(set(self.kinds)):
+            raise InvalidParameter("kinds are sorted and distinct")
+        for cap in (self.max_items_initiator, self.max_items_responder):
+            if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= MAX_ITEMS_LIMIT:
+                raise InvalidParameter(f"a cap is an integer in 1..{MAX_ITEMS_LIMIT}")
+        if self.padding not in PADDING_RULES:
+            raise InvalidParameter(f"padding must be one of {', '.join(PADDING_RULES)}")
+        _check_purpose(self.purpose)
+        for t in (self.not_before, self.not_after):
+            if not isinstance(t, int) or isinstance(t, bool) or not 0 <= t < 2**40:
+                raise InvalidParameter("validity bounds are whole Unix seconds")
+        if self.not_after <= self.not_before:
+            raise InvalidParameter("not_after must be later than not_before")
+        for key in (self.initiator_key, self.responder_key):
+            if not isinstance(key, bytes) or len(key) != 32:
+                raise InvalidParameter("identity keys are 32 bytes")
+        for s in (self.protocol, self.channel_suite, self.psi_suite, self.library_version):
+            if not isinstance(s, str) or not 1 <= len(s) <= 100 or not s.isascii() or not s.isprintable():
+                raise InvalidParameter("protocol, suites and version are short printable ASCII strings")
+
+    @classmethod
+    def propose(
+        cls,
+        *,
+        initiator: PublicIdentity,
+        responder: PublicIdentity,
+        mode: str,
+        kinds: Iterable[str],
+        max_items: int | tuple[int, int],
+        padding: str = "pow2",
+        purpose: str,
+        validity_s: int = 3600,
+        rng: Callable[[int], bytes] = os.urandom,
+        clock: Callable[[], float] = time.time,
+    ) -> Manifest:
+        """A manifest with a random session id, valid from now for ``validity_s`` seconds.
+
+        ``max_items`` is one cap for both sides or ``(initiator_cap, responder_cap)``.
+        """
+        if isinstance(max_items, tuple):
+            cap_i, cap_r = max_items
+        else:
+            cap_i = cap_r = max_items
+        if not isinstance(validity_s, int) or validity_s < 1:
+            raise InvalidParameter("validity_s is a positive number of seconds")
+        now = int(clock())
+        return cls(
+            session_id=rng(SESSION_ID_BYTES),
+            mode=mode,
+            kinds=tuple(sorted(set(kinds))),
+            max_items_initiator=cap_i,
+            max_items_responder=cap_r,
+            padding=padding,
+            purpose=purpose,
+            not_before=now,
+            not_after=now + validity_s,
+            initiator_key=initiator.raw,
+            responder_key=responder.raw,
+        )
+
+    def cap_of(self, role: str) -> int:
+        return self.max_items_initiator if role == "initiator" else self.max_items_responder
+
+    def learns(self, role: str) -> str:
+        """What ``role`` learns in this mode: ``"intersection"``, ``"count"`` or ``"nothing"``."""
+        if role == "initiator":
+            return "count" if self.mode.endswith("cardinality") else "intersection"
+        if self.mode == "mutual":
+            return "intersection"
+        return "count" if self.mode == "mutual-cardinality" else "nothing"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "channel_suite": self.channel_suite,
+            "psi_suite": self.psi_suite,
+            "library_version": self.library_version,
+            "session_id": self.session_id.hex(),
+            "mode": self.mode,
+            "kinds": list(self.kinds),
+            "max_items": {"initiator": self.max_items_initiator, "responder": self.max_items_responder},
+            "padding": self.padding,
+            "purpose": self.purpose,
+            "validity": {"not_before": self.not_before, "not_after": self.not_after},
+            "initiator_key": self.initiator_key.hex(),
+            "responder_key": self.responder_key.hex(),
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Manifest:
+        """Parse a manifest received from a peer; any defect raises ``MalformedMessage``."""
+        try:
+            if not isinstance(doc, Mapping):
+                raise TypeError("manifest must be an object")
+            if doc["protocol"] != PROTOCOL:
+                raise UnsupportedVersion(f"unsupported session protocol {str(doc['protocol'])[:40]!r}")
+            if doc["channel_suite"] != CHANNEL_SUITE:
+                raise UnsupportedVersion("unsupported channel suite")
+            if doc["psi_suite"] != PSI_SUITE:
+                raise UnsupportedVersion("unsupported PSI suite")
+            caps, validity = doc["max_items"], doc["validity"]
+            kinds = doc["kinds"]
+            if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+                raise TypeError("kinds must be a list of strings")
+            return cls(
+                session_id=_hex(doc["session_id"], SESSION_ID_BYTES),
+                mode=doc["mode"],
+                kinds=tuple(kinds),
+                max_items_initiator=caps["initiator"],
+                max_items_responder=caps["responder"],
+                padding=doc["padding"],
+                purpose=doc["purpose"],
+                not_before=validity["not_before"],
+                not_after=validity["not_after"],
+                initiator_key=_hex(doc["initiator_key"], 32),
+                responder_key=_hex(doc["responder_key"], 32),
+                library_version=doc["library_version"],
+            )
+        except UnsupportedVersion:
+            raise
+        except (KeyError, TypeError, ValueError, InvalidParameter) as exc:
+            raise MalformedMessage(f"malformed manifest ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+
+def _hex(value: Any, n: int) -> bytes:
+    if not isinstance(value, str) or len(value) != 2 * n or value != value.lower():
+        raise ValueError(f"expected {2 * n} lowercase hex digits")
+    return bytes.fromhex(value)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a responder agrees to. A manifest outside it is refused with a signed reason.
+
+    ``allowed_peers``: names from the trust store that may start sessions (``None``: every trusted peer).
+    ``modes``, ``kinds`` (``None``: any), ``paddings``: what may be proposed. ``max_items_initiator``: the
+    largest initiator set (cap) accepted; ``max_items_responder``: the largest cap on our own set we agree
+    to reveal up to. ``max_validity_s``: the longest validity window; ``clock_skew_s``: tolerance when
+    checking that window against the local clock.
+    """
+
+    allowed_peers: frozenset[str] | None = None
+    modes: frozenset[str] = field(default_factory=lambda: frozenset(MODES))
+    kinds: frozenset[str] | None = None
+    paddings: frozenset[str] = field(default_factory=lambda: frozenset(PADDING_RULES))
+    max_items_initiator: int = 1 << 20
+    max_items_responder: int = 1 << 20
+    max_validity_s: int = 24 * 3600
+    clock_skew_s: int = 300
+
+    def refusal(self, manifest: Manifest, peer_name: str, own_items: int | None = None) -> str | None:
+        """The reason to refuse ``manifest`` from ``peer_name``, or ``None`` to accept it.
+
+        ``own_items`` (the responder's distinct item count for the proposed kinds) is checked against the
+        proposed responder cap; the reason then says only that the set does not fit.
+        """
+        if self.allowed_peers is not None and peer_name not in self.allowed_peers:
+            return "this peer is not allowed to start sessions"
+        if manifest.mode not in self.modes:
+            return f"mode {manifest.mode!r} is not allowed"
+        if self.kinds is not None:
+            bad = [k for k in manifest.kinds if k not in self.kinds]
+            if bad:
+                return f"kinds not allowed: {', '.join(bad)}"
+        if manifest.padding not in self.paddings:
+            return f"padding {manifest.padding!r} is not allowed"
+        if manifest.max_items_initiator > self.max_items_initiator:
+            return (
+                f"initiator cap {manifest.max_items_initiator} exceeds the limit {self.max_items_initiator}"
+            )
+        if manifest.max_items_responder > self.max_items_responder:
+            return (
+                f"responder cap {manifest.max_items_responder} exceeds the limit {self.max_items_responder}"
+            )
+        if manifest.not_after - manifest.not_before > self.max_validity_s:
+            return f"validity window longer than {self.max_validity_s} s"
+        if own_items is not None and own_items > manifest.max_items_responder:
+            return "the responder's set does not fit under the proposed responder cap"
+        return None

@@ -1,0 +1,90 @@
+"""Disclosure records: what a session disclosed, signed by the party that ran it.
+
+A record is a JSON object (schema: docs/disclosure-record.md). Its ``signature`` member holds an Ed25519
+signature over ``b"blindmatch-record/v1\\x00" || canonical_json(record without "signature")``.
+Records hold sizes and counts, never the matched indicators themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import InvalidParameter
+from ._canonjson import canonical_json
+from .errors import InvalidRecord
+from .identity import Identity, PublicIdentity
+
+__all__ = ["RECORD_FORMAT", "RECORD_VERSION", "iso_time", "sign_record", "verify_record"]
+
+RECORD_FORMAT = "blindmatch-disclosure-record"
+RECORD_VERSION = 1
+_CONTEXT = b"blindmatch-record/v1\x00"
+_MAX_RECORD_BYTES = 1 << 20
+
+
+def iso_time(t: float | None) -> str | None:
+    """Unix seconds as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), or ``None``."""
+    if t is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(t)))
+
+
+def sign_record(identity: Identity, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` plus a ``signature`` member by ``identity``."""
+    if "signature" in body:
+        raise InvalidParameter("the record body must not contain a signature yet")
+    doc = dict(body)
+    sig = identity.sign(_CONTEXT + canonical_json(doc))
+    doc["signature"] = {
+        "algorithm": "ed25519",
+        "public_key": identity.public.to_text(),
+        "fingerprint": identity.fingerprint,
+        "value": base64.b64encode(sig).decode("ascii"),
+    }
+    return doc
+
+
+def verify_record(
+    record: Mapping[str, Any] | str | bytes, public_key: PublicIdentity | bytes | str
+) -> dict[str, Any]:
+    """Check ``record`` (a dict or its JSON text) is signed by ``public_key``; return it as a dict.
+
+    Raises :class:`~blindmatch.session.errors.InvalidRecord` (a ``MalformedFile``) when the record is
+    malformed, signed by another key, or altered after signing.
+    """
+    if isinstance(public_key, str):
+        public_key = PublicIdentity.from_text(public_key)
+    elif isinstance(public_key, bytes | bytearray):
+        public_key = PublicIdentity(bytes(public_key))
+    if isinstance(record, str | bytes | bytearray):
+        if len(record) > _MAX_RECORD_BYTES:
+            raise InvalidRecord("record larger than 1 MiB")
+        try:
+            record = json.loads(record)
+        except (ValueError, RecursionError) as exc:
+            raise InvalidRecord(f"record is not JSON ({type(exc).__name__})") from None
+    if not isinstance(record, Mapping):
+        raise InvalidRecord("a record is a JSON object")
+    doc = dict(record)
+    if doc.get("format") != RECORD_FORMAT or doc.get("version") != RECORD_VERSION:
+        raise InvalidRecord("not a version 1 blindmatch disclosure record")
+    sig = doc.pop("signature", None)
+    if not isinstance(sig, Mapping) or sig.get("algorithm") != "ed25519":
+        raise InvalidRecord("record has no ed25519 signature")
+    if sig.get("public_key") != public_key.to_text():
+        raise InvalidRecord("record is signed by another key than the one expected")
+    value = sig.get("value")
+    try:
+        raw_sig = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+        payload = _CONTEXT + canonical_json(doc)
+    except (binascii.Error, ValueError, InvalidParameter):
+        raise InvalidRecord("record signature or body is not in canonical form") from None
+    if not public_key.verify(raw_sig, payload):
+        raise InvalidRecord("record signature does not verify: the record was altered or forged")
+    doc["signature"] = dict(sig)
+    return doc
