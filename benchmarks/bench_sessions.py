@@ -50,54 +50,55 @@ def run(quick: bool) -> list[Table]:
     )
     for e in exps:
         n = 1 << e
-        a, b = _sets(n)
-        ia, ib = _items(a), _items(b)
-        for mode in ("intersection", "mutual"):
-            for padding in ("none", "pow2"):
-                bare_best = sess_best = float("inf")
-                bare_bytes = sess_bytes = hs_bytes = 0
-                for _ in range(repeat):
-                    t0 = time.perf_counter()
-                    ri, _rr = run_in_memory(ia, ib, mode)  # type: ignore[arg-type]
-                    bare_best = min(bare_best, time.perf_counter() - t0)
-                    t0 = time.perf_counter()
-                    init = InitiatorSession(
-                        alice,
-                        bob.public,
-                        items_by_kind=a,
-                        mode=mode,
-                        max_items=1 << 20,
-                        padding=padding,
-                        purpose="benchmark",
-                    )
-                    resp = ResponderSession(bob, peers, items=ib)
-                    wire = run_session_in_memory(init, resp)
-                    sess_best = min(sess_best, time.perf_counter() - t0)
-                    if init.result is None or init.result.count != ri.count:
-                        raise RuntimeError("session and bare PSI disagree")
-                    sess_bytes = sum(len(w) for w in wire)
-                    hs_bytes = len(wire[0]) + len(wire[1])
-                # wire bytes of the bare core: the same messages without the session
-                pi = Initiator(ia, mode)  # type: ignore[arg-type]
-                pr = Responder(ib)
-                m1 = pi.start()
-                m2 = pr.respond(m1)
-                m3 = pi.finish(m2)
-                bare_bytes = len(m1) + len(m2) + (len(m3) if m3 else 0)
-                table.add(
-                    f"2^{e}",
-                    mode,
-                    padding,
-                    bare_best,
-                    sess_best,
-                    f"{100 * (sess_best / bare_best - 1):+.1f}%",
-                    bare_bytes,
-                    sess_bytes,
-                    hs_bytes,
+        rows = [(n, "intersection", "none"), (n, "mutual", "none"), (n - n // 4, "intersection", "pow2")]
+        for size, mode, padding in rows:
+            a, b = _sets(size)
+            ia, ib = _items(a), _items(b)
+            bare_best = sess_best = float("inf")
+            sess_bytes = hs_bytes = 0
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                ri, _rr = run_in_memory(ia, ib, mode)  # type: ignore[arg-type]
+                bare_best = min(bare_best, time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                init = InitiatorSession(
+                    alice,
+                    bob.public,
+                    items=ia,
+                    mode=mode,
+                    max_items=1 << 20,
+                    padding=padding,
+                    purpose="benchmark",
                 )
+                resp = ResponderSession(bob, peers, items=ib)
+                wire = run_session_in_memory(init, resp)
+                sess_best = min(sess_best, time.perf_counter() - t0)
+                if init.result is None or init.result.count != ri.count:
+                    raise RuntimeError("session and bare PSI disagree")
+                sess_bytes = sum(len(w) for w in wire)
+                hs_bytes = len(wire[0]) + len(wire[1])
+            # wire bytes of the bare core: the same messages without the session
+            pi = Initiator(ia, mode)  # type: ignore[arg-type]
+            m1 = pi.start()
+            m2 = Responder(ib).respond(m1)
+            m3 = pi.finish(m2)
+            bare_bytes = len(m1) + len(m2) + (len(m3) if m3 else 0)
+            label = f"2^{e}" if size == n else f"{size:,} -> 2^{e}"
+            table.add(
+                label,
+                mode,
+                padding,
+                bare_best,
+                sess_best,
+                f"{100 * (sess_best / bare_best - 1):+.1f}%",
+                bare_bytes,
+                sess_bytes,
+                hs_bytes,
+            )
     table.notes.append(
-        "2^k sets are already powers of two, so pow2 padding adds no dummies here; padding a set of n up to "
-        "P costs about (P - n) / n of the PSI time on top, by design."
+        "Rows with padding none measure the session layer itself (the goal: under 5%). The pow2 row pads "
+        "3/4 * 2^k items per side up to 2^k with dummies: that extra PSI work (about +33% here) is the price "
+        "of hiding the sizes, not channel overhead."
     )
     table.notes.append(f"peak RSS {peak_rss_mib():.0f} MiB")
     return [table]

@@ -29,7 +29,7 @@ from .errors import (
 from .identity import Identity, PublicIdentity, fingerprints_match, normalize_fingerprint
 from .manifest import CHANNEL_SUITE, MODES, PROTOCOL, PSI_SUITE, Manifest, Policy
 from .padding import PADDING_RULES, padded_size
-from .parties import InitiatorSession, ResponderSession, SessionResult, run_session_in_memory
+from .parties import InitiatorSession, ResponderSession, SessionParty, SessionResult, run_session_in_memory
 from .peers import Peer, PeerStore
 from .record import verify_record
 
@@ -58,6 +58,7 @@ __all__ = [
     "Replayed",
     "ResponderSession",
     "SessionError",
+    "SessionParty",
     "SessionResult",
     "TamperedMessage",
     "TranscriptMismatch",

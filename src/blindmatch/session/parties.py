@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, MutableSet
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from .. import psi as _psi
 from .._version import __version__
@@ -80,7 +80,7 @@ from .padding import DUMMY_PREFIX, conforms, make_dummies, padded_size
 from .peers import PeerStore
 from .record import RECORD_FORMAT, RECORD_VERSION, iso_time, sign_record
 
-__all__ = ["InitiatorSession", "ResponderSession", "SessionResult", "run_session_in_memory"]
+__all__ = ["InitiatorSession", "ResponderSession", "SessionParty", "SessionResult", "run_session_in_memory"]
 
 Rng = Callable[[int], bytes]
 Clock = Callable[[], float]
@@ -151,6 +151,21 @@ class SessionResult:
     peer: PublicIdentity
     peer_name: str | None
     manifest: Manifest
+
+
+class SessionParty(Protocol):
+    """The driver interface both roles share; transports depend on this only."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def done(self) -> bool: ...
+    @property
+    def failed(self) -> bool: ...
+    @property
+    def result(self) -> SessionResult | None: ...
+    def receive(self, data: bytes) -> bytes | None: ...
+    def record(self) -> dict[str, Any]: ...
 
 
 def _distinct(items: Iterable[bytes]) -> list[bytes]:
