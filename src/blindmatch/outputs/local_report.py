@@ -55,9 +55,11 @@ def _iso(t: float) -> str:
 class LocalReport:
     """Everything one side learned in one exchange, for its own analysts.
 
-    ``count`` is the intersection size the protocol revealed; ``matches`` is empty when the mode gives only
-    a count (or gives this side nothing). ``inputs`` describes what was read (records per kind, unmapped,
-    ignored and invalid entries by type or reason).
+    ``count`` is the intersection size the protocol revealed (``None`` when this side learns nothing);
+    ``matches`` is empty when the mode gives only a count. ``own_size`` counts our distinct items,
+    ``own_padded_size`` and ``peer_size`` the padded sizes the two sides disclosed to each other.
+    ``inputs`` describes what was read (records per kind, unmapped, ignored and invalid entries by type or
+    reason).
     """
 
     mode: str
@@ -66,6 +68,9 @@ class LocalReport:
     peer_size: int | None
     matches: list[Match] = field(default_factory=list)
     peer: str | None = None
+    peer_fingerprint: str | None = None
+    learned: str | None = None
+    own_padded_size: int | None = None
     session_id: str | None = None
     transcript_hash: str | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
@@ -87,11 +92,14 @@ class LocalReport:
             "canon_version": CANON_VERSION,
             "mode": self.mode,
             "peer": self.peer,
+            "peer_fingerprint": self.peer_fingerprint,
+            "learned": self.learned,
             "session_id": self.session_id,
             "transcript_hash": self.transcript_hash,
             "started": _iso(self.started) if self.started is not None else None,
             "finished": _iso(finished),
             "own_size": self.own_size,
+            "own_padded_size": self.own_padded_size,
             "peer_size": self.peer_size,
             "count": self.count,
             "counts_per_kind": self.counts_per_kind(),
