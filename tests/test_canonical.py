@@ -340,3 +340,38 @@ def test_cidr_matches_ipaddress_network(n: int, plen: int) -> None:
         assert out == str(v4)
     else:
         assert out == f"{net.network_address.compressed}/{plen}"
+
+
+def test_phone_validator_agrees_with_is_valid_number_on_mutated_examples() -> None:
+    import random
+
+    rng = random.Random(2026)
+    examples = [
+        n
+        for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+        for t in range(12)
+        if (n := phonenumbers.example_number_for_type(region, t)) is not None
+    ]
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    valid = 0
+    for _ in range(3000 * SCALE):
+        base = rng.choice(examples)
+        digits = list(phonenumbers.national_significant_number(base))
+        k = rng.randrange(len(digits))
+        op = rng.random()
+        if op < 0.5:
+            digits[k] = rng.choice("0123456789")
+        elif op < 0.7:
+            digits.insert(k, rng.choice("0123456789"))
+        elif op < 0.85 and len(digits) > 2:
+            del digits[k]
+        nsn = "".join(digits).lstrip("0")
+        if len(nsn) < 2:
+            continue
+        cc = base.country_code if rng.random() < 0.9 else rng.choice(codes)
+        ref = phonenumbers.is_valid_number(
+            phonenumbers.PhoneNumber(country_code=cc, national_number=int(nsn))
+        )
+        assert _phone._is_valid(cc, nsn) == ref, (cc, nsn)
+        valid += ref
+    assert valid > 500  # the comparison covers valid numbers, not only rejections

@@ -138,6 +138,8 @@ def _prepare(kind: str, value: str) -> str:
 def ip(value: str, _opts: Options) -> str:
     """``ip``: IPv4 dotted quad, or RFC 5952 IPv6; IPv4-mapped IPv6 becomes the IPv4 address."""
     text = _prepare("ip", value)
+    if _IPV4_RE.fullmatch(text) is not None:
+        return text  # a dotted quad without leading zeros is already canonical
     if "/" in text:
         raise _fail("ip", "prefixes are not allowed (use kind 'cidr')")
     version, n = parse_ip("ip", text)
