@@ -375,3 +375,19 @@ def test_phone_validator_agrees_with_is_valid_number_on_mutated_examples() -> No
         assert _phone._is_valid(cc, nsn) == ref, (cc, nsn)
         valid += ref
     assert valid > 500  # the comparison covers valid numbers, not only rejections
+
+
+@settings(max_examples=500 * SCALE, deadline=None)
+@given(_ipish() | st.text("0123456789abcdefABCDEF:.", max_size=45))
+def test_ip_regex_parser_agrees_with_step_by_step_parser(text: str) -> None:
+    try:
+        fast: tuple[int, int] | None = _net.parse_ip("ip", text)
+    except InvalidIndicator:
+        fast = None
+    try:
+        slow: tuple[int, int] | None = _net._parse_ip_slow("ip", text)
+    except InvalidIndicator:
+        slow = None
+    assert fast == slow
+    if fast is not None and fast[0] == 6:
+        assert fast[1] == int(ipaddress.IPv6Address(text))
