@@ -45,6 +45,7 @@ _IPV6_RE = re.compile(
 )
 _ZERO_RUNS = [":" + ":".join(["0"] * k) + ":" for k in range(8, 1, -1)]  # runs of 8 down to 2 zero groups
 _PREFIX_RE = re.compile(r"0|[1-9][0-9]{0,2}")
+_CIDR4_RE = re.compile(rf"({_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET})/(3[0-2]|[12][0-9]|[0-9])")
 _MAPPED_PREFIX = 0xFFFF << 32  # ::ffff:0:0/96
 
 
@@ -180,6 +181,12 @@ def cidr(value: str, _opts: Options) -> str:
     """``cidr``: network address with host bits cleared, then ``/prefix``; IPv4-mapped IPv6 networks of
     prefix 96 or longer become IPv4 networks (prefix - 96)."""
     text = _prepare("cidr", value)
+    m = _CIDR4_RE.fullmatch(text)
+    if m is not None:  # the common case, IPv4: one regex, then the arithmetic
+        addr4, plen4 = m.groups()
+        p = int(plen4)
+        n4 = int.from_bytes(socket.inet_pton(socket.AF_INET, addr4), "big") & ~((1 << (32 - p)) - 1)
+        return f"{format_ipv4(n4)}/{p}"
     addr, sep, plen_text = text.partition("/")
     if not sep:
         raise _fail("cidr", "missing '/prefix'")
