@@ -391,3 +391,32 @@ def test_ip_regex_parser_agrees_with_step_by_step_parser(text: str) -> None:
     assert fast == slow
     if fast is not None and fast[0] == 6:
         assert fast[1] == int(ipaddress.IPv6Address(text))
+
+
+_INTERNATIONAL_EXAMPLES = sorted(
+    {
+        phonenumbers.format_number(phonenumbers.parse(e164, None), fmt)
+        for e164 in _E164_EXAMPLES
+        for fmt in (phonenumbers.PhoneNumberFormat.INTERNATIONAL, phonenumbers.PhoneNumberFormat.RFC3966)
+    }
+)
+
+
+@settings(max_examples=400 * SCALE, deadline=None)
+@given(
+    st.one_of(
+        st.sampled_from(_INTERNATIONAL_EXAMPLES),
+        st.text("0123456789 ().-", min_size=2, max_size=24).map(lambda d: "+" + d),
+        st.sampled_from(_E164_EXAMPLES).flatmap(
+            lambda e: st.lists(st.sampled_from([" ", "-", ".", "(", ")", "(0)", "0"]), max_size=4).map(
+                lambda seps: e[:2] + "".join(seps) + e[2:5] + "".join(seps[:1]) + e[5:]
+            )
+        ),
+    )
+)
+def test_phone_rule_agrees_with_parse_on_punctuated_international_numbers(text: str) -> None:
+    try:
+        got: str | None = canonicalize("phone", text)
+    except InvalidIndicator:
+        got = None
+    assert got == _phone_reference(text.strip())
