@@ -340,3 +340,83 @@ def test_cidr_matches_ipaddress_network(n: int, plen: int) -> None:
         assert out == str(v4)
     else:
         assert out == f"{net.network_address.compressed}/{plen}"
+
+
+def test_phone_validator_agrees_with_is_valid_number_on_mutated_examples() -> None:
+    import random
+
+    rng = random.Random(2026)
+    examples = [
+        n
+        for region in sorted(phonenumbers.SUPPORTED_REGIONS)
+        for t in range(12)
+        if (n := phonenumbers.example_number_for_type(region, t)) is not None
+    ]
+    codes = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    valid = 0
+    for _ in range(3000 * SCALE):
+        base = rng.choice(examples)
+        digits = list(phonenumbers.national_significant_number(base))
+        k = rng.randrange(len(digits))
+        op = rng.random()
+        if op < 0.5:
+            digits[k] = rng.choice("0123456789")
+        elif op < 0.7:
+            digits.insert(k, rng.choice("0123456789"))
+        elif op < 0.85 and len(digits) > 2:
+            del digits[k]
+        nsn = "".join(digits).lstrip("0")
+        if len(nsn) < 2:
+            continue
+        cc = base.country_code if rng.random() < 0.9 else rng.choice(codes)
+        ref = phonenumbers.is_valid_number(
+            phonenumbers.PhoneNumber(country_code=cc, national_number=int(nsn))
+        )
+        assert _phone._is_valid(cc, nsn) == ref, (cc, nsn)
+        valid += ref
+    assert valid > 500  # the comparison covers valid numbers, not only rejections
+
+
+@settings(max_examples=500 * SCALE, deadline=None)
+@given(_ipish() | st.text("0123456789abcdefABCDEF:.", max_size=45))
+def test_ip_regex_parser_agrees_with_step_by_step_parser(text: str) -> None:
+    try:
+        fast: tuple[int, int] | None = _net.parse_ip("ip", text)
+    except InvalidIndicator:
+        fast = None
+    try:
+        slow: tuple[int, int] | None = _net._parse_ip_slow("ip", text)
+    except InvalidIndicator:
+        slow = None
+    assert fast == slow
+    if fast is not None and fast[0] == 6:
+        assert fast[1] == int(ipaddress.IPv6Address(text))
+
+
+_INTERNATIONAL_EXAMPLES = sorted(
+    {
+        phonenumbers.format_number(phonenumbers.parse(e164, None), fmt)
+        for e164 in _E164_EXAMPLES
+        for fmt in (phonenumbers.PhoneNumberFormat.INTERNATIONAL, phonenumbers.PhoneNumberFormat.RFC3966)
+    }
+)
+
+
+@settings(max_examples=400 * SCALE, deadline=None)
+@given(
+    st.one_of(
+        st.sampled_from(_INTERNATIONAL_EXAMPLES),
+        st.text("0123456789 ().-", min_size=2, max_size=24).map(lambda d: "+" + d),
+        st.sampled_from(_E164_EXAMPLES).flatmap(
+            lambda e: st.lists(st.sampled_from([" ", "-", ".", "(", ")", "(0)", "0"]), max_size=4).map(
+                lambda seps: e[:2] + "".join(seps) + e[2:5] + "".join(seps[:1]) + e[5:]
+            )
+        ),
+    )
+)
+def test_phone_rule_agrees_with_parse_on_punctuated_international_numbers(text: str) -> None:
+    try:
+        got: str | None = canonicalize("phone", text)
+    except InvalidIndicator:
+        got = None
+    assert got == _phone_reference(text.strip())

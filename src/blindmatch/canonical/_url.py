@@ -37,6 +37,7 @@ _USERINFO_TOKEN = re.compile(r"%[0-9A-Fa-f]{2}|%|[^A-Za-z0-9\-._~!$&'()*+,;=:]")
 _PATH_TOKEN = re.compile(r"%[0-9A-Fa-f]{2}|%|[^A-Za-z0-9\-._~!$&'()*+,;=:@/]")
 _QUERY_TOKEN = re.compile(r"%[0-9A-Fa-f]{2}|%|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?]")
 _PORT = re.compile(r"[0-9]*")
+_SPECIAL_IN_AUTHORITY = re.compile(r"[@:\[\]%]")
 
 
 def _fail(reason: str) -> InvalidIndicator:
@@ -66,9 +67,9 @@ def _normalize_component(text: str, ok: re.Pattern[str], token: re.Pattern[str])
 
 def _remove_dot_segments(path: str) -> str:
     """RFC 3986 s.5.2.4 for an absolute path (one that starts with "/")."""
-    segs = path[1:].split("/")
-    if "." not in segs and ".." not in segs:
+    if "/." not in path:  # every dot segment of an absolute path follows a "/"
         return path
+    segs = path[1:].split("/")
     out: list[str] = []
     last = len(segs) - 1
     for i, seg in enumerate(segs):
@@ -111,6 +112,11 @@ def _host(scheme: str, host: str) -> str:
 
 
 def _authority(scheme: str, authority: str) -> str:
+    if authority and _SPECIAL_IN_AUTHORITY.search(authority) is None:  # just a host name: the common case
+        try:
+            return domain_to_ascii(authority)
+        except DomainError as exc:
+            raise _fail(f"host: {exc.reason}") from None
     userinfo, at, hostport = authority.rpartition("@")
     if hostport.startswith("["):
         close = hostport.find("]")
@@ -151,7 +157,9 @@ def url(value: str, _opts: Options) -> str:
         raise _fail("relative URL (no scheme)")
     scheme = m.group()[:-1].lower()
     rest = text[m.end() :]
-    rest = rest.partition("#")[0]
+    hash_at = rest.find("#")
+    if hash_at >= 0:
+        rest = rest[:hash_at]
     hier, qmark, query = rest.partition("?")
     if hier.startswith("//"):
         slash = hier.find("/", 2)
