@@ -335,3 +335,14 @@ def test_fast_loops_equal_public_bindings() -> None:
         _sodium.edwards_sum_of_maps([b"x" * 63])
     with pytest.raises(InvalidGroupElement):
         blind(k, ["not bytes"])  # type: ignore[list-item]
+
+
+def test_chunked_pipeline_equals_one_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    from blindmatch.hazmat import group
+
+    msgs = [b"m%d" % i for i in range(40)]
+    k = new_scalar()
+    whole = blind(k, hash_to_group(msgs, PINNED_DST))
+    monkeypatch.setattr(group, "_PIPELINE_CHUNK", 7)
+    assert hash_to_group_and_blind(k, PINNED_DST, msgs) == whole
+    assert hash_to_group_and_blind(k, PINNED_DST, []) == []

@@ -175,11 +175,8 @@ class _Party:
 
     @property
     def next_message_expected(self) -> str | None:
-        """The name of the next peer message this party needs (``None`` when none)."""
-        return {
-            _State.AWAIT_RESPONSE: "response",
-            _State.AWAIT_CONFIRM: "confirm",
-        }.get(self._state, "request" if (self._state is _State.READY and self._role == "responder") else None)
+        """The next peer message this party needs: ``"request"``, ``"response"``, ``"confirm"`` or None."""
+        return None
 
     @property
     def result(self) -> PsiResult:
