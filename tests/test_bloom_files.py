@@ -53,6 +53,15 @@ def test_dcso_writing_reproduces_the_vector() -> None:
     assert gzip.decompress(DcsoFile(bf).to_bytes(compress=True)) == TEST_BLOOM
 
 
+def test_formats_are_told_apart() -> None:
+    with pytest.raises(MalformedFile, match="use DcsoFile"):
+        BloomFilter.from_bytes(TEST_BLOOM)
+    with pytest.raises(MalformedFile, match="use DcsoFile"):
+        BloomFilter.from_bytes(TEST_BLOOM_GZ)
+    with pytest.raises(MalformedFile, match="version"):
+        DcsoFile.from_bytes(_native().to_bytes())
+
+
 def test_dcso_broken_vector_is_rejected() -> None:
     with pytest.raises(MalformedFile):
         DcsoFile.from_bytes(BROKEN_BLOOM)
@@ -196,12 +205,21 @@ def test_native_checksum_and_padding_and_metadata() -> None:
 
 
 def test_gzip_bomb_is_capped() -> None:
-    bomb = gzip.compress(MAGIC + bytes(50_000_000), compresslevel=9)
+    zeros = bytes(50_000_000)
+    bomb = gzip.compress(zeros, compresslevel=9)
     assert len(bomb) < 100_000
-    with pytest.raises(MalformedFile, match="limit"):
-        BloomFilter.from_bytes(bomb, max_bytes=1_000_000)
-    with pytest.raises(MalformedFile, match="limit"):
-        DcsoFile.from_bytes(bomb, max_bytes=1_000_000)
+    for parse in (BloomFilter.from_bytes, DcsoFile.from_bytes):
+        with pytest.raises(MalformedFile):  # no valid header: stops after the first piece
+            parse(bomb)
+    # a valid header followed by far more than it implies
+    native = _native(n=20).to_bytes()
+    with pytest.raises(MalformedFile, match="longer than its header"):
+        BloomFilter.from_bytes(gzip.compress(native + zeros, compresslevel=9))
+    with pytest.raises(MalformedFile, match="limit"):  # DCSO allows a data blob, up to the cap
+        DcsoFile.from_bytes(gzip.compress(TEST_BLOOM + zeros, compresslevel=9), max_bytes=1_000_000)
+    # a header claiming more than the cap
+    with pytest.raises(MalformedFile, match="over the limit"):
+        DcsoFile.from_bytes(gzip.compress(TEST_BLOOM), max_bytes=1000)
     with pytest.raises(MalformedFile):
         BloomFilter.from_bytes(TEST_BLOOM_GZ[:-10])  # truncated gzip
     with pytest.raises(MalformedFile):
@@ -240,7 +258,8 @@ def _dcso_patch(offset: int, fmt: str, value: object) -> bytes:
         (24, "<Q", 0, "k="),
         (24, "<Q", 2**40, "k="),
         (32, "<Q", 2**63, "m="),
-        (32, "<Q", 2**36, "truncated"),
+        (32, "<Q", 2**36, "over the limit"),
+        (32, "<Q", 2**20, "truncated"),
         (40, "<Q", 0, "count"),
         (40, "<Q", 2, "more than"),  # 60 bits set, 2 items of k=20 set at most 40
     ],

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blindmatch.bloom import BloomFilter, FilterMetadata, optimal_parameters
-from blindmatch.bloom.schemes import MMH3, TOKEN
+from blindmatch.bloom.schemes import MMH3, TOKEN, fnv1_64, fnv1_64_many
 from blindmatch.errors import CapacityError, InvalidParameter
 
 
@@ -92,11 +92,18 @@ def test_token_scheme_rejects_non_tokens() -> None:
         bf.add(b"x" * 31)
     with pytest.raises(TypeError):
         bf.update(b"x" * 32)  # a single value, not a batch
+    with pytest.raises(TypeError):
+        bf.update(["x" * 32])  # str, not bytes
+    with pytest.raises(TypeError):
+        BloomFilter.for_capacity(10, 1e-3, scheme="mmh3").update(["abc"])
+    assert bf.update([bytearray(b"y" * 32), memoryview(b"z" * 32)]) == 2
+    assert bf.contains_many([b"y" * 32, b"z" * 32, b"w" * 32]).tolist() == [True, True, False]
+    assert bytearray(b"y" * 32) in bf
     with pytest.raises(InvalidParameter):
         assert b"x" not in bf
     with pytest.raises(TypeError):
         assert "text" not in bf
-    assert len(bf) == 0
+    assert len(bf) == 2
 
 
 def test_capacity_error_is_all_or_nothing_and_overfill_opt_in() -> None:
@@ -208,3 +215,28 @@ def test_constructor_validation() -> None:
     with pytest.raises(InvalidParameter):
         FilterMetadata(key_id="not hex")
     assert "count=0" in repr(BloomFilter(64, 2, capacity=5, fpr=0.1))
+
+
+def test_fnv1_64_known_answers() -> None:
+    """Published FNV-1 64-bit values (draft-eastlake-fnv test suite): "", "a", "foobar"."""
+    assert fnv1_64(b"") == 0xCBF29CE484222325
+    assert fnv1_64(b"a") == 0xAF63BD4C8601B7BE
+    assert fnv1_64(b"foobar") == 0x340D8765A4DDA9C2
+    assert fnv1_64_many([b"foobar", b"", b"a"]).tolist() == [
+        0x340D8765A4DDA9C2,
+        0xCBF29CE484222325,
+        0xAF63BD4C8601B7BE,
+    ]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.binary(max_size=30), max_size=40), st.lists(st.binary(max_size=30), max_size=40))
+def test_dcso_scheme_bulk_matches_single_and_set(inserted: list[bytes], probed: list[bytes]) -> None:
+    assert fnv1_64_many(inserted).tolist() == [fnv1_64(v) for v in inserted]
+    bulk = BloomFilter(200_000, 20, capacity=100, fpr=1e-6, scheme="dcso-fnv1")
+    single = BloomFilter(200_000, 20, capacity=100, fpr=1e-6, scheme="dcso-fnv1")
+    bulk.update(inserted)
+    for v in inserted:
+        single.add(v)
+    assert bulk == single and len(bulk) == len(set(inserted))
+    assert bulk.contains_many(probed).tolist() == [p in set(inserted) for p in probed]

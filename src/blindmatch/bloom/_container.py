@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InvalidParameter, MalformedFile
 
-__all__ = ["DEFAULT_MAX_BYTES", "GZIP_MAGIC", "gzip_bytes", "read_capped", "ungzip_capped"]
+__all__ = ["DEFAULT_MAX_BYTES", "GZIP_MAGIC", "decode", "gzip_bytes", "read_capped", "ungzip_capped"]
 
 #: Default cap on a filter file's (decompressed) size: 1 GiB, a filter of about 300 million tokens
 #: at fpr 1e-6. Pass ``max_bytes`` to raise it.
@@ -31,9 +32,10 @@ def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=6, mtime=0)
 
 
-def ungzip_capped(data: bytes, max_bytes: int) -> bytes:
+def ungzip_capped(data: bytes, max_bytes: int, *, head: bool = False) -> bytes:
     """Decompress gzip ``data`` (one or more members); more than ``max_bytes`` out is an error.
 
+    With ``head=True``, return just the first ``max_bytes`` bytes (fewer if the stream is shorter).
     Memory use stays below ``max_bytes`` plus one piece, whatever the compression ratio (gzip bombs).
     """
     out = bytearray()
@@ -45,12 +47,16 @@ def ungzip_capped(data: bytes, max_bytes: int) -> bytes:
             while True:
                 piece = d.decompress(chunk, _PIECE)
                 out += piece
+                if head and len(out) >= max_bytes:
+                    return bytes(out[:max_bytes])
                 if len(out) > max_bytes:
                     raise MalformedFile(f"decompressed file exceeds the limit of {max_bytes} bytes")
                 chunk = d.unconsumed_tail
                 if d.eof or (not chunk and not piece):
                     break
             if not d.eof:
+                if head:
+                    return bytes(out)
                 raise MalformedFile("gzip stream is truncated")
             rest = memoryview(d.unused_data)
             if not rest:
@@ -62,15 +68,47 @@ def ungzip_capped(data: bytes, max_bytes: int) -> bytes:
     return bytes(out)
 
 
-def maybe_ungzip(data: bytes, max_bytes: int) -> bytes:
+def decode(
+    data: bytes,
+    max_bytes: int,
+    head_size: int,
+    expected_size: Callable[[bytes], tuple[int, bool]],
+    what: str,
+) -> bytes:
+    """The file's bytes, gunzipped if gzip, checked against its own header before the bulk is read.
+
+    ``expected_size(head)`` validates the first ``head_size`` bytes (raising :class:`MalformedFile`) and
+    returns ``(size, exact)``: the bytes the header implies and whether more are an error. A gzip file is
+    decompressed only as far as that size (or ``max_bytes`` when more may follow), so a bomb or a header
+    that lies is caught before any large allocation.
+    """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError("data must be bytes")
     data = bytes(data)
-    if data[:2] == GZIP_MAGIC:
-        return ungzip_capped(data, max_bytes)
-    if len(data) > max_bytes:
-        raise MalformedFile(f"file exceeds the limit of {max_bytes} bytes")
-    return data
+    gz = data[:2] == GZIP_MAGIC
+    if not gz and len(data) > max_bytes:
+        raise MalformedFile(f"{what}: file exceeds the limit of {max_bytes} bytes")
+    head = ungzip_capped(data, head_size, head=True) if gz else data[:head_size]
+    if len(head) < head_size:
+        raise MalformedFile(f"{what}: truncated header")
+    size, exact = expected_size(head)
+    if size > max_bytes:
+        raise MalformedFile(f"{what}: header implies {size} bytes, over the limit of {max_bytes}")
+    raw = data
+    if gz:
+        try:
+            raw = ungzip_capped(data, size if exact else max_bytes)
+        except MalformedFile as exc:
+            if exact and "exceeds the limit" in str(exc):
+                raise MalformedFile(f"{what}: longer than its header implies ({size} bytes)") from None
+            raise
+    if len(raw) < size:
+        raise MalformedFile(
+            f"{what}: header implies {size} bytes but only {len(raw)} are present (truncated)"
+        )
+    if exact and len(raw) > size:
+        raise MalformedFile(f"{what}: longer than its header implies ({size} bytes)")
+    return raw
 
 
 def read_capped(path: str | os.PathLike[str], max_bytes: int) -> bytes:

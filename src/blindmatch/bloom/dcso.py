@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidParameter, MalformedFile
-from ._container import check_max, gzip_bytes, maybe_ungzip, read_capped, wants_gzip
+from ._container import check_max, decode, gzip_bytes, read_capped, wants_gzip
 from .filter import MAX_BITS, MAX_K, BloomFilter
 from .native import check_counts
 
@@ -53,6 +53,24 @@ def dcso_filter(n: int, p: float, *, allow_overfill: bool = False) -> BloomFilte
     """An empty filter with DCSO's sizing and hashing, ready to write as ``dcso-v1``."""
     m, k = dcso_parameters(n, p)
     return BloomFilter(m, k, capacity=n, fpr=p, scheme="dcso-fnv1", allow_overfill=allow_overfill)
+
+
+def _expected_size(head: bytes) -> tuple[int, bool]:
+    """Validate the header; return the least file size it implies (a data blob may follow)."""
+    flags, n, p, k, m, count = _HEADER.unpack_from(head)
+    if flags & 0xFF != 1:
+        raise MalformedFile("dcso-v1 file: version byte is not 1 (wrong format?)")
+    if flags != 1:
+        raise MalformedFile("dcso-v1 file: unknown flag bits are set")
+    if not 1 <= m <= MAX_BITS:
+        raise MalformedFile(f"dcso-v1 file: bit count m={m} out of range")
+    if not 1 <= k <= min(MAX_K, m):
+        raise MalformedFile(f"dcso-v1 file: hash count k={k} out of range")
+    if not 1 <= n < 2**63 or count >= 2**63:
+        raise MalformedFile("dcso-v1 file: capacity or count out of range")
+    if not (math.isfinite(p) and 0.0 < p < 1.0):
+        raise MalformedFile("dcso-v1 file: p out of range")
+    return _HEADER.size + 8 * ((m + 63) // 64), False
 
 
 @dataclass
@@ -79,28 +97,9 @@ class DcsoFile:
     @classmethod
     def from_bytes(cls, blob: bytes, *, max_bytes: int | None = None) -> DcsoFile:
         """Parse a ``dcso-v1`` file (gzip detected). Malformed input raises :class:`MalformedFile`."""
-        raw = maybe_ungzip(blob, check_max(max_bytes))
-        if len(raw) < _HEADER.size:
-            raise MalformedFile("dcso-v1 file: truncated header")
-        flags, n, p, k, m, count = _HEADER.unpack_from(raw)
-        if flags & 0xFF != 1:
-            raise MalformedFile("dcso-v1 file: version byte is not 1 (wrong format?)")
-        if flags != 1:
-            raise MalformedFile("dcso-v1 file: unknown flag bits are set")
-        if not 1 <= m <= MAX_BITS:
-            raise MalformedFile(f"dcso-v1 file: bit count m={m} out of range")
-        if not 1 <= k <= min(MAX_K, m):
-            raise MalformedFile(f"dcso-v1 file: hash count k={k} out of range")
-        if not 1 <= n < 2**63 or count >= 2**63:
-            raise MalformedFile("dcso-v1 file: capacity or count out of range")
-        if not (math.isfinite(p) and 0.0 < p < 1.0):
-            raise MalformedFile("dcso-v1 file: p out of range")
+        raw = decode(blob, check_max(max_bytes), _HEADER.size, _expected_size, "dcso-v1 file")
+        _, n, p, k, m, count = _HEADER.unpack_from(raw)
         nbytes = 8 * ((m + 63) // 64)
-        if len(raw) < _HEADER.size + nbytes:
-            raise MalformedFile(
-                f"dcso-v1 file: header claims {nbytes} bytes of bits but only "
-                f"{len(raw) - _HEADER.size} follow (truncated)"
-            )
         bits = np.frombuffer(raw, dtype=np.uint8, count=nbytes, offset=_HEADER.size).copy()
         check_counts(bits, m, k, count)
         bf = BloomFilter._from_parts(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy.typing as npt
 from bitarray import bitarray
 
 from ..errors import CapacityError, InvalidParameter
+from ..tokens import TokenBatch
 from .metadata import FilterMetadata
 from .schemes import SCHEMES, HashScheme
 
@@ -31,7 +33,7 @@ __all__ = ["MAX_BITS", "MAX_K", "BloomFilter", "optimal_parameters"]
 MAX_BITS = 1 << 40
 #: Most hash functions accepted (fpr 1e-30 needs 100).
 MAX_K = 128
-_CHUNK = 1 << 15
+_CHUNK = 1 << 13
 _LUT = np.array([1 << j for j in range(8)], dtype=np.uint8)
 _U3 = np.uint64(3)
 _U7 = np.uint64(7)
@@ -242,16 +244,18 @@ class BloomFilter:
         words = self._scheme.words(_as_sequence(items))
         if words.shape[0] == 0:
             return 0
-        fresh = words[~self._contains_words(words)]
-        new = _distinct(fresh[:, 0])
+        reduced = self._scheme.reduce(words, self._m)
+        absent = ~self._contains_reduced(reduced)
+        new = _distinct(words[absent, 0])
         if not self._allow_overfill and self._count + new > self._capacity:
             raise CapacityError(
                 f"inserting {new} new items would exceed the capacity of {self._capacity} "
                 f"(holding {self._count}); create a larger filter or pass allow_overfill=True"
             )
-        bits, m, k = self._bits, self._m, self._k
+        fresh = reduced[absent]
+        bits, m, k, scheme = self._bits, self._m, self._k, self._scheme
         for start in range(0, fresh.shape[0], _CHUNK):
-            pos = self._scheme.positions(fresh[start : start + _CHUNK], m, k).ravel()
+            pos = scheme.positions_reduced(fresh[start : start + _CHUNK], m, k).ravel()
             np.bitwise_or.at(bits, (pos >> _U3).view(np.intp), _LUT[pos & _U7])
         self._count += new
         return new
@@ -271,14 +275,15 @@ class BloomFilter:
         ``True`` means "probably present" (false positives happen at :meth:`expected_fpr`), ``False``
         means "certainly absent".
         """
-        return self._contains_words(self._scheme.words(_as_sequence(items)))
+        words = self._scheme.words(_as_sequence(items))
+        return self._contains_reduced(self._scheme.reduce(words, self._m))
 
-    def _contains_words(self, words: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
-        n = words.shape[0]
+    def _contains_reduced(self, reduced: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        n = reduced.shape[0]
         out = np.zeros(n, dtype=np.bool_)
         bits, m, k = self._bits, self._m, self._k
         for start in range(0, n, _CHUNK):
-            chunk = words[start : start + _CHUNK]
+            chunk = reduced[start : start + _CHUNK]
             alive = np.arange(start, start + chunk.shape[0])
             cur = self._scheme.cursor(chunk, m)
             for i in range(k):
@@ -345,8 +350,6 @@ class BloomFilter:
         self._count = count
         kinds = tuple(dict.fromkeys(self.metadata.kinds + other.metadata.kinds))
         if kinds != self.metadata.kinds:
-            from dataclasses import replace
-
             self.metadata = replace(self.metadata, kinds=kinds)
         return self
 
@@ -423,6 +426,8 @@ def _as_sequence(items: Iterable[bytes]) -> Sequence[bytes]:
         raise TypeError("items must be an iterable of byte strings, not a single value")
     if isinstance(items, list | tuple):
         return items
+    if isinstance(items, TokenBatch):
+        return items.tokens
     if isinstance(items, Sequence):
         return list(items)
     return list(items)

@@ -9,6 +9,7 @@ in :attr:`FilterMetadata.extra`, so a newer writer's fields survive a round trip
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -86,7 +87,12 @@ class FilterMetadata:
         if len(data) > MAX_METADATA_BYTES:
             raise MalformedFile("metadata block too large")
         try:
-            obj = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
+            obj = json.loads(
+                data.decode("utf-8"),
+                object_pairs_hook=_no_duplicates,
+                parse_constant=_no_constant,
+                parse_float=_finite_float,
+            )
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise MalformedFile("metadata block is not valid UTF-8 JSON") from None
         if not isinstance(obj, dict):
@@ -133,6 +139,17 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise MalformedFile("metadata block repeats a key")
         out[key] = value
     return out
+
+
+def _no_constant(name: str) -> Any:
+    raise MalformedFile("metadata block holds a non-finite number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedFile("metadata block holds a non-finite number")
+    return value
 
 
 def _is_int(v: object) -> bool:

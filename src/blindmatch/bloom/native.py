@@ -34,7 +34,7 @@ import numpy.typing as npt
 from bitarray import bitarray
 
 from ..errors import InvalidParameter, MalformedFile
-from ._container import check_max, gzip_bytes, maybe_ungzip, read_capped, wants_gzip
+from ._container import check_max, decode, gzip_bytes, read_capped, wants_gzip
 from .filter import MAX_BITS, MAX_K, BloomFilter
 from .metadata import MAX_METADATA_BYTES, FilterMetadata
 from .schemes import SCHEMES_BY_ID
@@ -75,37 +75,14 @@ def loads(data: bytes, *, max_bytes: int | None = None) -> BloomFilter:
     """Parse a native-format file. Anything malformed raises :class:`MalformedFile`.
 
     Every size in the header is checked against the bytes actually present before anything is
-    allocated; a gzip file is decompressed up to ``max_bytes`` (default 1 GiB) and no further.
+    allocated; a gzip file is decompressed only as far as its header says (and never past
+    ``max_bytes``, default 1 GiB).
     """
-    raw = maybe_ungzip(data, check_max(max_bytes))
-    if len(raw) < _HEADER.size:
-        raise MalformedFile("native Bloom file: truncated header")
-    magic, version, scheme_id, flags, k, m, capacity, fpr, count, mlen = _HEADER.unpack_from(raw)
-    if magic != MAGIC:
-        raise MalformedFile("not a blindmatch Bloom filter file (wrong magic)")
-    if version != FORMAT_VERSION:
-        raise MalformedFile(f"unsupported native Bloom format version {version}")
-    scheme = SCHEMES_BY_ID.get(scheme_id)
-    if scheme is None:
-        raise MalformedFile(f"unknown hash scheme id {scheme_id}")
-    if flags & ~_FLAG_OVERFILL:
-        raise MalformedFile("reserved flag bits are set")
-    if not 1 <= m <= MAX_BITS:
-        raise MalformedFile(f"bit count m={m} out of range")
-    if not 1 <= k <= min(MAX_K, m):
-        raise MalformedFile(f"hash count k={k} out of range")
-    if not 1 <= capacity < 2**63 or count >= 2**63:
-        raise MalformedFile("capacity or count out of range")
-    if not (math.isfinite(fpr) and 0.0 < fpr < 1.0):
-        raise MalformedFile("fpr out of range")
-    if mlen > MAX_METADATA_BYTES:
-        raise MalformedFile("metadata block too large")
+    raw = decode(data, check_max(max_bytes), _HEADER.size, _expected_size, "native Bloom file")
+    _, _, scheme_id, flags, k, m, capacity, fpr, count, mlen = _HEADER.unpack_from(raw)
+    scheme = SCHEMES_BY_ID[scheme_id]
     nbytes = 8 * ((m + 63) // 64)
-    expected = _HEADER.size + mlen + nbytes + _DIGEST
-    if len(raw) != expected:
-        raise MalformedFile(
-            f"native Bloom file has {len(raw)} bytes but its header implies {expected} (truncated or padded)"
-        )
+    expected = len(raw)
     body = memoryview(raw)[: expected - _DIGEST]
     if not hmac.compare_digest(hashlib.sha256(body).digest(), raw[expected - _DIGEST :]):
         raise MalformedFile("native Bloom file checksum mismatch (corrupted)")
@@ -124,6 +101,31 @@ def loads(data: bytes, *, max_bytes: int | None = None) -> BloomFilter:
         allow_overfill=bool(flags & _FLAG_OVERFILL),
         metadata=meta,
     )
+
+
+def _expected_size(head: bytes) -> tuple[int, bool]:
+    """Validate the fixed header; return the exact file size it implies."""
+    magic, version, scheme_id, flags, k, m, capacity, fpr, count, mlen = _HEADER.unpack_from(head)
+    if magic != MAGIC:
+        hint = " (it looks like DCSO's dcso-v1: use DcsoFile)" if magic[:1] == b"\x01" else ""
+        raise MalformedFile(f"not a blindmatch Bloom filter file (wrong magic){hint}")
+    if version != FORMAT_VERSION:
+        raise MalformedFile(f"unsupported native Bloom format version {version}")
+    if scheme_id not in SCHEMES_BY_ID:
+        raise MalformedFile(f"unknown hash scheme id {scheme_id}")
+    if flags & ~_FLAG_OVERFILL:
+        raise MalformedFile("reserved flag bits are set")
+    if not 1 <= m <= MAX_BITS:
+        raise MalformedFile(f"bit count m={m} out of range")
+    if not 1 <= k <= min(MAX_K, m):
+        raise MalformedFile(f"hash count k={k} out of range")
+    if not 1 <= capacity < 2**63 or count >= 2**63:
+        raise MalformedFile("capacity or count out of range")
+    if not (math.isfinite(fpr) and 0.0 < fpr < 1.0):
+        raise MalformedFile("fpr out of range")
+    if mlen > MAX_METADATA_BYTES:
+        raise MalformedFile("metadata block too large")
+    return _HEADER.size + mlen + 8 * ((m + 63) // 64) + _DIGEST, True
 
 
 def check_counts(bits: npt.NDArray[np.uint8], m: int, k: int, count: int) -> None:

@@ -78,11 +78,16 @@ class HashScheme:
                     f"the 'token' hash scheme takes {TOKEN_LEN}-byte keyed tokens only "
                     "(use scheme='mmh3' for arbitrary bytes)"
                 )
-            raw = np.frombuffer(b"".join(items), dtype="<u8").reshape(n, 4)
+            if set(map(type, items)) == {bytes}:
+                # fromiter into fixed-width byte strings copies each token once (much faster than a
+                # join); the checks above matter: "S32" would pad or cut other lengths, encode str.
+                raw = np.fromiter(items, dtype="S32", count=n).view("<u8").reshape(n, 4)
+            else:  # bytearray, memoryview (or a str, which the join refuses with TypeError)
+                raw = np.frombuffer(b"".join(items), dtype="<u8").reshape(n, 4)
             return np.ascontiguousarray(raw[:, :2]).astype(np.uint64, copy=False)
         if self.id == MMH3.id:
-            raw = np.frombuffer(b"".join(map(mmh3.mmh3_x64_128_digest, items)), dtype="<u8")
-            return raw.reshape(n, 2).astype(np.uint64, copy=False)
+            digests = np.fromiter(map(mmh3.mmh3_x64_128_digest, items), dtype="S16", count=n)
+            return digests.view("<u8").reshape(n, 2).astype(np.uint64, copy=False)
         return fnv1_64_many(items).reshape(n, 1)
 
     def words_one(self, item: bytes) -> tuple[int, ...]:
@@ -118,16 +123,27 @@ class HashScheme:
             out.append(x)
         return out
 
-    def cursor(self, words: U64, m: int) -> PositionCursor:
-        """A cursor over the positions of a chunk of items, one hash function at a time."""
+    def reduce(self, words: U64, m: int) -> U64:
+        """The starting state of the position walk: ``(h1 mod m, h2 mod m)``, or DCSO's ``h mod P``."""
         if self.id == DCSO_FNV1.id:
-            return _DcsoCursor(words, m)
-        return _EdhCursor(words, m)
+            return _mod_p(words, _P)
+        out: U64 = words % np.uint64(m)
+        return out
+
+    def cursor(self, reduced: U64, m: int) -> PositionCursor:
+        """A cursor over the positions of a chunk of items (from :meth:`reduce`), one hash at a time."""
+        if self.id == DCSO_FNV1.id:
+            return _DcsoCursor(reduced, m)
+        return _EdhCursor(reduced, m)
 
     def positions(self, words: U64, m: int, k: int) -> U64:
         """The ``(k, n)`` bit positions of a chunk of items (row ``i`` is hash function ``i``)."""
-        out = np.empty((k, words.shape[0]), dtype=np.uint64)
-        cur = self.cursor(words, m)
+        return self.positions_reduced(self.reduce(words, m), m, k)
+
+    def positions_reduced(self, reduced: U64, m: int, k: int) -> U64:
+        """:meth:`positions` from already reduced words."""
+        out = np.empty((k, reduced.shape[0]), dtype=np.uint64)
+        cur = self.cursor(reduced, m)
         for i in range(k):
             out[i] = cur.current()
             if i + 1 < k:
@@ -152,10 +168,10 @@ class PositionCursor:
 
 class _EdhCursor(PositionCursor):
     # Enhanced double hashing: x_0 = h1, y_0 = h2; x_{i+1} = x_i + y_i, y_{i+1} = y_i + i + 1 (mod m).
-    def __init__(self, words: U64, m: int) -> None:
+    def __init__(self, reduced: U64, m: int) -> None:
         self._m = np.uint64(m)
-        self._x: U64 = words[:, 0] % self._m
-        self._y: U64 = words[:, 1] % self._m
+        self._x: U64 = reduced[:, 0].copy()
+        self._y: U64 = reduced[:, 1].copy()
         self._tmp = np.empty_like(self._x)
 
     def current(self) -> U64:
@@ -179,9 +195,9 @@ class _EdhCursor(PositionCursor):
 
 class _DcsoCursor(PositionCursor):
     # hn_0 = fnv mod P; hn_{i+1} = (hn_i * g mod 2^64) mod P; position i is hn_{i+1} mod m.
-    def __init__(self, words: U64, m: int) -> None:
+    def __init__(self, reduced: U64, m: int) -> None:
         self._m = np.uint64(m)
-        self._hn: U64 = _mod_p(words[:, 0].copy(), _P)
+        self._hn: U64 = reduced[:, 0].copy()
         self._pos: U64 = self._hn
         self.advance(-1)
 
