@@ -8,6 +8,7 @@ import pytest
 from session_support import ALICE, CAROL, Clock, make_parties, step, trust
 
 from blindmatch.errors import LocalProtocolError, RemoteProtocolError
+from blindmatch.psi import Responder, indicator_item
 from blindmatch.session import (
     BadSignature,
     CapExceeded,
@@ -287,20 +288,20 @@ def test_declared_size_breaking_the_padding_rule() -> None:
     attack(resp, init.start(), PaddingViolation)
 
 
+class _NoCrypto:
+    """Stands in for the PSI party: any call means work was done on the oversized list."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"PSI {name} reached with an oversized list")
+
+
 @pytest.mark.parametrize("extra", [1, 200])
-def test_list_larger_than_declared_is_rejected_before_any_crypto(extra: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_list_larger_than_declared_is_rejected_before_any_crypto(extra: int) -> None:
     init, resp = make_parties(padding="none", max_items=1024)
-    hello = init.start()
-    accept = resp.receive(hello) or b""
+    accept = resp.receive(init.start()) or b""
     init._real = init._real + [hashlib.sha256(bytes([i])).digest() for i in range(extra)]
     request = init.receive(accept) or b""
-    import blindmatch.psi._party as party_mod
-
-    def no_crypto(*a: object, **k: object) -> None:
-        raise AssertionError("crypto work on an oversized list")
-
-    monkeypatch.setattr(party_mod, "validate_peer_elements", no_crypto)
-    monkeypatch.setattr(resp._psi, "_blind_peer", no_crypto)
+    resp._psi = _NoCrypto()  # type: ignore[assignment]
     attack(resp, request, CapExceeded)
 
 
@@ -316,9 +317,11 @@ def test_responder_list_larger_than_declared() -> None:
     init, resp = make_parties(padding="none", max_items=1024)
     accept = resp.receive(init.start()) or b""
     request = init.receive(accept) or b""
-    psi = resp._psi
-    assert psi is not None
-    psi._distinct = [*psi._distinct, b"extra-1", b"extra-2"]  # a responder that sends more than it declared
+    # a responder that sends more items than it declared in its accept
+    own = [indicator_item("email", f"user{i}@example.org") for i in range(5, 20)]  # make_parties' default
+    resp._psi = Responder(
+        [*own, b"extra-1", b"extra-2"], allowed_modes=("intersection",), max_peer_items=1024
+    )
     attack(init, resp.receive(request) or b"", CapExceeded)
 
 

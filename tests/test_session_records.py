@@ -117,3 +117,26 @@ def test_padding_rules() -> None:
     assert len(set(d)) == 50
     with pytest.raises(Exception):  # noqa: B017
         make_dummies(3, lambda n: b"\x00" * n)
+
+
+def test_responder_uses_only_the_agreed_kinds() -> None:
+    b_items = {
+        "email": ["user5@example.org", "zz@example.org"],
+        "ip": ["192.0.2.1", "192.0.2.2", "192.0.2.3"],
+    }
+    init, resp = make_parties(b_items=b_items, padding="none")
+    step(init, resp)
+    assert resp.result is not None and init.result is not None
+    assert resp.result.own_size == 2 and init.result.peer_padded_size == 2
+    assert init.result.matched == [("email", "user5@example.org")]
+
+
+def test_in_memory_driver_and_tap() -> None:
+    from blindmatch.session import run_session_in_memory
+
+    seen: list[tuple[str, int]] = []
+    init, resp = make_parties(mode="mutual")
+    wire = run_session_in_memory(init, resp, tap=lambda d, m: seen.append((d, len(m))))
+    assert [d for d, _ in seen] == ["i2r", "r2i", "i2r", "r2i", "i2r"]
+    assert [n for _, n in seen] == [len(w) for w in wire]
+    assert init.done and resp.done and not init.failed and not resp.failed

@@ -48,11 +48,12 @@ __all__ = [
     "Opener",
     "Sealer",
     "Transcript",
-    "derive_traffic_keys",
     "new_ephemeral",
     "pack_header",
     "parse_message",
     "sign_message",
+    "traffic_keys",
+    "x25519_shared",
 ]
 
 MAGIC = b"BMS1"
@@ -171,18 +172,20 @@ def new_ephemeral(seed: bytes) -> tuple[X25519PrivateKey, bytes]:
     return priv, priv.public_key().public_bytes_raw()
 
 
-def derive_traffic_keys(
-    priv: X25519PrivateKey, peer_public: bytes, transcript_hash: bytes
-) -> tuple[bytes, bytes]:
+def x25519_shared(priv: X25519PrivateKey, peer_public: bytes) -> bytes:
+    """The ephemeral X25519 secret; a small-order peer key (all-zero secret) raises ``MalformedMessage``."""
+    try:
+        return priv.exchange(X25519PublicKey.from_public_bytes(peer_public))
+    except ValueError:
+        raise MalformedMessage("the peer's ephemeral key is a small-order point") from None
+
+
+def traffic_keys(shared: bytes, transcript_hash: bytes) -> tuple[bytes, bytes]:
     """``(initiator->responder key, responder->initiator key)`` from the ephemeral X25519 secret.
 
     HKDF-SHA256 with the transcript hash after the accept as salt, so the keys are bound to both signed
-    handshake messages. A small-order peer key (all-zero secret) raises ``MalformedMessage``.
+    handshake messages.
     """
-    try:
-        shared = priv.exchange(X25519PublicKey.from_public_bytes(peer_public))
-    except ValueError:
-        raise MalformedMessage("the peer's ephemeral key is a small-order point") from None
     okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=transcript_hash, info=_KEYS_INFO).derive(shared)
     return okm[:32], okm[32:]
 

@@ -51,13 +51,14 @@ from .channel import (
     Opener,
     Sealer,
     Transcript,
-    derive_traffic_keys,
     new_ephemeral,
     pack_header,
     parse_header,
     sign_message,
     signed_bytes,
     split_message,
+    traffic_keys,
+    x25519_shared,
 )
 from .errors import (
     BadSignature,
@@ -714,7 +715,7 @@ class InitiatorSession(_Party):
             raise LocalProtocolError("no manifest")
         eph_peer = self._ephemeral_of(doc)
         self._peer_padded = self._check_declared_size(doc.get("padded_size"), "responder")
-        i2r, r2i = derive_traffic_keys(self._eph, eph_peer, self._transcript.hash)
+        i2r, r2i = traffic_keys(x25519_shared(self._eph, eph_peer), self._transcript.hash)
         self._eph = None
         self._sealer, self._opener = Sealer(i2r), Opener(r2i)
         own = self._real + make_dummies((self._own_padded or 0) - len(self._real), self._rng)
@@ -847,12 +848,13 @@ class ResponderSession(_Party):
         self._own_size = len(real)
         self._own_padded = padded_size(manifest.padding, len(real), manifest.max_items_responder)
         eph, eph_pub = new_ephemeral(self._rng(32))
+        shared = x25519_shared(eph, eph_peer)  # a small-order key fails here, before the accept is sent
+        own = real + make_dummies(self._own_padded - len(real), self._rng)
         out = self._send(
             T_ACCEPT, canonical_json({"ephemeral": eph_pub.hex(), "padded_size": self._own_padded})
         )
-        r_i2r, r_r2i = derive_traffic_keys(eph, eph_peer, self._transcript.hash)
+        r_i2r, r_r2i = traffic_keys(shared, self._transcript.hash)
         self._opener, self._sealer = Opener(r_i2r), Sealer(r_r2i)
-        own = real + make_dummies(self._own_padded - len(real), self._rng)
         self._psi = PsiResponder(
             own,
             allowed_modes=(cast("Mode", manifest.mode),),
@@ -871,10 +873,11 @@ class ResponderSession(_Party):
             response = self._psi_call(psi.respond, payload)
             if response is None:
                 raise LocalProtocolError("the PSI responder returned no response")
+            result = None if m.mode.startswith("mutual") else self._make_result(psi.result, self._back)
             out = self._send(T_DATA, response)
             self._own_set_sent = True
-            if not m.mode.startswith("mutual"):
-                self._result = self._make_result(psi.result, self._back)
+            if result is not None:
+                self._result = dataclasses.replace(result, transcript_hash=self._transcript.hash)
                 self._finish()
             return out
         self._psi_call(psi.finish, payload)
