@@ -37,6 +37,7 @@ from ._exchange import (
     write_outputs,
 )
 from .exitcodes import CliError, ExitCode
+from .progress import Progress
 
 __all__ = ["add_parsers"]
 
@@ -149,12 +150,17 @@ def run_connect(args: argparse.Namespace) -> int:
     started = time.time()
     msgs.info(f"connecting to {args.peer} at {args.host}:{args.port} ...")
     error: BlindmatchError | None = None
-    try:
-        asyncio.run(
-            connect_and_run(party, args.host, args.port, max_frame=args.max_frame, timeout=args.timeout)
-        )
-    except BlindmatchError as exc:
-        error = exc
+    steps = 5 if args.mode.startswith("mutual") else 4  # messages in the session (docs/sessions.md)
+    with Progress(f"exchange with {args.peer}", total=steps, quiet=msgs.quiet) as bar:
+        try:
+            asyncio.run(
+                connect_and_run(
+                    party, args.host, args.port, max_frame=args.max_frame, timeout=args.timeout,
+                    on_event=lambda _what, _size: bar.advance(),
+                )
+            )  # fmt: skip
+        except BlindmatchError as exc:
+            error = exc
     lines = _finish_outputs(party, loaded, args.out_dir, "", started)
     if error is not None:
         for line in lines:
