@@ -358,3 +358,38 @@ def test_client_disconnects_midway(lab: Path, tmp_path: Path) -> None:
         if server.poll() is None:
             server.kill()
     assert server.returncode == 4 and "closed the connection" in err and "Traceback" not in err
+
+
+def test_policy_refusal_and_daily_budget_over_tcp(lab: Path, tmp_path: Path) -> None:
+    server, port = _serve(lab, tmp_path, "--allow-mode", "mutual", "--sessions-per-day", "1")
+    # max-sessions is 1: the refused session ends it.
+    try:
+        r = _connect(lab, tmp_path, port, "--mode", "intersection")
+        _, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert r.returncode == 4 and "not allowed" in r.stderr
+    assert server.returncode == 0 and "refused" in err
+    rec = json.loads((tmp_path / "a-out" / "record.json").read_text())
+    assert rec["outcome"]["status"] == "refused" and rec["own_set_sent"] is False
+
+    port_file = tmp_path / "port2"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "blindmatch", "serve", "--identity", str(lab / "b.pem"), "--peers",
+         str(lab / "b-peers.json"), "-i", str(lab / "lab_b.csv"), "--max-sessions", "2",
+         "--sessions-per-day", "1", "--port-file", str(port_file), "--out-dir", str(tmp_path / "b2")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (port_file.exists() and port_file.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        p2 = port_file.read_text().strip()
+        assert _connect(lab, tmp_path, p2).returncode == 0
+        second = _connect(lab, tmp_path, p2)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert second.returncode == 4 and "budget" in second.stderr
