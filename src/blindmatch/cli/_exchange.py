@@ -208,7 +208,7 @@ def load_peers(path: str, *, missing_ok: bool = False) -> PeerStore:
 # -- initiator proposal and responder policy --------------------------------------------------------------
 
 
-def add_proposal_args(p: argparse.ArgumentParser) -> None:
+def add_proposal_args(p: argparse.ArgumentParser, *, validity: int = 3600) -> None:
     g = p.add_argument_group("what we propose (the manifest)")
     g.add_argument("--peer", required=True, metavar="NAME", help="the responder's name in the peers file")
     g.add_argument("--mode", choices=MODES, default="intersection", help="default: intersection")
@@ -217,8 +217,8 @@ def add_proposal_args(p: argparse.ArgumentParser) -> None:
                    help="cap on each side's set size (default: 131072)")  # fmt: skip
     g.add_argument("--peer-max-items", type=int, metavar="N", help="a different cap for the responder's set")
     g.add_argument("--padding", choices=PADDING_RULES, default="pow2", help="default: pow2")
-    g.add_argument("--validity", type=int, default=3600, metavar="SECONDS",
-                   help="how long the proposal is valid (default: 3600)")  # fmt: skip
+    g.add_argument("--validity", type=int, default=validity, metavar="SECONDS",
+                   help=f"how long the proposal is valid (default: {validity})")  # fmt: skip
 
 
 def max_items_of(args: argparse.Namespace) -> int | tuple[int, int]:

@@ -79,7 +79,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     i = ps.add_parser("initiate", parents=[common], help="propose an exchange: write the first message")
     add_identity_args(i)
     add_input_args(i)
-    add_proposal_args(i)
+    add_proposal_args(i, validity=24 * 3600)  # message files may take a while to travel
     _add_step_args(i, first=True)
     i.set_defaults(func=run_initiate)
 
