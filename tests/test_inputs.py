@@ -357,3 +357,17 @@ def test_any_bytes_give_a_batch_or_malformed_file(data: bytes, fmt: str) -> None
 def test_stix_pattern_fuzz_only_known_outcomes(pattern: str) -> None:
     with contextlib.suppress(MalformedFile):
         parse_stix(_bundle(_ind(pattern)), "b.json")
+
+
+def test_json_format_decided_from_the_parsed_document(tmp_path: Path) -> None:
+    # "type": "bundle" written last, after a long list of objects: the top of the file does not tell.
+    objects = [{"type": "email-addr", "value": f"u{i}@example.org"} for i in range(300)]
+    (tmp_path / "late.json").write_text(json.dumps({"id": "bundle--1", "objects": objects, "type": "bundle"}))
+    b = read_indicators(tmp_path / "late.json")
+    assert b.format == "stix" and len(b.records) == 300
+    pad = "x" * 5000
+    (tmp_path / "misp.json").write_text(json.dumps({"note": pad, "Event": MISP_EVENT["Event"]}))
+    assert read_indicators(tmp_path / "misp.json").format == "misp"
+    (tmp_path / "other.json").write_text(json.dumps({"note": pad}))
+    with pytest.raises(InvalidParameter, match="cannot tell"):
+        read_indicators(tmp_path / "other.json")

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import InvalidParameter
-from ._common import DEFAULT_MAX_BYTES, InputBatch, Record, decode_text, read_limited
-from .misp import MISP_TYPES, parse_misp
+from ._common import DEFAULT_MAX_BYTES, InputBatch, Record, decode_text, load_json, read_limited
+from .misp import MISP_TYPES, misp_from_doc, parse_misp
 from .plain import parse_csv, parse_jsonl, parse_lines
-from .stix import STIX_OBSERVABLES, STIX_PATTERN_PATHS, parse_stix
+from .stix import STIX_OBSERVABLES, STIX_PATTERN_PATHS, parse_stix, stix_from_doc
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -50,7 +50,8 @@ _BY_SUFFIX = {
 
 
 def detect_format(name: str, text: str) -> str:
-    """Guess the format from the file name, and for ``.json`` from the top of the document.
+    """Guess the format from the file name, and for ``.json`` from the top of the document (``"json"``
+    when the top does not tell: :func:`read_indicators` then looks at the parsed document).
 
     Raises :class:`~blindmatch.InvalidParameter` when it cannot tell (pass the format explicitly).
     """
@@ -63,6 +64,7 @@ def detect_format(name: str, text: str) -> str:
             return "stix"
         if '"Event"' in head or '"response"' in head:
             return "misp"
+        return "json"  # decided by read_indicators once the document is parsed
     raise InvalidParameter(f"cannot tell the format of {name}; give it (one of {', '.join(FORMATS)})")
 
 
@@ -120,4 +122,13 @@ def read_indicators(
             if kind is None:
                 raise
             fmt = "lines"
+        if fmt == "json":
+            if kind is not None or column is not None:
+                raise InvalidParameter("--kind/--column do not apply to JSON documents")
+            doc = load_json(text, name)
+            if isinstance(doc, dict) and doc.get("type") == "bundle":
+                return stix_from_doc(doc, name)
+            if (isinstance(doc, dict) and ("Event" in doc or "response" in doc)) or isinstance(doc, list):
+                return misp_from_doc(doc, name)
+            raise InvalidParameter(f"cannot tell the format of {name}: not a STIX bundle or MISP event")
     return parse_text(text, name, fmt, kind=kind, column=column, kinds=kinds)

@@ -9,7 +9,7 @@ from ..errors import MalformedFile
 from ._common import InputBatch, Record, load_json
 from ._ipkind import ip_or_cidr
 
-__all__ = ["MISP_TYPES", "parse_misp"]
+__all__ = ["MISP_TYPES", "misp_from_doc", "parse_misp"]
 
 Mapper = Callable[[str], list[tuple[str, str]] | None]
 
@@ -115,7 +115,11 @@ def parse_misp(text: str, source: str) -> InputBatch:
     Deleted attributes are ignored (counted); attributes of a type not in :data:`MISP_TYPES`, or a
     composite value without its ``|``, are counted as unmapped ``misp:<type>``.
     """
-    doc = load_json(text, source)
+    return misp_from_doc(load_json(text, source), source)
+
+
+def misp_from_doc(doc: Any, source: str) -> InputBatch:
+    """:func:`parse_misp` on an already parsed JSON document."""
     batch = InputBatch(source, "misp")
     for where, ev in _events(doc, source):
         for pos, a in _attributes(ev, where, source):

@@ -12,7 +12,7 @@ from ._common import InputBatch, Record, load_json
 from ._ipkind import ip_or_cidr
 from .stix_pattern import Comparison, PatternSyntaxError, UnsupportedPattern, equality_groups
 
-__all__ = ["STIX_OBSERVABLES", "STIX_PATTERN_PATHS", "parse_stix"]
+__all__ = ["STIX_OBSERVABLES", "STIX_PATTERN_PATHS", "parse_stix", "stix_from_doc"]
 
 #: Object path in a pattern -> our kind (``ip`` may become ``cidr`` when the value has a prefix).
 STIX_PATTERN_PATHS: dict[str, str] = {
@@ -155,7 +155,11 @@ def _object(obj: Any, pos: str, batch: InputBatch) -> None:
 
 def parse_stix(text: str, source: str) -> InputBatch:
     """Every object of a bundle (``{"type": "bundle", "objects": [...]}``)."""
-    doc = load_json(text, source)
+    return stix_from_doc(load_json(text, source), source)
+
+
+def stix_from_doc(doc: Any, source: str) -> InputBatch:
+    """:func:`parse_stix` on an already parsed JSON document."""
     if not isinstance(doc, dict) or doc.get("type") != "bundle":
         raise MalformedFile(f"{source}: not a STIX bundle (top-level 'type' must be 'bundle')")
     objects = doc.get("objects", [])
