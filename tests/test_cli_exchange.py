@@ -287,16 +287,23 @@ def test_busy_port(lab: Path, tmp_path: Path) -> None:
     assert r.returncode == 5 and "already in use" in r.stderr
 
 
-def test_unknown_peer_over_tcp(lab: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("identity", "peers", "server_says"),
+    [("c", "c-peers.json", "unknown key"), ("a", "wrong-peers.json", "another responder")],
+)
+def test_unknown_or_wrong_peer_over_tcp(
+    lab: Path, tmp_path: Path, identity: str, peers: str, server_says: str
+) -> None:
     server, port = _serve(lab, tmp_path)
     try:
-        r = _connect(lab, tmp_path, port, identity="c", peers="c-peers.json")
+        r = _connect(lab, tmp_path, port, identity=identity, peers=peers)
         _, err = server.communicate(timeout=60)
     finally:
         if server.poll() is None:
             server.kill()
     assert r.returncode == 4 and "failed" in r.stderr
-    assert server.returncode == 4 and "unknown key" in err and "Traceback" not in err
+    assert server.returncode == 4 and server_says in err and "Traceback" not in err
+    assert not (tmp_path / "a-out" / "report.json").exists()
 
 
 def test_unreachable_peer(lab: Path, tmp_path: Path) -> None:
