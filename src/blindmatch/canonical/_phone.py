@@ -42,6 +42,7 @@ _PUNCTUATED_E164 = re.compile(r"\+[0-9 ().\-]*")
 _PUNCTUATION = re.compile(r"[ ().\-]+")
 _PUNCTUATED_NATIONAL = re.compile(r"[0-9 ().\-]*")
 _COUNTRY_CODES = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+_CODE_OF = {str(cc): cc for cc in _COUNTRY_CODES if cc > 0}
 _REASONS = {
     NumberParseException.INVALID_COUNTRY_CODE: "invalid or missing country code (national numbers need "
     "default_region)",
@@ -112,7 +113,7 @@ class _Validator:
             return False
         if self._general.fullmatch(nsn) is None:
             return False
-        joined = self._joined(n)
+        joined = self._by_length[n] if n in self._by_length else self._joined(n)
         return joined is not None and joined.fullmatch(nsn) is not None
 
 
@@ -152,13 +153,11 @@ def _fast(text: str) -> str | None:
     """E.164 of a strict ``+digits`` value when the shortcut provably agrees with ``parse``, else None."""
     if _E164_SHAPE.fullmatch(text) is None:
         return None
-    for n in (1, 2, 3):
-        cc = int(text[1 : 1 + n])
-        if cc in _COUNTRY_CODES:
-            break
-    else:
+    # calling codes are prefix-free, so at most one of the 1-, 2- and 3-digit prefixes is one
+    cc = _CODE_OF.get(text[1:2]) or _CODE_OF.get(text[1:3]) or _CODE_OF.get(text[1:4])
+    if cc is None:
         return None
-    national = text[1 + n :]
+    national = text[1 + len(str(cc)) :]
     if len(national) < 2 or len(national) > 17 or national[0] == "0":
         return None
     prefix = _national_prefix_re(cc)
