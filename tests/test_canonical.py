@@ -469,3 +469,30 @@ def test_phone_rule_agrees_with_parse_on_national_numbers(text: str, region: str
     except InvalidIndicator:
         got = None
     assert got == _phone_reference(text, region)
+
+
+_TEMPLATES = {
+    "prompt": "a{}B",
+    "user-agent": "a{}B",
+    "text": "{}",
+    "email": "A{}b@example.com",
+    "domain": "a{}b.com",
+    "url": "http://a{}b.com/x{}y?{}",
+    "account": "gh:{}",
+    "asn": "AS1{}",
+    "ip": "1.2.3.{}",
+    "phone": "+1212555{}123",
+}
+
+
+@pytest.mark.skipif(
+    os.environ.get("BLINDMATCH_EXHAUSTIVE") != "1", reason="minutes per kind; set BLINDMATCH_EXHAUSTIVE=1"
+)
+@pytest.mark.parametrize("kind", sorted(_TEMPLATES))
+def test_every_code_point_in_a_template(kind: str) -> None:
+    """Every Unicode scalar value placed in a kind-shaped template: only InvalidIndicator, idempotent."""
+    template = _TEMPLATES[kind]
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        _check_idempotent(kind, template.replace("{}", chr(cp)))
