@@ -270,9 +270,9 @@ _E164_EXAMPLES = sorted(
 )
 
 
-def _phone_reference(text: str) -> str | None:
+def _phone_reference(text: str, region: str | None = None) -> str | None:
     try:
-        num = phonenumbers.parse(text, None)
+        num = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_valid_number(num):
@@ -420,3 +420,79 @@ def test_phone_rule_agrees_with_parse_on_punctuated_international_numbers(text: 
     except InvalidIndicator:
         got = None
     assert got == _phone_reference(text.strip())
+
+
+_REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+_NATIONAL_EXAMPLES = sorted(
+    {
+        (phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.NATIONAL), region)
+        for region in _REGIONS
+        for t in range(12)
+        if (n := phonenumbers.example_number_for_type(region, t)) is not None
+    }
+)
+
+
+def test_phone_rule_agrees_with_parse_on_every_national_example() -> None:
+    fast_hits = 0
+    for text, region in _NATIONAL_EXAMPLES:
+        try:
+            got: str | None = canonicalize("phone", text, default_region=region)
+        except InvalidIndicator:
+            got = None
+        assert got == _phone_reference(text, region), (text, region)
+        fast_hits += _phone._fast_national(text, region) is not None
+        for other in ("US", "GB", "DE", "IN", "BR"):  # the same digits read from another region
+            try:
+                got = canonicalize("phone", text, default_region=other)
+            except InvalidIndicator:
+                got = None
+            assert got == _phone_reference(text, other), (text, other)
+    assert fast_hits > 0.3 * len(_NATIONAL_EXAMPLES)
+
+
+@settings(max_examples=400 * SCALE, deadline=None)
+@given(
+    st.one_of(
+        st.text("0123456789 ().-", min_size=1, max_size=22),
+        st.sampled_from(_NATIONAL_EXAMPLES).map(lambda e: e[0]),
+        st.sampled_from(_E164_EXAMPLES).map(lambda e: e[1:]),  # international digits without the "+"
+    ),
+    st.sampled_from(_REGIONS),
+)
+def test_phone_rule_agrees_with_parse_on_national_numbers(text: str, region: str) -> None:
+    text = text.strip()
+    if not text:
+        return
+    try:
+        got: str | None = canonicalize("phone", text, default_region=region)
+    except InvalidIndicator:
+        got = None
+    assert got == _phone_reference(text, region)
+
+
+_TEMPLATES = {
+    "prompt": "a{}B",
+    "user-agent": "a{}B",
+    "text": "{}",
+    "email": "A{}b@example.com",
+    "domain": "a{}b.com",
+    "url": "http://a{}b.com/x{}y?{}",
+    "account": "gh:{}",
+    "asn": "AS1{}",
+    "ip": "1.2.3.{}",
+    "phone": "+1212555{}123",
+}
+
+
+@pytest.mark.skipif(
+    os.environ.get("BLINDMATCH_EXHAUSTIVE") != "1", reason="minutes per kind; set BLINDMATCH_EXHAUSTIVE=1"
+)
+@pytest.mark.parametrize("kind", sorted(_TEMPLATES))
+def test_every_code_point_in_a_template(kind: str) -> None:
+    """Every Unicode scalar value placed in a kind-shaped template: only InvalidIndicator, idempotent."""
+    template = _TEMPLATES[kind]
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        _check_idempotent(kind, template.replace("{}", chr(cp)))

@@ -31,7 +31,7 @@ def _fail(reason: str) -> InvalidIndicator:
 
 def _nfkc_lower(text: str) -> str:
     # lower() of NFKC text is not always NFKC (and NFKC can produce capitals, e.g. U+1D2C -> "A"), so
-    # repeat until stable; two rounds settle every code point (checked exhaustively in the tests).
+    # repeat until stable; two rounds settle every code point (BLINDMATCH_EXHAUSTIVE=1 pytest checks it).
     for _ in range(4):
         nxt = unicodedata.normalize("NFKC", text).lower()
         if nxt == text:

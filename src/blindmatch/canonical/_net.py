@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
+import struct
 import unicodedata
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,9 @@ _IPV6_RE = re.compile(
         ]
     )
 )
-_ZERO_RUNS = [":" + ":".join(["0"] * k) + ":" for k in range(8, 1, -1)]  # runs of 8 down to 2 zero groups
+_EIGHT_U16 = struct.Struct(">8H")
+_GROUPS_FMT = ":%x:%x:%x:%x:%x:%x:%x:%x:"  # lowercase hex, no leading zeros, colons at both ends
+_ZERO_RUNS = {k: ":" + ":".join(["0"] * k) + ":" for k in range(2, 9)}  # k zero groups, colons around
 _PREFIX_RE = re.compile(r"0|[1-9][0-9]{0,2}")
 _CIDR4_RE = re.compile(rf"({_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET})/(3[0-2]|[12][0-9]|[0-9])")
 _MAPPED_PREFIX = 0xFFFF << 32  # ::ffff:0:0/96
@@ -138,14 +141,18 @@ def format_ipv4(value: int) -> str:
 def format_ipv6(value: int) -> str:
     """RFC 5952 s.4 text: lowercase hex, no leading zeros, the longest run (the first of equal runs) of
     two or more zero groups written as ``::``; a single zero group is written as ``0``."""
-    h = f"{value:032x}"
-    padded = ":" + ":".join([h[i : i + 4].lstrip("0") or "0" for i in range(0, 32, 4)]) + ":"
-    for needle in _ZERO_RUNS:  # longest run first; find() gives the first of equally long runs
-        at = padded.find(needle)
-        if at >= 0:
-            end = at + len(needle)
-            return ("" if at == 0 else padded[1:at]) + "::" + ("" if end == len(padded) else padded[end:-1])
-    return padded[1:-1]
+    padded = _GROUPS_FMT % _EIGHT_U16.unpack(value.to_bytes(16, "big"))  # ":2001:db8:0:...:1:"
+    at = padded.find(":0:0:")
+    if at < 0:
+        return padded[1:-1]  # no run of two or more zero groups
+    size = 2  # grow the run while a longer one exists; find() keeps the first of equally long runs
+    while size < 8:
+        longer = padded.find(_ZERO_RUNS[size + 1])
+        if longer < 0:
+            break
+        at, size = longer, size + 1
+    end = at + len(_ZERO_RUNS[size])
+    return ("" if at == 0 else padded[1:at]) + "::" + ("" if end == len(padded) else padded[end:-1])
 
 
 def _prepare(kind: str, value: str) -> str:
@@ -184,9 +191,14 @@ def cidr(value: str, _opts: Options) -> str:
     m = _CIDR4_RE.fullmatch(text)
     if m is not None:  # the common case, IPv4: one regex, then the arithmetic
         addr4, plen4 = m.groups()
-        p = int(plen4)
-        n4 = int.from_bytes(socket.inet_pton(socket.AF_INET, addr4), "big") & ~((1 << (32 - p)) - 1)
-        return f"{format_ipv4(n4)}/{p}"
+        whole, bits = divmod(int(plen4), 8)
+        if whole == 4:
+            return text  # a /32 of a valid dotted quad is already canonical
+        octets = addr4.split(".")
+        octets[whole] = str(int(octets[whole]) & (0xFF00 >> bits) & 0xFF) if bits else "0"
+        for i in range(whole + 1, 4):
+            octets[i] = "0"
+        return f"{'.'.join(octets)}/{plen4}"
     addr, sep, plen_text = text.partition("/")
     if not sep:
         raise _fail("cidr", "missing '/prefix'")

@@ -2,12 +2,14 @@
 
 ``phonenumbers.parse`` costs about 20 us and ``is_valid_number`` another 10 to 30 us (pure Python walking
 the metadata, compiling patterns through a bounded cache). A value already in strict E.164 shape (``+`` and
-digits, or that with spaces, dots, hyphens and parentheses removed) takes a fast path instead:
+digits, or that with spaces, dots, hyphens and parentheses removed), and a national number of digits and
+that punctuation when a default region is given, take a fast path instead:
 
 1. split off the country calling code with the same table ``parse`` uses;
 2. give up (fall back to ``parse``) unless the result is provably the ``PhoneNumber`` that ``parse``
-   would build: no leading zero in the national number, and no match of the national-prefix pattern that
-   ``parse`` might strip;
+   would build: no leading zero in the national number, no match of the national-prefix pattern that
+   ``parse`` might strip and, for national numbers, no international call prefix and no leading digits
+   equal to the region's calling code (``parse`` tries to read both);
 3. decide validity with :class:`_Validator`, a transcription of ``is_valid_number`` (region choice for
    shared calling codes, then "general pattern matches and some number type matches") over the same
    metadata, with the patterns of each number length pre-joined into one compiled expression.
@@ -38,7 +40,9 @@ _E164_SHAPE = re.compile(r"\+[1-9][0-9]{2,18}")
 # or second-number marker can be formed from them), so the digits alone parse to the same number.
 _PUNCTUATED_E164 = re.compile(r"\+[0-9 ().\-]*")
 _PUNCTUATION = re.compile(r"[ ().\-]+")
+_PUNCTUATED_NATIONAL = re.compile(r"[0-9 ().\-]*")
 _COUNTRY_CODES = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+_CODE_OF = {str(cc): cc for cc in _COUNTRY_CODES if cc > 0}
 _REASONS = {
     NumberParseException.INVALID_COUNTRY_CODE: "invalid or missing country code (national numbers need "
     "default_region)",
@@ -109,7 +113,7 @@ class _Validator:
             return False
         if self._general.fullmatch(nsn) is None:
             return False
-        joined = self._joined(n)
+        joined = self._by_length[n] if n in self._by_length else self._joined(n)
         return joined is not None and joined.fullmatch(nsn) is not None
 
 
@@ -149,13 +153,11 @@ def _fast(text: str) -> str | None:
     """E.164 of a strict ``+digits`` value when the shortcut provably agrees with ``parse``, else None."""
     if _E164_SHAPE.fullmatch(text) is None:
         return None
-    for n in (1, 2, 3):
-        cc = int(text[1 : 1 + n])
-        if cc in _COUNTRY_CODES:
-            break
-    else:
+    # calling codes are prefix-free, so at most one of the 1-, 2- and 3-digit prefixes is one
+    cc = _CODE_OF.get(text[1:2]) or _CODE_OF.get(text[1:3]) or _CODE_OF.get(text[1:4])
+    if cc is None:
         return None
-    national = text[1 + n :]
+    national = text[1 + len(str(cc)) :]
     if len(national) < 2 or len(national) > 17 or national[0] == "0":
         return None
     prefix = _national_prefix_re(cc)
@@ -163,6 +165,40 @@ def _fast(text: str) -> str | None:
         return None  # parse might strip a national prefix or carrier code here: let it decide
     if _is_valid(cc, national):
         return text  # E.164 of this number is "+", the country code and the national number: the input
+    return None
+
+
+@cache
+def _national_rules(region: str) -> tuple[int, re.Pattern[str] | None, re.Pattern[str] | None] | None:
+    """For a default region: its calling code, international (IDD) prefix and national prefix patterns."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    if meta is None or meta.country_code is None:
+        return None
+    idd = re.compile(meta.international_prefix) if meta.international_prefix else None
+    npp = meta.national_prefix_for_parsing
+    return meta.country_code, idd, (re.compile(npp) if npp else None)
+
+
+def _fast_national(text: str, region: str) -> str | None:
+    """E.164 of a nationally written number (digits and `` ().-``) when ``parse(text, region)`` provably
+    reads it as the default region's calling code followed by exactly these digits, else None."""
+    if _PUNCTUATED_NATIONAL.fullmatch(text) is None:
+        return None
+    digits = _PUNCTUATION.sub("", text)
+    if len(digits) < 2 or len(digits) > 17 or digits[0] == "0":
+        return None
+    rules = _national_rules(region)
+    if rules is None:
+        return None
+    cc, idd, npp = rules
+    if digits.startswith(str(cc)):
+        return None  # parse may read the leading digits as the calling code
+    if idd is not None and idd.match(digits) is not None:
+        return None  # parse may read an international call prefix
+    if npp is not None and npp.match(digits) is not None:
+        return None  # parse may strip a national prefix or carrier code
+    if _is_valid(cc, digits):
+        return f"+{cc}{digits}"
     return None
 
 
@@ -187,8 +223,12 @@ def phone(value: str, opts: Options) -> str:
     if not text:
         raise _fail("empty")
     fast = _fast(text)
-    if fast is None and _PUNCTUATED_E164.fullmatch(text) is not None:
-        fast = _fast(_PUNCTUATION.sub("", text))
+    if fast is None:
+        if text[0] == "+":
+            if _PUNCTUATED_E164.fullmatch(text) is not None:
+                fast = _fast(_PUNCTUATION.sub("", text))
+        elif region is not None:
+            fast = _fast_national(text, region)
     if fast is not None:
         return fast
     try:
