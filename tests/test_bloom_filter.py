@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
@@ -120,6 +121,8 @@ def test_capacity_error_is_all_or_nothing_and_overfill_opt_in() -> None:
     assert bf.update(items[:10]) == 0  # re-inserting held items is not an overflow
     over = BloomFilter.for_capacity(10, 1e-3, allow_overfill=True)
     assert over.update(items) == 12 and len(over) == 12
+    bf.allow_overfill = True
+    assert bf.add(items[10]) and len(bf) == 11
 
 
 def test_union() -> None:
@@ -240,3 +243,12 @@ def test_dcso_scheme_bulk_matches_single_and_set(inserted: list[bytes], probed: 
         single.add(v)
     assert bulk == single and len(bulk) == len(set(inserted))
     assert bulk.contains_many(probed).tolist() == [p in set(inserted) for p in probed]
+
+
+def test_fnv1_64_many_mixed_lengths_match_scalar() -> None:
+    rnd = random.Random(5)
+    items = [rnd.randbytes(rnd.choice([0, 1, 7, 64, 200, rnd.randrange(5000)])) for _ in range(3000)]
+    items += [bytearray(b"abc"), memoryview(b"xyz" * 1000), rnd.randbytes(300_000)]
+    assert fnv1_64_many(items).tolist() == [fnv1_64(bytes(v)) for v in items]
+    with pytest.raises(TypeError):
+        fnv1_64_many([b"a", 5])  # type: ignore[list-item]

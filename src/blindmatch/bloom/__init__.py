@@ -13,7 +13,7 @@ from __future__ import annotations
 from .dcso import DcsoFile, dcso_filter, dcso_parameters
 from .exchange import (
     EXCHANGE_NAME,
-    Candidate,
+    ExchangeCandidate,
     ExchangeFile,
     ExchangeMatches,
     ExchangeMismatch,
@@ -29,8 +29,8 @@ __all__ = [
     "MAX_K",
     "SCHEMES",
     "BloomFilter",
-    "Candidate",
     "DcsoFile",
+    "ExchangeCandidate",
     "ExchangeFile",
     "ExchangeMatches",
     "ExchangeMismatch",

@@ -35,7 +35,7 @@ from .metadata import FilterMetadata
 
 __all__ = [
     "EXCHANGE_NAME",
-    "Candidate",
+    "ExchangeCandidate",
     "ExchangeFile",
     "ExchangeMatches",
     "ExchangeMismatch",
@@ -52,7 +52,7 @@ class ExchangeMismatch(InvalidParameter):
 
 
 @dataclass(frozen=True)
-class Candidate:
+class ExchangeCandidate:
     """One of the checking lab's own indicators that the filter reports present.
 
     ``probable`` is always true: a Bloom filter answers "probably present" (false with chance
@@ -70,7 +70,7 @@ class ExchangeMatches:
     """Result of :meth:`ExchangeFile.check` for one kind."""
 
     kind: str
-    candidates: list[Candidate]
+    candidates: list[ExchangeCandidate]
     checked: int
     false_positive_rate: float
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
@@ -179,7 +179,9 @@ class ExchangeFile:
         vals = list(values)
         batch = tokenizer.tokens(kind, vals, errors=errors, default_region=default_region)
         hits: list[bool] = self.filter.contains_many(batch.tokens).tolist() if len(batch) else []
-        cands = [Candidate(kind, i, vals[i]) for i, hit in zip(batch.indices, hits, strict=True) if hit]
+        cands = [
+            ExchangeCandidate(kind, i, vals[i]) for i, hit in zip(batch.indices, hits, strict=True) if hit
+        ]
         return ExchangeMatches(kind, cands, len(batch), self.false_positive_rate, batch.skipped_by_reason)
 
     def check_many(

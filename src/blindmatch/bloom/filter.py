@@ -175,7 +175,12 @@ class BloomFilter:
 
     @property
     def allow_overfill(self) -> bool:
+        """Whether inserts past :attr:`capacity` are allowed (settable, e.g. on a loaded filter)."""
         return self._allow_overfill
+
+    @allow_overfill.setter
+    def allow_overfill(self, value: bool) -> None:
+        self._allow_overfill = bool(value)
 
     @property
     def nbytes(self) -> int:

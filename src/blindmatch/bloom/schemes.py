@@ -234,22 +234,54 @@ def fnv1_64(data: bytes) -> int:
 
 
 def fnv1_64_many(items: Sequence[bytes]) -> U64:
-    """64-bit FNV-1 of many byte strings, vectorized over the items of each length."""
+    """64-bit FNV-1 of many byte strings, vectorized across items.
+
+    Items are sorted by length (longest first) and cut into blocks of at most about 4 MiB when padded to
+    the block's longest item; column ``j`` of a block updates only the leading items longer than ``j``.
+    Numpy calls therefore number about (items / block) x (typical length), whatever the mix of lengths.
+    """
     n = len(items)
     out = np.empty(n, dtype=np.uint64)
+    if n == 0:
+        return out
+    if set(map(type, items)) != {bytes}:
+        items = [_as_bytes(x) for x in items]
     lengths = np.fromiter(map(len, items), dtype=np.int64, count=n)
+    order = np.argsort(-lengths, kind="stable")
     prime = np.uint64(FNV64_PRIME)
-    for length in np.unique(lengths).tolist():
-        idx = np.flatnonzero(lengths == length)
-        group = [items[i] for i in idx.tolist()]
-        h = np.full(len(group), FNV64_OFFSET, dtype=np.uint64)
-        if length:
-            mat = np.frombuffer(b"".join(group), dtype=np.uint8).reshape(len(group), length)
-            for j in range(length):
-                h *= prime
-                h ^= mat[:, j]
+    start = 0
+    while start < n:
+        longest = int(lengths[order[start]])
+        size = max(1, min(_FNV_BLOCK_ITEMS, _FNV_BLOCK_BYTES // max(1, longest)))
+        idx = order[start : start + size]
+        start += size
+        if idx.size < 16:  # a few long items: a numpy call per byte would cost more than Python
+            out[idx] = [fnv1_64(items[i]) for i in idx.tolist()]
+            continue
+        h = np.full(idx.size, FNV64_OFFSET, dtype=np.uint64)
+        if longest:
+            block = np.fromiter(
+                (items[i] for i in idx.tolist()), dtype=f"S{longest}", count=idx.size
+            )  # zero-padded to the longest; padding is never hashed (see the counts below)
+            mat = block.view(np.uint8).reshape(idx.size, longest)
+            # active[j] = how many of the block's items (longest first) are longer than j
+            active = np.searchsorted(-lengths[idx], -np.arange(longest), side="left").tolist()
+            for j, c in enumerate(active):
+                hj = h[:c]
+                hj *= prime
+                hj ^= mat[:c, j]
         out[idx] = h
     return out
+
+
+_FNV_BLOCK_ITEMS = 4096
+_FNV_BLOCK_BYTES = 1 << 22
+
+
+def _as_bytes(x: object) -> bytes:
+    if isinstance(x, bytes | bytearray | memoryview):
+        return bytes(x)
+    raise TypeError(f"Bloom filter items are byte strings, not {type(x).__name__}")
 
 
 TOKEN = HashScheme(1, "token", 2)
