@@ -28,6 +28,11 @@ def _generator() -> ModuleType:
 
 
 def test_committed_files_match_the_seeded_generator(tmp_path: Path) -> None:
+    import phonenumbers
+
+    recorded = json.loads((DATA / "expected.json").read_text())["phonenumbers_version"]
+    if phonenumbers.__version__ != recorded:
+        pytest.skip(f"phone numbers depend on the phonenumbers metadata ({recorded} made the files)")
     gen = _generator()
     assert gen.main(["--out", str(tmp_path)]) == 0
     for name in ("lab_a.csv", "lab_b.csv", "expected.json"):
