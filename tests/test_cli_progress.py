@@ -29,3 +29,13 @@ def test_bar_on_a_terminal() -> None:
         p(2, 4)
         p.advance(2)
     assert not p.shown  # closed
+
+
+def test_ticking_bar_refreshes_and_stops() -> None:
+    import time
+
+    tty = FakeTty()
+    with Progress("busy", stream=tty, ticking=True) as p:
+        time.sleep(1.8)  # past tqdm's 1 s delay: the ticker has drawn the bar
+    assert "busy" in tty.getvalue()
+    assert not p.shown

@@ -151,7 +151,7 @@ def run_connect(args: argparse.Namespace) -> int:
     msgs.info(f"connecting to {args.peer} at {args.host}:{args.port} ...")
     error: BlindmatchError | None = None
     steps = 5 if args.mode.startswith("mutual") else 4  # messages in the session (docs/sessions.md)
-    with Progress(f"exchange with {args.peer}", total=steps, quiet=msgs.quiet) as bar:
+    with Progress(f"exchange with {args.peer}", total=steps, quiet=msgs.quiet, ticking=True) as bar:
         try:
             asyncio.run(
                 connect_and_run(

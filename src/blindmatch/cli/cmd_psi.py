@@ -40,6 +40,7 @@ from ._exchange import (
 )
 from ._resume import SeededRng, StepState, digest, new_seed, policy_to_dict, rebuild
 from .exitcodes import CliError, ExitCode
+from .progress import Progress
 
 __all__ = ["add_parsers"]
 
@@ -250,8 +251,9 @@ def _step(
 ) -> int:
     party: InitiatorSession | ResponderSession | None = None
     try:
-        party = rebuild(state)
-        out = party.receive(incoming)
+        with Progress(f"psi step {state.next_seq + 1}", quiet=msgs.quiet, ticking=True):
+            party = rebuild(state)
+            out = party.receive(incoming)
     except BlindmatchError as exc:
         if party is None or not party.done:
             if isinstance(exc, RemoteError):

@@ -7,6 +7,7 @@ callback (and a context manager that closes the bar).
 from __future__ import annotations
 
 import sys
+import threading
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -25,10 +26,18 @@ class Progress:
     """A progress callback: call it as ``p(done, total)`` or ``p.advance(k)``; close it when done."""
 
     def __init__(
-        self, desc: str, total: int | None = None, *, quiet: bool = False, stream: TextIO | None = None
+        self,
+        desc: str,
+        total: int | None = None,
+        *,
+        quiet: bool = False,
+        stream: TextIO | None = None,
+        ticking: bool = False,
     ) -> None:
         self._bar: Any = None
         self._done = 0
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
         if progress_enabled(quiet=quiet, stream=stream):
             from tqdm import tqdm
 
@@ -36,6 +45,15 @@ class Progress:
                 total=total, desc=desc, file=sys.stderr if stream is None else stream, unit="it",
                 leave=False, mininterval=0.5, delay=1.0,
             )  # fmt: skip
+            if ticking:  # keep the elapsed time moving while one long call runs without callbacks
+                self._ticker = threading.Thread(target=self._tick, name="progress-ticker", daemon=True)
+                self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            bar = self._bar
+            if bar is not None:
+                bar.refresh()
 
     @property
     def shown(self) -> bool:
@@ -53,6 +71,10 @@ class Progress:
         self(self._done + n)
 
     def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None
         if self._bar is not None:
             self._bar.close()
             self._bar = None
