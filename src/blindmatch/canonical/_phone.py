@@ -21,7 +21,8 @@ reference: the tests compare both on every example number of every region and on
 from __future__ import annotations
 
 import re
-from functools import cache, lru_cache
+from collections.abc import Callable
+from functools import cache, lru_cache, partial
 from typing import TYPE_CHECKING
 
 import phonenumbers
@@ -35,14 +36,13 @@ if TYPE_CHECKING:
 __all__ = ["phone"]
 
 MAX_INPUT = 250  # phonenumbers' own limit on the text it parses
-_E164_SHAPE = re.compile(r"\+[1-9][0-9]{2,18}")
 # "+" then digits with spaces, dots, hyphens and parentheses: parse() strips exactly these (no extension
 # or second-number marker can be formed from them), so the digits alone parse to the same number.
 _PUNCTUATED_E164 = re.compile(r"\+[0-9 ().\-]*")
 _PUNCTUATION = re.compile(r"[ ().\-]+")
 _PUNCTUATED_NATIONAL = re.compile(r"[0-9 ().\-]*")
 _COUNTRY_CODES = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
-_CODE_OF = {str(cc): cc for cc in _COUNTRY_CODES if cc > 0}
+_E164_SHAPE = re.compile(r"\+[1-9][0-9]{2,18}")
 _REASONS = {
     NumberParseException.INVALID_COUNTRY_CODE: "invalid or missing country code (national numbers need "
     "default_region)",
@@ -82,14 +82,18 @@ _TYPE_DESCS = (
 
 
 class _Validator:
-    """``_number_type_helper(nsn, metadata) != UNKNOWN`` for one region's metadata, precompiled."""
+    """``_number_type_helper(nsn, metadata) != UNKNOWN`` for one region's metadata, precompiled.
+
+    That is: the general description matches (length, then pattern) and so does some number type's
+    description (its lengths, if it lists any, then its pattern). For each length we compile one
+    expression, ``(?=(?:general)\\Z)(?:type1)|(?:type2)...``, whose full match is exactly that test.
+    """
 
     __slots__ = ("_by_length", "_descs", "_general", "_general_lengths")
 
     def __init__(self, meta: phonenumbers.PhoneMetadata) -> None:
         gen = meta.general_desc
-        pattern = gen.national_number_pattern if gen is not None else None
-        self._general = re.compile(pattern) if pattern else None
+        self._general = gen.national_number_pattern if gen is not None else None
         self._general_lengths = frozenset(gen.possible_length) if gen else frozenset()
         names = list(_TYPE_DESCS)
         if not meta.same_mobile_and_fixed_line_pattern:
@@ -101,20 +105,19 @@ class _Validator:
                 self._descs.append((frozenset(desc.possible_length), desc.national_number_pattern))
         self._by_length: dict[int, re.Pattern[str] | None] = {}
 
-    def _joined(self, length: int) -> re.Pattern[str] | None:
-        if length not in self._by_length:
+    def _build(self, length: int) -> re.Pattern[str] | None:
+        pattern = None
+        if self._general and (not self._general_lengths or length in self._general_lengths):
             alts = [f"(?:{pat})" for lengths, pat in self._descs if not lengths or length in lengths]
-            self._by_length[length] = re.compile("|".join(alts)) if alts else None
-        return self._by_length[length]
+            if alts:
+                pattern = re.compile(f"(?=(?:{self._general})\\Z)(?:{'|'.join(alts)})")
+        self._by_length[length] = pattern
+        return pattern
 
     def valid(self, nsn: str) -> bool:
         n = len(nsn)
-        if self._general is None or (self._general_lengths and n not in self._general_lengths):
-            return False
-        if self._general.fullmatch(nsn) is None:
-            return False
-        joined = self._by_length[n] if n in self._by_length else self._joined(n)
-        return joined is not None and joined.fullmatch(nsn) is not None
+        pattern = self._by_length[n] if n in self._by_length else self._build(n)
+        return pattern is not None and pattern.fullmatch(nsn) is not None
 
 
 @cache
@@ -137,7 +140,10 @@ def _validators(country_code: int) -> tuple[tuple[re.Pattern[str] | None, _Valid
 def _is_valid(country_code: int, nsn: str) -> bool:
     """Same answer as ``is_valid_number(PhoneNumber(country_code, int(nsn)))`` for ``nsn`` without a
     leading zero (region_code_for_number, then is_valid_number_for_region)."""
-    validators = _validators(country_code)
+    return _is_valid_among(_validators(country_code), nsn)
+
+
+def _is_valid_among(validators: tuple[tuple[re.Pattern[str] | None, _Validator], ...], nsn: str) -> bool:
     if len(validators) == 1:
         return validators[0][1].valid(nsn)
     for leading, validator in validators:
@@ -149,21 +155,45 @@ def _is_valid(country_code: int, nsn: str) -> bool:
     return False
 
 
+class _Code:
+    """What the fast path needs about one calling code: where its national number starts in an E.164
+    string and, built on first use, the national-prefix pattern ``parse`` would try to strip and the
+    validity check."""
+
+    __slots__ = ("code", "prefix", "skip", "valid")
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        self.skip = 1 + len(str(code))
+        self.prefix: re.Pattern[str] | None = None
+        self.valid: Callable[[str], bool] | None = None
+
+    def load(self) -> Callable[[str], bool]:
+        self.prefix = _national_prefix_re(self.code)
+        validators = _validators(self.code)
+        valid = validators[0][1].valid if len(validators) == 1 else partial(_is_valid_among, validators)
+        self.valid = valid
+        return valid
+
+
+_CODES = {str(cc): _Code(cc) for cc in _COUNTRY_CODES if cc > 0}
+
+
 def _fast(text: str) -> str | None:
     """E.164 of a strict ``+digits`` value when the shortcut provably agrees with ``parse``, else None."""
     if _E164_SHAPE.fullmatch(text) is None:
         return None
     # calling codes are prefix-free, so at most one of the 1-, 2- and 3-digit prefixes is one
-    cc = _CODE_OF.get(text[1:2]) or _CODE_OF.get(text[1:3]) or _CODE_OF.get(text[1:4])
-    if cc is None:
+    code = _CODES.get(text[1:2]) or _CODES.get(text[1:3]) or _CODES.get(text[1:4])
+    if code is None:
         return None
-    national = text[1 + len(str(cc)) :]
+    national = text[code.skip :]
     if len(national) < 2 or len(national) > 17 or national[0] == "0":
         return None
-    prefix = _national_prefix_re(cc)
-    if prefix is not None and prefix.match(national) is not None:
+    valid = code.valid or code.load()
+    if code.prefix is not None and code.prefix.match(national) is not None:
         return None  # parse might strip a national prefix or carrier code here: let it decide
-    if _is_valid(cc, national):
+    if valid(national):
         return text  # E.164 of this number is "+", the country code and the national number: the input
     return None
 
@@ -216,7 +246,7 @@ def _region(default_region: str | None) -> str | None:
 
 def phone(value: str, opts: Options) -> str:
     """``phone``: E.164 (``+`` country code and national number); invalid numbers are rejected."""
-    region = _region(opts.default_region)
+    region = None if opts.default_region is None else _region(opts.default_region)
     if len(value) > MAX_INPUT:
         raise _fail("too long")
     text = value.strip()
