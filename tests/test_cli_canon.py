@@ -133,3 +133,26 @@ def test_broken_pipe_is_quiet() -> None:
     _, err = proc.communicate(b"value\n" * 200_000, timeout=60)
     assert b"Traceback" not in err
     assert proc.returncode in (0, 141)
+
+
+def test_inspect_counts_by_kind_and_reports_unmapped(tmp_path: Path) -> None:
+    import json
+
+    event = {"Event": {"Attribute": [
+        {"type": "email-src", "value": "A@Example.org"},
+        {"type": "email-dst", "value": "a@example.org"},
+        {"type": "md5", "value": "d41d8cd98f00b204e9800998ecf8427e"},
+        {"type": "ip-src", "value": "999.1.1.1"},
+    ]}}  # fmt: skip
+    f = tmp_path / "event.json"
+    f.write_text(json.dumps(event))
+    r = cli("inspect", "-i", str(f), "--json")
+    assert r.returncode == 3  # one invalid ip
+    doc = json.loads(r.stdout)
+    assert doc["records_per_kind"] == {"email": 2}
+    assert doc["distinct_per_kind"] == {"email": 1}
+    assert doc["unmapped"] == {"misp:md5": 1}
+    assert list(doc["invalid"].values()) == [1]
+    assert b"999.1.1.1" not in r.stderr and b"999.1.1.1" not in r.stdout
+    ok = cli("inspect", "-i", str(f), "--skip-invalid", "-q")
+    assert ok.returncode == 0 and b"misp:md5: 1" in ok.stdout

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import BlindmatchError, InvalidIndicator, LocalError, RemoteError
-from . import cmd_bloom, cmd_canon, cmd_keys, cmd_net, cmd_psi
+from . import cmd_bloom, cmd_canon, cmd_inspect, cmd_keys, cmd_net, cmd_psi
 from .exitcodes import CliError, ExitCode
 
 __all__ = ["build_parser", "main"]
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     cmd_keys.add_parsers(sub, common)
     cmd_canon.add_parsers(sub, common)
+    cmd_inspect.add_parsers(sub, common)
     cmd_psi.add_parsers(sub, common)
     cmd_net.add_parsers(sub, common)
     cmd_bloom.add_parsers(sub, common)
