@@ -297,3 +297,45 @@ def test_state_files_are_private_and_deleted(tmp_path: Path) -> None:
         pass
     assert not p.exists()
     assert delete_state(p) is False
+
+
+class Broken:
+    """A party with a bug: the server must report it through the outcome, not crash or log a traceback."""
+
+    done = False
+
+    def receive(self, data: bytes) -> bytes | None:
+        raise ZeroDivisionError("bug")
+
+
+def test_party_bug_is_an_outcome_and_big_local_frames_are_refused() -> None:
+    from blindmatch.errors import InvalidParameter
+    from blindmatch.transport import FramedConnection
+
+    async def go() -> None:
+        server, task, port = await _serve(lambda peer: Broken(), max_sessions=1, timeout=5)
+        with pytest.raises(PeerDisconnected):
+            await connect_and_run(Pinger(), "127.0.0.1", port, timeout=5)
+        outcomes = await task
+        assert isinstance(outcomes[0].error, ZeroDivisionError)
+        del server
+
+
+    run(go())
+
+    async def local() -> None:
+        srv = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        conn = FramedConnection(reader, writer, max_frame=10, timeout=1)
+        with pytest.raises(InvalidParameter):
+            await conn.send(b"x" * 11)
+        await conn.close()
+        await conn.close()  # idempotent
+        srv.close()
+        with pytest.raises(InvalidParameter):
+            FramedConnection(reader, writer, max_frame=0)
+        with pytest.raises(InvalidParameter):
+            FramedConnection(reader, writer, timeout=0)
+
+    run(local())
