@@ -138,23 +138,41 @@ def test_workers_identical_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- state machine ---
 
 
-def test_initiator_out_of_order() -> None:
+def test_misuse_fails_the_party() -> None:
     init = Initiator(items([1]), "mutual")
     with pytest.raises(LocalProtocolError):
         init.finish(b"")
+    assert init.failed
+    with pytest.raises(LocalProtocolError, match="failed"):
+        init.start()
+    resp = Responder(items([1]))
+    with pytest.raises(LocalProtocolError):
+        resp.finish(b"")
+    with pytest.raises(LocalProtocolError, match="failed"):
+        resp.respond(Initiator(items([1])).start())
+    # a repeated call in the middle of a session fails the party as well
+    init = Initiator(items([1]), "mutual")
+    resp = Responder(items([1]))
+    m1 = init.start()
+    with pytest.raises(LocalProtocolError):
+        init.start()
+    resp.respond(m1)
+    with pytest.raises(LocalProtocolError):
+        resp.respond(m1)
+    assert init.failed and resp.failed
+
+
+def test_initiator_out_of_order() -> None:
+    init = Initiator(items([1]), "mutual")
     with pytest.raises(LocalProtocolError):
         _ = init.result
     assert init.next_message_expected is None and not init.done
     m1 = init.start()
     assert init.next_message_expected == "response"
-    with pytest.raises(LocalProtocolError):
-        init.start()
     resp = Responder(items([1]))
     assert resp.next_message_expected == "request"
     m2 = resp.respond(m1)
     assert resp.next_message_expected == "confirm"
-    with pytest.raises(LocalProtocolError):
-        resp.respond(m1)
     with pytest.raises(LocalProtocolError):
         _ = resp.result
     m3 = init.finish(m2)

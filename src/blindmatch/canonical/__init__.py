@@ -7,6 +7,7 @@ new canon version: tokens and filters record the version they were made under.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,11 @@ CANON_VERSION = 1
 
 #: Every indicator kind canon version 1 knows, in a stable order.
 KINDS: tuple[str, ...] = tuple(RULES)
+
+
+# Lone surrogates are not Unicode text: they cannot be encoded as UTF-8, so no rule may pass them on.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_REASON = "lone surrogate (not valid Unicode text)"
 
 
 def _rule(kind: str) -> Rule:
@@ -42,6 +48,8 @@ def canonicalize(kind: str, value: str, *, default_region: str | None = None) ->
     rule = _rule(kind)
     if not isinstance(value, str):
         raise InvalidIndicator(kind, f"value must be a str, not {type(value).__name__}")
+    if not value.isascii() and _SURROGATE.search(value) is not None:
+        raise InvalidIndicator(kind, _SURROGATE_REASON)
     return rule(value, Options(default_region))
 
 
@@ -86,6 +94,8 @@ def canonicalize_many(
         try:
             if not isinstance(value, str):
                 raise InvalidIndicator(kind, f"value must be a str, not {type(value).__name__}")
+            if not value.isascii() and _SURROGATE.search(value) is not None:
+                raise InvalidIndicator(kind, _SURROGATE_REASON)
             out.append(rule(value, opts))
         except InvalidIndicator as exc:
             if errors == "raise":

@@ -1,11 +1,11 @@
-"""The table of canonicalization rules, one function per kind."""
+"""The table of canonicalization rules, one function per kind (canon version 1)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import NamedTuple
 
-from . import _text
+from . import _account, _domain, _email, _net, _phone, _text, _url
 
 
 class Options(NamedTuple):
@@ -17,6 +17,14 @@ class Options(NamedTuple):
 Rule = Callable[[str, Options], str]
 
 RULES: dict[str, Rule] = {
+    "email": _email.email,
+    "ip": _net.ip,
+    "cidr": _net.cidr,
+    "domain": _domain.domain,
+    "url": _url.url,
+    "phone": _phone.phone,
+    "account": _account.account,
+    "asn": _account.asn,
     "prompt": _text.prompt,
     "user-agent": _text.user_agent,
     "api-key": _text.opaque("api-key"),

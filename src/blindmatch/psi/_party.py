@@ -189,7 +189,10 @@ class _Party:
         if self._state is _State.FAILED:
             raise LocalProtocolError(f"this {self._role} failed earlier and cannot be used again")
         if self._state is not expected:
-            raise LocalProtocolError(f"{call}() called in state {self._state.value}")
+            state = self._state.value
+            if self._state is not _State.DONE:
+                self._state = _State.FAILED  # a party refuses further use after any error
+            raise LocalProtocolError(f"{call}() called in state {state}")
 
     def _blind_own(self, scalar: bytes, order: list[bytes]) -> list[bytes]:
         return map_chunked(hash_to_group_and_blind, (scalar, DST_HASH_TO_GROUP), order, self._workers)

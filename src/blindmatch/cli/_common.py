@@ -1,0 +1,90 @@
+"""Helpers the subcommands share: messages on stderr, line reading, key files."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from .exitcodes import CliError, ExitCode
+
+__all__ = ["MAX_LINE_REPORTS", "Messages", "iter_input_lines", "open_input", "read_token_key"]
+
+#: How many per-line problems are printed before only counting the rest.
+MAX_LINE_REPORTS = 50
+
+
+class Messages:
+    """Writes ``blindmatch: ...`` lines on stderr; ``info`` is silenced by ``--quiet``, problems are not."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self._line_reports = 0
+        self._suppressed = 0
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            print(f"blindmatch: {text}", file=sys.stderr)
+
+    def warn(self, text: str) -> None:
+        print(f"blindmatch: warning: {text}", file=sys.stderr)
+
+    def line_problem(self, text: str, *, quiet_ok: bool) -> None:
+        """A per-line report; capped at :data:`MAX_LINE_REPORTS`; with ``quiet_ok`` ``--quiet`` hides it."""
+        if quiet_ok and self.quiet:
+            return
+        if self._line_reports >= MAX_LINE_REPORTS:
+            self._suppressed += 1
+            return
+        self._line_reports += 1
+        print(f"blindmatch: {text}", file=sys.stderr)
+
+    def flush_suppressed(self) -> None:
+        if self._suppressed:
+            print(f"blindmatch: ... and {self._suppressed} more", file=sys.stderr)
+            self._suppressed = 0
+
+
+def open_input(path: str | None) -> BinaryIO:
+    if path is None or path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise CliError(ExitCode.LOCAL, f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def iter_input_lines(stream: BinaryIO) -> Iterator[tuple[int, str | None]]:
+    """``(line number, text)``; text is None for a line that is not UTF-8. ``\\n``/``\\r\\n`` removed."""
+    for n, raw in enumerate(stream, 1):
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+        try:
+            yield n, raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield n, None
+
+
+def read_token_key(path: str, msgs: Messages) -> bytes:
+    """A token key file holds the key in hex (at least 16 bytes), whitespace allowed."""
+    p = Path(path)
+    try:
+        st = p.stat()
+        raw = p.read_bytes()[: 1 << 16]
+    except OSError as exc:
+        raise CliError(ExitCode.LOCAL, f"cannot read key file {p}: {exc.strerror or exc}") from None
+    if os.name == "posix" and stat.S_IMODE(st.st_mode) & 0o077:
+        msgs.warn(f"key file {p} is readable by other users; chmod 600 it")
+    try:
+        text = raw.decode("ascii")
+        key = bytes.fromhex("".join(text.split()))
+    except (UnicodeDecodeError, ValueError):
+        raise CliError(ExitCode.INVALID_INPUT, f"key file {p} must hold the key as hex digits") from None
+    if len(key) < 16:
+        raise CliError(ExitCode.INVALID_INPUT, f"key in {p} is {len(key)} bytes; at least 16 are needed")
+    return key

@@ -1,0 +1,248 @@
+"""``serve`` and ``connect``: a live exchange over TCP, with the same sessions as the file flow."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from typing import TypeAlias
+
+from .._fileio import atomic_write
+from ..errors import BlindmatchError, InvalidParameter, RemoteError
+from ..session import InitiatorSession, ResponderSession
+from ..transport import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_FRAME,
+    DEFAULT_TIMEOUT,
+    DailySessionBudget,
+    Server,
+    SessionOutcome,
+    connect_and_run,
+)
+from ._common import Messages
+from ._exchange import (
+    LoadedSet,
+    add_identity_args,
+    add_input_args,
+    add_policy_args,
+    add_proposal_args,
+    build_policy,
+    load_identity,
+    load_inputs,
+    load_peers,
+    make_report,
+    max_items_of,
+    summary_lines,
+    write_outputs,
+)
+from .exitcodes import CliError, ExitCode
+from .progress import Progress
+
+__all__ = ["add_parsers"]
+
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _add_net_args(p: argparse.ArgumentParser, *, server: bool) -> None:
+    g = p.add_argument_group("network")
+    where = "listen on" if server else "connect to"
+    g.add_argument("--host", default=DEFAULT_HOST, help=f"address to {where} (default: {DEFAULT_HOST})")
+    port_help = "TCP port" + (" (default: 0, any free port; see --port-file)" if server else "")
+    g.add_argument("--port", type=int, required=not server, default=0 if server else None, help=port_help)
+    timeout_help = f"longest wait for any single read from the peer (default: {DEFAULT_TIMEOUT:g})"
+    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=timeout_help)
+    g.add_argument("--max-frame", type=int, default=DEFAULT_MAX_FRAME, metavar="BYTES",
+                   help="largest message accepted (default: 256 MiB)")  # fmt: skip
+    p.add_argument("--workers", type=int, default=1, help="processes for the PSI work (default: 1)")
+    p.add_argument("--out-dir", default="blindmatch-out", metavar="DIR",
+                   help="where reports and records go (default: blindmatch-out)")  # fmt: skip
+
+
+def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
+    s = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="answer exchanges over TCP (responder)",
+        description="Listen for peers from the trust store and answer each one's session with our "
+        "indicators, under our policy. Writes each session's local report and disclosure record.",
+    )
+    add_identity_args(s)
+    add_input_args(s)
+    add_policy_args(s)
+    _add_net_args(s, server=True)
+    s.add_argument("--max-sessions", type=int, metavar="N", help="stop after N sessions")
+    s.add_argument("--sessions-per-day", type=int, default=24, metavar="N",
+                   help="per-peer budget of sessions per UTC day (default: 24)")  # fmt: skip
+    s.add_argument("--session-timeout", type=float, default=3600.0, metavar="SECONDS",
+                   help="longest a whole session may take (default: 3600)")  # fmt: skip
+    s.add_argument("--port-file", metavar="FILE", help="write the port listened on to FILE (for port 0)")
+    s.set_defaults(func=run_serve)
+
+    c = sub.add_parser(
+        "connect",
+        parents=[common],
+        help="start an exchange with a serving peer over TCP (initiator)",
+        description="Connect to a peer's `blindmatch serve`, propose a session and run it. Writes the local "
+        "report and the disclosure record to --out-dir.",
+    )
+    add_identity_args(c)
+    add_input_args(c)
+    add_proposal_args(c)
+    _add_net_args(c, server=False)
+    c.set_defaults(func=run_connect)
+
+
+def _prefix(party: InitiatorSession | ResponderSession, peer: str | None) -> str:
+    m = party.manifest
+    sid = m.session_id.hex()[:12] if m is not None else "unknown"
+    return f"{peer or 'unknown-peer'}-{sid}-"
+
+
+def _finish_outputs(
+    party: InitiatorSession | ResponderSession,
+    loaded: LoadedSet,
+    out_dir: str,
+    prefix: str,
+    started: float,
+) -> list[str]:
+    """Write whatever the session produced; returns summary lines."""
+    record = party.record() if party.done else None
+    report = make_report(party.result, loaded, started=started) if party.result is not None else None
+    paths = write_outputs(out_dir, prefix, report=report, record=record)
+    lines: list[str] = []
+    if report is not None:
+        peer = report.peer or "peer"
+        lines += summary_lines(report, peer=peer, seconds=time.time() - started)
+    for p in paths:
+        lines.append(f"  wrote {p}")
+    if not party.done:
+        lines.append("  no disclosure record: the session stopped before its end (see the error)")
+    return lines
+
+
+def run_connect(args: argparse.Namespace) -> int:
+    msgs = Messages(args.quiet)
+    identity = load_identity(args.identity)
+    peers = load_peers(args.peers)
+    try:
+        peer = peers.get(args.peer)
+    except InvalidParameter:
+        raise CliError(
+            ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers} (add it with `peers add`)"
+        ) from None
+    loaded = load_inputs(args, msgs)
+    try:
+        party = InitiatorSession(
+            identity,
+            peer.public,
+            items_by_kind=loaded.items_by_kind,
+            mode=args.mode,
+            max_items=max_items_of(args),
+            padding=args.padding,
+            purpose=args.purpose,
+            validity_s=args.validity,
+            peer_name=peer.name,
+            workers=args.workers,
+        )
+    except InvalidParameter as exc:
+        raise CliError(ExitCode.USAGE, str(exc)) from None
+    started = time.time()
+    msgs.info(f"connecting to {args.peer} at {args.host}:{args.port} ...")
+    error: BlindmatchError | None = None
+    steps = 5 if args.mode.startswith("mutual") else 4  # messages in the session (docs/sessions.md)
+    with Progress(f"exchange with {args.peer}", total=steps, quiet=msgs.quiet, ticking=True) as bar:
+        try:
+            asyncio.run(
+                connect_and_run(
+                    party, args.host, args.port, max_frame=args.max_frame, timeout=args.timeout,
+                    on_event=lambda _what, _size: bar.advance(),
+                )
+            )  # fmt: skip
+        except BlindmatchError as exc:
+            error = exc
+    lines = _finish_outputs(party, loaded, args.out_dir, "", started)
+    if error is not None:
+        for line in lines:
+            msgs.info(line.strip())
+        raise CliError(_code_of(error), f"exchange with {args.peer} failed: {error}")
+    for line in lines:
+        print(line)
+    return ExitCode.OK
+
+
+def _code_of(exc: BaseException) -> ExitCode:
+    if isinstance(exc, RemoteError):
+        return ExitCode.PEER
+    if isinstance(exc, BlindmatchError):
+        return ExitCode.LOCAL
+    return ExitCode.INTERNAL
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    msgs = Messages(args.quiet)
+    identity = load_identity(args.identity)
+    peers = load_peers(args.peers)
+    if not len(peers):
+        raise CliError(ExitCode.LOCAL, f"no peers in {args.peers}: nobody could connect")
+    loaded = load_inputs(args, msgs)
+    if args.sessions_per_day < 1:
+        raise CliError(ExitCode.USAGE, "--sessions-per-day must be at least 1")
+    budget = DailySessionBudget(args.sessions_per_day)
+    policy = build_policy(args, budget)
+    seen: set[bytes] = set()
+    failures: list[SessionOutcome] = []
+
+    def factory(addr: str) -> ResponderSession:
+        return ResponderSession(
+            identity, peers, policy, items_by_kind=loaded.items_by_kind, seen_session_ids=seen,
+            workers=args.workers,
+        )  # fmt: skip
+
+    def on_outcome(o: SessionOutcome) -> None:
+        party = o.party
+        if not isinstance(party, ResponderSession):
+            msgs.warn(f"connection from {o.peer} closed before a session began: {o.error}")
+            if o.error is not None:
+                failures.append(o)
+            return
+        name = party.result.peer_name if party.result is not None else None
+        try:
+            lines = _finish_outputs(party, loaded, args.out_dir, _prefix(party, name), o.started)
+        except (BlindmatchError, CliError, OSError) as exc:
+            lines = [f"  could not write outputs: {exc}"]
+        if o.error is not None:
+            failures.append(o)
+            msgs.warn(f"session from {o.peer} failed: {o.error}")
+        elif party.refusal_reason is not None:
+            msgs.info(f"refused a session from {o.peer}: {party.refusal_reason}")
+        for line in lines:
+            if o.error is None and party.result is not None:
+                print(line, flush=True)
+            else:
+                msgs.info(line.strip())
+
+    async def main() -> None:
+        server = Server(
+            factory,
+            host=args.host,
+            port=args.port,
+            max_frame=args.max_frame,
+            timeout=args.timeout,
+            session_timeout=args.session_timeout,
+            on_outcome=on_outcome,
+            max_sessions=args.max_sessions,
+        )
+        host, port = await server.start()
+        if args.port_file:
+            atomic_write(args.port_file, f"{port}\n".encode(), mode=0o644)
+        msgs.info(f"listening on {host}:{port} with {loaded.size} indicators; Ctrl-C stops")
+        await server.serve()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    if args.max_sessions is not None and failures:
+        last = failures[-1].error
+        raise CliError(_code_of(last) if last else ExitCode.PEER, f"{len(failures)} session(s) failed")
+    return ExitCode.OK
+

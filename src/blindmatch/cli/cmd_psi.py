@@ -1,0 +1,318 @@
+"""``psi initiate|respond|continue|finish|abort``: an exchange over message files, one command per step.
+
+Messages are numbered as the session numbers them::
+
+    0  A  psi initiate            -> hello      (A keeps a state file)
+    1  B  psi respond   (0)       -> accept     (B keeps a state file) or a refusal
+    2  A  psi continue  (1)       -> request
+    3  B  psi continue  (2)       -> response   (B is done unless the mode is mutual*)
+    4  A  psi finish    (3)       -> result; in mutual modes also a confirm for B
+    -  B  psi finish    (4)       -> result     (mutual modes only)
+
+``continue`` and ``finish`` are the same step; each prints what to do next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import TypeAlias
+
+from ..errors import BlindmatchError, InvalidParameter, RemoteError
+from ..session import InitiatorSession, Manifest, PeerStore, PublicIdentity, ResponderSession
+from ..transport import delete_state, read_message, write_message
+from ._common import Messages
+from ._exchange import (
+    add_identity_args,
+    add_input_args,
+    add_policy_args,
+    add_proposal_args,
+    build_policy,
+    load_identity,
+    load_inputs,
+    load_peers,
+    make_report,
+    max_items_of,
+    summary_lines,
+    write_outputs,
+)
+from ._resume import SeededRng, StepState, digest, new_seed, policy_to_dict, rebuild
+from .exitcodes import CliError, ExitCode
+from .progress import Progress
+
+__all__ = ["add_parsers"]
+
+SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+_NEXT = {
+    ("initiator", 0): "send {out} to {peer}; they run `blindmatch psi respond --in {name} ...`",
+    ("responder", 1): "send {out} to {peer}; they run `blindmatch psi continue --state ... --in {name}`",
+    ("initiator", 2): "send {out} to {peer}; they run `blindmatch psi continue --state ... --in {name}`",
+    ("responder", 3): "send {out} to {peer}; they run `blindmatch psi finish --state ... --in {name}`",
+    ("initiator", 4): "send {out} to {peer}; they run `blindmatch psi finish --state ... --in {name}`",
+}
+
+
+def _add_step_args(p: argparse.ArgumentParser, *, first: bool) -> None:
+    p.add_argument("--state", required=True, metavar="FILE",
+                   help="this side's state file (secret, mode 600; deleted at the end)")
+    p.add_argument("--out", metavar="FILE",
+                   help="message to send (default: <state>-msg<N>.bin beside the state)")
+    if first:
+        p.add_argument("--out-dir", metavar="DIR",
+                       help="where the report and record go (default: beside the state file)")
+        p.add_argument("--workers", type=int, default=1, help="processes for the PSI work (default: 1)")
+
+
+def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "psi",
+        parents=[common],
+        help="an exchange over message files, one step per command",
+        description="Run an exchange by message files sent by any means (e-mail, shared folder). See "
+        "docs/cli.md for the steps.",
+    )
+    p.set_defaults(func=lambda args: _usage())
+    ps = p.add_subparsers(dest="psi_command", metavar="STEP")
+
+    i = ps.add_parser("initiate", parents=[common], help="propose an exchange: write the first message")
+    add_identity_args(i)
+    add_input_args(i)
+    add_proposal_args(i, validity=24 * 3600)  # message files may take a while to travel
+    _add_step_args(i, first=True)
+    i.set_defaults(func=run_initiate)
+
+    r = ps.add_parser("respond", parents=[common], help="answer a proposal (first message) under our policy")
+    add_identity_args(r)
+    add_input_args(r)
+    add_policy_args(r)
+    r.add_argument("--in", dest="inp", required=True, metavar="FILE", help="the message received")
+    _add_step_args(r, first=True)
+    r.set_defaults(func=run_respond)
+
+    for name, helptext in (
+        ("continue", "take the peer's next message and write ours"),
+        ("finish", "take the peer's last message: write the report and record (same as continue)"),
+    ):
+        c = ps.add_parser(name, parents=[common], help=helptext)
+        c.add_argument("--in", dest="inp", required=True, metavar="FILE", help="the message received")
+        _add_step_args(c, first=False)
+        c.set_defaults(func=run_continue)
+
+    a = ps.add_parser("abort", parents=[common], help="give up an exchange: wipe and delete its state file")
+    a.add_argument("--state", required=True, metavar="FILE")
+    a.set_defaults(func=run_abort)
+
+
+def _usage() -> int:
+    raise CliError(ExitCode.USAGE, "choose a step: blindmatch psi initiate|respond|continue|finish|abort")
+
+
+def _default_out(state_path: Path, seq: int) -> Path:
+    return state_path.with_name(f"{state_path.stem}-msg{seq}.bin")
+
+
+def _out_dir_prefix(args: argparse.Namespace, state_path: Path) -> tuple[str, str]:
+    if args.out_dir:
+        return str(Path(args.out_dir).resolve()), ""
+    return str(state_path.resolve().parent), f"{state_path.stem}-"
+
+
+def _read_in(path: str) -> bytes:
+    try:
+        return read_message(path)
+    except InvalidParameter as exc:
+        raise CliError(ExitCode.LOCAL, str(exc)) from None
+
+
+def _write_out(path: Path, data: bytes) -> Path:
+    try:
+        return write_message(path, data)
+    except InvalidParameter as exc:
+        raise CliError(ExitCode.LOCAL, str(exc)) from None
+
+
+def _announce(msgs: Messages, role: str, seq: int, out: Path, peer: str | None) -> None:
+    template = _NEXT.get((role, seq))
+    print(f"wrote message {seq} to {out}")
+    if template:
+        msgs.info("next: " + template.format(out=out, name=out.name, peer=peer or "the peer"))
+
+
+def run_initiate(args: argparse.Namespace) -> int:
+    msgs = Messages(args.quiet)
+    state_path = Path(args.state)
+    if state_path.exists():
+        raise CliError(ExitCode.LOCAL, f"{state_path} exists already (an exchange in progress?)")
+    identity = load_identity(args.identity)
+    peers = load_peers(args.peers)
+    try:
+        peer = peers.get(args.peer)
+    except InvalidParameter:
+        raise CliError(ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers}") from None
+    loaded = load_inputs(args, msgs)
+    try:
+        manifest = Manifest.propose(
+            initiator=identity.public,
+            responder=peer.public,
+            mode=args.mode,
+            kinds=sorted(loaded.items_by_kind),
+            max_items=max_items_of(args),
+            padding=args.padding,
+            purpose=args.purpose,
+            validity_s=args.validity,
+        )
+    except InvalidParameter as exc:
+        raise CliError(ExitCode.USAGE, str(exc)) from None
+    out_dir, prefix = _out_dir_prefix(args, state_path)
+    state = StepState(
+        role="initiator",
+        seed=new_seed(),
+        identity=str(Path(args.identity).resolve()),
+        inputs=loaded,
+        workers=args.workers,
+        peer_name=peer.name,
+        peer_key=peer.public.to_text(),
+        manifest=manifest.to_dict(),
+        out_dir=out_dir,
+        prefix=prefix,
+        started=time.time(),
+    )
+    try:
+        hello = _hello_of(state)
+    except InvalidParameter as exc:
+        raise CliError(ExitCode.USAGE, str(exc)) from None
+    state.sent.append(digest(hello))
+    state.save(state_path, overwrite=False)
+    out = _write_out(Path(args.out) if args.out else _default_out(state_path, 0), hello)
+    _announce(msgs, "initiator", 0, out, peer.name)
+    return ExitCode.OK
+
+
+def _hello_of(state: StepState) -> bytes:
+    """The hello of a fresh initiator state (its ``start()`` output, reproducible from the seed)."""
+    identity = load_identity(state.identity)
+    if state.manifest is None or state.peer_key is None:  # pragma: no cover - set by run_initiate
+        raise CliError(ExitCode.INTERNAL, "initiator state without a manifest")
+    party = InitiatorSession(
+        identity,
+        PublicIdentity.from_text(state.peer_key),
+        items_by_kind=state.inputs.items_by_kind,
+        manifest=Manifest.from_dict(state.manifest),
+        peer_name=state.peer_name,
+        rng=SeededRng(state.seed),
+        workers=state.workers,
+    )
+    return party.start()
+
+
+def run_respond(args: argparse.Namespace) -> int:
+    msgs = Messages(args.quiet)
+    state_path = Path(args.state)
+    if state_path.exists():
+        raise CliError(ExitCode.LOCAL, f"{state_path} exists already (an exchange in progress?)")
+    load_identity(args.identity)
+    peers = load_peers(args.peers)
+    loaded = load_inputs(args, msgs)
+    policy = build_policy(args)
+    out_dir, prefix = _out_dir_prefix(args, state_path)
+    state = StepState(
+        role="responder",
+        seed=new_seed(),
+        identity=str(Path(args.identity).resolve()),
+        inputs=loaded,
+        workers=args.workers,
+        peers_json=peers.to_json(),
+        policy=policy_to_dict(policy),
+        out_dir=out_dir,
+        prefix=prefix,
+        started=time.time(),
+    )
+    return _step(args, msgs, state, state_path, _read_in(args.inp), first=True)
+
+
+def run_continue(args: argparse.Namespace) -> int:
+    msgs = Messages(args.quiet)
+    state_path = Path(args.state)
+    state = StepState.load(state_path)
+    return _step(args, msgs, state, state_path, _read_in(args.inp), first=False)
+
+
+def _step(
+    args: argparse.Namespace,
+    msgs: Messages,
+    state: StepState,
+    state_path: Path,
+    incoming: bytes,
+    *,
+    first: bool,
+) -> int:
+    party: InitiatorSession | ResponderSession | None = None
+    try:
+        with Progress(f"psi step {state.next_seq + 1}", quiet=msgs.quiet, ticking=True):
+            party = rebuild(state)
+            out = party.receive(incoming)
+    except BlindmatchError as exc:
+        if party is None or not party.done:
+            if isinstance(exc, RemoteError):
+                _wipe(state_path, first)
+                raise CliError(ExitCode.PEER, f"cannot resume: {exc}") from None
+            raise
+        # The session failed on this message: keep the signed record of the failure, drop the secrets.
+        _wipe(state_path, first)
+        paths = write_outputs(state.out_dir, state.prefix, report=None, record=party.record())
+        for p in paths:
+            msgs.info(f"wrote {p} (record of the failed exchange)")
+        code = ExitCode.PEER if isinstance(exc, RemoteError) else ExitCode.LOCAL
+        raise CliError(code, f"the exchange failed: {exc}; state deleted") from None
+    state.received.append(incoming)
+    seq = state.next_seq
+    out_path: Path | None = None
+    if out is not None:
+        state.sent.append(digest(out))
+        out_path = Path(args.out) if args.out else _default_out(state_path, seq)
+    if party.done:
+        _wipe(state_path, first)
+        if out_path is not None and out is not None:
+            _write_out(out_path, out)
+        report = make_report(party.result, state.inputs, started=state.started) if party.result else None
+        paths = write_outputs(state.out_dir, state.prefix, report=report, record=party.record())
+        if isinstance(party, ResponderSession) and party.refusal_reason is not None:
+            print(f"refused the proposal: {party.refusal_reason}")
+            if out_path is not None:
+                print(f"wrote the signed refusal to {out_path}: send it so the peer learns why")
+        elif report is not None:
+            for line in summary_lines(report, peer=report.peer or "peer"):
+                print(line)
+            if out_path is not None:
+                print(f"wrote message {seq} to {out_path}")
+                msgs.info("next: " + _NEXT[(party.role, seq)].format(
+                    out=out_path, name=out_path.name, peer=state.peer_name or "the peer"))  # fmt: skip
+        for p in paths:
+            print(f"  wrote {p}")
+        return ExitCode.OK
+    if out is None or out_path is None:
+        raise CliError(ExitCode.INTERNAL, "the session neither answered nor ended")
+    if state.peer_name is None and state.peers_json is not None and party.manifest is not None:
+        known = PeerStore.from_json(state.peers_json).lookup_key(party.manifest.initiator_key)
+        state.peer_name = known.name if known is not None else None
+    state.save(state_path, overwrite=not first)
+    _write_out(out_path, out)
+    _announce(msgs, party.role, seq, out_path, state.peer_name)
+    return ExitCode.OK
+
+
+def _wipe(state_path: Path, first: bool) -> None:
+    if not first:
+        delete_state(state_path)
+
+
+def run_abort(args: argparse.Namespace) -> int:
+    if delete_state(args.state):
+        print(f"wiped and deleted {args.state}")
+        return ExitCode.OK
+    if os.path.exists(args.state):  # pragma: no cover - delete_state removes any file
+        raise CliError(ExitCode.LOCAL, f"could not delete {args.state}")
+    raise CliError(ExitCode.LOCAL, f"no state file {args.state}")

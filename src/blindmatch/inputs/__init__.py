@@ -1,0 +1,134 @@
+"""Reading indicator files: plain lines, CSV, JSON lines, MISP events and STIX 2.1 bundles.
+
+Every reader returns an :class:`InputBatch` of :class:`Record` ``(kind, value, origin)``, with the value
+exactly as written (canonicalization comes later) and counts of what was not used, by type. A malformed
+file raises :class:`~blindmatch.MalformedFile` naming the file and the line or JSON position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+from ..errors import InvalidParameter
+from ._common import DEFAULT_MAX_BYTES, InputBatch, Record, decode_text, load_json, read_limited
+from .misp import MISP_TYPES, misp_from_doc, parse_misp
+from .plain import parse_csv, parse_jsonl, parse_lines
+from .stix import STIX_OBSERVABLES, STIX_PATTERN_PATHS, parse_stix, stix_from_doc
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "FORMATS",
+    "MISP_TYPES",
+    "STIX_OBSERVABLES",
+    "STIX_PATTERN_PATHS",
+    "InputBatch",
+    "InputFormat",
+    "Record",
+    "detect_format",
+    "parse_csv",
+    "parse_jsonl",
+    "parse_lines",
+    "parse_misp",
+    "parse_stix",
+    "parse_text",
+    "read_indicators",
+]
+
+InputFormat = Literal["lines", "csv", "jsonl", "misp", "stix"]
+FORMATS: tuple[str, ...] = ("lines", "csv", "jsonl", "misp", "stix")
+
+_BY_SUFFIX = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".txt": "lines",
+    ".lst": "lines",
+    ".list": "lines",
+}
+
+
+def detect_format(name: str, text: str) -> str:
+    """Guess the format from the file name, and for ``.json`` from the top of the document (``"json"``
+    when the top does not tell: :func:`read_indicators` then looks at the parsed document).
+
+    Raises :class:`~blindmatch.InvalidParameter` when it cannot tell (pass the format explicitly).
+    """
+    suffix = Path(name).suffix.lower()
+    if suffix in _BY_SUFFIX:
+        return _BY_SUFFIX[suffix]
+    if suffix == ".json":
+        head = text[:4096]
+        if '"bundle"' in head and '"type"' in head:
+            return "stix"
+        if '"Event"' in head or '"response"' in head:
+            return "misp"
+        return "json"  # decided by read_indicators once the document is parsed
+    raise InvalidParameter(f"cannot tell the format of {name}; give it (one of {', '.join(FORMATS)})")
+
+
+def parse_text(
+    text: str,
+    source: str,
+    fmt: str,
+    *,
+    kind: str | None = None,
+    column: str | None = None,
+    kinds: Iterable[str] | None = None,
+) -> InputBatch:
+    """Parse already-decoded text in the given format (see :func:`read_indicators`)."""
+    if fmt == "lines":
+        if kind is None:
+            raise InvalidParameter("plain lines need a kind (--kind)")
+        return parse_lines(text, source, kind=kind, kinds=kinds)
+    if fmt == "csv":
+        return parse_csv(text, source, kind=kind, column=column, kinds=kinds)
+    if kind is not None or column is not None:
+        raise InvalidParameter(f"--kind/--column do not apply to {fmt} input")
+    if fmt == "jsonl":
+        return parse_jsonl(text, source, kinds=kinds)
+    if fmt == "misp":
+        return parse_misp(text, source)
+    if fmt == "stix":
+        return parse_stix(text, source)
+    raise InvalidParameter(f"unknown input format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+def read_indicators(
+    path: str | Path,
+    *,
+    fmt: str = "auto",
+    kind: str | None = None,
+    column: str | None = None,
+    kinds: Iterable[str] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    source: str | None = None,
+) -> InputBatch:
+    """Read one indicator file.
+
+    ``fmt`` is ``"auto"`` (from the name: ``.csv``, ``.jsonl``/``.ndjson``, ``.txt``; ``.json`` is looked
+    into for a STIX bundle or a MISP event; with ``kind`` given, any other name is read as plain lines) or
+    one of :data:`FORMATS`. ``kind`` gives the kind of plain lines, or of a CSV ``column``. ``kinds`` limits
+    the kinds accepted from CSV/JSON lines (default: all kinds canonicalization knows).
+    """
+    p = Path(path)
+    name = source if source is not None else str(p)
+    text = decode_text(read_limited(p, max_bytes), name)
+    if fmt == "auto":
+        try:
+            fmt = detect_format(p.name, text)
+        except InvalidParameter:
+            if kind is None:
+                raise
+            fmt = "lines"
+        if fmt == "json":
+            if kind is not None or column is not None:
+                raise InvalidParameter("--kind/--column do not apply to JSON documents")
+            doc = load_json(text, name)
+            if isinstance(doc, dict) and doc.get("type") == "bundle":
+                return stix_from_doc(doc, name)
+            if (isinstance(doc, dict) and ("Event" in doc or "response" in doc)) or isinstance(doc, list):
+                return misp_from_doc(doc, name)
+            raise InvalidParameter(f"cannot tell the format of {name}: not a STIX bundle or MISP event")
+    return parse_text(text, name, fmt, kind=kind, column=column, kinds=kinds)

@@ -1,0 +1,113 @@
+"""What every input reader shares: the record type, the batch it fills, and strict decoding."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ..canonical import KINDS
+from ..errors import InvalidParameter, MalformedFile
+
+__all__ = ["DEFAULT_MAX_BYTES", "InputBatch", "Record", "decode_text", "load_json", "read_limited"]
+
+#: Largest input file read by default (bytes). Larger files are refused, not truncated.
+DEFAULT_MAX_BYTES = 1 << 30
+
+
+class Record(NamedTuple):
+    """One indicator as read: our kind, the value exactly as written, and where it came from.
+
+    ``origin`` is ``"<source>:<line>"`` for line-based formats and ``"<source>#<json position>"`` for JSON.
+    """
+
+    kind: str
+    value: str
+    origin: str
+
+
+@dataclass
+class InputBatch:
+    """Everything one input file gave: records, plus what was left out and why (by type, never by value).
+
+    ``unmapped`` counts entries that look like indicators but have no kind of ours (e.g. ``misp:md5``,
+    ``stix-path:file:hashes.MD5``, ``kind:sha1`` for an unknown kind in a CSV). ``ignored`` counts entries
+    that are not indicators at all (blank lines, STIX relationships, deleted MISP attributes).
+    """
+
+    source: str
+    format: str
+    records: list[Record] = field(default_factory=list)
+    unmapped: Counter[str] = field(default_factory=Counter)
+    ignored: Counter[str] = field(default_factory=Counter)
+
+    def counts_per_kind(self) -> dict[str, int]:
+        return dict(sorted(Counter(r.kind for r in self.records).items()))
+
+    def values_by_kind(self) -> dict[str, list[Record]]:
+        out: dict[str, list[Record]] = {}
+        for r in self.records:
+            out.setdefault(r.kind, []).append(r)
+        return out
+
+    def extend(self, records: Iterable[Record]) -> None:
+        self.records.extend(records)
+
+
+def known_kinds(kinds: Iterable[str] | None) -> frozenset[str]:
+    return frozenset(KINDS if kinds is None else kinds)
+
+
+def read_limited(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read a whole file, refusing (not truncating) one larger than ``max_bytes``."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise InvalidParameter(f"cannot read {p}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise MalformedFile(f"{p}: larger than the limit of {max_bytes} bytes")
+    return data
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """Strict UTF-8 (a leading BOM is allowed); a bad byte is reported with its line and column."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise MalformedFile(f"{source}: line {line}, column {col}: not valid UTF-8") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def load_json(text: str, source: str, *, line: int | None = None) -> Any:
+    """Parse JSON strictly; any failure is a :class:`MalformedFile` naming the source and position."""
+    where = f"{source}: line {line}" if line is not None else source
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        lineno = exc.lineno if line is None else line
+        raise MalformedFile(f"{source}: line {lineno}, column {exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise MalformedFile(f"{where}: JSON nested too deeply") from None
+    except ValueError as exc:  # huge integers, NaN/Infinity
+        raise MalformedFile(f"{where}: invalid JSON: {exc}") from None
+
+
+def lines_of(text: str) -> Iterator[tuple[int, str]]:
+    """``(line number, line)`` with ``\\n`` or ``\\r\\n`` endings removed; no other character splits lines."""
+    parts = text.split("\n")
+    if parts and parts[-1] == "":
+        parts.pop()  # the text ended with a newline: no line after it
+    for i, line in enumerate(parts, 1):
+        yield i, line[:-1] if line.endswith("\r") else line

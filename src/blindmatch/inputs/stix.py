@@ -1,0 +1,171 @@
+"""STIX 2.1 bundles: indicators with simple equality patterns, and cyber-observable objects.
+
+Mapping tables are in ``docs/input-formats.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import MalformedFile
+from ._common import InputBatch, Record, load_json
+from ._ipkind import ip_or_cidr
+from .stix_pattern import Comparison, PatternSyntaxError, UnsupportedPattern, equality_groups
+
+__all__ = ["STIX_OBSERVABLES", "STIX_PATTERN_PATHS", "parse_stix", "stix_from_doc"]
+
+#: Object path in a pattern -> our kind (``ip`` may become ``cidr`` when the value has a prefix).
+STIX_PATTERN_PATHS: dict[str, str] = {
+    "email-addr:value": "email",
+    "ipv4-addr:value": "ip",
+    "ipv6-addr:value": "ip",
+    "domain-name:value": "domain",
+    "url:value": "url",
+    "network-traffic:src_ref.value": "ip",
+    "network-traffic:dst_ref.value": "ip",
+    "email-message:from_ref.value": "email",
+    "email-message:sender_ref.value": "email",
+    "email-message:to_refs[*].value": "email",
+    "email-message:cc_refs[*].value": "email",
+    "email-message:bcc_refs[*].value": "email",
+}
+
+#: Paths that only qualify another comparison of the same group; they are consumed, not counted.
+_HELPER_PATHS = frozenset(
+    {"network-traffic:src_ref.type", "network-traffic:dst_ref.type", "user-account:account_type"}
+)
+_ACCOUNT_IDS = ("user-account:account_login", "user-account:user_id")
+
+#: Cyber-observable object type -> (our kind, property holding the value). ``user-account`` is special.
+STIX_OBSERVABLES: dict[str, tuple[str, str]] = {
+    "email-addr": ("email", "value"),
+    "ipv4-addr": ("ip", "value"),
+    "ipv6-addr": ("ip", "value"),
+    "domain-name": ("domain", "value"),
+    "url": ("url", "value"),
+}
+
+#: STIX 2.1 cyber-observable types: those we do not map are counted as unmapped, not ignored.
+_SCO_TYPES = frozenset(
+    {
+        "artifact", "autonomous-system", "directory", "domain-name", "email-addr", "email-message",
+        "file", "ipv4-addr", "ipv6-addr", "mac-addr", "mutex", "network-traffic", "process", "software",
+        "url", "user-account", "windows-registry-key", "x509-certificate",
+    }
+)  # fmt: skip
+
+
+def _kind_value(kind: str, value: str) -> tuple[str, str]:
+    return ip_or_cidr(value) if kind == "ip" else (kind, value)
+
+
+def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    acct_types = [c.value for c in group if c.path == "user-account:account_type"]
+    for c in group:
+        value = c.value
+        if not isinstance(value, str):  # equality_groups only returns string comparisons
+            continue
+        if c.path in STIX_PATTERN_PATHS:
+            out.append(_kind_value(STIX_PATTERN_PATHS[c.path], value))
+        elif c.path in _ACCOUNT_IDS:
+            if len(acct_types) == 1 and isinstance(acct_types[0], str) and acct_types[0].strip():
+                out.append(("account", f"{acct_types[0].strip().lower()}:{value.strip()}"))
+            else:
+                batch.unmapped["stix:user-account without one account_type"] += 1
+        elif c.path not in _HELPER_PATHS:
+            batch.unmapped[f"stix-path:{c.path[:80]}"] += 1
+    return out
+
+
+def _indicator(obj: dict[str, Any], pos: str, batch: InputBatch) -> None:
+    source = batch.source
+    ptype = obj.get("pattern_type", "stix")
+    pattern = obj.get("pattern")
+    if not isinstance(ptype, str) or not isinstance(pattern, str):
+        raise MalformedFile(f"{source}#{pos}: indicator needs string 'pattern' and 'pattern_type'")
+    if ptype != "stix":
+        batch.unmapped[f"stix:pattern_type {ptype[:40]}"] += 1
+        return
+    try:
+        groups = equality_groups(pattern)
+    except PatternSyntaxError as exc:
+        raise MalformedFile(f"{source}#{pos}: invalid STIX pattern: {exc}") from None
+    except UnsupportedPattern:
+        batch.unmapped["stix:unsupported pattern"] += 1
+        return
+    seen: set[tuple[str, str]] = set()
+    for group in groups:
+        for kv in _from_group(group, batch):
+            if kv not in seen:
+                seen.add(kv)
+                batch.records.append(Record(kv[0], kv[1], f"{source}#{pos}"))
+
+
+def _str_prop(obj: dict[str, Any], name: str, source: str, pos: str) -> str | None:
+    v = obj.get(name)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise MalformedFile(f"{source}#{pos}: '{name}' must be a string")
+    return v
+
+
+def _observable(obj: dict[str, Any], t: str, pos: str, batch: InputBatch) -> None:
+    source = batch.source
+    if t == "user-account":
+        atype = _str_prop(obj, "account_type", source, pos)
+        ids = [v for v in (_str_prop(obj, n, source, pos) for n in ("account_login", "user_id")) if v]
+        if not ids:
+            batch.unmapped["stix:user-account without account_login or user_id"] += 1
+        elif not atype or not atype.strip():
+            batch.unmapped["stix:user-account without account_type"] += 1
+        else:
+            platform = atype.strip().lower()
+            for v in ids:
+                batch.records.append(Record("account", f"{platform}:{v.strip()}", f"{source}#{pos}"))
+        return
+    kind, prop = STIX_OBSERVABLES[t]
+    value = _str_prop(obj, prop, source, pos)
+    if value is None:
+        raise MalformedFile(f"{source}#{pos}: {t} object without '{prop}'")
+    k, v = _kind_value(kind, value)
+    batch.records.append(Record(k, v, f"{source}#{pos}"))
+
+
+def _object(obj: Any, pos: str, batch: InputBatch) -> None:
+    if not isinstance(obj, dict):
+        raise MalformedFile(f"{batch.source}#{pos}: expected an object")
+    t = obj.get("type")
+    if not isinstance(t, str):
+        raise MalformedFile(f"{batch.source}#{pos}: 'type' must be a string")
+    if t == "indicator":
+        _indicator(obj, pos, batch)
+    elif t in STIX_OBSERVABLES or t == "user-account":
+        _observable(obj, t, pos, batch)
+    elif t == "observed-data" and isinstance(obj.get("objects"), dict):
+        # STIX 2.0 style: observables embedded in the observed-data object.
+        for key, sub in obj["objects"].items():
+            _object(sub, f"{pos}.objects[{str(key)[:20]!r}]", batch)
+    elif t in _SCO_TYPES or t.startswith("x-"):
+        batch.unmapped[f"stix:{t[:64]}"] += 1
+    else:
+        batch.ignored[f"stix:{t[:64]}"] += 1
+
+
+def parse_stix(text: str, source: str) -> InputBatch:
+    """Every object of a bundle (``{"type": "bundle", "objects": [...]}``)."""
+    return stix_from_doc(load_json(text, source), source)
+
+
+def stix_from_doc(doc: Any, source: str) -> InputBatch:
+    """:func:`parse_stix` on an already parsed JSON document."""
+    if not isinstance(doc, dict) or doc.get("type") != "bundle":
+        raise MalformedFile(f"{source}: not a STIX bundle (top-level 'type' must be 'bundle')")
+    objects = doc.get("objects", [])
+    if not isinstance(objects, list):
+        raise MalformedFile(f"{source}#objects: expected a list")
+    batch = InputBatch(source, "stix")
+    for i, obj in enumerate(objects):
+        _object(obj, f"objects[{i}]", batch)
+    return batch

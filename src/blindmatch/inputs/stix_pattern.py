@@ -1,0 +1,316 @@
+"""A strict parser for the STIX 2.1 patterning language (OASIS STIX 2.1, part 9).
+
+It accepts the whole grammar (so a valid pattern is never reported as broken) and builds a small tree;
+:func:`equality_groups` then extracts what we can use: patterns made only of ``path = 'string'``
+comparisons joined by ``AND`` / ``OR`` (in one or more observations joined by ``AND`` / ``OR``), as a
+disjunctive normal form. Anything else (other operators, ``NOT``, qualifiers, ``FOLLOWEDBY``) is valid but
+unsupported. Written for this project rather than depending on ``stix2-patterns`` (and its ANTLR runtime)
+for the small subset we use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import BlindmatchError, MalformedFile
+
+__all__ = [
+    "Comparison",
+    "PatternSyntaxError",
+    "UnsupportedPattern",
+    "equality_groups",
+    "parse_pattern",
+]
+
+MAX_PATTERN_CHARS = 64 * 1024
+MAX_DEPTH = 64
+MAX_GROUPS = 256
+
+
+class PatternSyntaxError(MalformedFile):
+    """The text is not a STIX 2.1 pattern."""
+
+
+class UnsupportedPattern(BlindmatchError):
+    """A valid pattern using more than equality comparisons joined by AND/OR (caught inside this package)."""
+
+
+_KEYWORDS = {
+    "AND", "OR", "NOT", "FOLLOWEDBY", "LIKE", "MATCHES", "ISSUPERSET", "ISSUBSET", "EXISTS", "IN",
+    "START", "STOP", "SECONDS", "WITHIN", "REPEATS", "TIMES", "true", "false",
+}  # fmt: skip
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<str>[thb]?'(?:[^'\\]|\\['\\])*')
+  | (?P<num>[+-]?\d+(?:\.\d+)?)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_-]*)
+  | (?P<op>==|!=|<>|<=|>=|[=<>])
+  | (?P<punct>[:.\[\](),*])
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class _Tok:
+    kind: str  # "str", "tstr", "hstr", "bstr", "num", "ident", "kw", "op", "punct", "end"
+    text: str
+    pos: int
+
+
+def _tokenize(pattern: str) -> list[_Tok]:
+    out: list[_Tok] = []
+    i = 0
+    while i < len(pattern):
+        m = _TOKEN.match(pattern, i)
+        if m is None:
+            raise PatternSyntaxError(f"unexpected character at position {i}")
+        kind = m.lastgroup or ""
+        text = m.group()
+        if kind == "str" and text[0] != "'":
+            kind = text[0] + "str"
+        elif kind == "ident" and text in _KEYWORDS:
+            kind = "kw"
+        if kind != "ws":
+            out.append(_Tok(kind, text, i))
+        i = m.end()
+    out.append(_Tok("end", "", len(pattern)))
+    return out
+
+
+@dataclass(frozen=True)
+class Comparison:
+    path: str  # e.g. "user-account:account_login", "network-traffic:src_ref.value", "file:hashes.'SHA-256'"
+    op: str  # "=", "!=", "<", "IN", "LIKE", "MATCHES", "EXISTS", ...
+    negated: bool
+    value: object  # str for string literals; other literal kinds as _Tok or tuples
+
+
+@dataclass(frozen=True)
+class _Bool:
+    op: str  # "AND" / "OR" / "FOLLOWEDBY"
+    items: tuple[_Node, ...]
+
+
+@dataclass(frozen=True)
+class _Observation:
+    expr: _Node
+    qualified: bool
+
+
+_Node = Comparison | _Bool | _Observation
+
+
+def _unquote(text: str) -> str:
+    body = text[1:-1] if text[0] == "'" else text[2:-1]
+    return re.sub(r"\\(['\\])", r"\1", body)
+
+
+class _Parser:
+    def __init__(self, pattern: str) -> None:
+        self.toks = _tokenize(pattern)
+        self.i = 0
+        self.depth = 0
+
+    def peek(self) -> _Tok:
+        return self.toks[self.i]
+
+    def take(self) -> _Tok:
+        t = self.toks[self.i]
+        if t.kind != "end":
+            self.i += 1
+        return t
+
+    def expect(self, kind: str, text: str | None = None) -> _Tok:
+        t = self.take()
+        if t.kind != kind or (text is not None and t.text != text):
+            want = text or kind
+            got = t.text or "end of pattern"
+            raise PatternSyntaxError(f"expected {want!r} at position {t.pos}, found {got!r}")
+        return t
+
+    def at(self, kind: str, text: str | None = None) -> bool:
+        t = self.peek()
+        return t.kind == kind and (text is None or t.text == text)
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise PatternSyntaxError("pattern nested too deeply")
+
+    # pattern := observationExpressions EOF
+    def pattern(self) -> _Node:
+        node = self.obs_followed()
+        self.expect("end")
+        return node
+
+    def _chain(self, op: str, sub: str) -> _Node:
+        items = [getattr(self, sub)()]
+        while self.at("kw", op):
+            self.take()
+            items.append(getattr(self, sub)())
+        return items[0] if len(items) == 1 else _Bool(op, tuple(items))
+
+    def obs_followed(self) -> _Node:
+        return self._chain("FOLLOWEDBY", "obs_or")
+
+    def obs_or(self) -> _Node:
+        return self._chain("OR", "obs_and")
+
+    def obs_and(self) -> _Node:
+        return self._chain("AND", "obs")
+
+    def obs(self) -> _Node:
+        self.enter()
+        if self.at("punct", "["):
+            self.take()
+            expr = self.comp_or()
+            self.expect("punct", "]")
+        elif self.at("punct", "("):
+            self.take()
+            expr = self.obs_followed()
+            self.expect("punct", ")")
+        else:
+            t = self.peek()
+            raise PatternSyntaxError(f"expected '[' or '(' at position {t.pos}")
+        qualified = False
+        while self.at("kw", "START") or self.at("kw", "WITHIN") or self.at("kw", "REPEATS"):
+            self.qualifier()
+            qualified = True
+        self.depth -= 1
+        return _Observation(expr, qualified)
+
+    def qualifier(self) -> None:
+        kw = self.take().text
+        if kw == "START":
+            self.expect("tstr")
+            self.expect("kw", "STOP")
+            self.expect("tstr")
+        elif kw == "WITHIN":
+            self.expect("num")
+            self.expect("kw", "SECONDS")
+        else:  # REPEATS
+            self.expect("num")
+            self.expect("kw", "TIMES")
+
+    def comp_or(self) -> _Node:
+        return self._chain("OR", "comp_and")
+
+    def comp_and(self) -> _Node:
+        return self._chain("AND", "prop_test")
+
+    def prop_test(self) -> _Node:
+        self.enter()
+        try:
+            if self.at("punct", "("):
+                self.take()
+                inner = self.comp_or()
+                self.expect("punct", ")")
+                return inner
+            if self.at("kw", "EXISTS"):
+                self.take()
+                return Comparison(self.object_path(), "EXISTS", False, None)
+            path = self.object_path()
+            negated = False
+            if self.at("kw", "NOT"):
+                self.take()
+                negated = True
+            t = self.take()
+            if t.kind == "op":
+                op = {"==": "=", "<>": "!="}.get(t.text, t.text)
+                return Comparison(path, op, negated, self.literal())
+            if t.kind == "kw" and t.text == "IN":
+                return Comparison(path, "IN", negated, self.set_literal())
+            if t.kind == "kw" and t.text in ("LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET"):
+                return Comparison(path, t.text, negated, _unquote(self.expect("str").text))
+            raise PatternSyntaxError(f"expected a comparison operator at position {t.pos}")
+        finally:
+            self.depth -= 1
+
+    def literal(self) -> object:
+        t = self.take()
+        if t.kind == "str":
+            return _unquote(t.text)
+        if t.kind in ("num", "tstr", "hstr", "bstr") or (t.kind == "kw" and t.text in ("true", "false")):
+            return t
+        raise PatternSyntaxError(f"expected a literal at position {t.pos}")
+
+    def set_literal(self) -> object:
+        self.expect("punct", "(")
+        vals = [self.literal()]
+        while self.at("punct", ","):
+            self.take()
+            vals.append(self.literal())
+        self.expect("punct", ")")
+        return tuple(vals)
+
+    def object_path(self) -> str:
+        t = self.expect("ident")
+        parts = [t.text, ":"]
+        self.expect("punct", ":")
+        parts.append(self.path_name())
+        while True:
+            if self.at("punct", "."):
+                self.take()
+                parts.append("." + self.path_name())
+            elif self.at("punct", "["):
+                self.take()
+                t = self.take()
+                if not (t.kind == "punct" and t.text == "*") and not (t.kind == "num" and t.text.isdigit()):
+                    raise PatternSyntaxError(f"expected an index or '*' at position {t.pos}")
+                self.expect("punct", "]")
+                parts.append(f"[{t.text}]")
+            else:
+                return "".join(parts)
+
+    def path_name(self) -> str:
+        t = self.take()
+        if t.kind in ("ident", "kw"):
+            return t.text
+        if t.kind == "str":
+            return t.text
+        raise PatternSyntaxError(f"expected a property name at position {t.pos}")
+
+
+def parse_pattern(pattern: str) -> _Node:
+    """Parse a STIX 2.1 pattern; :class:`PatternSyntaxError` (a ``MalformedFile``) if it is not one."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise PatternSyntaxError(f"pattern longer than {MAX_PATTERN_CHARS} characters")
+    return _Parser(pattern).pattern()
+
+
+def _dnf(node: _Node) -> list[list[Comparison]]:
+    if isinstance(node, Comparison):
+        if node.op != "=" or node.negated or not isinstance(node.value, str):
+            raise UnsupportedPattern("only '=' comparisons with string values are supported")
+        return [[node]]
+    if isinstance(node, _Observation):
+        if node.qualified:
+            raise UnsupportedPattern("qualifiers (WITHIN, REPEATS, START/STOP) are not supported")
+        return _dnf(node.expr)
+    if node.op == "OR":
+        out = [g for item in node.items for g in _dnf(item)]
+    elif node.op == "AND":
+        out = [[]]
+        for item in node.items:
+            sub = _dnf(item)
+            out = [a + b for a in out for b in sub]
+            if len(out) > MAX_GROUPS:
+                raise UnsupportedPattern("pattern expands to too many alternatives")
+    else:
+        raise UnsupportedPattern("FOLLOWEDBY is not supported")
+    if len(out) > MAX_GROUPS:
+        raise UnsupportedPattern("pattern expands to too many alternatives")
+    return out
+
+
+def equality_groups(pattern: str) -> list[list[Comparison]]:
+    """The pattern as OR-ed groups of AND-ed ``path = 'value'`` comparisons.
+
+    Raises :class:`PatternSyntaxError` for text that is not a pattern and :class:`UnsupportedPattern` for a
+    valid pattern outside the subset.
+    """
+    return _dnf(parse_pattern(pattern))

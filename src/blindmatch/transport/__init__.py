@@ -1,0 +1,55 @@
+"""Moving protocol messages between labs: TCP frames (asyncio) and message/state files.
+
+Protocol parties stay sans-I/O; this package only carries their bytes.
+"""
+
+from __future__ import annotations
+
+from .budget import DailySessionBudget
+from .driver import InitiatingParty, Party, run_party
+from .errors import (
+    FrameTooLarge,
+    ListenError,
+    PeerDisconnected,
+    PeerTimeout,
+    PeerUnreachable,
+    SessionBudgetExceeded,
+)
+from .files import (
+    StateFileError,
+    delete_state,
+    read_message,
+    read_state,
+    state_guard,
+    write_message,
+    write_state,
+)
+from .framing import DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT, FramedConnection
+from .tcp import DEFAULT_HOST, Server, SessionOutcome, connect_and_run
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_FRAME",
+    "DEFAULT_TIMEOUT",
+    "DailySessionBudget",
+    "FrameTooLarge",
+    "FramedConnection",
+    "InitiatingParty",
+    "ListenError",
+    "Party",
+    "PeerDisconnected",
+    "PeerTimeout",
+    "PeerUnreachable",
+    "Server",
+    "SessionBudgetExceeded",
+    "SessionOutcome",
+    "StateFileError",
+    "connect_and_run",
+    "delete_state",
+    "read_message",
+    "read_state",
+    "run_party",
+    "state_guard",
+    "write_message",
+    "write_state",
+]

@@ -1,0 +1,38 @@
+"""Transport failures, as subclasses of the library's error classes."""
+
+from __future__ import annotations
+
+from ..errors import LocalError, RemoteError, RemoteProtocolError
+
+__all__ = [
+    "FrameTooLarge",
+    "ListenError",
+    "PeerDisconnected",
+    "PeerTimeout",
+    "PeerUnreachable",
+    "SessionBudgetExceeded",
+]
+
+
+class PeerDisconnected(RemoteProtocolError):
+    """The peer closed or reset the connection before the exchange was over."""
+
+
+class PeerTimeout(RemoteProtocolError):
+    """The peer sent nothing (or too little) within the read timeout."""
+
+
+class FrameTooLarge(RemoteProtocolError):
+    """A frame announced a length above the agreed maximum (refused before reading it)."""
+
+
+class PeerUnreachable(RemoteError):
+    """No connection could be made to the peer (refused, unreachable, timed out)."""
+
+
+class SessionBudgetExceeded(RemoteProtocolError):
+    """The peer asked for more sessions today than its budget allows."""
+
+
+class ListenError(LocalError):
+    """The server could not listen on the requested address (e.g. the port is busy)."""

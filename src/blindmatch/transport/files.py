@@ -1,0 +1,105 @@
+"""Message files (what one lab sends the other by any means) and state files (what a party keeps between
+steps of a file-based exchange, including secret scalars).
+
+* Message files are written atomically (a reader never sees half a file) and read with a size limit.
+* State files are created with mode 0600, refused when readable by others, and overwritten then deleted
+  when the exchange ends or fails (:func:`state_guard`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .._fileio import atomic_write, wipe_and_remove
+from ..errors import InvalidParameter, LocalError, MalformedFile
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE",
+    "StateFileError",
+    "delete_state",
+    "read_message",
+    "read_state",
+    "state_guard",
+    "write_message",
+    "write_state",
+]
+
+#: Largest message file read by default (bytes).
+DEFAULT_MAX_MESSAGE = 1 << 30
+
+
+class StateFileError(LocalError):
+    """A state file is missing, already exists, or has unsafe permissions."""
+
+
+def write_message(path: str | Path, data: bytes) -> Path:
+    """Write a message file atomically (mode 0644: it is meant to be sent)."""
+    return atomic_write(path, data, mode=0o644)
+
+
+def read_message(path: str | Path, *, max_bytes: int = DEFAULT_MAX_MESSAGE) -> bytes:
+    """Read a received message file; one larger than ``max_bytes`` is a :class:`MalformedFile`."""
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise InvalidParameter(f"cannot read {p}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise MalformedFile(f"{p}: message file larger than {max_bytes} bytes")
+    return data
+
+
+def write_state(path: str | Path, data: bytes, *, overwrite: bool = False) -> Path:
+    """Write a state file with mode 0600. An existing one is refused unless ``overwrite``
+    (it may belong to an exchange still in progress)."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise StateFileError(f"{p} already exists (an exchange in progress?); finish it or delete the file")
+    return atomic_write(p, data, mode=0o600)
+
+
+def read_state(path: str | Path, *, max_bytes: int = DEFAULT_MAX_MESSAGE) -> bytes:
+    """Read a state file, refusing one that others can read or write (as ssh does for keys)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise StateFileError(f"state file {p} not found (already finished, or failed and deleted?)") from None
+    except OSError as exc:
+        raise StateFileError(f"cannot read {p}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise StateFileError(f"{p} is not a regular file")
+    if os.name == "posix" and st.st_mode & 0o077:
+        raise StateFileError(f"{p} is accessible by other users (mode {st.st_mode & 0o777:o}); expected 600")
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise StateFileError(f"cannot read {p}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise MalformedFile(f"{p}: state file larger than {max_bytes} bytes")
+    return data
+
+
+def delete_state(path: str | Path) -> bool:
+    """Overwrite and delete a state file; returns whether there was one."""
+    return wipe_and_remove(path)
+
+
+@contextmanager
+def state_guard(path: str | Path, *, keep_on_success: bool = False) -> Iterator[Path]:
+    """Delete the state file at ``path`` when the block fails (any exception), and also when it succeeds
+    unless ``keep_on_success`` (a step that hands the state on to the next one)."""
+    p = Path(path)
+    try:
+        yield p
+    except BaseException:
+        wipe_and_remove(p)
+        raise
+    if not keep_on_success:
+        wipe_and_remove(p)

@@ -1,0 +1,184 @@
+"""TCP endpoints: a client that runs one party against a server, and a server that runs one party per
+connection for several peers (at most ``max_concurrent`` at a time).
+
+Loopback (``127.0.0.1``) is the default address: listening on another interface is an explicit choice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import InvalidParameter
+from .driver import EventCallback, InitiatingParty, Party, run_party
+from .errors import ListenError, PeerTimeout, PeerUnreachable
+from .framing import DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT, FramedConnection
+
+__all__ = ["DEFAULT_HOST", "Server", "SessionOutcome", "connect_and_run"]
+
+DEFAULT_HOST = "127.0.0.1"
+
+
+@dataclass
+class SessionOutcome:
+    """How one served session ended: ``error`` is None on success."""
+
+    peer: str
+    party: Party | None
+    error: Exception | None  # a BlindmatchError, or (a bug) anything else the party raised
+    bytes_sent: int = 0
+    bytes_received: int = 0
+    started: float = field(default=0.0)
+    finished: float = field(default=0.0)
+
+
+async def connect_and_run(
+    party: InitiatingParty,
+    host: str = DEFAULT_HOST,
+    port: int = 0,
+    *,
+    max_frame: int = DEFAULT_MAX_FRAME,
+    timeout: float = DEFAULT_TIMEOUT,
+    connect_timeout: float = 10.0,
+    on_event: EventCallback | None = None,
+) -> FramedConnection:
+    """Connect, run ``party`` as the initiator to completion, close; returns the (closed) connection."""
+    if not 0 < port < 65536:
+        raise InvalidParameter("port must be between 1 and 65535")
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), connect_timeout)
+    except asyncio.TimeoutError:
+        raise PeerUnreachable(f"cannot connect to {host}:{port}: timed out") from None
+    except OSError as exc:
+        raise PeerUnreachable(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from None
+    conn = FramedConnection(reader, writer, max_frame=max_frame, timeout=timeout)
+    await run_party(party, conn, initiator=True, on_event=on_event)
+    return conn
+
+
+class Server:
+    """Serves one session per connection.
+
+    ``party_factory(peer)`` makes a fresh responder party for the peer address ``"host:port"``; it may
+    raise a :class:`~blindmatch.BlindmatchError` to refuse (the connection is then closed). ``admit(peer)``
+    runs first and is the place for a per-peer budget (see :class:`DailySessionBudget`), keyed here by
+    address. ``on_outcome`` is called once per connection, from the event loop. ``session_timeout`` caps
+    a whole session, on top of the per-read ``timeout``.
+    """
+
+    def __init__(
+        self,
+        party_factory: Callable[[str], Party],
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        timeout: float = DEFAULT_TIMEOUT,
+        session_timeout: float | None = None,
+        admit: Callable[[str], None] | None = None,
+        on_outcome: Callable[[SessionOutcome], None] | None = None,
+        max_sessions: int | None = None,
+        max_concurrent: int = 8,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not 0 <= port < 65536:
+            raise InvalidParameter("port must be between 0 and 65535")
+        if max_sessions is not None and max_sessions < 1:
+            raise InvalidParameter("max_sessions must be at least 1")
+        if max_concurrent < 1:
+            raise InvalidParameter("max_concurrent must be at least 1")
+        self._factory = party_factory
+        self.host = host
+        self.port = port
+        self.max_frame = max_frame
+        self.timeout = timeout
+        self.session_timeout = session_timeout
+        self._admit = admit
+        self._on_outcome = on_outcome
+        self.max_sessions = max_sessions
+        self._slots = asyncio.Semaphore(max_concurrent)
+        self._clock = clock
+        self._server: asyncio.Server | None = None
+        self._finished = 0
+        self._accepted = 0
+        self._done = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.outcomes: list[SessionOutcome] = []
+
+    async def start(self) -> tuple[str, int]:
+        """Start listening; returns the bound ``(host, port)`` (useful with port 0)."""
+        try:
+            self._server = await asyncio.start_server(self._on_connect, self.host, self.port)
+        except OSError as exc:
+            why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise ListenError(f"cannot listen on {self.host}:{self.port}: {why}") from None
+        sock = self._server.sockets[0].getsockname()
+        self.port = int(sock[1])
+        return self.host, self.port
+
+    async def serve(self) -> list[SessionOutcome]:
+        """Serve until :meth:`stop` or until ``max_sessions`` sessions have ended; returns the outcomes."""
+        if self._server is None:
+            await self.start()
+        await self._done.wait()
+        await self._shutdown()
+        return self.outcomes
+
+    def stop(self) -> None:
+        self._done.set()
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+        for t in list(self._tasks):
+            t.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        conn = FramedConnection(reader, writer, max_frame=self.max_frame, timeout=self.timeout)
+        peer = conn.peer
+        if self.max_sessions is not None and self._accepted >= self.max_sessions:
+            await conn.close()
+            if task is not None:
+                self._tasks.discard(task)
+            return
+        self._accepted += 1
+        outcome = SessionOutcome(peer, None, None, started=self._clock())
+        try:
+            async with self._slots:
+                if self._admit is not None:
+                    self._admit(peer)
+                outcome.party = self._factory(peer)
+                run = run_party(outcome.party, conn, initiator=False)
+                if self.session_timeout is not None:
+                    try:
+                        await asyncio.wait_for(run, self.session_timeout)
+                    except asyncio.TimeoutError:
+                        raise PeerTimeout(f"session not finished within {self.session_timeout:g} s") from None
+                else:
+                    await run
+        except Exception as exc:  # reported through the outcome, never raised into asyncio's handler
+            outcome.error = exc
+        finally:
+            await conn.close()
+            outcome.bytes_sent = conn.bytes_sent
+            outcome.bytes_received = conn.bytes_received
+            outcome.finished = self._clock()
+            self.outcomes.append(outcome)
+            self._finished += 1
+            if task is not None:
+                self._tasks.discard(task)
+            if self._on_outcome is not None:
+                self._on_outcome(outcome)
+            if self.max_sessions is not None and self._finished >= self.max_sessions:
+                self._done.set()
