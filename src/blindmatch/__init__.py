@@ -1,12 +1,35 @@
 """blindmatch: privacy-preserving indicator matching between labs that must reveal nothing else.
 
-The public API is what ``__all__`` lists; modules whose names start with ``_`` and the ``hazmat``
-subpackage are internals whose interfaces may change.
+Layers, lowest first (each is also importable as its own subpackage):
+
+* canonicalization -- :func:`canonicalize`, :data:`CANON_VERSION`, :data:`KINDS`;
+* keyed tokens -- :class:`Tokenizer`;
+* private set intersection -- :class:`Initiator`, :class:`Responder` (sans-I/O, ``blindmatch.psi``);
+* authenticated sessions -- :class:`InitiatorSession`, :class:`ResponderSession`, identities, peers,
+  manifests, signed disclosure records (``blindmatch.session``);
+* Bloom-filter exchange -- :class:`BloomFilter`, :func:`build_exchange`, DCSO files (``blindmatch.bloom``);
+* prompt near-duplicate fingerprints -- :func:`prompt_items` (``blindmatch.fingerprints``);
+* inputs and reports -- :func:`read_indicators`, :class:`LocalReport`.
+
+The public API is what ``__all__`` lists. ``blindmatch.hazmat`` holds the group operations: hazardous
+materials, for implementers and tests only. Transports and the command line live in
+``blindmatch.transport`` and ``blindmatch.cli``.
 """
 
 from __future__ import annotations
 
 from ._version import __version__
+from .bloom import (
+    BloomFilter,
+    DcsoFile,
+    ExchangeCandidate,
+    ExchangeFile,
+    ExchangeMatches,
+    ExchangeMismatch,
+    FilterMetadata,
+    build_exchange,
+    dcso_filter,
+)
 from .canonical import CANON_VERSION, KINDS, CanonBatch, canonicalize, canonicalize_many
 from .errors import (
     BlindmatchError,
@@ -19,24 +42,95 @@ from .errors import (
     RemoteError,
     RemoteProtocolError,
 )
+from .fingerprints import (
+    FingerprintProfile,
+    PromptExchange,
+    PromptFingerprints,
+    PromptItems,
+    PromptMatch,
+    exchange_in_memory,
+    fingerprint_prompts,
+    max_band_items,
+    prompt_items,
+)
+from .inputs import InputBatch, Record, read_indicators
+from .outputs import LocalReport
+from .psi import Initiator, PsiResult, Responder, indicator_item, run_in_memory
+from .session import (
+    Identity,
+    InitiatorSession,
+    Manifest,
+    Peer,
+    PeerStore,
+    Policy,
+    PublicIdentity,
+    Refused,
+    ResponderSession,
+    SessionError,
+    SessionResult,
+    fingerprints_match,
+    run_session_in_memory,
+    verify_record,
+)
 from .tokens import TokenBatch, Tokenizer
 
 __all__ = [
     "CANON_VERSION",
     "KINDS",
     "BlindmatchError",
+    "BloomFilter",
     "CanonBatch",
     "CapacityError",
+    "DcsoFile",
+    "ExchangeCandidate",
+    "ExchangeFile",
+    "ExchangeMatches",
+    "ExchangeMismatch",
+    "FilterMetadata",
+    "FingerprintProfile",
+    "Identity",
+    "Initiator",
+    "InitiatorSession",
+    "InputBatch",
     "InvalidIndicator",
     "InvalidParameter",
     "LocalError",
     "LocalProtocolError",
+    "LocalReport",
     "MalformedFile",
+    "Manifest",
+    "Peer",
+    "PeerStore",
+    "Policy",
+    "PromptExchange",
+    "PromptFingerprints",
+    "PromptItems",
+    "PromptMatch",
+    "PsiResult",
+    "PublicIdentity",
+    "Record",
+    "Refused",
     "RemoteError",
     "RemoteProtocolError",
+    "Responder",
+    "ResponderSession",
+    "SessionError",
+    "SessionResult",
     "TokenBatch",
     "Tokenizer",
     "__version__",
+    "build_exchange",
     "canonicalize",
     "canonicalize_many",
+    "dcso_filter",
+    "exchange_in_memory",
+    "fingerprint_prompts",
+    "fingerprints_match",
+    "indicator_item",
+    "max_band_items",
+    "prompt_items",
+    "read_indicators",
+    "run_in_memory",
+    "run_session_in_memory",
+    "verify_record",
 ]
