@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import InvalidParameter
-from .driver import EventCallback, InitiatingParty, Party, run_party
+from .driver import EventCallback, InitiatingParty, Party, abort_party, run_party
 from .errors import ListenError, PeerTimeout, PeerUnreachable
 from .framing import DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT, FramedConnection
 
@@ -169,6 +169,11 @@ class Server:
                     await run
         except Exception as exc:  # reported through the outcome, never raised into asyncio's handler
             outcome.error = exc
+            if isinstance(exc, PeerTimeout) and outcome.party is not None:
+                # the whole-session timeout: the session had begun if the party holds a manifest
+                if getattr(outcome.party, "manifest", None) is not None:
+                    with contextlib.suppress(Exception):
+                        abort_party(outcome.party, f"{type(exc).__name__}: {exc}")
         finally:
             await conn.close()
             outcome.bytes_sent = conn.bytes_sent
