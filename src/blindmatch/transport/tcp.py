@@ -169,11 +169,10 @@ class Server:
                     await run
         except Exception as exc:  # reported through the outcome, never raised into asyncio's handler
             outcome.error = exc
-            if isinstance(exc, PeerTimeout) and outcome.party is not None:
-                # the whole-session timeout: the session had begun if the party holds a manifest
-                if getattr(outcome.party, "manifest", None) is not None:
-                    with contextlib.suppress(Exception):
-                        abort_party(outcome.party, f"{type(exc).__name__}: {exc}")
+            # the whole-session timeout: the session had begun if the party holds a manifest
+            if isinstance(exc, PeerTimeout) and getattr(outcome.party, "manifest", None) is not None:
+                with contextlib.suppress(Exception):
+                    abort_party(outcome.party, f"{type(exc).__name__}: {exc}")  # type: ignore[arg-type]
         finally:
             await conn.close()
             outcome.bytes_sent = conn.bytes_sent
