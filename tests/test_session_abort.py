@@ -90,9 +90,10 @@ def test_abort_after_completion_or_failure_is_refused() -> None:
     for p in (init, resp):
         with pytest.raises(LocalProtocolError):
             p.abort("too late")
-        assert verify_record(json.dumps(p.record()), (ALICE if p is init else BOB).public)["outcome"][
-            "status"
-        ] == "completed"
+        assert (
+            verify_record(json.dumps(p.record()), (ALICE if p is init else BOB).public)["outcome"]["status"]
+            == "completed"
+        )
     init, resp = make_parties(A_ITEMS, B_ITEMS)
     with pytest.raises(InvalidParameter):
         init.abort("")
@@ -189,8 +190,8 @@ def test_responder_aborted_when_the_initiator_leaves(session_timeout: float | No
 
     async def main() -> Server:
         server = Server(
-            _responder_factory(parties), port=0, max_sessions=2, timeout=0.3 if session_timeout is None else 5,
-            session_timeout=session_timeout,
+            _responder_factory(parties), port=0, max_sessions=2,
+            timeout=0.3 if session_timeout is None else 5, session_timeout=session_timeout,
         )  # fmt: skip
         _, port = await server.start()
         task = asyncio.ensure_future(server.serve())

@@ -207,7 +207,9 @@ class SessionItems:
         return sum(len(v) for v in self.items_by_kind.values())
 
 
-def session_items(loaded: LoadedSet, near_duplicates: str | None) -> SessionItems:
+def session_items(
+    loaded: LoadedSet, near_duplicates: str | None, msgs: Messages | None = None
+) -> SessionItems:
     """The session's items: as loaded, or with prompts turned into band items (``errors="skip"``)."""
     if not near_duplicates:
         return SessionItems(loaded.items_by_kind)
@@ -219,7 +221,16 @@ def session_items(loaded: LoadedSet, near_duplicates: str | None) -> SessionItem
         pi = prompt_items(canon, profile, errors="skip")
         if pi.items:
             out[BAND_KIND] = pi.items_by_kind[BAND_KIND]
-    return SessionItems(out, near_duplicates, pi, canon)
+    si = SessionItems(out, near_duplicates, pi, canon)
+    if msgs is not None:
+        n = len(pi.fingerprints) if pi is not None else 0
+        left = pi.fingerprints.skipped if pi is not None else 0
+        skipped = f", {left} left out" if left else ""
+        msgs.info(
+            f"near-duplicates ({near_duplicates}): {n} prompts make {len(pi) if pi else 0} band items"
+            f"{skipped}; {si.size} items in all"
+        )
+    return si
 
 
 def check_cap(si: SessionItems, cap: int) -> None:

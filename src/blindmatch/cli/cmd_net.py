@@ -141,7 +141,7 @@ def run_connect(args: argparse.Namespace) -> int:
             ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers} (add it with `peers add`)"
         ) from None
     loaded = load_inputs(args, msgs)
-    items = session_items(loaded, args.near_duplicates)
+    items = session_items(loaded, args.near_duplicates, msgs)
     check_cap(items, int(args.max_items))
     try:
         party = InitiatorSession(
@@ -201,7 +201,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.sessions_per_day < 1:
         raise CliError(ExitCode.USAGE, "--sessions-per-day must be at least 1")
     budget = DailySessionBudget(args.sessions_per_day)
-    items = session_items(loaded, args.near_duplicates)
+    items = session_items(loaded, args.near_duplicates, msgs)
     policy = build_policy(args, budget, prompt_profile=items.profile_tag)
     seen: set[bytes] = set()
     failures: list[SessionOutcome] = []

@@ -159,7 +159,7 @@ def run_initiate(args: argparse.Namespace) -> int:
     except InvalidParameter:
         raise CliError(ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers}") from None
     loaded = load_inputs(args, msgs)
-    items = session_items(loaded, args.near_duplicates)
+    items = session_items(loaded, args.near_duplicates, msgs)
     check_cap(items, int(args.max_items))
     try:
         manifest = Manifest.propose(
