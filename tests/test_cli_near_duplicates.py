@@ -294,3 +294,4 @@ def test_serve_records_an_initiator_that_stalls(lab: Path, tmp_path: Path) -> No
     assert server.returncode == 4 and "no data from the peer" in err
     rec = _check_record(next((tmp_path / "b-out").glob("*-record.json")), lab / "b.pem", "failed")
     assert "PeerTimeout" in rec["outcome"]["reason"] and rec["peer"]["name"] == "lab-a"
+    assert next((tmp_path / "b-out").glob("*-record.json")).name.startswith("lab-a-")

@@ -340,6 +340,16 @@ class BudgetPolicy(Policy):
         return reason
 
 
+def _allowed_kinds(allowed: list[str] | None, prompt_profile: str | None) -> frozenset[str] | None:
+    """``--allow-kind``; with near-duplicate prompts, allowing ``prompt`` allows its ``prompt-band`` items."""
+    if not allowed:
+        return None
+    kinds = set(allowed)
+    if prompt_profile is not None and "prompt" in kinds:
+        kinds.add(BAND_KIND)
+    return frozenset(kinds)
+
+
 def build_policy(
     args: argparse.Namespace, budget: DailySessionBudget | None = None, *, prompt_profile: str | None = None
 ) -> Policy:
@@ -347,7 +357,7 @@ def build_policy(
         return BudgetPolicy(
             allowed_peers=frozenset(args.allow_peer) if args.allow_peer else None,
             modes=frozenset(args.allow_mode) if args.allow_mode else frozenset(MODES),
-            kinds=frozenset(args.allow_kind) if args.allow_kind else None,
+            kinds=_allowed_kinds(args.allow_kind, prompt_profile),
             max_items_initiator=args.max_peer_items,
             max_items_responder=args.max_own_items,
             budget=budget,

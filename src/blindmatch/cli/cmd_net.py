@@ -219,7 +219,7 @@ def run_serve(args: argparse.Namespace) -> int:
             if o.error is not None:
                 failures.append(o)
             return
-        name = party.result.peer_name if party.result is not None else None
+        name = party.peer_name
         try:
             lines = _finish_outputs(party, loaded, args.out_dir, _prefix(party, name), o.started, items)
         except (BlindmatchError, CliError, OSError) as exc:

@@ -265,6 +265,11 @@ class _Party:
         return self._manifest
 
     @property
+    def peer_name(self) -> str | None:
+        """The peer's name (trust-store name for a responder, once the hello was verified)."""
+        return self._peer_name
+
+    @property
     def transcript_hash(self) -> bytes:
         """Hash of every message sent and received so far (the same on both sides once done)."""
         return self._transcript.hash
