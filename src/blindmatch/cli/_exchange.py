@@ -15,8 +15,9 @@ from typing import Any
 from .._fileio import atomic_write
 from ..canonical import KINDS, canonicalize
 from ..errors import InvalidIndicator, InvalidParameter, MalformedFile
+from ..fingerprints import BAND_KIND, PROFILES, PromptItems, get_profile, max_band_items, prompt_items
 from ..inputs import FORMATS, Record, read_indicators
-from ..outputs import LocalReport, build_matches
+from ..outputs import LocalReport, NearDuplicate, build_matches
 from ..session import MODES, PADDING_RULES, Identity, PeerStore, Policy, SessionResult
 from ..transport import DailySessionBudget, SessionBudgetExceeded
 from ._common import Messages
@@ -26,15 +27,19 @@ from .progress import Progress
 __all__ = [
     "BudgetPolicy",
     "LoadedSet",
+    "SessionItems",
     "add_identity_args",
     "add_input_args",
+    "add_near_duplicates_arg",
     "add_policy_args",
     "add_proposal_args",
     "build_policy",
+    "check_cap",
     "load_identity",
     "load_inputs",
     "load_peers",
     "make_report",
+    "session_items",
     "write_outputs",
 ]
 
@@ -166,6 +171,82 @@ def load_inputs(args: argparse.Namespace, msgs: Messages) -> LoadedSet:
     return out
 
 
+# -- near-duplicate prompts ------------------------------------------------------------------------------
+
+
+def add_near_duplicates_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--near-duplicates", choices=tuple(PROFILES), metavar="PROFILE",
+        help="match our prompt indicators as near-duplicates (MinHash bands, kind prompt-band) under "
+        "fingerprint profile strict, default or loose; both labs must choose the same profile "
+        "(docs/prompt-fingerprints.md). Caps then count band items.",
+    )  # fmt: skip
+
+
+@dataclass
+class SessionItems:
+    """What the session gets from a :class:`LoadedSet`: the items per kind, where with
+    ``--near-duplicates`` the ``prompt`` kind is replaced by its ``prompt-band`` items."""
+
+    items_by_kind: dict[str, list[str]]
+    profile: str | None = None  # the preset name
+    prompts: PromptItems | None = None
+    prompt_canonicals: list[str] = field(default_factory=list)
+
+    @property
+    def profile_tag(self) -> str | None:
+        return get_profile(self.profile).tag if self.profile is not None else None
+
+    @property
+    def manifest_profile(self) -> str | None:
+        """The tag the initiator's manifest names: only when it proposes band items."""
+        return self.profile_tag if BAND_KIND in self.items_by_kind else None
+
+    @property
+    def size(self) -> int:
+        return sum(len(v) for v in self.items_by_kind.values())
+
+
+def session_items(
+    loaded: LoadedSet, near_duplicates: str | None, msgs: Messages | None = None
+) -> SessionItems:
+    """The session's items: as loaded, or with prompts turned into band items (``errors="skip"``)."""
+    if not near_duplicates:
+        return SessionItems(loaded.items_by_kind)
+    profile = get_profile(near_duplicates)
+    canon = list(loaded.items_by_kind.get("prompt", []))
+    out = {k: v for k, v in loaded.items_by_kind.items() if k != "prompt"}
+    pi: PromptItems | None = None
+    if canon:
+        pi = prompt_items(canon, profile, errors="skip")
+        if pi.items:
+            out[BAND_KIND] = pi.items_by_kind[BAND_KIND]
+    si = SessionItems(out, near_duplicates, pi, canon)
+    if msgs is not None:
+        n = len(pi.fingerprints) if pi is not None else 0
+        left = pi.fingerprints.skipped if pi is not None else 0
+        skipped = f", {left} left out" if left else ""
+        msgs.info(
+            f"near-duplicates ({near_duplicates}): {n} prompts make {len(pi) if pi else 0} band items"
+            f"{skipped}; {si.size} items in all"
+        )
+    return si
+
+
+def check_cap(si: SessionItems, cap: int) -> None:
+    """A clear error when our items exceed the cap we propose (band items count one each)."""
+    if si.size <= cap:
+        return
+    extra = ""
+    if si.prompts is not None and si.profile is not None:
+        n = len(si.prompts.fingerprints)
+        extra = (
+            f" ({len(si.prompts)} of them prompt-band items of {n} prompts; under profile {si.profile} "
+            f"{n} prompts make at most {max_band_items(n, si.profile)})"
+        )
+    raise CliError(ExitCode.USAGE, f"{si.size} items{extra} exceed the cap of {cap}: raise --max-items")
+
+
 # -- identities and peers ---------------------------------------------------------------------------------
 
 
@@ -259,15 +340,28 @@ class BudgetPolicy(Policy):
         return reason
 
 
-def build_policy(args: argparse.Namespace, budget: DailySessionBudget | None = None) -> Policy:
+def _allowed_kinds(allowed: list[str] | None, prompt_profile: str | None) -> frozenset[str] | None:
+    """``--allow-kind``; with near-duplicate prompts, allowing ``prompt`` allows its ``prompt-band`` items."""
+    if not allowed:
+        return None
+    kinds = set(allowed)
+    if prompt_profile is not None and "prompt" in kinds:
+        kinds.add(BAND_KIND)
+    return frozenset(kinds)
+
+
+def build_policy(
+    args: argparse.Namespace, budget: DailySessionBudget | None = None, *, prompt_profile: str | None = None
+) -> Policy:
     try:
         return BudgetPolicy(
             allowed_peers=frozenset(args.allow_peer) if args.allow_peer else None,
             modes=frozenset(args.allow_mode) if args.allow_mode else frozenset(MODES),
-            kinds=frozenset(args.allow_kind) if args.allow_kind else None,
+            kinds=_allowed_kinds(args.allow_kind, prompt_profile),
             max_items_initiator=args.max_peer_items,
             max_items_responder=args.max_own_items,
             budget=budget,
+            prompt_profile=prompt_profile,
         )
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
@@ -276,10 +370,38 @@ def build_policy(args: argparse.Namespace, budget: DailySessionBudget | None = N
 # -- outputs ----------------------------------------------------------------------------------------------
 
 
+def near_duplicates_of(result: SessionResult, loaded: LoadedSet, si: SessionItems) -> list[NearDuplicate]:
+    """Our prompts whose bands matched, one entry per input record, most similar first."""
+    if si.prompts is None or result.matched is None:
+        return []
+    out: list[NearDuplicate] = []
+    bands = [m for m in result.matched if m[0] == BAND_KIND]
+    for pm in si.prompts.matches(bands):
+        canonical = si.prompt_canonicals[pm.index]
+        for rec in loaded.records.get(("prompt", canonical), ()):
+            out.append(NearDuplicate(
+                rec.value, canonical, rec.origin, pm.bands_matched, pm.bands,
+                round(pm.similarity, 4), round(pm.similarity_low, 4), round(pm.similarity_high, 4),
+            ))  # fmt: skip
+    out.sort(key=lambda n: (-n.bands_matched, n.origin))
+    return out
+
+
 def make_report(
-    result: SessionResult, loaded: LoadedSet, *, started: float | None, finished: float | None = None
+    result: SessionResult,
+    loaded: LoadedSet,
+    *,
+    started: float | None,
+    finished: float | None = None,
+    items: SessionItems | None = None,
 ) -> LocalReport:
-    matches = build_matches(result.matched or [], loaded.records)
+    exact = [m for m in result.matched or [] if m[0] != BAND_KIND]
+    matches = build_matches(exact, loaded.records)
+    profile: dict[str, str] | None = None
+    near: list[NearDuplicate] = []
+    if items is not None and items.profile is not None and items.profile_tag is not None:
+        profile = {"name": items.profile, "tag": items.profile_tag}
+        near = near_duplicates_of(result, loaded, items)
     return LocalReport(
         mode=result.mode,
         count=result.count,
@@ -295,6 +417,8 @@ def make_report(
         inputs=loaded.summary,
         started=started,
         finished=finished if finished is not None else time.time(),
+        prompt_profile=profile,
+        near_duplicates=near,
     )
 
 
@@ -316,6 +440,8 @@ def write_outputs(
     if report is not None:
         written.append(report.write_json(d / f"{prefix}report.json"))
         written.append(report.write_csv(d / f"{prefix}matches.csv", counts_path=d / f"{prefix}counts.csv"))
+        if report.prompt_profile is not None:
+            written.append(report.write_near_duplicates_csv(d / f"{prefix}near-duplicates.csv"))
     if record is not None:
         data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8")
         written.append(atomic_write(d / f"{prefix}record.json", data, mode=0o644))
@@ -323,7 +449,8 @@ def write_outputs(
 
 
 def summary_lines(report: LocalReport, *, peer: str, seconds: float | None = None) -> list[str]:
-    """A few readable lines about one finished exchange (counts only, never values)."""
+    """A few readable lines about one finished exchange: counts, and with near-duplicate prompt matching
+    the matched prompts (their origin and start), which stay on this side."""
     lines = [
         f"exchange with {peer} ({report.mode}) finished"
         + (f" in {seconds:.1f} s" if seconds is not None else ""),
@@ -333,10 +460,36 @@ def summary_lines(report: LocalReport, *, peer: str, seconds: float | None = Non
     if report.learned == "nothing":
         lines.append("  we learned nothing about the intersection in this mode (the peer did)")
     elif report.learned == "count":
-        lines.append(f"  shared indicators: {report.count} (this mode reveals only the count)")
+        what = "indicators" if report.prompt_profile is None else "items (prompt bands count one each)"
+        lines.append(f"  shared {what}: {report.count} (this mode reveals only the count)")
     else:
         per_kind = ", ".join(f"{k} {c['distinct']}" for k, c in report.counts_per_kind().items())
-        lines.append(f"  shared indicators: {report.count}" + (f" ({per_kind})" if per_kind else ""))
+        if report.prompt_profile is None:
+            lines.append(f"  shared indicators: {report.count}" + (f" ({per_kind})" if per_kind else ""))
+        else:
+            exact = sum(c["distinct"] for c in report.counts_per_kind().values())
+            lines.append(f"  shared indicators: {exact}" + (f" ({per_kind})" if per_kind else ""))
+    if report.prompt_profile is not None:
+        lines += _near_lines(report)
+    return lines
+
+
+def _near_lines(report: LocalReport, limit: int = 10) -> list[str]:
+    prof = report.prompt_profile or {}
+    head = f"  near-duplicate prompts (profile {prof.get('name')}, {prof.get('tag')})"
+    if report.learned != "intersection":
+        return [head + ": the count above includes matched prompt bands; this mode names no prompts"]
+    near = report.near_duplicates
+    lines = [head + f": {len({n.canonical for n in near})} of ours ({len(near)} records)"]
+    for n in near[:limit]:
+        text = " ".join(n.value.split())
+        text = text if len(text) <= 60 else text[:57] + "..."
+        lines.append(
+            f"    {n.origin}: bands {n.bands_matched}/{n.bands}, similarity ~{n.similarity:.2f} "
+            f"[{n.similarity_low:.2f}-{n.similarity_high:.2f}]: {text!r}"
+        )
+    if len(near) > limit:
+        lines.append(f"    ... and {len(near) - limit} more (see the report)")
     return lines
 
 

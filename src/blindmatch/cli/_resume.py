@@ -11,6 +11,7 @@ wiped and deleted when the exchange ends or fails.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from ..errors import LocalError, MalformedFile
 from ..session import InitiatorSession, Manifest, PeerStore, Policy, PublicIdentity, ResponderSession
 from ..transport import read_state, write_state
-from ._exchange import LoadedSet, load_identity
+from ._exchange import LoadedSet, SessionItems, load_identity, session_items
 from .exitcodes import CliError, ExitCode
 
 __all__ = ["SeededRng", "StepState", "rebuild"]
@@ -65,6 +66,12 @@ class StepState:
     out_dir: str = "."
     prefix: str = ""
     started: float = 0.0
+    near_duplicates: str | None = None  # the fingerprint profile of --near-duplicates
+
+    @functools.cached_property
+    def items(self) -> SessionItems:
+        """The session's items (prompts as band items with --near-duplicates), rebuilt from the inputs."""
+        return session_items(self.inputs, self.near_duplicates)
 
     @property
     def next_seq(self) -> int:
@@ -89,6 +96,7 @@ class StepState:
             "out_dir": self.out_dir,
             "prefix": self.prefix,
             "started": self.started,
+            "near_duplicates": self.near_duplicates,
             "inputs": self.inputs.to_json(),
         }
         return json.dumps(doc).encode("utf-8")
@@ -115,6 +123,7 @@ class StepState:
                 out_dir=str(doc["out_dir"]),
                 prefix=str(doc["prefix"]),
                 started=float(doc["started"]),
+                near_duplicates=doc.get("near_duplicates"),
             )
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise CliError(ExitCode.LOCAL, f"{source}: unreadable state file ({exc})") from None
@@ -149,6 +158,7 @@ def policy_to_dict(p: Policy) -> dict[str, Any]:
         "max_items_responder": p.max_items_responder,
         "max_validity_s": p.max_validity_s,
         "clock_skew_s": p.clock_skew_s,
+        "prompt_profile": p.prompt_profile,
     }
 
 
@@ -162,6 +172,7 @@ def policy_from_dict(d: dict[str, Any]) -> Policy:
         max_items_responder=int(d["max_items_responder"]),
         max_validity_s=int(d["max_validity_s"]),
         clock_skew_s=int(d["clock_skew_s"]),
+        prompt_profile=d.get("prompt_profile"),
     )
 
 
@@ -188,7 +199,7 @@ def rebuild(state: StepState) -> InitiatorSession | ResponderSession:
         party = InitiatorSession(
             identity,
             PublicIdentity.from_text(state.peer_key),
-            items_by_kind=state.inputs.items_by_kind,
+            items_by_kind=state.items.items_by_kind,
             manifest=Manifest.from_dict(state.manifest),
             peer_name=state.peer_name,
             rng=rng,
@@ -202,7 +213,7 @@ def rebuild(state: StepState) -> InitiatorSession | ResponderSession:
             identity,
             PeerStore.from_json(state.peers_json),
             policy_from_dict(state.policy),
-            items_by_kind=state.inputs.items_by_kind,
+            items_by_kind=state.items.items_by_kind,
             rng=rng,
             workers=state.workers,
         )

@@ -23,16 +23,20 @@ from ..transport import (
 from ._common import Messages
 from ._exchange import (
     LoadedSet,
+    SessionItems,
     add_identity_args,
     add_input_args,
+    add_near_duplicates_arg,
     add_policy_args,
     add_proposal_args,
     build_policy,
+    check_cap,
     load_identity,
     load_inputs,
     load_peers,
     make_report,
     max_items_of,
+    session_items,
     summary_lines,
     write_outputs,
 )
@@ -69,6 +73,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     )
     add_identity_args(s)
     add_input_args(s)
+    add_near_duplicates_arg(s)
     add_policy_args(s)
     _add_net_args(s, server=True)
     s.add_argument("--max-sessions", type=int, metavar="N", help="stop after N sessions")
@@ -88,6 +93,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     )
     add_identity_args(c)
     add_input_args(c)
+    add_near_duplicates_arg(c)
     add_proposal_args(c)
     _add_net_args(c, server=False)
     c.set_defaults(func=run_connect)
@@ -105,10 +111,13 @@ def _finish_outputs(
     out_dir: str,
     prefix: str,
     started: float,
+    items: SessionItems | None = None,
 ) -> list[str]:
     """Write whatever the session produced; returns summary lines."""
     record = party.record() if party.done else None
-    report = make_report(party.result, loaded, started=started) if party.result is not None else None
+    report = (
+        make_report(party.result, loaded, started=started, items=items) if party.result is not None else None
+    )
     paths = write_outputs(out_dir, prefix, report=report, record=record)
     lines: list[str] = []
     if report is not None:
@@ -132,11 +141,14 @@ def run_connect(args: argparse.Namespace) -> int:
             ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers} (add it with `peers add`)"
         ) from None
     loaded = load_inputs(args, msgs)
+    items = session_items(loaded, args.near_duplicates, msgs)
+    check_cap(items, int(args.max_items))
     try:
         party = InitiatorSession(
             identity,
             peer.public,
-            items_by_kind=loaded.items_by_kind,
+            items_by_kind=items.items_by_kind,
+            prompt_profile=items.manifest_profile,
             mode=args.mode,
             max_items=max_items_of(args),
             padding=args.padding,
@@ -161,7 +173,7 @@ def run_connect(args: argparse.Namespace) -> int:
             )  # fmt: skip
         except BlindmatchError as exc:
             error = exc
-    lines = _finish_outputs(party, loaded, args.out_dir, "", started)
+    lines = _finish_outputs(party, loaded, args.out_dir, "", started, items)
     if error is not None:
         for line in lines:
             msgs.info(line.strip())
@@ -189,13 +201,14 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.sessions_per_day < 1:
         raise CliError(ExitCode.USAGE, "--sessions-per-day must be at least 1")
     budget = DailySessionBudget(args.sessions_per_day)
-    policy = build_policy(args, budget)
+    items = session_items(loaded, args.near_duplicates, msgs)
+    policy = build_policy(args, budget, prompt_profile=items.profile_tag)
     seen: set[bytes] = set()
     failures: list[SessionOutcome] = []
 
     def factory(addr: str) -> ResponderSession:
         return ResponderSession(
-            identity, peers, policy, items_by_kind=loaded.items_by_kind, seen_session_ids=seen,
+            identity, peers, policy, items_by_kind=items.items_by_kind, seen_session_ids=seen,
             workers=args.workers,
         )  # fmt: skip
 
@@ -206,9 +219,9 @@ def run_serve(args: argparse.Namespace) -> int:
             if o.error is not None:
                 failures.append(o)
             return
-        name = party.result.peer_name if party.result is not None else None
+        name = party.peer_name
         try:
-            lines = _finish_outputs(party, loaded, args.out_dir, _prefix(party, name), o.started)
+            lines = _finish_outputs(party, loaded, args.out_dir, _prefix(party, name), o.started, items)
         except (BlindmatchError, CliError, OSError) as exc:
             lines = [f"  could not write outputs: {exc}"]
         if o.error is not None:
@@ -236,7 +249,8 @@ def run_serve(args: argparse.Namespace) -> int:
         host, port = await server.start()
         if args.port_file:
             atomic_write(args.port_file, f"{port}\n".encode(), mode=0o644)
-        msgs.info(f"listening on {host}:{port} with {loaded.size} indicators; Ctrl-C stops")
+        what = f"{items.size} items" if items.profile else f"{loaded.size} indicators"
+        msgs.info(f"listening on {host}:{port} with {what}; Ctrl-C stops")
         await server.serve()
 
     with contextlib.suppress(KeyboardInterrupt):

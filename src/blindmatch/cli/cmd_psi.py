@@ -21,20 +21,24 @@ from pathlib import Path
 from typing import TypeAlias
 
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
+from ..fingerprints import get_profile
 from ..session import InitiatorSession, Manifest, PeerStore, PublicIdentity, ResponderSession
 from ..transport import delete_state, read_message, write_message
 from ._common import Messages
 from ._exchange import (
     add_identity_args,
     add_input_args,
+    add_near_duplicates_arg,
     add_policy_args,
     add_proposal_args,
     build_policy,
+    check_cap,
     load_identity,
     load_inputs,
     load_peers,
     make_report,
     max_items_of,
+    session_items,
     summary_lines,
     write_outputs,
 )
@@ -80,6 +84,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     i = ps.add_parser("initiate", parents=[common], help="propose an exchange: write the first message")
     add_identity_args(i)
     add_input_args(i)
+    add_near_duplicates_arg(i)
     add_proposal_args(i, validity=24 * 3600)  # message files may take a while to travel
     _add_step_args(i, first=True)
     i.set_defaults(func=run_initiate)
@@ -87,6 +92,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     r = ps.add_parser("respond", parents=[common], help="answer a proposal (first message) under our policy")
     add_identity_args(r)
     add_input_args(r)
+    add_near_duplicates_arg(r)
     add_policy_args(r)
     r.add_argument("--in", dest="inp", required=True, metavar="FILE", help="the message received")
     _add_step_args(r, first=True)
@@ -153,12 +159,15 @@ def run_initiate(args: argparse.Namespace) -> int:
     except InvalidParameter:
         raise CliError(ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers}") from None
     loaded = load_inputs(args, msgs)
+    items = session_items(loaded, args.near_duplicates, msgs)
+    check_cap(items, int(args.max_items))
     try:
         manifest = Manifest.propose(
             initiator=identity.public,
             responder=peer.public,
             mode=args.mode,
-            kinds=sorted(loaded.items_by_kind),
+            kinds=sorted(items.items_by_kind),
+            prompt_profile=items.manifest_profile,
             max_items=max_items_of(args),
             padding=args.padding,
             purpose=args.purpose,
@@ -179,6 +188,7 @@ def run_initiate(args: argparse.Namespace) -> int:
         out_dir=out_dir,
         prefix=prefix,
         started=time.time(),
+        near_duplicates=args.near_duplicates,
     )
     try:
         hello = _hello_of(state)
@@ -199,7 +209,7 @@ def _hello_of(state: StepState) -> bytes:
     party = InitiatorSession(
         identity,
         PublicIdentity.from_text(state.peer_key),
-        items_by_kind=state.inputs.items_by_kind,
+        items_by_kind=state.items.items_by_kind,
         manifest=Manifest.from_dict(state.manifest),
         peer_name=state.peer_name,
         rng=SeededRng(state.seed),
@@ -216,7 +226,8 @@ def run_respond(args: argparse.Namespace) -> int:
     load_identity(args.identity)
     peers = load_peers(args.peers)
     loaded = load_inputs(args, msgs)
-    policy = build_policy(args)
+    tag = get_profile(args.near_duplicates).tag if args.near_duplicates else None
+    policy = build_policy(args, prompt_profile=tag)
     out_dir, prefix = _out_dir_prefix(args, state_path)
     state = StepState(
         role="responder",
@@ -229,6 +240,7 @@ def run_respond(args: argparse.Namespace) -> int:
         out_dir=out_dir,
         prefix=prefix,
         started=time.time(),
+        near_duplicates=args.near_duplicates,
     )
     return _step(args, msgs, state, state_path, _read_in(args.inp), first=True)
 
@@ -277,7 +289,11 @@ def _step(
         _wipe(state_path, first)
         if out_path is not None and out is not None:
             _write_out(out_path, out)
-        report = make_report(party.result, state.inputs, started=state.started) if party.result else None
+        report = (
+            make_report(party.result, state.inputs, started=state.started, items=state.items)
+            if party.result
+            else None
+        )
         paths = write_outputs(state.out_dir, state.prefix, report=report, record=party.record())
         if isinstance(party, ResponderSession) and party.refusal_reason is not None:
             print(f"refused the proposal: {party.refusal_reason}")

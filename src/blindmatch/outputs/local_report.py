@@ -21,7 +21,7 @@ from .._version import __version__
 from ..canonical import CANON_VERSION
 from ..inputs import Record
 
-__all__ = ["REPORT_FORMAT", "LocalReport", "Match", "build_matches"]
+__all__ = ["REPORT_FORMAT", "LocalReport", "Match", "NearDuplicate", "build_matches"]
 
 REPORT_FORMAT = "blindmatch-local-report/1"
 
@@ -33,6 +33,26 @@ class Match(NamedTuple):
     value: str  # as written in our input
     canonical: str
     origin: str
+
+
+class NearDuplicate(NamedTuple):
+    """One of our own prompts with a near-duplicate on the peer's side (``--near-duplicates``).
+
+    ``bands_matched`` of ``bands`` LSH bands were found on the other side; ``similarity`` is the Jaccard
+    similarity that implies, ``similarity_low``..``similarity_high`` an approximate 95 % range.
+    """
+
+    value: str  # as written in our input
+    canonical: str
+    origin: str
+    bands_matched: int
+    bands: int
+    similarity: float
+    similarity_low: float
+    similarity_high: float
+
+
+NEAR_DUPLICATE_COLUMNS = NearDuplicate._fields
 
 
 def build_matches(
@@ -77,6 +97,9 @@ class LocalReport:
     started: float | None = None
     finished: float | None = None
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
+    #: With near-duplicate prompt matching: the fingerprint profile (name and tag) and the matched prompts.
+    prompt_profile: dict[str, str] | None = None
+    near_duplicates: list[NearDuplicate] = field(default_factory=list)
 
     def counts_per_kind(self) -> dict[str, dict[str, int]]:
         rows = Counter(m.kind for m in self.matches)
@@ -105,6 +128,17 @@ class LocalReport:
             "counts_per_kind": self.counts_per_kind(),
             "inputs": self.inputs,
             "matches": [m._asdict() for m in self.matches],
+            **(
+                {
+                    "near_duplicates": {
+                        "profile": self.prompt_profile,
+                        "prompts": len({n.canonical for n in self.near_duplicates}),
+                        "matches": [n._asdict() for n in self.near_duplicates],
+                    }
+                }
+                if self.prompt_profile is not None
+                else {}
+            ),
         }
 
     def to_json(self) -> bytes:
@@ -126,6 +160,15 @@ class LocalReport:
             w.writerow([k, c["rows"], c["distinct"]])
         return buf.getvalue().encode("utf-8")
 
+    def near_duplicates_csv(self) -> bytes:
+        """Our prompts with a near-duplicate on the other side, one row per input record."""
+        buf = io.StringIO(newline="")
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(NEAR_DUPLICATE_COLUMNS)
+        for n in self.near_duplicates:
+            w.writerow([*n[:5], *(f"{x:.3f}" for x in n[5:])])
+        return buf.getvalue().encode("utf-8")
+
     def write_json(self, path: str | Path) -> Path:
         return atomic_write(path, self.to_json(), mode=0o600)
 
@@ -139,4 +182,7 @@ class LocalReport:
         if counts_path is not None:
             atomic_write(counts_path, self.counts_csv(), mode=0o600)
         return atomic_write(path, self.matches_csv(), mode=0o600)
+
+    def write_near_duplicates_csv(self, path: str | Path) -> Path:
+        return atomic_write(path, self.near_duplicates_csv(), mode=0o600)
 

@@ -34,6 +34,8 @@ MAX_ITEMS_LIMIT = 1 << 26
 SESSION_ID_BYTES = 16
 MAX_PURPOSE = 300
 MAX_KINDS = 64
+#: The indicator kind of near-duplicate prompt bands (``blindmatch.fingerprints.BAND_KIND``).
+BAND_KIND = "prompt-band"
 
 
 def _check_purpose(purpose: str) -> None:
@@ -67,6 +69,8 @@ class Manifest:
     channel_suite: str = CHANNEL_SUITE
     psi_suite: str = PSI_SUITE
     library_version: str = __version__
+    #: Tag of the fingerprint profile the ``prompt-band`` items were made with (``None``: no bands).
+    prompt_profile: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.session_id, bytes) or len(self.session_id) != SESSION_ID_BYTES:
@@ -96,6 +100,10 @@ class Manifest:
         for s in (self.protocol, self.channel_suite, self.psi_suite, self.library_version):
             if not isinstance(s, str) or not 1 <= len(s) <= 100 or not s.isascii() or not s.isprintable():
                 raise InvalidParameter("protocol, suites and version are short printable ASCII strings")
+        if self.prompt_profile is not None:
+            _check_kind(self.prompt_profile)
+            if BAND_KIND not in self.kinds:
+                raise InvalidParameter(f"a prompt profile is named only with the kind {BAND_KIND!r}")
 
     @classmethod
     def propose(
@@ -111,10 +119,13 @@ class Manifest:
         validity_s: int = 3600,
         rng: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], float] = time.time,
+        prompt_profile: str | None = None,
     ) -> Manifest:
         """A manifest with a random session id, valid from now for ``validity_s`` seconds.
 
-        ``max_items`` is one cap for both sides or ``(initiator_cap, responder_cap)``.
+        ``max_items`` is one cap for both sides or ``(initiator_cap, responder_cap)``. ``prompt_profile``
+        is the :attr:`~blindmatch.fingerprints.FingerprintProfile.tag` of the ``prompt-band`` items, so a
+        responder that fingerprints under another profile refuses instead of silently matching nothing.
         """
         if isinstance(max_items, tuple):
             cap_i, cap_r = max_items
@@ -135,6 +146,7 @@ class Manifest:
             not_after=now + validity_s,
             initiator_key=initiator.raw,
             responder_key=responder.raw,
+            prompt_profile=prompt_profile,
         )
 
     def cap_of(self, role: str) -> int:
@@ -149,7 +161,7 @@ class Manifest:
         return "count" if self.mode == "mutual-cardinality" else "nothing"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "protocol": self.protocol,
             "channel_suite": self.channel_suite,
             "psi_suite": self.psi_suite,
@@ -164,6 +176,9 @@ class Manifest:
             "initiator_key": self.initiator_key.hex(),
             "responder_key": self.responder_key.hex(),
         }
+        if self.prompt_profile is not None:  # absent otherwise: manifests without bands are unchanged
+            doc["prompt_profile"] = self.prompt_profile
+        return doc
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Manifest:
@@ -194,6 +209,7 @@ class Manifest:
                 initiator_key=_hex(doc["initiator_key"], 32),
                 responder_key=_hex(doc["responder_key"], 32),
                 library_version=doc["library_version"],
+                prompt_profile=doc.get("prompt_profile"),
             )
         except UnsupportedVersion:
             raise
@@ -215,7 +231,9 @@ class Policy:
     ``modes``, ``kinds`` (``None``: any), ``paddings``: what may be proposed. ``max_items_initiator``: the
     largest initiator set (cap) accepted; ``max_items_responder``: the largest cap on our own set we agree
     to reveal up to. ``max_validity_s``: the longest validity window; ``clock_skew_s``: tolerance when
-    checking that window against the local clock.
+    checking that window against the local clock. ``prompt_profile``: the fingerprint profile tag our
+    ``prompt-band`` items are made with (``None``: we hold no bands); a manifest naming another profile,
+    naming one when we hold none, or proposing prompts without our profile is refused.
     """
 
     allowed_peers: frozenset[str] | None = None
@@ -226,6 +244,7 @@ class Policy:
     max_items_responder: int = 1 << 20
     max_validity_s: int = 24 * 3600
     clock_skew_s: int = 300
+    prompt_profile: str | None = None
 
     def refusal(self, manifest: Manifest, peer_name: str, own_items: int | None = None) -> str | None:
         """The reason to refuse ``manifest`` from ``peer_name``, or ``None`` to accept it.
@@ -253,6 +272,21 @@ class Policy:
             )
         if manifest.not_after - manifest.not_before > self.max_validity_s:
             return f"validity window longer than {self.max_validity_s} s"
+        why = self._prompt_refusal(manifest)
+        if why is not None:
+            return why
         if own_items is not None and own_items > manifest.max_items_responder:
             return "the responder's set does not fit under the proposed responder cap"
+        return None
+
+    def _prompt_refusal(self, manifest: Manifest) -> str | None:
+        theirs, ours = manifest.prompt_profile, self.prompt_profile
+        if theirs is None and BAND_KIND in manifest.kinds and ours is not None:
+            return f"prompt bands without a fingerprint profile (we use {ours})"
+        if theirs is not None and ours is None:
+            return f"near-duplicate prompt matching (profile {theirs}) is not offered by this responder"
+        if theirs is not None and theirs != ours:
+            return f"prompt fingerprint profiles differ: proposed {theirs}, we use {ours}"
+        if theirs is None and ours is not None and "prompt" in manifest.kinds:
+            return f"we match prompts only as near-duplicates (profile {ours}); exact prompts are not offered"
         return None

@@ -265,6 +265,11 @@ class _Party:
         return self._manifest
 
     @property
+    def peer_name(self) -> str | None:
+        """The peer's name (trust-store name for a responder, once the hello was verified)."""
+        return self._peer_name
+
+    @property
     def transcript_hash(self) -> bytes:
         """Hash of every message sent and received so far (the same on both sides once done)."""
         return self._transcript.hash
@@ -294,6 +299,30 @@ class _Party:
 
     def _receive(self, data: bytes) -> bytes | None:
         raise NotImplementedError
+
+    def abort(self, reason: str) -> None:
+        """End the session here, for a reason outside the messages (the peer disconnected or stalled,
+        a frame was too large, the operator gave up).
+
+        The party is dead afterwards: keys and the PSI state are dropped, nothing more is sent, and any
+        further call raises :class:`~blindmatch.LocalProtocolError`. :meth:`record` then gives a signed
+        record with outcome ``failed`` (error ``aborted``) and ``reason``. Aborting a session that is
+        already over raises :class:`~blindmatch.LocalProtocolError`.
+        """
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidParameter("reason must be a non-empty str")
+        if self._state is _State.FAILED:
+            raise LocalProtocolError("this session failed already")
+        if self._state is _State.DONE:
+            raise LocalProtocolError("this session is over")
+        self._state = _State.FAILED
+        self._outcome = "failed"
+        self._reason = " ".join(reason.split())[:500]
+        self._error = "aborted"
+        self._ended_at = self._clock()
+        if self._started_at is None:
+            self._started_at = self._ended_at
+        self._forget()
 
     def _fail(self, exc: BaseException) -> None:
         self._state = _State.FAILED
@@ -508,7 +537,7 @@ class _Party:
 
     # -- record ------------------------------------------------------------------------------------------
     def record(self) -> dict[str, Any]:
-        """The signed disclosure record of this party (after the session ended or failed)."""
+        """The signed disclosure record of this party (after the session ended, failed or was aborted)."""
         if self._state is _State.NEW:
             raise LocalProtocolError("no session has started")
         if not self.done:
@@ -550,6 +579,7 @@ class _Party:
             "purpose": m.purpose if m is not None else None,
             "mode": m.mode if m is not None else None,
             "kinds": list(m.kinds) if m is not None else None,
+            **({"prompt_profile": m.prompt_profile} if m is not None and m.prompt_profile else {}),
             "padding": m.padding if m is not None else None,
             "caps": (
                 {"initiator": m.max_items_initiator, "responder": m.max_items_responder}
@@ -597,7 +627,8 @@ class InitiatorSession(_Party):
     :func:`blindmatch.psi.indicator_item`) or as raw ``items`` (byte strings). ``kinds`` defaults to the
     keys of ``items_by_kind`` (``("bytes",)`` for raw items). ``max_items`` is one cap for both sides or
     ``(initiator_cap, responder_cap)``. Pass ``manifest=`` instead of the manifest parameters to propose
-    a manifest built elsewhere (its keys must be ours and the peer's).
+    a manifest built elsewhere (its keys must be ours and the peer's). ``prompt_profile`` names the
+    fingerprint profile of ``prompt-band`` items in the manifest (see :class:`Manifest`).
     """
 
     _role = ROLE_INITIATOR
@@ -620,6 +651,7 @@ class InitiatorSession(_Party):
         rng: Rng = os.urandom,
         clock: Clock = time.time,
         workers: int = 1,
+        prompt_profile: str | None = None,
     ) -> None:
         super().__init__(identity, rng, clock, workers)
         if isinstance(peer, bytes | bytearray):
@@ -656,6 +688,7 @@ class InitiatorSession(_Party):
                 validity_s=validity_s,
                 rng=rng,
                 clock=clock,
+                prompt_profile=prompt_profile,
             )
         elif manifest.initiator_key != identity.public.raw or manifest.responder_key != peer.raw:
             raise InvalidParameter("the manifest names other identities than this session's")

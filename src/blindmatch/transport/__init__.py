@@ -6,7 +6,7 @@ Protocol parties stay sans-I/O; this package only carries their bytes.
 from __future__ import annotations
 
 from .budget import DailySessionBudget
-from .driver import InitiatingParty, Party, run_party
+from .driver import InitiatingParty, Party, abort_party, run_party
 from .errors import (
     FrameTooLarge,
     ListenError,
@@ -44,6 +44,7 @@ __all__ = [
     "SessionBudgetExceeded",
     "SessionOutcome",
     "StateFileError",
+    "abort_party",
     "connect_and_run",
     "delete_state",
     "read_message",

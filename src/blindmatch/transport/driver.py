@@ -9,12 +9,13 @@ event loop (and the read timeouts of other sessions on a server) keep running.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .framing import FramedConnection
 
-__all__ = ["InitiatingParty", "Party", "run_party"]
+__all__ = ["InitiatingParty", "Party", "abort_party", "run_party"]
 
 
 @runtime_checkable
@@ -36,6 +37,30 @@ class InitiatingParty(Party, Protocol):
 EventCallback = Callable[[str, int], None]
 
 
+def abort_party(party: Party, reason: str) -> bool:
+    """Abort ``party`` (its ``abort(reason)``, where it has one) unless it is over; True if it aborted.
+
+    A session party aborted this way is dead and gives a signed ``failed`` record with ``reason``.
+    """
+    abort = getattr(party, "abort", None)
+    if abort is None or party.done:
+        return False
+    abort(reason)
+    return True
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a worker thread; if the caller is cancelled meanwhile (a session timeout), wait for
+    the thread to end before the cancellation goes on, so nothing touches the party while it runs."""
+    task = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+
+
 async def run_party(
     party: Party,
     conn: FramedConnection,
@@ -46,26 +71,35 @@ async def run_party(
 ) -> None:
     """Drive ``party`` to completion over ``conn``; any error propagates after the connection is closed.
 
-    Nothing more is sent after an error: the connection is just closed.
+    Nothing more is sent after an error: the connection is just closed. When the connection fails (the
+    peer disconnects or stalls, a frame is too large) once the session has begun, the party is aborted
+    with that reason (:func:`abort_party`), so it still gives a signed record of the failure.
     """
+    begun = False
     try:
         if initiator:
             start = getattr(party, "start", None)
             if start is None:
                 raise TypeError("an initiating party needs a start() method")
-            first: bytes = await asyncio.to_thread(start)
+            first: bytes = await _in_thread(start)
+            begun = True
             await conn.send(first)
             if on_event:
                 on_event("sent", len(first))
         while not party.done:
             data = await conn.recv()
+            begun = True
             if on_event:
                 on_event("received", len(data))
-            out = await asyncio.to_thread(party.receive, data)
+            out = await _in_thread(party.receive, data)
             if out is not None:
                 await conn.send(out)
                 if on_event:
                     on_event("sent", len(out))
+    except Exception as exc:
+        if begun:
+            abort_party(party, f"{type(exc).__name__}: {exc}")
+        raise
     finally:
         if close:
             await conn.close()

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import InvalidParameter
-from .driver import EventCallback, InitiatingParty, Party, run_party
+from .driver import EventCallback, InitiatingParty, Party, abort_party, run_party
 from .errors import ListenError, PeerTimeout, PeerUnreachable
 from .framing import DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT, FramedConnection
 
@@ -169,6 +169,10 @@ class Server:
                     await run
         except Exception as exc:  # reported through the outcome, never raised into asyncio's handler
             outcome.error = exc
+            # the whole-session timeout: the session had begun if the party holds a manifest
+            if isinstance(exc, PeerTimeout) and getattr(outcome.party, "manifest", None) is not None:
+                with contextlib.suppress(Exception):
+                    abort_party(outcome.party, f"{type(exc).__name__}: {exc}")  # type: ignore[arg-type]
         finally:
             await conn.close()
             outcome.bytes_sent = conn.bytes_sent
