@@ -49,7 +49,7 @@ def check(mode: str, a: list[bytes], b: list[bytes], ra: PsiResult, rb: PsiResul
 
 
 @pytest.mark.parametrize("mode", MODES)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(xa=ints, xb=ints, seed=st.binary(min_size=1, max_size=8))
 def test_matches_python_sets(mode: str, xa: list[int], xb: list[int], seed: bytes) -> None:
     a, b = items(xa), items(xb)
@@ -58,7 +58,7 @@ def test_matches_python_sets(mode: str, xa: list[int], xb: list[int], seed: byte
 
 
 @pytest.mark.parametrize("mode", MODES)
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     na=st.integers(min_value=0, max_value=2000),
     nb=st.integers(min_value=0, max_value=2000),
