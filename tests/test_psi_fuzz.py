@@ -234,3 +234,14 @@ def test_random_splices(which: int, pos: int, junk: bytes) -> None:
             continue
         with contextlib.suppress(RemoteProtocolError):
             feed(which, bad)
+
+
+def test_buffer_types() -> None:
+    import array
+
+    m1 = MSGS[0]
+    assert isinstance(fresh_responder().respond(memoryview(m1)), bytes)  # type: ignore[arg-type]
+    with pytest.raises(MalformedMessage):
+        fresh_responder().respond(memoryview(array.array("i", [1, 2, 3]))[::2])  # type: ignore[arg-type]
+    with pytest.raises(MalformedMessage):
+        fresh_responder().respond(None)  # type: ignore[arg-type]
