@@ -212,7 +212,7 @@ def test_non_bytes_message() -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(data=st.binary(max_size=300), which=st.sampled_from([1, 2, 3]))
 def test_random_bytes(mode: str, data: bytes, which: int) -> None:
     if which == 3 and mode not in ("mutual", "mutual-cardinality"):
@@ -220,7 +220,7 @@ def test_random_bytes(mode: str, data: bytes, which: int) -> None:
     expect_remote(which, data, mode)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     which=st.sampled_from([1, 2, 3]), pos=st.integers(min_value=0), junk=st.binary(min_size=1, max_size=40)
 )
@@ -234,3 +234,14 @@ def test_random_splices(which: int, pos: int, junk: bytes) -> None:
             continue
         with contextlib.suppress(RemoteProtocolError):
             feed(which, bad)
+
+
+def test_buffer_types() -> None:
+    import array
+
+    m1 = MSGS[0]
+    assert isinstance(fresh_responder().respond(memoryview(m1)), bytes)  # type: ignore[arg-type]
+    with pytest.raises(MalformedMessage):
+        fresh_responder().respond(memoryview(array.array("i", [1, 2, 3]))[::2])  # type: ignore[arg-type]
+    with pytest.raises(MalformedMessage):
+        fresh_responder().respond(None)  # type: ignore[arg-type]

@@ -49,7 +49,7 @@ def check(mode: str, a: list[bytes], b: list[bytes], ra: PsiResult, rb: PsiResul
 
 
 @pytest.mark.parametrize("mode", MODES)
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(xa=ints, xb=ints, seed=st.binary(min_size=1, max_size=8))
 def test_matches_python_sets(mode: str, xa: list[int], xb: list[int], seed: bytes) -> None:
     a, b = items(xa), items(xb)
@@ -58,7 +58,7 @@ def test_matches_python_sets(mode: str, xa: list[int], xb: list[int], seed: byte
 
 
 @pytest.mark.parametrize("mode", MODES)
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     na=st.integers(min_value=0, max_value=2000),
     nb=st.integers(min_value=0, max_value=2000),
@@ -327,3 +327,40 @@ def test_indicator_item() -> None:
         indicator_item("text", "\ud800")
     with pytest.raises(InvalidParameter):
         indicator_item("text", b"x")  # type: ignore[arg-type]
+
+
+# Pinned transcripts: SHA-256 of m1 || m2 || m3 and the transcript hash for fixed rngs. A change here is a
+# wire-format or suite change and needs a new protocol version.
+PINNED_TRANSCRIPTS = {
+    "intersection": (
+        "694491b83b62bbcfbabe87924ea385c8c4298285d3a647a1985ac2a722c4e5e9",
+        "04bb8648f52146c66457d7f04ee7cb2b",
+    ),
+    "mutual": (
+        "50a48a4d9925694cdf73703098b0be1552a5545b5ba6fa5e85b089a90760ed24",
+        "9d1f0266d90538fe7beccb909dfe4090",
+    ),
+    "cardinality": (
+        "cacce0ecc994104d0e79f374baaba3da66544894f503309ad0df807cb4937f1d",
+        "fc6aa3960415c2e1ebf6170aad007c56",
+    ),
+    "mutual-cardinality": (
+        "64876f3c5ba638223fb1ff6599517966652769bf356f8d1ca93fa1b9ec7688f8",
+        "a9603948aef1dd18e0532ba37c530af0",
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pinned_transcripts(mode: str) -> None:
+    init = Initiator(items([1, 2, 3, 5]), mode, rng=drbg("pin-i"))  # type: ignore[arg-type]
+    resp = Responder(items([2, 3, 4]), rng=drbg("pin-r"))
+    m1 = init.start()
+    m2 = resp.respond(m1)
+    m3 = init.finish(m2)
+    if m3 is not None:
+        resp.finish(m3)
+    digest = hashlib.sha256(m1 + m2 + (m3 or b"")).hexdigest()
+    assert (digest, init.result.transcript_hash.hex()[:32]) == PINNED_TRANSCRIPTS[mode]
+    assert len(m1) == 67 + 32 * 4 and len(m2) == 71 + 32 * 3 + 16 * 4
+    assert m3 is None or len(m3) == 67 + 16 * 3

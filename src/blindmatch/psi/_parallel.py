@@ -35,7 +35,8 @@ def map_chunked(
     concatenated chunk results equal ``fn(*fixed, seq)``; all randomness stays in the caller.
     """
     n = len(seq)
-    if workers <= 1 or n < MIN_PARALLEL_ITEMS:
+    # daemonic processes (e.g. a multiprocessing worker) may not start children: stay serial there
+    if workers <= 1 or n < MIN_PARALLEL_ITEMS or multiprocessing.current_process().daemon:
         return fn(*fixed, seq)
     k = min(workers * _CHUNKS_PER_WORKER, max(1, n // 512))
     bounds = [n * i // k for i in range(k + 1)]

@@ -117,10 +117,19 @@ def encode_confirm(mode: str, session_id: bytes, hashes: list[bytes]) -> bytes:
     return b"".join((_header(MSG_CONFIRM, mode, session_id), _u32(len(hashes)), *hashes))
 
 
-def _parse_header(data: object, expected_type: int) -> tuple[str, bytes]:
+def _as_bytes(data: object) -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, bytearray | memoryview):
+        try:
+            return memoryview(data).cast("B").tobytes()
+        except (TypeError, ValueError):
+            raise MalformedMessage("a PSI message must be a contiguous byte buffer") from None
+    raise MalformedMessage("a PSI message must be bytes")
+
+
+def _parse_header(data: bytes, expected_type: int) -> tuple[str, bytes]:
     """Check the header of ``data``; return (mode, session id)."""
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise MalformedMessage("a PSI message must be bytes")
     name = _MSG_NAMES[expected_type]
     if len(data) < _HEADER_LEN:
         raise MalformedMessage(f"{name}: truncated header ({len(data)} bytes)")
@@ -168,8 +177,8 @@ def _slices(data: bytes, off: int, n: int, size: int) -> list[bytes]:
 
 def parse_request(data: bytes, max_items: int) -> Request:
     """Parse a request; the peer count is checked against ``max_items`` before the payload is read."""
+    data = _as_bytes(data)
     mode, sid = _parse_header(data, MSG_REQUEST)
-    data = bytes(data)
     (n_a,) = _counts(data, _HEADER_LEN, 1, "request")
     _check_cap(n_a, max_items, "request")
     off = _HEADER_LEN + 4
@@ -179,8 +188,8 @@ def parse_request(data: bytes, max_items: int) -> Request:
 
 def parse_response(data: bytes, max_items: int, expected_n_a: int) -> Response:
     """Parse a response to a request of ``expected_n_a`` elements; ``n_b`` is capped at ``max_items``."""
+    data = _as_bytes(data)
     mode, sid = _parse_header(data, MSG_RESPONSE)
-    data = bytes(data)
     n_a, n_b = _counts(data, _HEADER_LEN, 2, "response")
     if n_a != expected_n_a:
         raise UnexpectedMessage(f"response: it answers {n_a} elements, but {expected_n_a} were sent")
@@ -193,8 +202,8 @@ def parse_response(data: bytes, max_items: int, expected_n_a: int) -> Response:
 
 
 def parse_confirm(data: bytes, expected_count: int) -> Confirm:
+    data = _as_bytes(data)
     mode, sid = _parse_header(data, MSG_CONFIRM)
-    data = bytes(data)
     (n_b,) = _counts(data, _HEADER_LEN, 1, "confirm")
     if n_b != expected_count:
         raise UnexpectedMessage(f"confirm: it answers {n_b} elements, but {expected_count} were sent")
