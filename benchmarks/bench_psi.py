@@ -18,6 +18,7 @@ ratios within one run.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import resource
 import time
 from typing import Any
@@ -175,4 +176,25 @@ def run(quick: bool) -> list[Table]:
                 ratio_floor,
                 ratio_peer,
             )
-    return [main]
+    tables = [main]
+    if os.environ.get("BLINDMATCH_BENCH_HUGE") == "1":
+        tables.append(_huge())
+    return tables
+
+
+def _huge() -> Table:
+    """2^20 per side, blindmatch only (opt-in: several minutes on two cores)."""
+    n = 1 << 20
+    table = Table(
+        "PSI at 2^20 per side (opt-in: BLINDMATCH_BENCH_HUGE=1)",
+        ["sizes (A x B)", "engine", "stage seconds", "total s", "items/s", "B/item", "peak RSS MiB", "goal"],
+    )
+    table.notes.append("Goal: completes with peak RSS under 1.5 GB (1,430 MiB) in the measuring process.")
+    r = _measure("blindmatch", n, n, 2)
+    if "error" in r:
+        table.add("2^20 x 2^20", "blindmatch w=2", r["error"], "", "", "", "", "")
+    else:
+        table.add("2^20 x 2^20", "blindmatch w=2", " / ".join(f"{s:.3g}" for s in r["stages"]), r["total"],
+                  2 * n / r["total"], r["bytes"] / (2 * n), r["rss"],
+                  "met" if r["rss"] < 1430 else "missed")
+    return table
