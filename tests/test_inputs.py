@@ -371,3 +371,23 @@ def test_json_format_decided_from_the_parsed_document(tmp_path: Path) -> None:
     (tmp_path / "other.json").write_text(json.dumps({"note": pad}))
     with pytest.raises(InvalidParameter, match="cannot tell"):
         read_indicators(tmp_path / "other.json")
+
+
+def test_stix_network_traffic_type_contradiction_is_unmapped() -> None:
+    from blindmatch.inputs import parse_stix
+
+    def bundle(pattern: str) -> str:
+        ind = {"type": "indicator", "id": "indicator--1", "pattern": pattern, "pattern_type": "stix"}
+        return json.dumps({"type": "bundle", "id": "bundle--1", "objects": [ind]})
+
+    bad = parse_stix(
+        bundle("[network-traffic:dst_ref.value = '1.2.3.4' AND network-traffic:dst_ref.type = 'ipv6-addr']"),
+        "t.json",
+    )
+    assert [(r[0], r[1]) for r in bad.records] == []
+    assert sum(bad.unmapped.values()) == 1
+    good = parse_stix(
+        bundle("[network-traffic:dst_ref.value = '1.2.3.4' AND network-traffic:dst_ref.type = 'ipv4-addr']"),
+        "t.json",
+    )
+    assert [(r[0], r[1]) for r in good.records] == [("ip", "1.2.3.4")]

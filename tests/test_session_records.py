@@ -140,3 +140,36 @@ def test_in_memory_driver_and_tap() -> None:
     assert [d for d, _ in seen] == ["i2r", "r2i", "i2r", "r2i", "i2r"]
     assert [n for _, n in seen] == [len(w) for w in wire]
     assert init.done and resp.done and not init.failed and not resp.failed
+
+
+def test_duplicated_member_is_rejected() -> None:
+    ri, _ = _done()
+    text = json.dumps(ri)
+    forged = '{"purpose": "FORGED: we shared everything", ' + text[1:]
+    with pytest.raises(InvalidRecord, match="duplicated member"):
+        verify_record(forged, ALICE.public)
+    assert verify_record(text, ALICE.public)["purpose"] == ri["purpose"]
+
+
+def test_record_must_name_its_signer_as_writer() -> None:
+    from blindmatch.session.record import sign_record
+
+    ri, _ = _done()
+    body = {k: v for k, v in ri.items() if k != "signature"}
+    body["self"] = {"fingerprint": CAROL.fingerprint, "public_key": CAROL.public.to_text()}
+    claims_carol = sign_record(ALICE, body)
+    with pytest.raises(InvalidRecord, match="another party as its writer"):
+        verify_record(claims_carol, ALICE.public)
+
+
+@pytest.mark.parametrize("drop", ["learned", "outcome", "transcript_hash", "self"])
+def test_record_missing_members_is_rejected_even_when_signed(drop: str) -> None:
+    from blindmatch.session.record import sign_record
+
+    ri, _ = _done()
+    body = {k: v for k, v in ri.items() if k not in ("signature", drop)}
+    with pytest.raises(InvalidRecord, match="lacks the member"):
+        verify_record(sign_record(ALICE, body), ALICE.public)
+    minimal = sign_record(ALICE, {"format": ri["format"], "version": ri["version"]})
+    with pytest.raises(InvalidRecord):
+        verify_record(minimal, ALICE.public)

@@ -59,6 +59,21 @@ def _kind_value(kind: str, value: str) -> tuple[str, str]:
     return ip_or_cidr(value) if kind == "ip" else (kind, value)
 
 
+_REF_TYPE_PATHS = {
+    "network-traffic:src_ref.value": "network-traffic:src_ref.type",
+    "network-traffic:dst_ref.value": "network-traffic:dst_ref.type",
+}
+
+
+def _ref_type_conflicts(group: list[Comparison], value_path: str, value: str) -> bool:
+    """Whether a ``*_ref.type`` comparison in the group names another address family than ``value``."""
+    declared = {c.value for c in group if c.path == _REF_TYPE_PATHS[value_path]}
+    if not declared:
+        return False
+    family = "ipv6-addr" if ":" in value else "ipv4-addr"
+    return declared != {family}
+
+
 def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     acct_types = [c.value for c in group if c.path == "user-account:account_type"]
@@ -66,7 +81,10 @@ def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, s
         value = c.value
         if not isinstance(value, str):  # equality_groups only returns string comparisons
             continue
-        if c.path in STIX_PATTERN_PATHS:
+        if c.path in _REF_TYPE_PATHS and _ref_type_conflicts(group, c.path, value):
+            # e.g. dst_ref.value = '1.2.3.4' AND dst_ref.type = 'ipv6-addr': contradictory, not ours to guess
+            batch.unmapped["stix:network-traffic address contradicts its declared type"] += 1
+        elif c.path in STIX_PATTERN_PATHS:
             out.append(_kind_value(STIX_PATTERN_PATHS[c.path], value))
         elif c.path in _ACCOUNT_IDS:
             if len(acct_types) == 1 and isinstance(acct_types[0], str) and acct_types[0].strip():

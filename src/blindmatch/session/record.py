@@ -49,6 +49,55 @@ def sign_record(identity: Identity, body: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
+# Members every version-1 record has, with the JSON types they may take (None: JSON null).
+_REQUIRED: dict[str, tuple[type, ...]] = {
+    "format": (str,),
+    "version": (int,),
+    "role": (str,),
+    "session_id": (str, type(None)),
+    "self": (dict,),
+    "peer": (dict,),
+    "purpose": (str, type(None)),
+    "mode": (str, type(None)),
+    "kinds": (list, type(None)),
+    "padding": (str, type(None)),
+    "caps": (dict, type(None)),
+    "padded_sizes": (dict, type(None)),
+    "learned": (dict,),
+    "own_set_sent": (bool,),
+    "transcript_hash": (str, type(None)),
+    "messages": (int,),
+    "wire_bytes": (dict,),
+    "times": (dict,),
+    "versions": (dict,),
+    "outcome": (dict,),
+}
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            # json.loads would keep the last value silently: a forged first value could then be what a
+            # person reads in the file while the signature checks the other one.
+            raise InvalidRecord("record has a duplicated member")
+        out[key] = value
+    return out
+
+
+def _check_schema(doc: Mapping[str, Any]) -> None:
+    for key, types in _REQUIRED.items():
+        if key not in doc:
+            raise InvalidRecord(f"record lacks the member {key!r}")
+        value = doc[key]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            raise InvalidRecord(f"record member {key!r} has the wrong type")
+    if doc["role"] not in ("initiator", "responder"):
+        raise InvalidRecord("record member 'role' must be 'initiator' or 'responder'")
+    if doc["outcome"].get("status") not in ("completed", "refused", "failed"):
+        raise InvalidRecord("record outcome status must be completed, refused or failed")
+
+
 def verify_record(
     record: Mapping[str, Any] | str | bytes, public_key: PublicIdentity | bytes | str
 ) -> dict[str, Any]:
@@ -65,7 +114,9 @@ def verify_record(
         if len(record) > _MAX_RECORD_BYTES:
             raise InvalidRecord("record larger than 1 MiB")
         try:
-            record = json.loads(record)
+            record = json.loads(record, object_pairs_hook=_no_duplicate_keys)
+        except InvalidRecord:
+            raise
         except (ValueError, RecursionError) as exc:
             raise InvalidRecord(f"record is not JSON ({type(exc).__name__})") from None
     if not isinstance(record, Mapping):
@@ -78,6 +129,12 @@ def verify_record(
         raise InvalidRecord("record has no ed25519 signature")
     if sig.get("public_key") != public_key.to_text():
         raise InvalidRecord("record is signed by another key than the one expected")
+    _check_schema(doc)
+    own = doc["self"]
+    if own.get("public_key") != public_key.to_text() or sig.get("fingerprint") != public_key.fingerprint:
+        raise InvalidRecord("record names another party as its writer than the key that signed it")
+    if own.get("fingerprint") != public_key.fingerprint:
+        raise InvalidRecord("record names another party as its writer than the key that signed it")
     value = sig.get("value")
     try:
         raw_sig = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
