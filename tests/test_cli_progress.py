@@ -39,3 +39,52 @@ def test_ticking_bar_refreshes_and_stops() -> None:
         time.sleep(1.8)  # past tqdm's 1 s delay: the ticker has drawn the bar
     assert "busy" in tty.getvalue()
     assert not p.shown
+
+
+def test_callback_is_none_without_a_bar() -> None:
+    with Progress("x", stream=io.StringIO()) as p:
+        assert p.callback is None
+        p.stage("blind own set", 1, 2)  # harmless no-op
+        p.note("message 1/4")
+        assert p.description is None
+    with Progress("x", stream=FakeTty(), quiet=True) as p:
+        assert p.callback is None
+
+
+def test_stage_callback_drives_the_bar() -> None:
+    from blindmatch.psi import run_in_memory
+
+    tty = FakeTty()
+    seen: list[tuple[str | None, int, int | None]] = []
+    with Progress("psi step 2", stream=tty) as p:
+        cb = p.callback
+        assert cb is not None
+
+        def spy(stage: str, done: int, total: int) -> None:
+            cb(stage, done, total)
+            bar = p._bar
+            seen.append((p.description, bar.n, bar.total))
+
+        a = [b"x%d" % i for i in range(40)]
+        b = [b"x%d" % i for i in range(20, 70)]
+        ri, _ = run_in_memory(a, b, "intersection", progress=spy)
+        assert ri.count == 20
+        assert p.description is not None and "compare" in p.description
+        p.note("message 3/4")
+    # the bar restarts its count with each stage and follows the library's done/total exactly
+    assert seen[0] == ("psi step 2: blind own set", 0, 40)
+    assert ("psi step 2: blind own set", 40, 40) in seen
+    assert ("psi step 2: blind own set", 50, 50) in seen  # the responder's own set
+    assert ("psi step 2: blind peer set", 40, 40) in seen
+    assert seen[-1] == ("psi step 2: compare", 40, 40)
+    assert not p.shown
+
+
+def test_stage_restart_resets_the_count() -> None:
+    with Progress("replay", stream=FakeTty()) as p:
+        p.stage("blind own set", 8192, 10000)
+        p.stage("blind own set", 10000, 10000)
+        p.stage("blind own set", 0, 300)  # the same stage again (a replayed step)
+        assert (p._bar.n, p._bar.total) == (0, 300)
+        p.stage("blind own set", 300, 300)
+        assert p._bar.n == 300

@@ -111,7 +111,7 @@ class Progress:
     @property
     def description(self) -> str | None:
         """The bar's description now (``None`` when no bar is shown)."""
-        return None if self._bar is None else str(self._bar.desc)
+        return None if self._bar is None else str(self._bar.desc).removesuffix(": ")
 
     def advance(self, n: int = 1) -> None:
         self(self._done + n)
