@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import io
+import sys
+from pathlib import Path
+
+import pytest
 
 from blindmatch.cli.progress import Progress, progress_enabled
 
@@ -88,3 +92,65 @@ def test_stage_restart_resets_the_count() -> None:
         assert (p._bar.n, p._bar.total) == (0, 300)
         p.stage("blind own set", 300, 300)
         assert p._bar.n == 300
+
+
+def _lab(d: Path) -> tuple[list[str], list[str]]:
+    from blindmatch.session import Identity, PeerStore
+
+    a, b = Identity.generate(), Identity.generate()
+    a.save(d / "a.pem")
+    b.save(d / "b.pem")
+    pa, pb = PeerStore(), PeerStore()
+    pa.add("lab-b", b.public)
+    pb.add("lab-a", a.public)
+    pa.save(d / "a-peers.json")
+    pb.save(d / "b-peers.json")
+    (d / "a.csv").write_text("kind,value\n" + "".join(f"email,u{i}@example.org\n" for i in range(30)))
+    (d / "b.csv").write_text("kind,value\n" + "".join(f"email,u{i}@example.org\n" for i in range(20, 45)))
+    return (
+        ["--identity", str(d / "a.pem"), "--peers", str(d / "a-peers.json")],
+        ["--identity", str(d / "b.pem"), "--peers", str(d / "b-peers.json")],
+    )
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_psi_steps_drive_the_bar_on_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quiet: bool
+) -> None:
+    from blindmatch.cli import main
+    from blindmatch.cli import progress as progress_mod
+
+    calls: list[tuple[str, str, int, int]] = []
+    original = progress_mod.Progress.stage
+
+    def spy(self: Progress, stage: str, done: int, total: int) -> None:
+        calls.append((self._desc, stage, done, total))
+        original(self, stage, done, total)
+
+    monkeypatch.setattr(progress_mod.Progress, "stage", spy)
+    monkeypatch.setattr(sys, "stderr", FakeTty())
+    monkeypatch.chdir(tmp_path)
+    ca, cb = _lab(tmp_path)
+    q = ["--quiet"] if quiet else []
+    assert main(["psi", "initiate", *ca, "--peer", "lab-b", "-i", "a.csv", "--mode", "mutual",
+                 "--purpose", "t", "--max-items", "64", "--state", "a.state", *q]) == 0  # fmt: skip
+    assert main(["psi", "respond", *cb, "-i", "b.csv", "--in", "a-msg0.bin", "--state", "b.state", *q]) == 0
+    assert main(["psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", *q]) == 0
+    assert main(["psi", "continue", "--state", "b.state", "--in", "a-msg2.bin", *q]) == 0
+    assert main(["psi", "finish", "--state", "a.state", "--in", "b-msg3.bin", *q]) == 0
+    assert main(["psi", "finish", "--state", "b.state", "--in", "a-msg4.bin", *q]) == 0
+    if quiet:
+        assert calls == []  # no bar, and the library was given no callback at all
+        return
+    ends = [(desc, stage, total) for desc, stage, done, total in calls if done == total]
+    # step 3 (initiator): its own set (30 padded to 32), then step 5: the peer's set and the comparison
+    # "psi step N" handles message N-1; each step replays the PSI work of the earlier ones (30 and 25 real
+    # items, both padded to 32)
+    assert ends == [
+        ("psi step 2", "blind own set", 32),  # initiator: the accept arrived, its set is blinded
+        ("psi step 3", "blind own set", 32), ("psi step 3", "blind peer set", 32),  # responder
+        ("psi step 4", "blind own set", 32), ("psi step 4", "blind peer set", 32),  # initiator: result
+        ("psi step 4", "compare", 32),
+        ("psi step 5", "blind own set", 32), ("psi step 5", "blind peer set", 32),  # responder: result
+        ("psi step 5", "compare", 32),
+    ]  # fmt: skip
