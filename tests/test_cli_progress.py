@@ -154,3 +154,55 @@ def test_psi_steps_drive_the_bar_on_a_terminal(
         ("psi step 5", "blind own set", 32), ("psi step 5", "blind peer set", 32),  # responder: result
         ("psi step 5", "compare", 32),
     ]  # fmt: skip
+
+
+def test_serve_and_connect_drive_their_bars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from blindmatch.cli import main
+    from blindmatch.cli import progress as progress_mod
+
+    calls: list[tuple[str, str, int, int]] = []
+    closed: list[str] = []
+    original_stage, original_close = progress_mod.Progress.stage, progress_mod.Progress.close
+
+    def spy(self: Progress, stage: str, done: int, total: int) -> None:
+        calls.append((self._desc, stage, done, total))
+        original_stage(self, stage, done, total)
+
+    def spy_close(self: Progress) -> None:
+        if self.shown:
+            closed.append(self._desc)
+        original_close(self)
+
+    monkeypatch.setattr(progress_mod.Progress, "stage", spy)
+    monkeypatch.setattr(progress_mod.Progress, "close", spy_close)
+    monkeypatch.setattr(sys, "stderr", FakeTty())
+    ca, cb = _lab(tmp_path)
+    port_file = tmp_path / "port"
+    codes: list[int] = []
+    server = threading.Thread(
+        target=lambda: codes.append(main([
+            "serve", *cb, "-i", str(tmp_path / "b.csv"), "--max-sessions", "1", "--port", "0",
+            "--port-file", str(port_file), "--out-dir", str(tmp_path / "b-out"),
+        ])),
+        daemon=True,
+    )  # fmt: skip
+    server.start()
+    deadline = time.monotonic() + 30
+    while not (port_file.exists() and port_file.read_text().strip()):
+        assert time.monotonic() < deadline and server.is_alive()
+        time.sleep(0.05)
+    port = port_file.read_text().strip()
+    assert main(["connect", *ca, "--peer", "lab-b", "--port", port, "-i", str(tmp_path / "a.csv"),
+                 "--mode", "mutual", "--purpose", "t", "--max-items", "64",
+                 "--out-dir", str(tmp_path / "a-out")]) == 0  # fmt: skip
+    server.join(30)
+    assert codes == [0]
+    ends = [(desc.split(" ")[0], stage, total) for desc, stage, done, total in calls if done == total]
+    assert ends.count(("exchange", "blind own set", 32)) == 1
+    assert ("exchange", "compare", 32) in ends
+    assert ("session", "blind peer set", 32) in ends and ("session", "compare", 32) in ends
+    assert "exchange with lab-b" in closed
+    assert any(d.startswith("session from ") for d in closed)  # the per-session bar was closed
