@@ -21,6 +21,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
+from .._progress import ProgressCallback
 from ..errors import LocalError, MalformedFile
 from ..session import InitiatorSession, Manifest, PeerStore, Policy, PublicIdentity, ResponderSession
 from ..transport import read_state, write_state
@@ -176,8 +177,13 @@ def policy_from_dict(d: dict[str, Any]) -> Policy:
     )
 
 
-def rebuild(state: StepState) -> InitiatorSession | ResponderSession:
-    """A fresh party in the state the exchange had reached (every earlier message replayed)."""
+def rebuild(
+    state: StepState, progress: ProgressCallback | None = None
+) -> InitiatorSession | ResponderSession:
+    """A fresh party in the state the exchange had reached (every earlier message replayed).
+
+    ``progress`` receives the PSI stages, those of the replay included.
+    """
     identity = load_identity(state.identity)
     rng = SeededRng(state.seed)
     party: InitiatorSession | ResponderSession
@@ -204,6 +210,7 @@ def rebuild(state: StepState) -> InitiatorSession | ResponderSession:
             peer_name=state.peer_name,
             rng=rng,
             workers=state.workers,
+            progress=progress,
         )
         check(party.start())
     else:
@@ -216,6 +223,7 @@ def rebuild(state: StepState) -> InitiatorSession | ResponderSession:
             items_by_kind=state.items.items_by_kind,
             rng=rng,
             workers=state.workers,
+            progress=progress,
         )
     for msg in state.received:
         check(party.receive(msg))

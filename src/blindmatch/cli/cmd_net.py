@@ -143,32 +143,41 @@ def run_connect(args: argparse.Namespace) -> int:
     loaded = load_inputs(args, msgs)
     items = session_items(loaded, args.near_duplicates, msgs)
     check_cap(items, int(args.max_items))
-    try:
-        party = InitiatorSession(
-            identity,
-            peer.public,
-            items_by_kind=items.items_by_kind,
-            prompt_profile=items.manifest_profile,
-            mode=args.mode,
-            max_items=max_items_of(args),
-            padding=args.padding,
-            purpose=args.purpose,
-            validity_s=args.validity,
-            peer_name=peer.name,
-            workers=args.workers,
-        )
-    except InvalidParameter as exc:
-        raise CliError(ExitCode.USAGE, str(exc)) from None
-    started = time.time()
-    msgs.info(f"connecting to {args.peer} at {args.host}:{args.port} ...")
     error: BlindmatchError | None = None
     steps = 5 if args.mode.startswith("mutual") else 4  # messages in the session (docs/sessions.md)
-    with Progress(f"exchange with {args.peer}", total=steps, quiet=msgs.quiet, ticking=True) as bar:
+    sent = 0
+    # one bar: the PSI stages drive its count, the messages exchanged show after it
+    with Progress(f"exchange with {args.peer}", quiet=msgs.quiet, ticking=True) as bar:
+        try:
+            party = InitiatorSession(
+                identity,
+                peer.public,
+                items_by_kind=items.items_by_kind,
+                prompt_profile=items.manifest_profile,
+                mode=args.mode,
+                max_items=max_items_of(args),
+                padding=args.padding,
+                purpose=args.purpose,
+                validity_s=args.validity,
+                peer_name=peer.name,
+                workers=args.workers,
+                progress=bar.callback,
+            )
+        except InvalidParameter as exc:
+            raise CliError(ExitCode.USAGE, str(exc)) from None
+        started = time.time()
+        msgs.info(f"connecting to {args.peer} at {args.host}:{args.port} ...")
+
+        def on_event(_what: str, _size: int) -> None:
+            nonlocal sent
+            sent += 1
+            bar.note(f"message {sent}/{steps}")
+
         try:
             asyncio.run(
                 connect_and_run(
                     party, args.host, args.port, max_frame=args.max_frame, timeout=args.timeout,
-                    on_event=lambda _what, _size: bar.advance(),
+                    on_event=on_event,
                 )
             )  # fmt: skip
         except BlindmatchError as exc:
@@ -206,13 +215,26 @@ def run_serve(args: argparse.Namespace) -> int:
     seen: set[bytes] = set()
     failures: list[SessionOutcome] = []
 
+    bars: dict[int, Progress] = {}  # one bar per session, while it runs (sessions may overlap)
+
     def factory(addr: str) -> ResponderSession:
-        return ResponderSession(
-            identity, peers, policy, items_by_kind=items.items_by_kind, seen_session_ids=seen,
-            workers=args.workers,
-        )  # fmt: skip
+        bar = Progress(f"session from {addr}", quiet=msgs.quiet)
+        try:
+            party = ResponderSession(
+                identity, peers, policy, items_by_kind=items.items_by_kind, seen_session_ids=seen,
+                workers=args.workers, progress=bar.callback,
+            )  # fmt: skip
+        except BaseException:
+            bar.close()
+            raise
+        if bar.shown:
+            bars[id(party)] = bar
+        return party
 
     def on_outcome(o: SessionOutcome) -> None:
+        bar = bars.pop(id(o.party), None)
+        if bar is not None:
+            bar.close()
         party = o.party
         if not isinstance(party, ResponderSession):
             msgs.warn(f"connection from {o.peer} closed before a session began: {o.error}")

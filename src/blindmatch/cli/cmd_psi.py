@@ -263,8 +263,8 @@ def _step(
 ) -> int:
     party: InitiatorSession | ResponderSession | None = None
     try:
-        with Progress(f"psi step {state.next_seq + 1}", quiet=msgs.quiet, ticking=True):
-            party = rebuild(state)
+        with Progress(f"psi step {state.next_seq + 1}", quiet=msgs.quiet, ticking=True) as bar:
+            party = rebuild(state, bar.callback)
             out = party.receive(incoming)
     except BlindmatchError as exc:
         if party is None or not party.done:

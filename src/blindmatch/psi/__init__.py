@@ -8,10 +8,16 @@ Items are byte strings; :func:`indicator_item` makes them from canonical indicat
 * ``mutual-cardinality``: both learn only the number.
 
 See ``docs/protocol.md`` for the messages and what leaks.
+
+Progress: the parties and :func:`run_in_memory` take ``progress=callback``, called as
+``callback(stage, done, total)`` once per chunk of work (stages ``"blind own set"``, ``"blind peer set"``,
+``"compare"``); see :mod:`blindmatch._progress`. It never changes results or messages; an exception it
+raises propagates unchanged and leaves the party failed.
 """
 
 from __future__ import annotations
 
+from .._progress import STAGES, ProgressCallback
 from ..hazmat.group import SUITE_ID, InvalidGroupElement
 from ._errors import MalformedMessage, ModeNotAllowed, PeerTooLarge, UnexpectedMessage
 from ._items import indicator_item
@@ -20,6 +26,7 @@ from ._party import DEFAULT_MAX_PEER_ITEMS, MODES, Initiator, Mode, PsiResult, R
 __all__ = [
     "DEFAULT_MAX_PEER_ITEMS",
     "MODES",
+    "STAGES",
     "SUITE_ID",
     "Initiator",
     "InvalidGroupElement",
@@ -27,6 +34,7 @@ __all__ = [
     "Mode",
     "ModeNotAllowed",
     "PeerTooLarge",
+    "ProgressCallback",
     "PsiResult",
     "Responder",
     "UnexpectedMessage",

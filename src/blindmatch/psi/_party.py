@@ -22,6 +22,7 @@ from typing import Literal, TypeVar
 
 import numpy as np
 
+from .._progress import STAGE_BLIND_OWN, STAGE_BLIND_PEER, STAGE_COMPARE, ProgressCallback
 from ..errors import InvalidParameter, LocalProtocolError
 from ..hazmat.group import (
     SUITE_ID,
@@ -139,7 +140,10 @@ class _Party:
         rng: Callable[[int], bytes] | None,
         workers: int,
         max_peer_items: int,
+        progress: ProgressCallback | None,
     ) -> None:
+        if progress is not None and not callable(progress):
+            raise InvalidParameter("progress must be a callable (stage, done, total) or None")
         own = list(items)
         for x in own:
             if not isinstance(x, bytes):
@@ -158,6 +162,7 @@ class _Party:
         self._rng: Callable[[int], bytes] = rng if rng is not None else os.urandom
         self._workers = workers
         self._max_peer_items = max_peer_items
+        self._progress = progress
         self._state = _State.READY
         self._result: PsiResult | None = None
 
@@ -194,11 +199,30 @@ class _Party:
                 self._state = _State.FAILED  # a party refuses further use after any error
             raise LocalProtocolError(f"{call}() called in state {state}")
 
+    def _reporter(self, stage: str) -> Callable[[int, int], None] | None:
+        cb = self._progress
+        if cb is None:
+            return None
+
+        def report(done: int, total: int) -> None:
+            cb(stage, done, total)
+
+        return report
+
+    def _report(self, stage: str, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress(stage, done, total)
+
     def _blind_own(self, scalar: bytes, order: list[bytes]) -> list[bytes]:
-        return map_chunked(hash_to_group_and_blind, (scalar, DST_HASH_TO_GROUP), order, self._workers)
+        return map_chunked(
+            hash_to_group_and_blind, (scalar, DST_HASH_TO_GROUP), order, self._workers,
+            self._reporter(STAGE_BLIND_OWN),
+        )  # fmt: skip
 
     def _blind_peer(self, scalar: bytes, elements: list[bytes], key: bytes) -> list[bytes]:
-        return map_chunked(blind_and_hash, (scalar, key), elements, self._workers)
+        return map_chunked(
+            blind_and_hash, (scalar, key), elements, self._workers, self._reporter(STAGE_BLIND_PEER)
+        )
 
 
 class Initiator(_Party):
@@ -214,10 +238,13 @@ class Initiator(_Party):
         rng: Callable[[int], bytes] | None = None,
         workers: int = 1,
         max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
+        progress: ProgressCallback | None = None,
     ) -> None:
         if mode not in MODES:
             raise InvalidParameter(f"unknown PSI mode; expected one of {', '.join(MODES)}")
-        super().__init__(items, rng=rng, workers=workers, max_peer_items=max_peer_items)
+        super().__init__(
+            items, rng=rng, workers=workers, max_peer_items=max_peer_items, progress=progress
+        )
         self._mode: Mode = mode
         self._sid = b""
         self._scalar = b""
@@ -276,6 +303,7 @@ class Initiator(_Party):
         peer_hashes = self._blind_peer(self._scalar, msg.elements, _compare_key(self._sid))
         mode = self._mode
         matched: list[bytes] | None
+        self._report(STAGE_COMPARE, 0, n_a)
         if mode in _COUNT_ONLY:
             count = len(set(peer_hashes).intersection(msg.hashes))
             matched = None
@@ -285,6 +313,7 @@ class Initiator(_Party):
             hit = {order[i] for i, h in enumerate(msg.hashes) if h in peer_set}
             count = len(hit)
             matched = [x for x in self._items if x in hit]
+        self._report(STAGE_COMPARE, n_a, n_a)
         m3: bytes | None = None
         if mode == "mutual":
             m3 = encode_confirm(mode, self._sid, peer_hashes)
@@ -308,11 +337,14 @@ class Responder(_Party):
         rng: Callable[[int], bytes] | None = None,
         workers: int = 1,
         max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
+        progress: ProgressCallback | None = None,
     ) -> None:
         allowed = tuple(allowed_modes)
         if not allowed or any(m not in MODES for m in allowed):
             raise InvalidParameter(f"allowed_modes must be a non-empty subset of {', '.join(MODES)}")
-        super().__init__(items, rng=rng, workers=workers, max_peer_items=max_peer_items)
+        super().__init__(
+            items, rng=rng, workers=workers, max_peer_items=max_peer_items, progress=progress
+        )
         self._allowed = frozenset(allowed)
         self._mode: Mode | None = None
         self._sid = b""
@@ -399,6 +431,8 @@ class Responder(_Party):
         _distinct_hashes(msg.hashes, "confirm")
         theirs = self._their_hashes
         matched: list[bytes] | None
+        n_own = len(self._order)
+        self._report(STAGE_COMPARE, 0, n_own)
         if mode == "mutual":
             order = self._order
             hit = {order[i] for i, h in enumerate(msg.hashes) if h in theirs}
@@ -407,6 +441,7 @@ class Responder(_Party):
         else:
             count = len(theirs.intersection(msg.hashes))
             matched = None
+        self._report(STAGE_COMPARE, n_own, n_own)
         th = _transcript_hash(self._m1, self._m2, bytes(confirm))
         self._result = PsiResult(mode, matched, count, len(self._order), self._peer_size, th)
         self._their_hashes = set()
@@ -420,13 +455,20 @@ def run_in_memory(
     rng: Callable[[int], bytes] | None = None,
     workers: int = 1,
     max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
+    progress: ProgressCallback | None = None,
 ) -> tuple[PsiResult, PsiResult]:
     """Run a whole session between two in-process parties; returns (initiator result, responder result).
 
     For tests, demos and benchmarks: a real deployment runs the two parties in different places.
+    ``progress`` receives the stages of both parties, in the order they run.
     """
-    init = Initiator(a_items, mode, rng=rng, workers=workers, max_peer_items=max_peer_items)
-    resp = Responder(b_items, allowed_modes=(mode,), rng=rng, workers=workers, max_peer_items=max_peer_items)
+    init = Initiator(
+        a_items, mode, rng=rng, workers=workers, max_peer_items=max_peer_items, progress=progress
+    )
+    resp = Responder(
+        b_items, allowed_modes=(mode,), rng=rng, workers=workers, max_peer_items=max_peer_items,
+        progress=progress,
+    )  # fmt: skip
     m2 = resp.respond(init.start())
     m3 = init.finish(m2)
     if m3 is not None:

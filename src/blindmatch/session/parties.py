@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from .. import psi as _psi
+from .._progress import ProgressCallback
 from .._version import __version__
 from ..errors import InvalidParameter, LocalProtocolError
 from ..psi import Initiator as PsiInitiator
@@ -208,12 +209,22 @@ class _Party:
 
     _role: int
 
-    def __init__(self, identity: Identity, rng: Rng, clock: Clock, workers: int) -> None:
+    def __init__(
+        self,
+        identity: Identity,
+        rng: Rng,
+        clock: Clock,
+        workers: int,
+        progress: ProgressCallback | None = None,
+    ) -> None:
         if not isinstance(identity, Identity):
             raise TypeError("identity must be an Identity")
         _check_rng_clock(rng, clock)
         if not isinstance(workers, int) or workers < 1:
             raise InvalidParameter("workers must be a positive integer")
+        if progress is not None and not callable(progress):
+            raise InvalidParameter("progress must be a callable (stage, done, total) or None")
+        self._progress = progress
         self._identity = identity
         self._rng = rng
         self._clock = clock
@@ -628,7 +639,9 @@ class InitiatorSession(_Party):
     keys of ``items_by_kind`` (``("bytes",)`` for raw items). ``max_items`` is one cap for both sides or
     ``(initiator_cap, responder_cap)``. Pass ``manifest=`` instead of the manifest parameters to propose
     a manifest built elsewhere (its keys must be ours and the peer's). ``prompt_profile`` names the
-    fingerprint profile of ``prompt-band`` items in the manifest (see :class:`Manifest`).
+    fingerprint profile of ``prompt-band`` items in the manifest (see :class:`Manifest`). ``progress``
+    (``progress(stage, done, total)``, see :mod:`blindmatch.psi`) is handed to the PSI party; padding
+    dummies are counted in its totals.
     """
 
     _role = ROLE_INITIATOR
@@ -652,8 +665,9 @@ class InitiatorSession(_Party):
         clock: Clock = time.time,
         workers: int = 1,
         prompt_profile: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
-        super().__init__(identity, rng, clock, workers)
+        super().__init__(identity, rng, clock, workers, progress)
         if isinstance(peer, bytes | bytearray):
             peer = PublicIdentity(bytes(peer))
         if not isinstance(peer, PublicIdentity):
@@ -753,8 +767,9 @@ class InitiatorSession(_Party):
         self._sealer, self._opener = Sealer(i2r), Opener(r2i)
         own = self._real + make_dummies((self._own_padded or 0) - len(self._real), self._rng)
         self._psi = PsiInitiator(
-            own, cast("Mode", m.mode), rng=self._rng, workers=self._workers, max_peer_items=self._peer_padded
-        )
+            own, cast("Mode", m.mode), rng=self._rng, workers=self._workers,
+            max_peer_items=self._peer_padded, progress=self._progress,
+        )  # fmt: skip
         request = self._psi.start()
         self._state = _State.AWAIT_DATA
         out = self._send(T_DATA, request)
@@ -778,7 +793,8 @@ class ResponderSession(_Party):
 
     ``peers`` is the trust store: a hello signed by any other key raises ``UnknownPeer``. Only the items
     of the kinds the manifest names take part. ``seen_session_ids`` (optional, shared between sessions)
-    lets the responder reject a replayed hello within its validity window.
+    lets the responder reject a replayed hello within its validity window. ``progress`` is handed to the
+    PSI party, as for :class:`InitiatorSession`.
     """
 
     _role = ROLE_RESPONDER
@@ -795,8 +811,9 @@ class ResponderSession(_Party):
         rng: Rng = os.urandom,
         clock: Clock = time.time,
         workers: int = 1,
+        progress: ProgressCallback | None = None,
     ) -> None:
-        super().__init__(identity, rng, clock, workers)
+        super().__init__(identity, rng, clock, workers, progress)
         if not isinstance(peers, PeerStore):
             raise TypeError("peers must be a PeerStore")
         if (items_by_kind is None) == (items is None):
@@ -894,6 +911,7 @@ class ResponderSession(_Party):
             rng=self._rng,
             workers=self._workers,
             max_peer_items=self._peer_padded,
+            progress=self._progress,
         )
         self._state = _State.AWAIT_DATA
         return out
