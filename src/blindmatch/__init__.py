@@ -55,7 +55,7 @@ from .fingerprints import (
 )
 from .inputs import InputBatch, Record, read_indicators
 from .outputs import LocalReport
-from .psi import Initiator, PsiResult, Responder, indicator_item, run_in_memory
+from .psi import Initiator, ProgressCallback, PsiResult, Responder, indicator_item, run_in_memory
 from .session import (
     Identity,
     InitiatorSession,
@@ -102,6 +102,7 @@ __all__ = [
     "Peer",
     "PeerStore",
     "Policy",
+    "ProgressCallback",
     "PromptExchange",
     "PromptFingerprints",
     "PromptItems",
