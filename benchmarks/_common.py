@@ -63,5 +63,16 @@ def best_time(fn: Callable[[], Any], repeat: int = 3) -> float:
 
 
 def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
+    """Peak resident set size of this process so far, MiB.
+
+    Reads ``VmHWM`` from ``/proc/self/status`` where it exists: it belongs to the process's own address
+    space, whereas ``ru_maxrss`` survives fork+exec and so reports a spawned child's parent's peak.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import resource
 import time
 from typing import Any
 
-from benchmarks._common import Table
+from benchmarks._common import Table, peak_rss_mib
 
 FULL_SIZES = [(1 << 10, 1 << 10), (1 << 14, 1 << 14), (1 << 17, 1 << 17), (1 << 10, 1 << 17)]
 QUICK_SIZES = [(1 << 10, 1 << 10), (1 << 14, 1 << 14), (1 << 10, 1 << 12)]
@@ -39,8 +38,6 @@ def _sets(n_a: int, n_b: int) -> tuple[list[bytes], list[bytes], int]:
     return a + common, common + b, shared
 
 
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _blindmatch(n_a: int, n_b: int, workers: int) -> dict[str, Any]:
@@ -59,7 +56,7 @@ def _blindmatch(n_a: int, n_b: int, workers: int) -> dict[str, Any]:
     if init.result.count != shared:
         raise RuntimeError("blindmatch gave a wrong intersection size")
     return {"stages": [t1 - t0, t2 - t1, t3 - t2], "total": t3 - t0, "bytes": len(m1) + len(m2),
-            "rss": _peak_mib()}
+            "rss": peak_rss_mib()}
 
 
 def _floor(n_a: int, n_b: int) -> dict[str, Any]:
@@ -75,7 +72,7 @@ def _floor(n_a: int, n_b: int) -> dict[str, Any]:
     blind(kb, blind(ka, ha))
     blind(ka, blind(kb, hb))
     t2 = time.perf_counter()
-    return {"stages": [t1 - t0, t2 - t1], "total": t2 - t0, "bytes": 0, "rss": _peak_mib()}
+    return {"stages": [t1 - t0, t2 - t1], "total": t2 - t0, "bytes": 0, "rss": peak_rss_mib()}
 
 
 def _openmined(n_a: int, n_b: int) -> dict[str, Any]:
@@ -99,7 +96,7 @@ def _openmined(n_a: int, n_b: int) -> dict[str, Any]:
         raise RuntimeError("OpenMined PSI gave a wrong intersection size")
     size = setup.ByteSize() + request.ByteSize() + response.ByteSize()
     return {"stages": [t1 - t0, t2 - t1, t3 - t2, t4 - t3], "total": t4 - t0, "bytes": size,
-            "rss": _peak_mib()}
+            "rss": peak_rss_mib()}
 
 
 def _child(queue: Any, kind: str, n_a: int, n_b: int, workers: int) -> None:
