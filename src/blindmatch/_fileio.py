@@ -7,9 +7,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import InvalidParameter
+from .errors import BlindmatchError, InvalidParameter, MalformedFile
 
-__all__ = ["atomic_write", "remove_quietly", "wipe_and_remove"]
+__all__ = ["atomic_write", "read_capped", "remove_quietly", "wipe_and_remove"]
 
 
 def atomic_write(path: str | Path, data: bytes, *, mode: int = 0o644) -> Path:
@@ -38,6 +38,30 @@ def atomic_write(path: str | Path, data: bytes, *, mode: int = 0o644) -> Path:
         remove_quietly(tmp)
         raise
     return p
+
+
+def read_capped(
+    path: str | Path,
+    max_bytes: int,
+    *,
+    what: str = "file",
+    read_error: type[BlindmatchError] = InvalidParameter,
+) -> bytes:
+    """Read a whole file, refusing (not truncating) one larger than ``max_bytes``.
+
+    A file that cannot be read raises ``read_error`` naming the path; one that is too large (it came from
+    elsewhere, so it may be hostile) raises :class:`~blindmatch.MalformedFile`. Never reads more than
+    ``max_bytes + 1`` bytes.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise read_error(f"cannot read {p}: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise MalformedFile(f"{p}: {what} larger than the limit of {max_bytes} bytes")
+    return data
 
 
 def remove_quietly(path: str | Path) -> None:

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .._fileio import read_capped
 from ..canonical import KINDS
-from ..errors import InvalidParameter, MalformedFile
+from ..errors import MalformedFile
 
 __all__ = ["DEFAULT_MAX_BYTES", "InputBatch", "Record", "decode_text", "load_json", "read_limited"]
 
@@ -62,16 +63,8 @@ def known_kinds(kinds: Iterable[str] | None) -> frozenset[str]:
 
 
 def read_limited(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read a whole file, refusing (not truncating) one larger than ``max_bytes``."""
-    p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise InvalidParameter(f"cannot read {p}: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise MalformedFile(f"{p}: larger than the limit of {max_bytes} bytes")
-    return data
+    """Read a whole input file, refusing (not truncating) one larger than ``max_bytes``."""
+    return read_capped(path, max_bytes, what="input file")
 
 
 def decode_text(data: bytes, source: str) -> str:

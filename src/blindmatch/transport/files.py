@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .._fileio import atomic_write, wipe_and_remove
-from ..errors import InvalidParameter, LocalError, MalformedFile
+from .._fileio import atomic_write, read_capped, wipe_and_remove
+from ..errors import LocalError
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE",
@@ -43,15 +43,7 @@ def write_message(path: str | Path, data: bytes) -> Path:
 
 def read_message(path: str | Path, *, max_bytes: int = DEFAULT_MAX_MESSAGE) -> bytes:
     """Read a received message file; one larger than ``max_bytes`` is a :class:`MalformedFile`."""
-    p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise InvalidParameter(f"cannot read {p}: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise MalformedFile(f"{p}: message file larger than {max_bytes} bytes")
-    return data
+    return read_capped(path, max_bytes, what="message file")
 
 
 def write_state(path: str | Path, data: bytes, *, overwrite: bool = False) -> Path:
@@ -76,14 +68,7 @@ def read_state(path: str | Path, *, max_bytes: int = DEFAULT_MAX_MESSAGE) -> byt
         raise StateFileError(f"{p} is not a regular file")
     if os.name == "posix" and st.st_mode & 0o077:
         raise StateFileError(f"{p} is accessible by other users (mode {st.st_mode & 0o777:o}); expected 600")
-    try:
-        with p.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
-    except OSError as exc:
-        raise StateFileError(f"cannot read {p}: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise MalformedFile(f"{p}: state file larger than {max_bytes} bytes")
-    return data
+    return read_capped(p, max_bytes, what="state file", read_error=StateFileError)
 
 
 def delete_state(path: str | Path) -> bool:
