@@ -31,6 +31,7 @@ from ._exchange import (
     add_proposal_args,
     build_policy,
     check_cap,
+    check_own_cap,
     load_identity,
     load_inputs,
     load_peers,
@@ -211,6 +212,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CliError(ExitCode.USAGE, "--sessions-per-day must be at least 1")
     budget = DailySessionBudget(args.sessions_per_day)
     items = session_items(loaded, args.near_duplicates, msgs)
+    check_own_cap(items, int(args.max_own_items))
     policy = build_policy(args, budget, prompt_profile=items.profile_tag)
     seen: set[bytes] = set()
     failures: list[SessionOutcome] = []

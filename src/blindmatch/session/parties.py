@@ -33,7 +33,7 @@ from typing import Any, Protocol, cast
 from .. import psi as _psi
 from .._progress import ProgressCallback
 from .._version import __version__
-from ..errors import InvalidParameter, LocalProtocolError
+from ..errors import CapacityError, InvalidParameter, LocalProtocolError
 from ..psi import Initiator as PsiInitiator
 from ..psi import Mode, PeerTooLarge, indicator_item
 from ..psi import Responder as PsiResponder
@@ -792,7 +792,9 @@ class ResponderSession(_Party):
     """The party that checks the proposed manifest against its :class:`Policy` and answers.
 
     ``peers`` is the trust store: a hello signed by any other key raises ``UnknownPeer``. Only the items
-    of the kinds the manifest names take part. ``seen_session_ids`` (optional, shared between sessions)
+    of the kinds the manifest names take part. All our distinct items together must fit under the
+    policy's ``max_items_responder`` (else ``CapacityError`` here, before anything is sent).
+    ``seen_session_ids`` (optional, shared between sessions)
     lets the responder reject a replayed hello within its validity window. ``progress`` is handed to the
     PSI party, as for :class:`InitiatorSession`.
     """
@@ -820,8 +822,16 @@ class ResponderSession(_Party):
             raise InvalidParameter("give exactly one of items_by_kind and items")
         self._peers = peers
         self._policy = policy if policy is not None else Policy()
-        self._items_by_kind = items_by_kind
+        self._items_by_kind: dict[str, list[str]] | None = None
         self._raw = _distinct(items) if items is not None else None
+        if items_by_kind is not None:
+            self._items_by_kind = {k: list(v) for k, v in items_by_kind.items()}
+            total = sum(len(set(v)) for v in self._items_by_kind.values())
+        else:
+            total = len(self._raw or ())
+        cap = self._policy.max_items_responder
+        if total > cap:  # checked here, once: the accept/refuse decision never looks at our set's size
+            raise CapacityError(f"our {total} distinct items exceed our own cap of {cap} (the policy's)")
         self._seen = seen_session_ids
         self._back: dict[bytes, tuple[str, str]] | None = None
         self._psi: PsiResponder | None = None
@@ -885,7 +895,7 @@ class ResponderSession(_Party):
             if self._items_by_kind is None:  # pragma: no cover - one of them is set
                 raise LocalProtocolError("no items")
             real, self._back = _indicator_items(self._items_by_kind, manifest.kinds)
-        reason = self._policy.refusal(manifest, peer.name, own_items=len(real))
+        reason = self._policy.refusal(manifest, peer.name)
         if reason is not None:
             self.refusal_reason = reason
             out = self._send(T_REFUSE, canonical_json({"reason": reason}))
