@@ -39,8 +39,10 @@ from ..psi import Mode, PeerTooLarge, indicator_item
 from ..psi import Responder as PsiResponder
 from ._canonjson import canonical_json
 from .channel import (
+    HEADER_BYTES,
     ROLE_INITIATOR,
     ROLE_RESPONDER,
+    SIGNATURE_BYTES,
     T_ACCEPT,
     T_DATA,
     T_HELLO,
@@ -279,6 +281,18 @@ class _Party:
     def peer_name(self) -> str | None:
         """The peer's name (trust-store name for a responder, once the hello was verified)."""
         return self._peer_name
+
+    @property
+    def max_next_message(self) -> int:
+        """The longest message this party can accept next (0 when it expects none), known before it is
+        read: a transport refuses a longer frame from its header. A handshake message is at most a header,
+        ``MAX_HANDSHAKE_BODY`` and a signature; a data message has exactly the length the declared sizes
+        give."""
+        if self._state in (_State.AWAIT_HELLO, _State.AWAIT_ACCEPT):
+            return HEADER_BYTES + MAX_HANDSHAKE_BODY + SIGNATURE_BYTES
+        if self._state is _State.AWAIT_DATA:
+            return HEADER_BYTES + self._expected_payload() + TAG_BYTES + SIGNATURE_BYTES
+        return 0
 
     @property
     def transcript_hash(self) -> bytes:
@@ -867,6 +881,7 @@ class ResponderSession(_Party):
         self._check_header(header, (T_HELLO,), MAX_HANDSHAKE_BODY)
         msg = split_message(data, header)
         self._verify(msg, header.sender_key)
+        self._peer_name = peer.name  # authenticated from here on (a server counts the session now)
         doc = self._json_body(msg)
         manifest = Manifest.from_dict(doc.get("manifest"))  # type: ignore[arg-type]
         if manifest.initiator_key != header.sender_key:
