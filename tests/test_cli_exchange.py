@@ -298,13 +298,16 @@ def test_unknown_or_wrong_peer_over_tcp(
     server, port = _serve(lab, tmp_path)
     try:
         r = _connect(lab, tmp_path, port, identity=identity, peers=peers)
+        assert r.returncode == 4 and "failed" in r.stderr
+        assert not (tmp_path / "a-out" / "report.json").exists()
+        if identity == "c":
+            # an unauthenticated hello does not count toward --max-sessions: an honest session still runs
+            assert _connect(lab, tmp_path, port).returncode == 0
         _, err = server.communicate(timeout=60)
     finally:
         if server.poll() is None:
             server.kill()
-    assert r.returncode == 4 and "failed" in r.stderr
     assert server.returncode == 4 and server_says in err and "Traceback" not in err
-    assert not (tmp_path / "a-out" / "report.json").exists()
 
 
 def test_unreachable_peer(lab: Path, tmp_path: Path) -> None:
@@ -361,6 +364,9 @@ def test_client_disconnects_midway(lab: Path, tmp_path: Path) -> None:
     try:
         with socket.create_connection(("127.0.0.1", int(port))) as s:
             s.sendall(b"\x00\x00\x10\x00only a few bytes")
+        # that connection never started a session (it does not count toward --max-sessions 1): an
+        # honest session after it ends the server
+        assert _connect(lab, tmp_path, port).returncode == 0
         _, err = server.communicate(timeout=60)
     finally:
         if server.poll() is None:
