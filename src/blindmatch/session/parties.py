@@ -26,7 +26,7 @@ import functools
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, MutableSet
+from collections.abc import Callable, Iterable, Mapping, MutableSet, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -836,14 +836,18 @@ class ResponderSession(_Party):
             raise InvalidParameter("give exactly one of items_by_kind and items")
         self._peers = peers
         self._policy = policy if policy is not None else Policy()
-        self._items_by_kind: dict[str, list[str]] | None = None
+        self._items_by_kind: dict[str, Sequence[str]] | None = None
         self._raw = _distinct(items) if items is not None else None
-        if items_by_kind is not None:
-            self._items_by_kind = {k: list(v) for k, v in items_by_kind.items()}
-            total = sum(len(set(v)) for v in self._items_by_kind.values())
+        cap = self._policy.max_items_responder
+        if items_by_kind is not None:  # lists are kept, not copied (a server makes a party per connection)
+            self._items_by_kind = {
+                k: v if isinstance(v, list | tuple) else list(v) for k, v in items_by_kind.items()
+            }
+            total = sum(len(v) for v in self._items_by_kind.values())
+            if total > cap:  # repeats count once
+                total = sum(len(set(v)) for v in self._items_by_kind.values())
         else:
             total = len(self._raw or ())
-        cap = self._policy.max_items_responder
         if total > cap:  # checked here, once: the accept/refuse decision never looks at our set's size
             raise CapacityError(f"our {total} distinct items exceed our own cap of {cap} (the policy's)")
         self._seen = seen_session_ids
@@ -904,12 +908,8 @@ class ResponderSession(_Party):
         self._transcript.add(msg.wire)
         self._count += 1
 
-        if self._raw is not None:
-            real = self._raw
-        else:
-            if self._items_by_kind is None:  # pragma: no cover - one of them is set
-                raise LocalProtocolError("no items")
-            real, self._back = _indicator_items(self._items_by_kind, manifest.kinds)
+        # the decision comes first, from the manifest and the policy only (not even the time it takes to
+        # collect our items may depend on their number)
         reason = self._policy.refusal(manifest, peer.name)
         if reason is not None:
             self.refusal_reason = reason
@@ -920,6 +920,12 @@ class ResponderSession(_Party):
             self._ended_at = self._clock()
             self._forget()
             return out
+        if self._raw is not None:
+            real = self._raw
+        else:
+            if self._items_by_kind is None:  # pragma: no cover - one of them is set
+                raise LocalProtocolError("no items")
+            real, self._back = _indicator_items(self._items_by_kind, manifest.kinds)
         self._own_size = len(real)
         self._own_padded = padded_size(manifest.padding, len(real), manifest.max_items_responder)
         eph, eph_pub = new_ephemeral(self._rng(32))
