@@ -63,7 +63,8 @@ def main() -> None:
         lab_a, lab_b.public, items_by_kind=a, mode="intersection", max_items=8192, padding="pow2",
         purpose="API example: indicators shared by lab A and lab B", peer_name="lab-b",
     )  # fmt: skip
-    resp = ResponderSession(lab_b, b_trusts, Policy(modes=frozenset({"intersection"})), items_by_kind=b)
+    policy = Policy(modes=frozenset({"intersection"}), max_items_responder=8192)  # our public cap
+    resp = ResponderSession(lab_b, b_trusts, policy, items_by_kind=b)
     wire = run_session_in_memory(init, resp)
     result = init.result
     assert result is not None

@@ -31,7 +31,7 @@ step "lab A proposes ($MODE) and writes message 0"
 cp "$A/a-msg0.bin" "$B/"          # "send" it
 
 step "lab B checks the proposal against its policy and answers with message 1"
-(cd "$B" && "$BM" psi respond --identity identity.pem --input "$DATA/lab_b.csv" --skip-invalid \
+(cd "$B" && "$BM" psi respond --identity identity.pem --max-own-items 8192 --input "$DATA/lab_b.csv" --skip-invalid \
     --allow-peer lab-a --in a-msg0.bin --state b.state -q)
 cp "$B/b-msg1.bin" "$A/"
 

@@ -24,7 +24,7 @@ A=$W/lab_a B=$W/lab_b
     --fingerprint "$("$BM" fingerprint --public-file ../lab_a/identity.pem.pub)" >/dev/null)
 
 echo "== lab B serves one session (any free port, written to $B/port)"
-(cd "$B" && exec "$BM" serve --identity identity.pem --input "$DATA/lab_b.csv" --skip-invalid \
+(cd "$B" && exec "$BM" serve --identity identity.pem --max-own-items 8192 --input "$DATA/lab_b.csv" --skip-invalid \
     --allow-peer lab-a --max-sessions 1 --sessions-per-day 10 --port-file port --out-dir . -q) &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT

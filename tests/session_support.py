@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Mapping
@@ -68,6 +69,11 @@ def make_parties(
     **kw: Any,
 ) -> tuple[InitiatorSession, ResponderSession]:
     clock = clock or Clock()
+    cap_r = max_items[1] if isinstance(max_items, tuple) else max_items
+    if policy is None:
+        policy = Policy(max_items_responder=cap_r)
+    elif policy.max_items_responder == Policy().max_items_responder:  # the default: match the proposal
+        policy = dataclasses.replace(policy, max_items_responder=cap_r)
     if a_items is None:
         a_items = {"email": [f"user{i}@example.org" for i in range(10)]}
     if b_items is None:

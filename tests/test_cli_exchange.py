@@ -127,7 +127,7 @@ def test_file_flow_every_mode(lab: Path, tmp_path: Path, mode: str) -> None:
     assert r.returncode == 0, r.stderr
     assert stat.S_IMODE((w / "a.state").stat().st_mode) == 0o600
     r = cli("psi", "respond", *common_b, "-i", str(lab / "lab_b.csv"), "--in", "a-msg0.bin",
-            "--state", "b.state", cwd=w)  # fmt: skip
+            "--state", "b.state", "--max-own-items", "64", cwd=w)  # fmt: skip
     assert r.returncode == 0, r.stderr
     assert stat.S_IMODE((w / "b.state").stat().st_mode) == 0o600
     assert cli("psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", cwd=w).returncode == 0
@@ -158,7 +158,7 @@ def _serve(lab: Path, w: Path, *extra: str) -> tuple[subprocess.Popen[str], str]
     proc = subprocess.Popen(
         [sys.executable, "-m", "blindmatch", "serve", "--identity", str(lab / "b.pem"), "--peers",
          str(lab / "b-peers.json"), "-i", str(lab / "lab_b.csv"), "--max-sessions", "1", "--port-file",
-         str(port_file), "--out-dir", str(w / "b-out"), *extra],
+         str(port_file), "--out-dir", str(w / "b-out"), "--max-own-items", "64", *extra],
         cwd=w, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -225,7 +225,8 @@ def _initiate(lab: Path, w: Path, identity: str = "a", peers: str = "a-peers.jso
 
 def _respond(lab: Path, w: Path) -> subprocess.CompletedProcess[str]:
     return cli("psi", "respond", "--identity", str(lab / "b.pem"), "--peers", str(lab / "b-peers.json"),
-               "-i", str(lab / "lab_b.csv"), "--in", "a-msg0.bin", "--state", "b.state", cwd=w)  # fmt: skip
+               "-i", str(lab / "lab_b.csv"), "--in", "a-msg0.bin", "--state", "b.state",
+               "--max-own-items", "64", cwd=w)  # fmt: skip
 
 
 def test_unknown_peer_key_file_flow(lab: Path, tmp_path: Path) -> None:
@@ -297,13 +298,16 @@ def test_unknown_or_wrong_peer_over_tcp(
     server, port = _serve(lab, tmp_path)
     try:
         r = _connect(lab, tmp_path, port, identity=identity, peers=peers)
+        assert r.returncode == 4 and "failed" in r.stderr
+        assert not (tmp_path / "a-out" / "report.json").exists()
+        if identity == "c":
+            # an unauthenticated hello does not count toward --max-sessions: an honest session still runs
+            assert _connect(lab, tmp_path, port).returncode == 0
         _, err = server.communicate(timeout=60)
     finally:
         if server.poll() is None:
             server.kill()
-    assert r.returncode == 4 and "failed" in r.stderr
     assert server.returncode == 4 and server_says in err and "Traceback" not in err
-    assert not (tmp_path / "a-out" / "report.json").exists()
 
 
 def test_unreachable_peer(lab: Path, tmp_path: Path) -> None:
@@ -360,6 +364,9 @@ def test_client_disconnects_midway(lab: Path, tmp_path: Path) -> None:
     try:
         with socket.create_connection(("127.0.0.1", int(port))) as s:
             s.sendall(b"\x00\x00\x10\x00only a few bytes")
+        # that connection never started a session (it does not count toward --max-sessions 1): an
+        # honest session after it ends the server
+        assert _connect(lab, tmp_path, port).returncode == 0
         _, err = server.communicate(timeout=60)
     finally:
         if server.poll() is None:
@@ -385,7 +392,8 @@ def test_policy_refusal_and_daily_budget_over_tcp(lab: Path, tmp_path: Path) -> 
     proc = subprocess.Popen(
         [sys.executable, "-m", "blindmatch", "serve", "--identity", str(lab / "b.pem"), "--peers",
          str(lab / "b-peers.json"), "-i", str(lab / "lab_b.csv"), "--max-sessions", "2",
-         "--sessions-per-day", "1", "--port-file", str(port_file), "--out-dir", str(tmp_path / "b2")],
+         "--sessions-per-day", "1", "--max-own-items", "64",
+         "--port-file", str(port_file), "--out-dir", str(tmp_path / "b2")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

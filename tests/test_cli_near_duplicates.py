@@ -128,7 +128,7 @@ def _serve(lab: Path, w: Path, *extra: str) -> tuple[subprocess.Popen[str], str]
     proc = subprocess.Popen(
         [sys.executable, "-m", "blindmatch", "serve", "--identity", str(lab / "b.pem"), "--peers",
          str(lab / "b-peers.json"), "-i", str(lab / "b.csv"), "--max-sessions", "1", "--port-file",
-         str(port_file), "--out-dir", str(w / "b-out"), *extra],
+         str(port_file), "--out-dir", str(w / "b-out"), "--max-own-items", "128", *extra],
         cwd=w, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 60
@@ -196,7 +196,8 @@ def _initiate(lab: Path, w: Path, *extra: str) -> subprocess.CompletedProcess[st
 
 def _respond(lab: Path, w: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return cli("psi", "respond", "--identity", str(lab / "b.pem"), "--peers", str(lab / "b-peers.json"),
-               "-i", str(lab / "b.csv"), "--in", "a-msg0.bin", "--state", "b.state", *extra,
+               "-i", str(lab / "b.csv"), "--in", "a-msg0.bin", "--state", "b.state",
+               "--max-own-items", "128", *extra,
                cwd=w)  # fmt: skip
 
 
@@ -282,7 +283,7 @@ def test_serve_records_an_initiator_that_stalls(lab: Path, tmp_path: Path) -> No
     server, port = _serve(lab, tmp_path, "--timeout", "1")
     a = Identity.load(lab / "a.pem")
     b = PeerStore.load(lab / "a-peers.json").get("lab-b").public
-    hello = InitiatorSession(a, b, items_by_kind={"email": EMAILS}, max_items=8, purpose="stall").start()
+    hello = InitiatorSession(a, b, items_by_kind={"email": EMAILS}, max_items=128, purpose="stall").start()
     try:
         with socket.create_connection(("127.0.0.1", int(port))) as s:
             s.sendall(len(hello).to_bytes(4, "big") + hello)

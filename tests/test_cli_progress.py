@@ -134,7 +134,8 @@ def test_psi_steps_drive_the_bar_on_a_terminal(
     q = ["--quiet"] if quiet else []
     assert main(["psi", "initiate", *ca, "--peer", "lab-b", "-i", "a.csv", "--mode", "mutual",
                  "--purpose", "t", "--max-items", "64", "--state", "a.state", *q]) == 0  # fmt: skip
-    assert main(["psi", "respond", *cb, "-i", "b.csv", "--in", "a-msg0.bin", "--state", "b.state", *q]) == 0
+    assert main(["psi", "respond", *cb, "-i", "b.csv", "--in", "a-msg0.bin", "--state", "b.state",
+                 "--max-own-items", "64", *q]) == 0
     assert main(["psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", *q]) == 0
     assert main(["psi", "continue", "--state", "b.state", "--in", "a-msg2.bin", *q]) == 0
     assert main(["psi", "finish", "--state", "a.state", "--in", "b-msg3.bin", *q]) == 0
@@ -185,7 +186,7 @@ def test_serve_and_connect_drive_their_bars(tmp_path: Path, monkeypatch: pytest.
     server = threading.Thread(
         target=lambda: codes.append(main([
             "serve", *cb, "-i", str(tmp_path / "b.csv"), "--max-sessions", "1", "--port", "0",
-            "--port-file", str(port_file), "--out-dir", str(tmp_path / "b-out"),
+            "--port-file", str(port_file), "--out-dir", str(tmp_path / "b-out"), "--max-own-items", "64",
         ])),
         daemon=True,
     )  # fmt: skip

@@ -13,6 +13,7 @@ from blindmatch.canonical import CANON_VERSION
 from blindmatch.errors import InvalidParameter, LocalProtocolError, RemoteProtocolError
 from blindmatch.psi import (
     MODES,
+    SUITE_ID,
     Initiator,
     ModeNotAllowed,
     PsiResult,
@@ -330,25 +331,33 @@ def test_indicator_item() -> None:
 
 
 # Pinned transcripts: SHA-256 of m1 || m2 || m3 and the transcript hash for fixed rngs. A change here is a
-# wire-format or suite change and needs a new protocol version.
+# wire-format or suite change and needs a new protocol version. Regenerated when the comparison-hash key
+# took the suite id (SUITE_ID + "/compare-16", docs/protocol.md): m2 and m3 carry those hashes.
 PINNED_TRANSCRIPTS = {
     "intersection": (
-        "694491b83b62bbcfbabe87924ea385c8c4298285d3a647a1985ac2a722c4e5e9",
-        "04bb8648f52146c66457d7f04ee7cb2b",
+        "7511cc69fbb06a55de4fd71e016ec67356c1d76de0d7ce53c1e4d01035d77e11",
+        "87aafe84c4f26706eb9f1ec71fb8aa69",
     ),
     "mutual": (
-        "50a48a4d9925694cdf73703098b0be1552a5545b5ba6fa5e85b089a90760ed24",
-        "9d1f0266d90538fe7beccb909dfe4090",
+        "6f0dc432c67144f1bc5ce67fb164ced7de0cf42bcdf25239c8c48a28cc4f68b6",
+        "3e8e84a0c5fa1fedb7f7d603d4de955e",
     ),
     "cardinality": (
-        "cacce0ecc994104d0e79f374baaba3da66544894f503309ad0df807cb4937f1d",
-        "fc6aa3960415c2e1ebf6170aad007c56",
+        "95b219ffe61dccbf80561a6e910d7117fe097e8ae2f27d78b6a7f9c6e24da6db",
+        "f92ac2c686f170cd90f5a5aedd398678",
     ),
     "mutual-cardinality": (
-        "64876f3c5ba638223fb1ff6599517966652769bf356f8d1ca93fa1b9ec7688f8",
-        "a9603948aef1dd18e0532ba37c530af0",
+        "df3d5d8265fc46a73897f913cd3e97924ecf13ee9b5efad9530e89886e374694",
+        "aa41ebe47add83b987a56d83140349b7",
     ),
 }
+
+
+def test_comparison_key_carries_the_suite_id() -> None:
+    from blindmatch.psi._party import _compare_key
+
+    sid = bytes(range(16))
+    assert _compare_key(sid) == hashlib.sha256(SUITE_ID + b"/compare-16" + sid).digest()
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from session_support import ALICE, CAROL, Clock, make_parties, step, trust
 
-from blindmatch.errors import LocalProtocolError, RemoteProtocolError
+from blindmatch.errors import CapacityError, LocalProtocolError, RemoteProtocolError
 from blindmatch.psi import Responder, indicator_item
 from blindmatch.session import (
     BadSignature,
@@ -263,10 +263,31 @@ def test_refusal_reaches_the_initiator_signed(policy: Policy, words: str) -> Non
     assert not init.record()["own_set_sent"] and not resp.record()["own_set_sent"]
 
 
-def test_refusal_when_own_set_exceeds_proposed_cap() -> None:
-    init, resp = make_parties(b_items={"email": [f"x{i}@y.org" for i in range(100)]}, max_items=64)
-    err = attack(init, resp.receive(init.start()) or b"", Refused)
-    assert "does not fit" in str(err)
+def test_own_set_over_own_cap_is_a_local_error_before_anything_is_sent() -> None:
+    with pytest.raises(CapacityError, match="own cap"):
+        make_parties(b_items={"email": [f"x{i}@y.org" for i in range(100)]}, max_items=64)
+
+
+def _decision(own: int, proposed: int, padding: str) -> str | None:
+    """The responder's answer (refusal reason or None) to a proposed responder cap, for a set of ``own``."""
+    policy = Policy(max_items_responder=48)
+    init, resp = make_parties(b_items={"email": [f"x{i}@y.org" for i in range(own)]}, policy=policy,
+                              max_items=(64, proposed), padding=padding)  # fmt: skip
+    resp.receive(init.start())
+    return resp.refusal_reason
+
+
+@pytest.mark.parametrize("padding", ["cap", "pow2"])
+def test_refusal_never_depends_on_the_real_set_size(padding: str) -> None:
+    # An initiator varying the proposed responder cap must not be able to binary-search our size.
+    for proposed in (1, 2, 3, 5, 8, 20, 47, 48, 49, 64):
+        answers = {_decision(own, proposed, padding) for own in (0, 3, 30, 48)}
+        assert len(answers) == 1, (proposed, answers)
+        (answer,) = answers
+        accepted = proposed == 48 or (padding == "pow2" and proposed > 48)
+        assert (answer is None) == accepted, (proposed, answer)
+        if answer is not None:
+            assert "48" in answer  # the reason names only our public cap
 
 
 def test_forged_refusal_is_bad_signature() -> None:

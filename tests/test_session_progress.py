@@ -6,7 +6,7 @@ import pytest
 from session_support import ALICE, BOB, Clock, make_parties, seeded_rng, step, trust
 
 from blindmatch.psi import STAGES
-from blindmatch.session import ResponderSession
+from blindmatch.session import Policy, ResponderSession
 
 
 def test_callback_reports_and_changes_no_byte() -> None:
@@ -27,7 +27,8 @@ def test_responder_callback() -> None:
     calls: list[tuple[str, int, int]] = []
     init, _ = make_parties()
     resp = ResponderSession(
-        BOB, trust(("alice", ALICE)), items_by_kind={"email": [f"user{i}@example.org" for i in range(5, 20)]},
+        BOB, trust(("alice", ALICE)), Policy(max_items_responder=64),
+        items_by_kind={"email": [f"user{i}@example.org" for i in range(5, 20)]},
         rng=seeded_rng(b"resp" + b"s"), clock=Clock(), progress=lambda *c: calls.append(c),
     )  # fmt: skip
     step(init, resp)

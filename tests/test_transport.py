@@ -87,6 +87,14 @@ class Ponger:
         return out
 
 
+async def _until(server: Server, n: int) -> None:
+    """Wait until ``n`` connections were reported, then stop the server (connections that never started a
+    session are reported but do not count toward ``max_sessions``)."""
+    while len(server.outcomes) < n:
+        await asyncio.sleep(0.01)
+    server.stop()
+
+
 async def _serve(factory: Callable[[str], Any], **kw: Any) -> tuple[Server, asyncio.Task[Any], int]:
     server = Server(factory, host="127.0.0.1", port=0, **kw)
     _, port = await server.start()
@@ -149,6 +157,7 @@ def test_server_peer_disconnects_midway() -> None:
         # One peer announces 100 bytes and sends 10; another closes right after a full first frame.
         await _raw(port, HEADER.pack(100) + b"ping 0 123")
         await _raw(port, HEADER.pack(7) + b"ping 0 ")
+        await _until(server, 2)
         outcomes = await task
         errors = sorted(str(o.error) for o in outcomes)
         assert all(isinstance(o.error, PeerDisconnected) for o in outcomes)
@@ -180,10 +189,15 @@ def test_client_sees_server_disconnect_midway() -> None:
 
 def test_stalled_peer_times_out_on_both_sides() -> None:
     async def go() -> None:
-        server, task, port = await _serve(lambda peer: Ponger(3), max_sessions=1, timeout=0.3)
+        server, task, port = await _serve(
+            lambda peer: Ponger(3), max_sessions=1, timeout=30, handshake_timeout=0.3
+        )
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        outcomes = await task  # the silent client is dropped after the read timeout
-        assert isinstance(outcomes[0].error, PeerTimeout)
+        t0 = asyncio.get_running_loop().time()
+        await _until(server, 1)  # the silent client is dropped after the handshake timeout
+        outcomes = await task
+        assert asyncio.get_running_loop().time() - t0 < 10
+        assert isinstance(outcomes[0].error, PeerTimeout) and "0.3 s" in str(outcomes[0].error)
         writer.close()
         del server, reader
 
@@ -204,6 +218,7 @@ def test_oversized_frame_refused_from_its_header() -> None:
     async def go() -> None:
         server, task, port = await _serve(lambda peer: Ponger(3), max_sessions=1, max_frame=1024, timeout=5)
         await _raw(port, HEADER.pack(0xFFFFFFFF), wait=0.1)
+        await _until(server, 1)
         outcomes = await task
         assert isinstance(outcomes[0].error, FrameTooLarge)
         assert "4294967295" in str(outcomes[0].error)
@@ -220,6 +235,7 @@ def test_bad_message_from_peer_ends_session_without_reply() -> None:
         await writer.drain()
         rest = await asyncio.wait_for(reader.read(), 5)
         assert rest == b""  # nothing sent back after the error, just a close
+        await _until(server, 1)
         outcomes = await task
         assert isinstance(outcomes[0].error, RemoteProtocolError)
         writer.close()
@@ -316,6 +332,7 @@ def test_party_bug_is_an_outcome_and_big_local_frames_are_refused() -> None:
         server, task, port = await _serve(lambda peer: Broken(), max_sessions=1, timeout=5)
         with pytest.raises(PeerDisconnected):
             await connect_and_run(Pinger(), "127.0.0.1", port, timeout=5)
+        await _until(server, 1)
         outcomes = await task
         assert isinstance(outcomes[0].error, ZeroDivisionError)
         del server

@@ -35,6 +35,7 @@ __all__ = [
     "add_proposal_args",
     "build_policy",
     "check_cap",
+    "check_own_cap",
     "load_identity",
     "load_inputs",
     "load_peers",
@@ -247,6 +248,12 @@ def check_cap(si: SessionItems, cap: int) -> None:
     raise CliError(ExitCode.USAGE, f"{si.size} items{extra} exceed the cap of {cap}: raise --max-items")
 
 
+def check_own_cap(si: SessionItems, cap: int) -> None:
+    """A responder's set must fit under its own public cap (checked once, before anything is sent)."""
+    if si.size > cap:
+        raise CliError(ExitCode.USAGE, f"{si.size} items exceed our own cap of {cap}: raise --max-own-items")
+
+
 # -- identities and peers ---------------------------------------------------------------------------------
 
 
@@ -317,27 +324,29 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
                    help="kinds accepted (repeatable; default: any)")  # fmt: skip
     g.add_argument("--max-peer-items", type=int, default=1 << 20, metavar="N",
                    help="largest initiator cap accepted (default: 1048576)")  # fmt: skip
-    g.add_argument("--max-own-items", type=int, default=1 << 20, metavar="N",
-                   help="largest cap on our own set we agree to (default: 1048576)")  # fmt: skip
+    g.add_argument("--max-own-items", type=int, default=1 << 17, metavar="N",
+                   help="our own public cap: our set may not exceed it, and a proposal must give us at "
+                   "least this cap (exactly it with padding cap); default: 131072, the default "
+                   "--max-items of connect")  # fmt: skip
 
 
 @dataclass(frozen=True)
 class BudgetPolicy(Policy):
-    """A :class:`Policy` that also charges each accepted session to the peer's daily budget.
+    """A :class:`Policy` that also charges every hello to the peer's daily budget.
 
-    It runs after the hello's signature is verified, so a forged hello cannot spend someone else's budget.
+    It runs after the hello's signature is verified, so a forged hello cannot spend someone else's budget;
+    it charges before any other check, so refused proposals (probes) cost the peer a session too.
     """
 
     budget: DailySessionBudget | None = None
 
-    def refusal(self, manifest: Any, peer_name: str, own_items: int | None = None) -> str | None:
-        reason = super().refusal(manifest, peer_name, own_items)
-        if reason is None and self.budget is not None:
+    def refusal(self, manifest: Any, peer_name: str) -> str | None:
+        if self.budget is not None:
             try:
                 self.budget.charge(peer_name)
             except SessionBudgetExceeded:
                 return f"the daily session budget ({self.budget.limit}) of this peer is used up"
-        return reason
+        return super().refusal(manifest, peer_name)
 
 
 def _allowed_kinds(allowed: list[str] | None, prompt_profile: str | None) -> frozenset[str] | None:

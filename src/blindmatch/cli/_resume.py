@@ -53,9 +53,9 @@ class ResumeError(LocalError):
 @dataclass
 class StepState:
     role: str
-    seed: bytes
+    seed: bytes = field(repr=False)  # derives every scalar and ephemeral key: never in a repr
     identity: str
-    inputs: LoadedSet
+    inputs: LoadedSet = field(repr=False)  # our indicators: never in a repr
     workers: int = 1
     peer_name: str | None = None
     peer_key: str | None = None  # initiator: the responder's public key

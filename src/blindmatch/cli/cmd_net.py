@@ -12,6 +12,7 @@ from .._fileio import atomic_write
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
 from ..session import InitiatorSession, ResponderSession
 from ..transport import (
+    DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HOST,
     DEFAULT_MAX_FRAME,
     DEFAULT_TIMEOUT,
@@ -31,6 +32,7 @@ from ._exchange import (
     add_proposal_args,
     build_policy,
     check_cap,
+    check_own_cap,
     load_identity,
     load_inputs,
     load_peers,
@@ -81,6 +83,9 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
                    help="per-peer budget of sessions per UTC day (default: 24)")  # fmt: skip
     s.add_argument("--session-timeout", type=float, default=3600.0, metavar="SECONDS",
                    help="longest a whole session may take (default: 3600)")  # fmt: skip
+    s.add_argument("--handshake-timeout", type=float, default=DEFAULT_HANDSHAKE_TIMEOUT, metavar="SECONDS",
+                   help="how long a new connection has to send its whole hello (default: "
+                   f"{DEFAULT_HANDSHAKE_TIMEOUT:g}); until then it holds no session slot")  # fmt: skip
     s.add_argument("--port-file", metavar="FILE", help="write the port listened on to FILE (for port 0)")
     s.set_defaults(func=run_serve)
 
@@ -211,6 +216,7 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CliError(ExitCode.USAGE, "--sessions-per-day must be at least 1")
     budget = DailySessionBudget(args.sessions_per_day)
     items = session_items(loaded, args.near_duplicates, msgs)
+    check_own_cap(items, int(args.max_own_items))
     policy = build_policy(args, budget, prompt_profile=items.profile_tag)
     seen: set[bytes] = set()
     failures: list[SessionOutcome] = []
@@ -265,6 +271,7 @@ def run_serve(args: argparse.Namespace) -> int:
             max_frame=args.max_frame,
             timeout=args.timeout,
             session_timeout=args.session_timeout,
+            handshake_timeout=args.handshake_timeout,
             on_outcome=on_outcome,
             max_sessions=args.max_sessions,
         )

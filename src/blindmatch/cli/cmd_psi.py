@@ -33,6 +33,7 @@ from ._exchange import (
     add_proposal_args,
     build_policy,
     check_cap,
+    check_own_cap,
     load_identity,
     load_inputs,
     load_peers,
@@ -227,6 +228,7 @@ def run_respond(args: argparse.Namespace) -> int:
     peers = load_peers(args.peers)
     loaded = load_inputs(args, msgs)
     tag = get_profile(args.near_duplicates).tag if args.near_duplicates else None
+    check_own_cap(session_items(loaded, args.near_duplicates), int(args.max_own_items))
     policy = build_policy(args, prompt_profile=tag)
     out_dir, prefix = _out_dir_prefix(args, state_path)
     state = StepState(

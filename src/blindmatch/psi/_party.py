@@ -62,7 +62,7 @@ _COUNT_ONLY = frozenset({"cardinality", "mutual-cardinality"})
 DEFAULT_MAX_PEER_ITEMS = 1 << 22
 
 DST_HASH_TO_GROUP = SUITE_ID + b"/hash-to-group"
-_DST_COMPARE = b"blindmatch-psi-v1/compare-16"
+_DST_COMPARE = SUITE_ID + b"/compare-16"
 _DST_TRANSCRIPT = SUITE_ID + b"/transcript"
 
 T = TypeVar("T")
@@ -114,7 +114,9 @@ def _shuffled(seq: Sequence[T], rng: Callable[[int], bytes]) -> list[T]:
 
 
 def _compare_key(session_id: bytes) -> bytes:
-    return _DST_COMPARE + session_id
+    """The BLAKE2b key of the comparison hashes: SHA-256 of the suite's tag and the session id (the two
+    together are longer than the 64 bytes a BLAKE2b key may have; both have fixed lengths)."""
+    return hashlib.sha256(_DST_COMPARE + session_id).digest()
 
 
 def _transcript_hash(*messages: bytes) -> bytes:

@@ -229,8 +229,12 @@ class Policy:
 
     ``allowed_peers``: names from the trust store that may start sessions (``None``: every trusted peer).
     ``modes``, ``kinds`` (``None``: any), ``paddings``: what may be proposed. ``max_items_initiator``: the
-    largest initiator set (cap) accepted; ``max_items_responder``: the largest cap on our own set we agree
-    to reveal up to. ``max_validity_s``: the longest validity window; ``clock_skew_s``: tolerance when
+    largest initiator set (cap) accepted. ``max_items_responder``: our own public cap: our set never holds
+    more (:class:`~blindmatch.session.ResponderSession` checks that locally, once, when it is made), and a
+    proposal must give the responder at least this cap (and, with padding ``cap``, exactly this cap, so the
+    padding we do is bounded by our own policy). The decision never looks at the size of our real set, so
+    a refusal tells the initiator nothing about it. ``max_validity_s``: the longest validity window;
+    ``clock_skew_s``: tolerance when
     checking that window against the local clock. ``prompt_profile``: the fingerprint profile tag our
     ``prompt-band`` items are made with (``None``: we hold no bands); a manifest naming another profile,
     naming one when we hold none, or proposing prompts without our profile is refused.
@@ -246,11 +250,10 @@ class Policy:
     clock_skew_s: int = 300
     prompt_profile: str | None = None
 
-    def refusal(self, manifest: Manifest, peer_name: str, own_items: int | None = None) -> str | None:
+    def refusal(self, manifest: Manifest, peer_name: str) -> str | None:
         """The reason to refuse ``manifest`` from ``peer_name``, or ``None`` to accept it.
 
-        ``own_items`` (the responder's distinct item count for the proposed kinds) is checked against the
-        proposed responder cap; the reason then says only that the set does not fit.
+        Only the manifest and this (public) policy decide: never the size of the responder's real set.
         """
         if self.allowed_peers is not None and peer_name not in self.allowed_peers:
             return "this peer is not allowed to start sessions"
@@ -266,18 +269,19 @@ class Policy:
             return (
                 f"initiator cap {manifest.max_items_initiator} exceeds the limit {self.max_items_initiator}"
             )
-        if manifest.max_items_responder > self.max_items_responder:
+        if manifest.max_items_responder < self.max_items_responder:
             return (
-                f"responder cap {manifest.max_items_responder} exceeds the limit {self.max_items_responder}"
+                f"responder cap {manifest.max_items_responder} is below this responder's cap "
+                f"{self.max_items_responder}"
+            )
+        if manifest.padding == "cap" and manifest.max_items_responder > self.max_items_responder:
+            return (
+                "with padding 'cap' the responder cap must be this responder's cap "
+                f"{self.max_items_responder} (proposed {manifest.max_items_responder})"
             )
         if manifest.not_after - manifest.not_before > self.max_validity_s:
             return f"validity window longer than {self.max_validity_s} s"
-        why = self._prompt_refusal(manifest)
-        if why is not None:
-            return why
-        if own_items is not None and own_items > manifest.max_items_responder:
-            return "the responder's set does not fit under the proposed responder cap"
-        return None
+        return self._prompt_refusal(manifest)
 
     def _prompt_refusal(self, manifest: Manifest) -> str | None:
         theirs, ours = manifest.prompt_profile, self.prompt_profile

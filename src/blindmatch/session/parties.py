@@ -26,21 +26,23 @@ import functools
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, MutableSet
+from collections.abc import Callable, Iterable, Mapping, MutableSet, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 from .. import psi as _psi
 from .._progress import ProgressCallback
 from .._version import __version__
-from ..errors import InvalidParameter, LocalProtocolError
+from ..errors import CapacityError, InvalidParameter, LocalProtocolError
 from ..psi import Initiator as PsiInitiator
 from ..psi import Mode, PeerTooLarge, indicator_item
 from ..psi import Responder as PsiResponder
 from ._canonjson import canonical_json
 from .channel import (
+    HEADER_BYTES,
     ROLE_INITIATOR,
     ROLE_RESPONDER,
+    SIGNATURE_BYTES,
     T_ACCEPT,
     T_DATA,
     T_HELLO,
@@ -279,6 +281,18 @@ class _Party:
     def peer_name(self) -> str | None:
         """The peer's name (trust-store name for a responder, once the hello was verified)."""
         return self._peer_name
+
+    @property
+    def max_next_message(self) -> int:
+        """The longest message this party can accept next (0 when it expects none), known before it is
+        read: a transport refuses a longer frame from its header. A handshake message is at most a header,
+        ``MAX_HANDSHAKE_BODY`` and a signature; a data message has exactly the length the declared sizes
+        give."""
+        if self._state in (_State.AWAIT_HELLO, _State.AWAIT_ACCEPT):
+            return HEADER_BYTES + MAX_HANDSHAKE_BODY + SIGNATURE_BYTES
+        if self._state is _State.AWAIT_DATA:
+            return HEADER_BYTES + self._expected_payload() + TAG_BYTES + SIGNATURE_BYTES
+        return 0
 
     @property
     def transcript_hash(self) -> bytes:
@@ -792,7 +806,9 @@ class ResponderSession(_Party):
     """The party that checks the proposed manifest against its :class:`Policy` and answers.
 
     ``peers`` is the trust store: a hello signed by any other key raises ``UnknownPeer``. Only the items
-    of the kinds the manifest names take part. ``seen_session_ids`` (optional, shared between sessions)
+    of the kinds the manifest names take part. All our distinct items together must fit under the
+    policy's ``max_items_responder`` (else ``CapacityError`` here, before anything is sent).
+    ``seen_session_ids`` (optional, shared between sessions)
     lets the responder reject a replayed hello within its validity window. ``progress`` is handed to the
     PSI party, as for :class:`InitiatorSession`.
     """
@@ -820,8 +836,20 @@ class ResponderSession(_Party):
             raise InvalidParameter("give exactly one of items_by_kind and items")
         self._peers = peers
         self._policy = policy if policy is not None else Policy()
-        self._items_by_kind = items_by_kind
+        self._items_by_kind: dict[str, Sequence[str]] | None = None
         self._raw = _distinct(items) if items is not None else None
+        cap = self._policy.max_items_responder
+        if items_by_kind is not None:  # lists are kept, not copied (a server makes a party per connection)
+            self._items_by_kind = {
+                k: v if isinstance(v, list | tuple) else list(v) for k, v in items_by_kind.items()
+            }
+            total = sum(len(v) for v in self._items_by_kind.values())
+            if total > cap:  # repeats count once
+                total = sum(len(set(v)) for v in self._items_by_kind.values())
+        else:
+            total = len(self._raw or ())
+        if total > cap:  # checked here, once: the accept/refuse decision never looks at our set's size
+            raise CapacityError(f"our {total} distinct items exceed our own cap of {cap} (the policy's)")
         self._seen = seen_session_ids
         self._back: dict[bytes, tuple[str, str]] | None = None
         self._psi: PsiResponder | None = None
@@ -857,6 +885,7 @@ class ResponderSession(_Party):
         self._check_header(header, (T_HELLO,), MAX_HANDSHAKE_BODY)
         msg = split_message(data, header)
         self._verify(msg, header.sender_key)
+        self._peer_name = peer.name  # authenticated from here on (a server counts the session now)
         doc = self._json_body(msg)
         manifest = Manifest.from_dict(doc.get("manifest"))  # type: ignore[arg-type]
         if manifest.initiator_key != header.sender_key:
@@ -879,13 +908,9 @@ class ResponderSession(_Party):
         self._transcript.add(msg.wire)
         self._count += 1
 
-        if self._raw is not None:
-            real = self._raw
-        else:
-            if self._items_by_kind is None:  # pragma: no cover - one of them is set
-                raise LocalProtocolError("no items")
-            real, self._back = _indicator_items(self._items_by_kind, manifest.kinds)
-        reason = self._policy.refusal(manifest, peer.name, own_items=len(real))
+        # the decision comes first, from the manifest and the policy only (not even the time it takes to
+        # collect our items may depend on their number)
+        reason = self._policy.refusal(manifest, peer.name)
         if reason is not None:
             self.refusal_reason = reason
             out = self._send(T_REFUSE, canonical_json({"reason": reason}))
@@ -895,6 +920,12 @@ class ResponderSession(_Party):
             self._ended_at = self._clock()
             self._forget()
             return out
+        if self._raw is not None:
+            real = self._raw
+        else:
+            if self._items_by_kind is None:  # pragma: no cover - one of them is set
+                raise LocalProtocolError("no items")
+            real, self._back = _indicator_items(self._items_by_kind, manifest.kinds)
         self._own_size = len(real)
         self._own_padded = padded_size(manifest.padding, len(real), manifest.max_items_responder)
         eph, eph_pub = new_ephemeral(self._rng(32))

@@ -6,7 +6,7 @@ Protocol parties stay sans-I/O; this package only carries their bytes.
 from __future__ import annotations
 
 from .budget import DailySessionBudget
-from .driver import InitiatingParty, Party, abort_party, run_party
+from .driver import InitiatingParty, Party, abort_party, next_frame_limit, run_party
 from .errors import (
     FrameTooLarge,
     ListenError,
@@ -25,9 +25,10 @@ from .files import (
     write_state,
 )
 from .framing import DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT, FramedConnection
-from .tcp import DEFAULT_HOST, Server, SessionOutcome, connect_and_run
+from .tcp import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HOST, Server, SessionOutcome, connect_and_run
 
 __all__ = [
+    "DEFAULT_HANDSHAKE_TIMEOUT",
     "DEFAULT_HOST",
     "DEFAULT_MAX_FRAME",
     "DEFAULT_TIMEOUT",
@@ -47,6 +48,7 @@ __all__ = [
     "abort_party",
     "connect_and_run",
     "delete_state",
+    "next_frame_limit",
     "read_message",
     "read_state",
     "run_party",

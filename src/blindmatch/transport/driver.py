@@ -1,9 +1,11 @@
 """Running a sans-I/O party over a framed connection.
 
 A party is any object with ``receive(data) -> bytes | None`` and ``done``; the initiator also has
-``start() -> bytes``. The driver sends what the party returns, reads the next frame while the party is not
-done, and closes the connection when it is. The party's own computation runs in a worker thread so the
-event loop (and the read timeouts of other sessions on a server) keep running.
+``start() -> bytes``. A party may also have ``max_next_message`` (an int): the longest message it can
+accept next; the driver then refuses any longer frame from its header, before reading it. The driver
+sends what the party returns, reads the next frame while the party is not done, and closes the connection
+when it is. The party's own computation runs in a worker thread so the event loop (and the read
+timeouts of other sessions on a server) keep running.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from .framing import FramedConnection
 
-__all__ = ["InitiatingParty", "Party", "abort_party", "run_party"]
+__all__ = ["InitiatingParty", "Party", "abort_party", "next_frame_limit", "run_party"]
 
 
 @runtime_checkable
@@ -35,6 +37,14 @@ class InitiatingParty(Party, Protocol):
 
 #: Called as ``on_event(name, frame_size)`` with ``"sent"`` / ``"received"``: for progress and logs.
 EventCallback = Callable[[str, int], None]
+
+
+def next_frame_limit(party: Party, max_frame: int) -> int:
+    """``min(party.max_next_message, max_frame)``, or ``max_frame`` for a party without that property."""
+    limit = getattr(party, "max_next_message", None)
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
+        return min(limit, max_frame)
+    return max_frame
 
 
 def abort_party(party: Party, reason: str) -> bool:
@@ -68,14 +78,15 @@ async def run_party(
     initiator: bool,
     on_event: EventCallback | None = None,
     close: bool = True,
+    begun: bool = False,
 ) -> None:
     """Drive ``party`` to completion over ``conn``; any error propagates after the connection is closed.
 
     Nothing more is sent after an error: the connection is just closed. When the connection fails (the
     peer disconnects or stalls, a frame is too large) once the session has begun, the party is aborted
-    with that reason (:func:`abort_party`), so it still gives a signed record of the failure.
+    with that reason (:func:`abort_party`), so it still gives a signed record of the failure. ``begun``:
+    the party has already taken part (a server that handled the first message itself).
     """
-    begun = False
     try:
         if initiator:
             start = getattr(party, "start", None)
@@ -87,7 +98,7 @@ async def run_party(
             if on_event:
                 on_event("sent", len(first))
         while not party.done:
-            data = await conn.recv()
+            data = await conn.recv(next_frame_limit(party, conn.max_frame))
             begun = True
             if on_event:
                 on_event("received", len(data))

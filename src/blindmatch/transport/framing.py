@@ -1,7 +1,8 @@
 """Length-prefixed frames over an asyncio stream: 4-byte big-endian length, then the payload.
 
-Every read has a timeout, a frame longer than ``max_frame`` is refused from its header (before any of it
-is read), and the payload is read in chunks so a peer cannot make us allocate what it does not send.
+Every read has a timeout, a frame longer than ``max_frame`` (or than the smaller limit the reader gives for
+the frame it expects next) is refused from its header, before any of it is read, and the payload is read
+in chunks so a peer cannot make us allocate what it does not send.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ _CHUNK = 1 << 20
 
 
 class FramedConnection:
-    """One connection carrying frames. ``bytes_sent`` / ``bytes_received`` count payload and headers."""
+    """One connection carrying frames. ``bytes_sent`` / ``bytes_received`` count payload and headers
+    (received: every byte read, a partial or refused frame included)."""
 
     def __init__(
         self,
@@ -55,33 +57,39 @@ class FramedConnection:
             return f"{info[0]}:{info[1]}"
         return "unknown peer"
 
-    async def _read_exactly(self, n: int, what: str) -> bytes:
+    async def _read_exactly(self, n: int, what: str, timeout: float) -> bytes:
         try:
-            return await asyncio.wait_for(self._reader.readexactly(n), self.timeout)
+            data = await asyncio.wait_for(self._reader.readexactly(n), timeout)
         except asyncio.TimeoutError:
-            raise PeerTimeout(f"no data from the peer for {self.timeout:g} s (waiting for {what})") from None
+            raise PeerTimeout(f"no data from the peer for {timeout:g} s (waiting for {what})") from None
         except asyncio.IncompleteReadError as exc:
             if what == "a frame header" and not exc.partial:
                 raise PeerDisconnected("the peer closed the connection") from None
             raise PeerDisconnected(f"the peer closed the connection in the middle of {what}") from None
         except (ConnectionError, OSError) as exc:
             raise PeerDisconnected(f"connection lost: {exc.strerror or type(exc).__name__}") from None
+        self.bytes_received += len(data)
+        return data
 
-    async def recv(self) -> bytes:
-        """Read one frame."""
+    async def recv(self, max_len: int | None = None, *, timeout: float | None = None) -> bytes:
+        """Read one frame of at most ``min(max_len, max_frame)`` bytes (what the reader expects next),
+        waiting at most ``timeout`` (default: the connection's) for each read."""
         if self._closed:
             raise LocalProtocolError("connection already closed")
-        header = await self._read_exactly(HEADER.size, "a frame header")
+        limit = self.max_frame if max_len is None else min(max_len, self.max_frame)
+        wait = self.timeout if timeout is None else timeout
+        if not wait > 0:
+            raise InvalidParameter("timeout must be positive")
+        header = await self._read_exactly(HEADER.size, "a frame header", wait)
         (length,) = HEADER.unpack(header)
-        if length > self.max_frame:
-            raise FrameTooLarge(f"the peer announced a {length}-byte frame; the maximum is {self.max_frame}")
+        if length > limit:
+            raise FrameTooLarge(f"the peer announced a {length}-byte frame; the maximum here is {limit}")
         parts = []
         left = length
         while left:
-            chunk = await self._read_exactly(min(left, _CHUNK), "a frame")
+            chunk = await self._read_exactly(min(left, _CHUNK), "a frame", wait)
             parts.append(chunk)
             left -= len(chunk)
-        self.bytes_received += HEADER.size + length
         self.frames_received += 1
         return b"".join(parts)
 

@@ -13,14 +13,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import InvalidParameter
-from .driver import EventCallback, InitiatingParty, Party, abort_party, run_party
-from .errors import ListenError, PeerTimeout, PeerUnreachable
+from ..errors import InvalidParameter, RemoteProtocolError
+from .driver import (
+    EventCallback,
+    InitiatingParty,
+    Party,
+    _in_thread,
+    abort_party,
+    next_frame_limit,
+    run_party,
+)
+from .errors import ListenError, PeerTimeout, PeerUnreachable, SessionBudgetExceeded
 from .framing import DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT, FramedConnection
 
-__all__ = ["DEFAULT_HOST", "Server", "SessionOutcome", "connect_and_run"]
+__all__ = ["DEFAULT_HANDSHAKE_TIMEOUT", "DEFAULT_HOST", "Server", "SessionOutcome", "connect_and_run"]
 
 DEFAULT_HOST = "127.0.0.1"
+#: Seconds a new connection has to deliver its whole first frame (the hello) by default.
+DEFAULT_HANDSHAKE_TIMEOUT = 20.0
 
 
 @dataclass
@@ -64,10 +74,20 @@ class Server:
     """Serves one session per connection.
 
     ``party_factory(peer)`` makes a fresh responder party for the peer address ``"host:port"``; it may
-    raise a :class:`~blindmatch.BlindmatchError` to refuse (the connection is then closed). ``admit(peer)``
-    runs first and is the place for a per-peer budget (see :class:`DailySessionBudget`), keyed here by
-    address. ``on_outcome`` is called once per connection, from the event loop. ``session_timeout`` caps
-    a whole session, on top of the per-read ``timeout``.
+    raise a :class:`~blindmatch.BlindmatchError` to refuse (the connection is then closed).
+
+    Nothing from an unauthenticated client is trusted: the first frame is read within
+    ``handshake_timeout`` seconds and may be at most the party's ``max_next_message`` (for a session
+    responder: the largest hello), so a client cannot make the server buffer more than a hello; at most
+    ``max_handshakes`` connections may be waiting for their first frame (more are closed at once). A
+    connection takes one of the ``max_concurrent`` session slots only once its first frame is complete,
+    and counts toward ``max_sessions`` (and ``admit``) only when the party accepted that frame as an
+    authentic start (for a session party: the hello's signature verified, ``peer_name`` is set; for
+    another party: ``receive`` returned). Connections that fail before that are still reported through
+    ``on_outcome`` and :attr:`outcomes`. ``admit(peer)`` is the place for a per-peer budget (see
+    :class:`DailySessionBudget`), keyed here by address. Every later frame is capped at the party's
+    ``max_next_message`` too (and at ``max_frame``). ``session_timeout`` caps the rest of a session, on
+    top of the per-read ``timeout``.
     """
 
     def __init__(
@@ -78,33 +98,40 @@ class Server:
         port: int = 0,
         max_frame: int = DEFAULT_MAX_FRAME,
         timeout: float = DEFAULT_TIMEOUT,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         session_timeout: float | None = None,
         admit: Callable[[str], None] | None = None,
         on_outcome: Callable[[SessionOutcome], None] | None = None,
         max_sessions: int | None = None,
         max_concurrent: int = 8,
+        max_handshakes: int = 64,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not 0 <= port < 65536:
             raise InvalidParameter("port must be between 0 and 65535")
         if max_sessions is not None and max_sessions < 1:
             raise InvalidParameter("max_sessions must be at least 1")
-        if max_concurrent < 1:
-            raise InvalidParameter("max_concurrent must be at least 1")
+        if max_concurrent < 1 or max_handshakes < 1:
+            raise InvalidParameter("max_concurrent and max_handshakes must be at least 1")
+        if not handshake_timeout > 0:
+            raise InvalidParameter("handshake_timeout must be positive")
         self._factory = party_factory
         self.host = host
         self.port = port
         self.max_frame = max_frame
         self.timeout = timeout
+        self.handshake_timeout = handshake_timeout
         self.session_timeout = session_timeout
         self._admit = admit
         self._on_outcome = on_outcome
         self.max_sessions = max_sessions
+        self.max_handshakes = max_handshakes
         self._slots = asyncio.Semaphore(max_concurrent)
         self._clock = clock
         self._server: asyncio.Server | None = None
         self._finished = 0
         self._accepted = 0
+        self._handshaking = 0
         self._done = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.outcomes: list[SessionOutcome] = []
@@ -141,25 +168,46 @@ class Server:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def _full(self) -> bool:
+        return self.max_sessions is not None and self._accepted >= self.max_sessions
+
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        conn = FramedConnection(reader, writer, max_frame=self.max_frame, timeout=self.timeout)
+        if self._done.is_set() or self._full() or self._handshaking >= self.max_handshakes:
+            await conn.close()
+            return
         if task is not None:
             self._tasks.add(task)
-        conn = FramedConnection(reader, writer, max_frame=self.max_frame, timeout=self.timeout)
         peer = conn.peer
-        if self.max_sessions is not None and self._accepted >= self.max_sessions:
-            await conn.close()
-            if task is not None:
-                self._tasks.discard(task)
-            return
-        self._accepted += 1
         outcome = SessionOutcome(peer, None, None, started=self._clock())
+        counted = False
         try:
+            self._handshaking += 1
+            try:
+                party = outcome.party = self._factory(peer)
+                limit = next_frame_limit(party, self.max_frame)
+                first = await conn.recv(limit, timeout=self.handshake_timeout)
+            finally:
+                self._handshaking -= 1
             async with self._slots:
+                ok = False
+                try:
+                    reply = await _in_thread(party.receive, first)
+                    ok = True
+                finally:
+                    counted = _authenticated(party, ok)
+                if not counted:
+                    raise RemoteProtocolError("the first message did not start a session")
+                if self._full():
+                    counted = False
+                    raise SessionBudgetExceeded("the server has taken all the sessions it serves")
+                self._accepted += 1
                 if self._admit is not None:
                     self._admit(peer)
-                outcome.party = self._factory(peer)
-                run = run_party(outcome.party, conn, initiator=False)
+                if reply is not None:
+                    await conn.send(reply)
+                run = run_party(party, conn, initiator=False, begun=True)
                 if self.session_timeout is not None:
                     try:
                         await asyncio.wait_for(run, self.session_timeout)
@@ -169,20 +217,29 @@ class Server:
                     await run
         except Exception as exc:  # reported through the outcome, never raised into asyncio's handler
             outcome.error = exc
-            # the whole-session timeout: the session had begun if the party holds a manifest
-            if isinstance(exc, PeerTimeout) and getattr(outcome.party, "manifest", None) is not None:
+            if outcome.party is not None and getattr(outcome.party, "manifest", None) is not None:
+                # a session that had begun (a timeout, the budget): the party records the failure
                 with contextlib.suppress(Exception):
-                    abort_party(outcome.party, f"{type(exc).__name__}: {exc}")  # type: ignore[arg-type]
+                    abort_party(outcome.party, f"{type(exc).__name__}: {exc}")
         finally:
             await conn.close()
             outcome.bytes_sent = conn.bytes_sent
             outcome.bytes_received = conn.bytes_received
             outcome.finished = self._clock()
             self.outcomes.append(outcome)
-            self._finished += 1
+            if counted:
+                self._finished += 1
             if task is not None:
                 self._tasks.discard(task)
             if self._on_outcome is not None:
                 self._on_outcome(outcome)
             if self.max_sessions is not None and self._finished >= self.max_sessions:
                 self._done.set()
+
+
+def _authenticated(party: Party, ok: bool) -> bool:
+    """Whether ``party`` took its first message as the authentic start of a session: a session party
+    names its peer once the hello's signature verified; another party, when ``receive`` returned (``ok``)."""
+    if hasattr(party, "peer_name"):
+        return getattr(party, "peer_name", None) is not None
+    return ok

@@ -1,0 +1,144 @@
+"""What an unauthenticated TCP client can make a server do: read a 4-byte header of an oversized first
+frame and no more, wait at most the handshake timeout, and never count toward ``max_sessions``. Honest
+sessions still run in every mode, every frame capped at the exact length the party expects next."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import pytest
+from session_support import ALICE, Clock, make_parties, step, trust
+
+from blindmatch.session import MODES, ResponderSession
+from blindmatch.session.channel import HEADER_BYTES, SIGNATURE_BYTES
+from blindmatch.session.parties import MAX_HANDSHAKE_BODY
+from blindmatch.transport import FrameTooLarge, PeerTimeout, Server, connect_and_run
+from blindmatch.transport.framing import HEADER
+
+T = TypeVar("T")
+A = {"email": [f"a{i}@example.org" for i in range(6)] + ["shared@example.org"]}
+B = {"email": [f"b{i}@example.org" for i in range(9)] + ["shared@example.org"]}
+
+
+def run(coro: Awaitable[T]) -> T:
+    async def wrapped() -> T:
+        return await asyncio.wait_for(coro, 30)
+
+    return asyncio.run(wrapped())
+
+
+def _factory(parties: list[ResponderSession], mode: str = "intersection") -> object:
+    def factory(_addr: str) -> ResponderSession:
+        _, resp = make_parties(A, B, mode=mode, peers=trust(("alice", ALICE)), clock=Clock())
+        parties.append(resp)
+        return resp
+
+    return factory
+
+
+async def _until(server: Server, n: int) -> None:
+    while len(server.outcomes) < n:
+        await asyncio.sleep(0.01)
+
+
+def test_max_next_message_is_exact() -> None:
+    for mode in MODES:
+        init, resp = make_parties(A, B, mode=mode)
+        hello_cap = HEADER_BYTES + MAX_HANDSHAKE_BODY + SIGNATURE_BYTES
+        assert resp.max_next_message == hello_cap and init.max_next_message == 0
+        wire = [init.start()]
+        assert init.max_next_message == hello_cap  # awaiting the accept
+        parties = [resp, init]
+        i = 0
+        while True:
+            receiver = parties[i % 2]
+            limit = receiver.max_next_message
+            assert len(wire[-1]) <= limit
+            if i >= 2:  # data messages (after hello and accept): exactly the expected length
+                assert len(wire[-1]) == limit, (mode, i)
+            out = receiver.receive(wire[-1])
+            if out is None:
+                break
+            wire.append(out)
+            i += 1
+        assert init.done and resp.done and init.max_next_message == resp.max_next_message == 0
+        assert wire == step(*make_parties(A, B, mode=mode))
+
+
+def test_oversized_first_frame_is_cut_off_after_its_header() -> None:
+    parties: list[ResponderSession] = []
+
+    async def go() -> Server:
+        server = Server(_factory(parties), port=0, max_sessions=1, timeout=5)  # type: ignore[arg-type]
+        _, port = await server.start()
+        task = asyncio.ensure_future(server.serve())
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(HEADER.pack(64 << 20) + bytes(256 << 10))  # announces 64 MiB, sends 256 KiB
+        with_error = None
+        try:
+            await writer.drain()
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, nothing sent back
+        except ConnectionError as exc:
+            with_error = exc
+        await _until(server, 1)
+        server.stop()
+        await task
+        writer.close()
+        del with_error
+        return server
+
+    server = run(go())
+    (outcome,) = server.outcomes
+    assert isinstance(outcome.error, FrameTooLarge) and str(64 << 20) in str(outcome.error)
+    assert outcome.bytes_received == HEADER.size  # only the header was read
+    assert outcome.bytes_sent == 0 and parties[0].peer_name is None
+
+
+def test_silent_client_dropped_after_handshake_timeout_and_not_counted() -> None:
+    parties: list[ResponderSession] = []
+    init, _ = make_parties(A, B, clock=Clock())
+
+    async def go() -> Server:
+        server = Server(_factory(parties), port=0, max_sessions=1, timeout=30,  # type: ignore[arg-type]
+                        handshake_timeout=0.2)  # fmt: skip
+        _, port = await server.start()
+        task = asyncio.ensure_future(server.serve())
+        _, silent = await asyncio.open_connection("127.0.0.1", port)
+        _, junk = await asyncio.open_connection("127.0.0.1", port)
+        junk.write(HEADER.pack(5) + b"hello")  # not a hello: never counts
+        await _until(server, 2)  # both reported; the silent one after the handshake timeout
+        assert not task.done()  # neither counted toward max_sessions=1
+        await connect_and_run(init, "127.0.0.1", port, timeout=5)
+        await task
+        silent.close()
+        junk.close()
+        return server
+
+    server = run(go())
+    errors = [o.error for o in server.outcomes]
+    assert any(isinstance(e, PeerTimeout) and "0.2 s" in str(e) for e in errors)
+    assert errors[-1] is None and init.result is not None and init.result.count == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_honest_sessions_over_tcp_in_every_mode(mode: str) -> None:
+    parties: list[ResponderSession] = []
+    init, _ = make_parties(A, B, mode=mode, clock=Clock())
+
+    async def go() -> Server:
+        server = Server(_factory(parties, mode), port=0, max_sessions=1, timeout=5)  # type: ignore[arg-type]
+        _, port = await server.start()
+        task = asyncio.ensure_future(server.serve())
+        await connect_and_run(init, "127.0.0.1", port, timeout=5)
+        await task
+        return server
+
+    server = run(go())
+    assert [o.error for o in server.outcomes] == [None]
+    resp = parties[0]
+    assert init.result is not None and resp.result is not None
+    assert init.result.transcript_hash == resp.result.transcript_hash
+    if init.result.learned == "intersection":
+        assert init.result.matched == [("email", "shared@example.org")]
