@@ -287,9 +287,9 @@ def _speed_tables(quick: bool) -> list[Table]:
         [
             "estimator",
             "pairs",
-            "mean |estimate - true|",
+            "mean abs(estimate - true)",
             "mean (estimate - true)",
-            "max |estimate - true|",
+            "max abs(estimate - true)",
             "sd of z-scores",
         ],
     )
