@@ -326,11 +326,7 @@ def test_fast_loops_equal_public_bindings() -> None:
     assert _sodium.edwards_sum_of_maps(hs) == ref
     k = new_scalar()
     us = edwards_to_montgomery(ref)
-    assert _sodium.x25519_many(k, us) == [nb.crypto_scalarmult(k, u) for u in us]
-    with pytest.raises(InvalidParameter):
-        _sodium.x25519_many(k, [b"short"])
-    with pytest.raises(InvalidParameter):
-        _sodium.x25519_many(b"short", us)
+    assert blind(k, us) == [nb.crypto_scalarmult(k, u) for u in us]
     with pytest.raises(InvalidParameter):
         _sodium.edwards_sum_of_maps([b"x" * 63])
     with pytest.raises(InvalidGroupElement):
@@ -346,3 +342,23 @@ def test_chunked_pipeline_equals_one_batch(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(group, "_PIPELINE_CHUNK", 7)
     assert hash_to_group_and_blind(k, PINNED_DST, msgs) == whole
     assert hash_to_group_and_blind(k, PINNED_DST, []) == []
+
+
+def test_openssl_batch_x25519_equals_libsodium_and_maps_small_order() -> None:
+    import os
+
+    import nacl.bindings as nb_
+
+    from blindmatch.hazmat import _x25519
+
+    k = new_scalar(os.urandom)
+    us = hash_to_group([b"a", b"b", b"c"], b"test-dst")
+    assert _x25519.x25519_many(k, us) == [nb_.crypto_scalarmult(k, u) for u in us]
+    assert _x25519.x25519_many_then(k, us, lambda x: x[:4]) == [nb_.crypto_scalarmult(k, u)[:4] for u in us]
+    for small in SMALL_ORDER_ENCODINGS:
+        with pytest.raises(InvalidGroupElement):
+            _x25519.x25519_many(k, [us[0], small])
+    with pytest.raises(InvalidParameter):
+        _x25519.x25519_many(k, [b"short"])
+    with pytest.raises(InvalidParameter):
+        _x25519.x25519_many(b"short", us)

@@ -29,7 +29,8 @@ import numpy as np
 
 from ..errors import InvalidParameter
 from ._errors import InvalidGroupElement
-from ._sodium import edwards_sum_of_maps, x25519_many, x25519_many_then
+from ._sodium import edwards_sum_of_maps
+from ._x25519 import x25519_many, x25519_many_then
 from .xmd import xmd64_function
 
 __all__ = [
