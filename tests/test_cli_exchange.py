@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import cli, serve, write_csv
 
 from blindmatch.canonical import canonicalize
 from blindmatch.session import Identity, PeerStore, verify_record
@@ -30,28 +31,6 @@ SHARED = [
     ("phone", "+1 (202) 555-0143", "+12025550143"),
     ("account", "GitHub:octo-cat", "github:octo-cat"),
 ]
-
-
-def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "blindmatch", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
-
-
-def _write_csv(path: Path, rows: list[tuple[str, str]]) -> None:
-    import csv
-
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["kind", "value"])
-        w.writerows(rows)
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +56,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
     only_b += [("domain", f"b{i}.example") for i in range(5)]
     a_rows = [(k, canon) for k, _, canon in SHARED] + only_a + [("email", "not an email")]
     b_rows = [(k, messy) for k, messy, _ in SHARED] + only_b
-    _write_csv(d / "lab_a.csv", a_rows)
-    _write_csv(d / "lab_b.csv", b_rows)
+    write_csv(d / "lab_a.csv", a_rows)
+    write_csv(d / "lab_b.csv", b_rows)
     for k, messy, canon in SHARED:
         assert canonicalize(k, messy) == canon
     return d
@@ -154,20 +133,7 @@ def _free_port() -> int:
 
 
 def _serve(lab: Path, w: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    port_file = w / "port"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "blindmatch", "serve", "--identity", str(lab / "b.pem"), "--peers",
-         str(lab / "b-peers.json"), "-i", str(lab / "lab_b.csv"), "--max-sessions", "1", "--port-file",
-         str(port_file), "--out-dir", str(w / "b-out"), "--max-own-items", "64", *extra],
-        cwd=w, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not (port_file.exists() and port_file.read_text().strip()):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _, err = proc.communicate()
-            raise AssertionError(f"server did not start: {err}")
-        time.sleep(0.05)
-    return proc, port_file.read_text().strip()
+    return serve(lab, w, "lab_b.csv", 64, *extra)
 
 
 def _connect(

@@ -9,13 +9,12 @@ import json
 import random
 import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import cli, serve, write_csv
 
 from blindmatch.canonical import canonicalize
 from blindmatch.fingerprints import fingerprint_prompts, get_profile
@@ -56,22 +55,6 @@ def _direct(own: list[str], other: list[str], profile: str = "default") -> set[s
             if set(bands) & their_bands}  # fmt: skip
 
 
-def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "blindmatch", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=timeout, check=False,
-    )  # fmt: skip
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
-
-
-def _write(path: Path, rows: list[tuple[str, str]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["kind", "value"])
-        w.writerows(rows)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("near")
@@ -83,8 +66,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pb.add("lab-a", a.public)
     pa.save(d / "a-peers.json")
     pb.save(d / "b-peers.json")
-    _write(d / "a.csv", [("prompt", p) for p in A_PROMPTS] + [("email", e) for e in [*EMAILS, "a@x.org"]])
-    _write(d / "b.csv", [("prompt", p) for p in B_PROMPTS] + [("email", e) for e in [*EMAILS, "b@x.org"]])
+    write_csv(d / "a.csv", [("prompt", p) for p in A_PROMPTS] + [("email", e) for e in [*EMAILS, "a@x.org"]])
+    write_csv(d / "b.csv", [("prompt", p) for p in B_PROMPTS] + [("email", e) for e in [*EMAILS, "b@x.org"]])
     return d
 
 
@@ -124,20 +107,7 @@ def _check_record(path: Path, key: Path, status: str = "completed") -> dict:  # 
 
 
 def _serve(lab: Path, w: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    port_file = w / "port"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "blindmatch", "serve", "--identity", str(lab / "b.pem"), "--peers",
-         str(lab / "b-peers.json"), "-i", str(lab / "b.csv"), "--max-sessions", "1", "--port-file",
-         str(port_file), "--out-dir", str(w / "b-out"), "--max-own-items", "128", *extra],
-        cwd=w, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not (port_file.exists() and port_file.read_text().strip()):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _, err = proc.communicate()
-            raise AssertionError(f"server did not start: {err}")
-        time.sleep(0.05)
-    return proc, port_file.read_text().strip()
+    return serve(lab, w, "b.csv", 128, *extra)
 
 
 def _connect(lab: Path, w: Path, port: str, *extra: str) -> subprocess.CompletedProcess[str]:
