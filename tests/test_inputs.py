@@ -391,3 +391,14 @@ def test_stix_network_traffic_type_contradiction_is_unmapped() -> None:
         "t.json",
     )
     assert [(r[0], r[1]) for r in good.records] == [("ip", "1.2.3.4")]
+
+
+def test_stix_network_traffic_ref_to_a_non_ip_object_is_unmapped_as_such() -> None:
+    from blindmatch.inputs import parse_stix
+
+    ind = {"type": "indicator", "id": "indicator--2", "pattern_type": "stix",
+           "pattern": "[network-traffic:dst_ref.value = 'evil.example' AND "
+                      "network-traffic:dst_ref.type = 'domain-name']"}  # fmt: skip
+    batch = parse_stix(json.dumps({"type": "bundle", "id": "bundle--2", "objects": [ind]}), "t.json")
+    assert list(batch.records) == []
+    assert dict(batch.unmapped) == {"stix:network-traffic reference to a non-IP object": 1}

@@ -142,3 +142,114 @@ def test_honest_sessions_over_tcp_in_every_mode(mode: str) -> None:
     assert init.result.transcript_hash == resp.result.transcript_hash
     if init.result.learned == "intersection":
         assert init.result.matched == [("email", "shared@example.org")]
+
+
+def test_replayed_or_expired_hello_is_not_counted_as_authenticated() -> None:
+    from session_support import BOB
+
+    from blindmatch.session import Expired, Policy, Replayed
+
+    seen: set[bytes] = set()
+    init, _ = make_parties(A, B, clock=Clock())
+    hello = init.start()
+
+    def responder(clock: Clock) -> ResponderSession:
+        return ResponderSession(BOB, trust(("alice", ALICE)), Policy(max_items_responder=64),
+                                items_by_kind=B, seen_session_ids=seen, clock=clock)  # fmt: skip
+
+    first = responder(Clock())
+    assert first.receive(hello) is not None and first.peer_name == "alice"
+    replay = responder(Clock())
+    with pytest.raises(Replayed):
+        replay.receive(hello)
+    assert replay.peer_name is None  # anyone who saw the hello can replay it: it must not count
+    seen.clear()
+    late = responder(Clock(Clock().now + 10 * 24 * 3600))
+    with pytest.raises(Expired):
+        late.receive(hello)
+    assert late.peer_name is None
+
+
+def test_replayed_hellos_over_tcp_do_not_end_the_server() -> None:
+    from session_support import BOB
+
+    from blindmatch.session import Policy
+
+    seen: set[bytes] = set()
+    parties: list[ResponderSession] = []
+    captured, _ = make_parties(A, B, clock=Clock(), seed=b"captured")
+    hello = captured.start()
+    honest, _ = make_parties(A, B, clock=Clock(), seed=b"honest")
+
+    def factory(_addr: str) -> ResponderSession:
+        resp = ResponderSession(BOB, trust(("alice", ALICE)), Policy(max_items_responder=64),
+                                items_by_kind=B, seen_session_ids=seen, clock=Clock())  # fmt: skip
+        parties.append(resp)
+        return resp
+
+    async def replay(port: int, *, first: bool = False) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(HEADER.pack(len(hello)) + hello)
+        await writer.drain()
+        if first:  # accepted: read the accept, then walk away
+            (length,) = HEADER.unpack(await asyncio.wait_for(reader.readexactly(HEADER.size), 5))
+            await asyncio.wait_for(reader.readexactly(length), 5)
+        else:  # refused as a replay: the server closes without a word
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+
+    async def go() -> Server:
+        server = Server(factory, port=0, max_sessions=2, timeout=5)  # type: ignore[arg-type]
+        _, port = await server.start()
+        task = asyncio.ensure_future(server.serve())
+        await replay(port, first=True)  # the captured hello's first use: accepted, then abandoned (counts)
+        for _ in range(3):  # its replays must not count
+            await replay(port)
+        await _until(server, 4)
+        assert not task.done()
+        await connect_and_run(honest, "127.0.0.1", port, timeout=5)
+        await task
+        return server
+
+    server = run(go())
+    assert honest.result is not None and honest.result.count == 1
+    assert len(server.outcomes) == 5 and server.outcomes[-1].error is None
+
+
+def test_clients_waiting_for_a_slot_count_as_handshaking_and_time_out() -> None:
+    parties: list[ResponderSession] = []
+    holder, _ = make_parties(A, B, clock=Clock(), seed=b"holder")
+    hello = holder.start()
+
+    async def go() -> tuple[Server, int, int]:
+        server = Server(_factory(parties), port=0, timeout=5, max_concurrent=1,  # type: ignore[arg-type]
+                        max_handshakes=2, handshake_timeout=0.3)  # fmt: skip
+        _, port = await server.start()
+        task = asyncio.ensure_future(server.serve())
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(HEADER.pack(len(hello)) + hello)  # takes the only slot, then goes quiet
+        await writer.drain()
+        (length,) = HEADER.unpack(await asyncio.wait_for(reader.readexactly(HEADER.size), 5))
+        await asyncio.wait_for(reader.readexactly(length), 5)
+        junk = []
+        for _ in range(6):
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.write(HEADER.pack(4) + b"junk")
+            junk.append(w)
+        await asyncio.sleep(0.15)
+        waiting, held = server._handshaking, len(server._tasks)
+        await _until(server, 2)  # the two that waited for a slot gave up after the handshake timeout
+        server.stop()
+        writer.close()
+        for w in junk:
+            w.close()
+        await task
+        return server, waiting, held
+
+    server, waiting, held = run(go())
+    assert waiting <= 2 and held <= 3  # the slot holder and at most max_handshakes waiting
+    timeouts = [o for o in server.outcomes if isinstance(o.error, PeerTimeout) and "slot" in str(o.error)]
+    assert len(timeouts) == 2
+    # stopping the server ended the slot holder's session like any failure: a signed failed record
+    stopped = [o for o in server.outcomes if isinstance(o.error, PeerTimeout) and "stopped" in str(o.error)]
+    assert len(stopped) == 1 and parties[0].record()["outcome"]["status"] == "failed"

@@ -130,7 +130,7 @@ def hash_to_group(msgs: Iterable[bytes], dst: bytes) -> list[bytes]:
 def blind(scalar: bytes, elements: Iterable[bytes]) -> list[bytes]:
     """``X25519(scalar, u)`` for each element.
 
-    Small-order inputs make libsodium fail (all-zero output); that is reported as
+    Small-order inputs make X25519 fail (all-zero output); that is reported as
     :class:`InvalidGroupElement`, although callers are expected to have run :func:`validate_peer_elements`.
     """
     return x25519_many(_scalar(scalar), _elements(elements))

@@ -65,6 +65,12 @@ _REF_TYPE_PATHS = {
 }
 
 
+def _ref_types_are_addresses(group: list[Comparison], value_path: str) -> bool:
+    """Whether every ``*_ref.type`` comparison in the group names an IP address type (or there is none)."""
+    declared = {c.value for c in group if c.path == _REF_TYPE_PATHS[value_path]}
+    return declared <= {"ipv4-addr", "ipv6-addr"}
+
+
 def _ref_type_conflicts(group: list[Comparison], value_path: str, value: str) -> bool:
     """Whether a ``*_ref.type`` comparison in the group names another address family than ``value``."""
     declared = {c.value for c in group if c.path == _REF_TYPE_PATHS[value_path]}
@@ -81,7 +87,9 @@ def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, s
         value = c.value
         if not isinstance(value, str):  # equality_groups only returns string comparisons
             continue
-        if c.path in _REF_TYPE_PATHS and _ref_type_conflicts(group, c.path, value):
+        if c.path in _REF_TYPE_PATHS and not _ref_types_are_addresses(group, c.path):
+            batch.unmapped["stix:network-traffic reference to a non-IP object"] += 1
+        elif c.path in _REF_TYPE_PATHS and _ref_type_conflicts(group, c.path, value):
             # e.g. dst_ref.value = '1.2.3.4' AND dst_ref.type = 'ipv6-addr': contradictory, not ours to guess
             batch.unmapped["stix:network-traffic address contradicts its declared type"] += 1
         elif c.path in STIX_PATTERN_PATHS:

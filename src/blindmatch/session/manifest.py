@@ -245,7 +245,7 @@ class Policy:
     kinds: frozenset[str] | None = None
     paddings: frozenset[str] = field(default_factory=lambda: frozenset(PADDING_RULES))
     max_items_initiator: int = 1 << 20
-    max_items_responder: int = 1 << 20
+    max_items_responder: int = 1 << 17
     max_validity_s: int = 24 * 3600
     clock_skew_s: int = 300
     prompt_profile: str | None = None

@@ -885,7 +885,6 @@ class ResponderSession(_Party):
         self._check_header(header, (T_HELLO,), MAX_HANDSHAKE_BODY)
         msg = split_message(data, header)
         self._verify(msg, header.sender_key)
-        self._peer_name = peer.name  # authenticated from here on (a server counts the session now)
         doc = self._json_body(msg)
         manifest = Manifest.from_dict(doc.get("manifest"))  # type: ignore[arg-type]
         if manifest.initiator_key != header.sender_key:
@@ -899,8 +898,10 @@ class ResponderSession(_Party):
         self._manifest = manifest
         self._session_id = manifest.session_id
         self._peer_key = header.sender_key
-        self._peer_name = peer.name
         self._check_time()
+        # authenticated and fresh from here on (a server counts the session now): a replayed or expired
+        # hello, which anyone who saw the traffic can send, must not count
+        self._peer_name = peer.name
         if self._seen is not None:
             self._seen.add(manifest.session_id)
         eph_peer = self._ephemeral_of(doc)

@@ -182,39 +182,62 @@ class Server:
         peer = conn.peer
         outcome = SessionOutcome(peer, None, None, started=self._clock())
         counted = False
+        holds_slot = False
         try:
+            # Until a connection holds a session slot it counts as handshaking (at most max_handshakes),
+            # and all of it -- the whole first frame and the wait for a slot -- is bounded by one
+            # handshake deadline.
             self._handshaking += 1
             try:
                 party = outcome.party = self._factory(peer)
                 limit = next_frame_limit(party, self.max_frame)
-                first = await conn.recv(limit, timeout=self.handshake_timeout)
+
+                async def first_and_slot() -> bytes:
+                    nonlocal holds_slot
+                    data = await conn.recv(limit)
+                    await self._slots.acquire()
+                    holds_slot = True
+                    return data
+
+                try:
+                    first = await asyncio.wait_for(first_and_slot(), self.handshake_timeout)
+                except asyncio.TimeoutError:
+                    raise PeerTimeout(
+                        f"no complete first message within {self.handshake_timeout:g} s, or no session "
+                        "slot free by then"
+                    ) from None
             finally:
                 self._handshaking -= 1
-            async with self._slots:
-                ok = False
+            ok = False
+            try:
+                reply = await _in_thread(party.receive, first)
+                ok = True
+            finally:
+                counted = _authenticated(party, ok)
+            if not counted:
+                raise RemoteProtocolError("the first message did not start a session")
+            if self._full():
+                counted = False
+                raise SessionBudgetExceeded("the server has taken all the sessions it serves")
+            self._accepted += 1
+            if self._admit is not None:
+                self._admit(peer)
+            if reply is not None:
+                await conn.send(reply)
+            run = run_party(party, conn, initiator=False, begun=True)
+            if self.session_timeout is not None:
                 try:
-                    reply = await _in_thread(party.receive, first)
-                    ok = True
-                finally:
-                    counted = _authenticated(party, ok)
-                if not counted:
-                    raise RemoteProtocolError("the first message did not start a session")
-                if self._full():
-                    counted = False
-                    raise SessionBudgetExceeded("the server has taken all the sessions it serves")
-                self._accepted += 1
-                if self._admit is not None:
-                    self._admit(peer)
-                if reply is not None:
-                    await conn.send(reply)
-                run = run_party(party, conn, initiator=False, begun=True)
-                if self.session_timeout is not None:
-                    try:
-                        await asyncio.wait_for(run, self.session_timeout)
-                    except asyncio.TimeoutError:
-                        raise PeerTimeout(f"session not finished within {self.session_timeout:g} s") from None
-                else:
-                    await run
+                    await asyncio.wait_for(run, self.session_timeout)
+                except asyncio.TimeoutError:
+                    raise PeerTimeout(f"session not finished within {self.session_timeout:g} s") from None
+            else:
+                await run
+        except asyncio.CancelledError:
+            # the server is stopping: the session ends like any other failure (a signed failed record)
+            outcome.error = PeerTimeout("the server stopped before the session ended")
+            if outcome.party is not None and getattr(outcome.party, "manifest", None) is not None:
+                with contextlib.suppress(Exception):
+                    abort_party(outcome.party, "server stopped before the session ended")
         except Exception as exc:  # reported through the outcome, never raised into asyncio's handler
             outcome.error = exc
             if outcome.party is not None and getattr(outcome.party, "manifest", None) is not None:
@@ -222,6 +245,8 @@ class Server:
                 with contextlib.suppress(Exception):
                     abort_party(outcome.party, f"{type(exc).__name__}: {exc}")
         finally:
+            if holds_slot:
+                self._slots.release()
             await conn.close()
             outcome.bytes_sent = conn.bytes_sent
             outcome.bytes_received = conn.bytes_received
