@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from blindmatch.session import Identity, PeerStore
+
 
 def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``python -m blindmatch ARGS``; no user or peer error may print a traceback."""
@@ -43,3 +45,17 @@ def serve(lab: Path, w: Path, inputs: str, max_own: int, *extra: str) -> tuple[s
             raise AssertionError(f"server did not start: {err}")
         time.sleep(0.05)
     return proc, port_file.read_text().strip()
+
+
+def make_lab_keys(d: Path) -> tuple[Identity, Identity]:
+    """Identities ``a.pem`` and ``b.pem`` in ``d``, each trusting the other (``a-peers.json`` names
+    ``lab-b``, ``b-peers.json`` names ``lab-a``)."""
+    a, b = Identity.generate(), Identity.generate()
+    a.save(d / "a.pem")
+    b.save(d / "b.pem")
+    pa, pb = PeerStore(), PeerStore()
+    pa.add("lab-b", b.public)
+    pb.add("lab-a", a.public)
+    pa.save(d / "a-peers.json")
+    pb.save(d / "b-peers.json")
+    return a, b

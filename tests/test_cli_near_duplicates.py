@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import cli, serve, write_csv
+from cli_support import cli, make_lab_keys, serve, write_csv
 
 from blindmatch.canonical import canonicalize
 from blindmatch.fingerprints import fingerprint_prompts, get_profile
@@ -58,14 +58,7 @@ def _direct(own: list[str], other: list[str], profile: str = "default") -> set[s
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("near")
-    a, b = Identity.generate(), Identity.generate()
-    a.save(d / "a.pem")
-    b.save(d / "b.pem")
-    pa, pb = PeerStore(), PeerStore()
-    pa.add("lab-b", b.public)
-    pb.add("lab-a", a.public)
-    pa.save(d / "a-peers.json")
-    pb.save(d / "b-peers.json")
+    make_lab_keys(d)
     write_csv(d / "a.csv", [("prompt", p) for p in A_PROMPTS] + [("email", e) for e in [*EMAILS, "a@x.org"]])
     write_csv(d / "b.csv", [("prompt", p) for p in B_PROMPTS] + [("email", e) for e in [*EMAILS, "b@x.org"]])
     return d

@@ -95,16 +95,9 @@ def test_stage_restart_resets_the_count() -> None:
 
 
 def _lab(d: Path) -> tuple[list[str], list[str]]:
-    from blindmatch.session import Identity, PeerStore
+    from cli_support import make_lab_keys
 
-    a, b = Identity.generate(), Identity.generate()
-    a.save(d / "a.pem")
-    b.save(d / "b.pem")
-    pa, pb = PeerStore(), PeerStore()
-    pa.add("lab-b", b.public)
-    pb.add("lab-a", a.public)
-    pa.save(d / "a-peers.json")
-    pb.save(d / "b-peers.json")
+    make_lab_keys(d)
     (d / "a.csv").write_text("kind,value\n" + "".join(f"email,u{i}@example.org\n" for i in range(30)))
     (d / "b.csv").write_text("kind,value\n" + "".join(f"email,u{i}@example.org\n" for i in range(20, 45)))
     return (

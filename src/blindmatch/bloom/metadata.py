@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._strictjson import object_without_duplicates
 from ..errors import InvalidParameter, MalformedFile
 
 __all__ = ["MAX_METADATA_BYTES", "FilterMetadata"]
@@ -89,7 +90,7 @@ class FilterMetadata:
         try:
             obj = json.loads(
                 data.decode("utf-8"),
-                object_pairs_hook=_no_duplicates,
+                object_pairs_hook=object_without_duplicates,
                 parse_constant=_no_constant,
                 parse_float=_finite_float,
             )
@@ -130,15 +131,6 @@ class FilterMetadata:
             object.__setattr__(md, name, value)
         _check(md)
         return md
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise MalformedFile("metadata block repeats a key")
-        out[key] = value
-    return out
 
 
 def _no_constant(name: str) -> Any:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from .._strictjson import DuplicateKeyError, object_without_duplicates
 from ..errors import InvalidParameter
 from ._canonjson import canonical_json
 from .errors import InvalidRecord
@@ -74,17 +75,6 @@ _REQUIRED: dict[str, tuple[type, ...]] = {
 }
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            # json.loads would keep the last value silently: a forged first value could then be what a
-            # person reads in the file while the signature checks the other one.
-            raise InvalidRecord("record has a duplicated member")
-        out[key] = value
-    return out
-
-
 def _check_schema(doc: Mapping[str, Any]) -> None:
     for key, types in _REQUIRED.items():
         if key not in doc:
@@ -114,9 +104,10 @@ def verify_record(
         if len(record) > _MAX_RECORD_BYTES:
             raise InvalidRecord("record larger than 1 MiB")
         try:
-            record = json.loads(record, object_pairs_hook=_no_duplicate_keys)
-        except InvalidRecord:
-            raise
+            # a repeated member could show a reader one value while the signature covers another
+            record = json.loads(record, object_pairs_hook=object_without_duplicates)
+        except DuplicateKeyError:
+            raise InvalidRecord("record has a duplicated member") from None
         except (ValueError, RecursionError) as exc:
             raise InvalidRecord(f"record is not JSON ({type(exc).__name__})") from None
     if not isinstance(record, Mapping):
