@@ -10,6 +10,7 @@ from typing import TypeAlias
 
 from .._fileio import atomic_write
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
+from ..psi import mode_spec
 from ..session import InitiatorSession, ResponderSession
 from ..transport import (
     DEFAULT_HANDSHAKE_TIMEOUT,
@@ -149,7 +150,7 @@ def run_connect(args: argparse.Namespace) -> int:
     items = session_items(loaded, args.near_duplicates, msgs)
     check_cap(items, int(args.max_items))
     error: BlindmatchError | None = None
-    steps = 5 if args.mode.startswith("mutual") else 4  # messages in the session (docs/sessions.md)
+    steps = 2 + mode_spec(args.mode).messages  # hello, accept, then the PSI messages (docs/sessions.md)
     sent = 0
     # one bar: the PSI stages drive its count, the messages exchanged show after it
     with Progress(f"exchange with {args.peer}", quiet=msgs.quiet, ticking=True) as bar:

@@ -21,23 +21,32 @@ from .._progress import STAGES, ProgressCallback
 from ..hazmat.group import SUITE_ID, InvalidGroupElement
 from ._errors import MalformedMessage, ModeNotAllowed, PeerTooLarge, UnexpectedMessage
 from ._items import indicator_item
-from ._party import DEFAULT_MAX_PEER_ITEMS, MODES, Initiator, Mode, PsiResult, Responder, run_in_memory
+from ._modes import MODE_SPECS, MODES, Learns, Mode, ModeSpec, mode_spec
+from ._party import DEFAULT_MAX_PEER_ITEMS, Initiator, PsiResult, Responder, run_in_memory
+from ._wire import confirm_size, request_size, response_size
 
 __all__ = [
     "DEFAULT_MAX_PEER_ITEMS",
     "MODES",
+    "MODE_SPECS",
     "STAGES",
     "SUITE_ID",
     "Initiator",
     "InvalidGroupElement",
+    "Learns",
     "MalformedMessage",
     "Mode",
     "ModeNotAllowed",
+    "ModeSpec",
     "PeerTooLarge",
     "ProgressCallback",
     "PsiResult",
     "Responder",
     "UnexpectedMessage",
+    "confirm_size",
     "indicator_item",
+    "mode_spec",
+    "request_size",
+    "response_size",
     "run_in_memory",
 ]

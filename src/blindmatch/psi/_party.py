@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from ..hazmat.group import (
     validate_peer_elements,
 )
 from ._errors import ModeNotAllowed, UnexpectedMessage
+from ._modes import MODES, Mode, mode_spec
 from ._parallel import map_chunked
 from ._wire import (
     MAX_COUNT,
@@ -47,18 +48,12 @@ from ._wire import (
 
 __all__ = [
     "DEFAULT_MAX_PEER_ITEMS",
-    "MODES",
     "Initiator",
-    "Mode",
     "PsiResult",
     "Responder",
     "run_in_memory",
 ]
 
-Mode = Literal["intersection", "mutual", "cardinality", "mutual-cardinality"]
-MODES: tuple[Mode, ...] = ("intersection", "mutual", "cardinality", "mutual-cardinality")
-_MUTUAL = frozenset({"mutual", "mutual-cardinality"})
-_COUNT_ONLY = frozenset({"cardinality", "mutual-cardinality"})
 DEFAULT_MAX_PEER_ITEMS = 1 << 22
 
 DST_HASH_TO_GROUP = SUITE_ID + b"/hash-to-group"
@@ -306,7 +301,8 @@ class Initiator(_Party):
         mode = self._mode
         matched: list[bytes] | None
         self._report(STAGE_COMPARE, 0, n_a)
-        if mode in _COUNT_ONLY:
+        spec = mode_spec(mode)
+        if spec.permuted:
             count = len(set(peer_hashes).intersection(msg.hashes))
             matched = None
         else:
@@ -317,10 +313,9 @@ class Initiator(_Party):
             matched = [x for x in self._items if x in hit]
         self._report(STAGE_COMPARE, n_a, n_a)
         m3: bytes | None = None
-        if mode == "mutual":
-            m3 = encode_confirm(mode, self._sid, peer_hashes)
-        elif mode == "mutual-cardinality":
-            m3 = encode_confirm(mode, self._sid, _shuffled(peer_hashes, self._rng))
+        if spec.confirm:
+            sent = _shuffled(peer_hashes, self._rng) if spec.permuted else peer_hashes
+            m3 = encode_confirm(mode, self._sid, sent)
         th = _transcript_hash(self._m1, bytes(response), m3 or b"")
         self._result = PsiResult(mode, matched, count, n_a, len(msg.elements), th)
         return m3
@@ -395,14 +390,15 @@ class Responder(_Party):
         their = self._blind_peer(scalar, msg.elements, _compare_key(msg.session_id))
         del scalar
         mode = msg.mode
-        sent = _shuffled(their, rng) if mode in _COUNT_ONLY else their
+        spec = mode_spec(mode)
+        sent = _shuffled(their, rng) if spec.permuted else their
         m2 = encode_response(mode, msg.session_id, len(msg.elements), own_blinded, sent)
         self._mode = mode
         self._sid = msg.session_id
         self._m1 = bytes(request)
         self._m2 = m2
         self._peer_size = len(msg.elements)
-        if mode in _MUTUAL:
+        if spec.confirm:
             self._their_hashes = set(their)
             self._state = _State.AWAIT_CONFIRM
         else:
@@ -435,7 +431,7 @@ class Responder(_Party):
         matched: list[bytes] | None
         n_own = len(self._order)
         self._report(STAGE_COMPARE, 0, n_own)
-        if mode == "mutual":
+        if not mode_spec(mode).permuted:
             order = self._order
             hit = {order[i] for i, h in enumerate(msg.hashes) if h in theirs}
             count = len(hit)

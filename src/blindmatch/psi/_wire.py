@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from ..hazmat.group import ELEMENT_BYTES, SUITE_ID
 from ._errors import MalformedMessage, PeerTooLarge, UnexpectedMessage
+from ._modes import MODE_SPECS
 
 __all__ = [
     "HASH_BYTES",
@@ -45,12 +46,15 @@ __all__ = [
     "Confirm",
     "Request",
     "Response",
+    "confirm_size",
     "encode_confirm",
     "encode_request",
     "encode_response",
     "parse_confirm",
     "parse_request",
     "parse_response",
+    "request_size",
+    "response_size",
 ]
 
 MAGIC = b"BMPS"
@@ -59,13 +63,28 @@ MSG_REQUEST = 1
 MSG_RESPONSE = 2
 MSG_CONFIRM = 3
 _MSG_NAMES = {MSG_REQUEST: "request", MSG_RESPONSE: "response", MSG_CONFIRM: "confirm"}
-MODE_CODES = {"intersection": 1, "mutual": 2, "cardinality": 3, "mutual-cardinality": 4}
+MODE_CODES = {name: spec.code for name, spec in MODE_SPECS.items()}
 _MODE_NAMES = {v: k for k, v in MODE_CODES.items()}
 SESSION_ID_BYTES = 16
 HASH_BYTES = 16
 MAX_COUNT = 2**32 - 1
 _U32 = struct.Struct(">I")
 _HEADER_LEN = 9 + len(SUITE_ID) + SESSION_ID_BYTES
+
+
+def request_size(n_a: int) -> int:
+    """Length of a request carrying ``n_a`` blinded elements."""
+    return _HEADER_LEN + 4 + n_a * ELEMENT_BYTES
+
+
+def response_size(n_a: int, n_b: int) -> int:
+    """Length of a response to ``n_a`` elements from a responder with ``n_b`` items."""
+    return _HEADER_LEN + 8 + n_b * ELEMENT_BYTES + n_a * HASH_BYTES
+
+
+def confirm_size(n_b: int) -> int:
+    """Length of a confirm answering ``n_b`` responder elements (mutual modes only)."""
+    return _HEADER_LEN + 4 + n_b * HASH_BYTES
 
 
 @dataclass(frozen=True)
@@ -182,7 +201,7 @@ def parse_request(data: bytes, max_items: int) -> Request:
     (n_a,) = _counts(data, _HEADER_LEN, 1, "request")
     _check_cap(n_a, max_items, "request")
     off = _HEADER_LEN + 4
-    _check_length(data, off + n_a * ELEMENT_BYTES, "request")
+    _check_length(data, request_size(n_a), "request")
     return Request(mode, sid, _slices(data, off, n_a, ELEMENT_BYTES))
 
 
@@ -195,7 +214,7 @@ def parse_response(data: bytes, max_items: int, expected_n_a: int) -> Response:
         raise UnexpectedMessage(f"response: it answers {n_a} elements, but {expected_n_a} were sent")
     _check_cap(n_b, max_items, "response")
     off = _HEADER_LEN + 8
-    _check_length(data, off + n_b * ELEMENT_BYTES + n_a * HASH_BYTES, "response")
+    _check_length(data, response_size(n_a, n_b), "response")
     elements = _slices(data, off, n_b, ELEMENT_BYTES)
     hashes = _slices(data, off + n_b * ELEMENT_BYTES, n_a, HASH_BYTES)
     return Response(mode, sid, n_a, elements, hashes)
@@ -208,5 +227,5 @@ def parse_confirm(data: bytes, expected_count: int) -> Confirm:
     if n_b != expected_count:
         raise UnexpectedMessage(f"confirm: it answers {n_b} elements, but {expected_count} were sent")
     off = _HEADER_LEN + 4
-    _check_length(data, off + n_b * HASH_BYTES, "confirm")
+    _check_length(data, confirm_size(n_b), "confirm")
     return Confirm(mode, sid, _slices(data, off, n_b, HASH_BYTES))

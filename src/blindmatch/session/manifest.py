@@ -11,6 +11,8 @@ from typing import Any
 from .._version import __version__
 from ..errors import InvalidParameter
 from ..hazmat.group import SUITE_ID
+from ..psi._modes import MODES as _PSI_MODES
+from ..psi._modes import Learns, mode_spec
 from .errors import MalformedMessage, UnsupportedVersion
 from .identity import PublicIdentity
 from .padding import PADDING_RULES
@@ -29,7 +31,7 @@ PROTOCOL = "blindmatch-session/1"
 CHANNEL_SUITE = "ed25519/x25519/hkdf-sha256/chacha20poly1305"
 #: The PSI suite the payloads use (docs/protocol.md).
 PSI_SUITE = SUITE_ID.decode("ascii")
-MODES: tuple[str, ...] = ("intersection", "mutual", "cardinality", "mutual-cardinality")
+MODES: tuple[str, ...] = _PSI_MODES
 MAX_ITEMS_LIMIT = 1 << 26
 SESSION_ID_BYTES = 16
 MAX_PURPOSE = 300
@@ -152,13 +154,9 @@ class Manifest:
     def cap_of(self, role: str) -> int:
         return self.max_items_initiator if role == "initiator" else self.max_items_responder
 
-    def learns(self, role: str) -> str:
+    def learns(self, role: str) -> Learns:
         """What ``role`` learns in this mode: ``"intersection"``, ``"count"`` or ``"nothing"``."""
-        if role == "initiator":
-            return "count" if self.mode.endswith("cardinality") else "intersection"
-        if self.mode == "mutual":
-            return "intersection"
-        return "count" if self.mode == "mutual-cardinality" else "nothing"
+        return mode_spec(self.mode).learns(role)
 
     def to_dict(self) -> dict[str, Any]:
         doc: dict[str, Any] = {

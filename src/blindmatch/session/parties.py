@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import json
 import os
 import time
@@ -30,12 +29,11 @@ from collections.abc import Callable, Iterable, Mapping, MutableSet, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from .. import psi as _psi
 from .._progress import ProgressCallback
 from .._version import __version__
 from ..errors import CapacityError, InvalidParameter, LocalProtocolError
 from ..psi import Initiator as PsiInitiator
-from ..psi import Mode, PeerTooLarge, indicator_item
+from ..psi import Mode, PeerTooLarge, confirm_size, indicator_item, request_size, response_size
 from ..psi import Responder as PsiResponder
 from ._canonjson import canonical_json
 from .channel import (
@@ -90,35 +88,6 @@ Rng = Callable[[int], bytes]
 Clock = Callable[[], float]
 _ROLE_NAMES = {ROLE_INITIATOR: "initiator", ROLE_RESPONDER: "responder"}
 MAX_HANDSHAKE_BODY = 16 * 1024
-
-
-@dataclass(frozen=True)
-class _PsiSizes:
-    request: int
-    response: int
-    confirm: int
-    element: int
-    hash: int
-
-
-@functools.cache
-def _psi_sizes(mode: str) -> _PsiSizes:
-    """Lengths of the PSI messages of a mode, measured on two tiny in-memory runs (stays in step with
-    the PSI wire format without parsing it): fixed part, plus bytes per blinded element and per hash."""
-
-    def run(a: list[bytes], b: list[bytes]) -> tuple[int, int, int]:
-        init = _psi.Initiator(a, cast("Mode", mode))
-        resp = _psi.Responder(b, allowed_modes=(cast("Mode", mode),))
-        m1 = init.start()
-        m2 = resp.respond(m1)
-        m3 = init.finish(m2)
-        return len(m1), len(m2), len(m3) if m3 is not None else 0
-
-    r0, s0, c0 = run([], [])
-    r1, s1, _ = run([b"a"], [b"b"])
-    element = r1 - r0
-    hash_ = s1 - s0 - element
-    return _PsiSizes(r0, s0, c0, element, hash_)
 
 
 class _State(enum.Enum):
@@ -471,12 +440,11 @@ class _Party:
         m = self._manifest
         if m is None or self._own_padded is None or self._peer_padded is None:
             raise LocalProtocolError("no manifest")
-        sizes = _psi_sizes(m.mode)
         if self._role == ROLE_INITIATOR:  # the response: our list re-blinded (hashes) and theirs blinded
-            return sizes.response + sizes.element * self._peer_padded + sizes.hash * self._own_padded
+            return response_size(self._own_padded, self._peer_padded)
         if self._count == 2:  # the request: their blinded list
-            return sizes.request + sizes.element * self._peer_padded
-        return sizes.confirm + sizes.hash * self._own_padded  # the confirm: hashes of our list
+            return request_size(self._peer_padded)
+        return confirm_size(self._own_padded)  # the confirm: hashes of our list
 
     def _open(self, msg: Message) -> bytes:
         if self._opener is None:
