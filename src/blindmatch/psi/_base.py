@@ -75,7 +75,7 @@ def _party_seed(seed: bytes | None, rng: Callable[[int], bytes] | None) -> bytes
     return seed
 
 
-_MODE_BY_CODE: dict[int, Mode] = {code: m for m in MODES for code in (MODE_CODES[m],)}
+_MODE_BY_CODE: dict[int, Mode] = {MODE_CODES[m]: m for m in MODES}
 
 
 class _Party:
