@@ -295,3 +295,39 @@ def test_flipped_bytes_with_a_fixed_checksum_never_crash(index: int) -> None:
         except StateError:
             errors += 1
     assert errors > 100  # magic, version, role, state, mode, params, seed, items hash, lengths ...
+
+
+def test_state_table_is_what_the_parties_do() -> None:
+    """Every (state, call) pair of both roles: the pairs outside TRANSITIONS raise LocalProtocolError;
+    run pairs move to the table's state; replay pairs answer the consumed message again."""
+    from blindmatch.psi._state import REPLAY, TRANSITIONS
+
+    init, resp = Initiator(A, "mutual", seed=SI), Responder(B, seed=SR)
+    saved = {("initiator", "ready"): init.save_state(), ("responder", "ready"): resp.save_state()}
+    m1 = init.start()
+    m2 = resp.respond(m1)
+    saved[("initiator", "await-response")] = init.save_state()
+    saved[("responder", "await-confirm")] = resp.save_state()
+    m3 = init.finish(m2)
+    assert m3 is not None
+    resp.finish(m3)
+    saved[("initiator", "done")], saved[("responder", "done")] = init.save_state(), resp.save_state()
+    calls = {"initiator": {"start": None, "finish": m2}, "responder": {"respond": m1, "finish": m3}}
+    for (role, state_name), blob in saved.items():
+        for call, arg in calls[role].items():
+            party: Initiator | Responder
+            if role == "initiator":
+                party = Initiator.restore_state(blob, A, "mutual")
+            else:
+                party = Responder.restore_state(blob, B)
+            assert party._state.value == state_name
+            entry = TRANSITIONS.get((party._state, call))
+            allowed = entry is not None and (entry[0] != REPLAY or party._last_call == call)
+            method = getattr(party, call)
+            if not allowed:
+                with pytest.raises(LocalProtocolError):
+                    method() if arg is None else method(arg)
+                continue
+            assert entry is not None
+            method() if arg is None else method(arg)
+            assert party._state is entry[1]
