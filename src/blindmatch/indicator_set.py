@@ -373,6 +373,14 @@ class IndicatorSet:
     def distinct_per_kind(self) -> dict[str, int]:
         return {k: len(self._index[k]) for k in self.kinds}
 
+    def rows_per_kind(self) -> dict[str, int]:
+        """Rows kept (those that canonicalized), per kind."""
+        per_entry = Counter(self._rec_entry)
+        out: Counter[str] = Counter()
+        for e, n in per_entry.items():
+            out[self._entries[e][0]] += n
+        return dict(sorted(out.items()))
+
     @property
     def rows(self) -> int:
         """Rows read, from every source (valid or not, selected or not)."""
