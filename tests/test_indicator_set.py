@@ -265,3 +265,29 @@ def test_session_items_as_bytes_give_the_same_wire_as_items_by_kind() -> None:
     rep = s.report(res)
     assert rep.peer == "bob" or rep.peer is None
     assert rep.count == 2 and rep.own_size == 4 and rep.session_id == res.session_id.hex()
+
+
+def test_batches_give_the_same_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import blindmatch.indicator_set as mod
+
+    f = tmp_path / "a.txt"
+    values = [f"u{i % 7}@X.org" for i in range(20)] + ["bad"] * 3
+    f.write_text("".join(v + "\n" for v in values))
+    whole = bm.IndicatorSet.from_files([f], kind="email", errors="skip")
+    monkeypatch.setattr(mod, "_CHUNK", 3)
+    calls: list[tuple[str, int, int]] = []
+    small = bm.IndicatorSet.from_files([f], kind="email", errors="skip", progress=lambda *c: calls.append(c))
+    small_values = bm.IndicatorSet.from_values("email", values, errors="skip")
+    for s in (small, small_values):
+        assert s.values("email") == whole.values("email") and s.invalid == whole.invalid
+        assert [s.origins("email", v) for v in s.values("email")] == [
+            [o.replace(str(f), s.sources[0].name) for o in whole.origins("email", v)]
+            for v in s.values("email")
+        ]
+    assert (
+        small.problems
+        == whole.problems
+        == tuple(f"{f}:{n}: invalid email indicator: missing '@'" for n in (21, 22, 23))
+    )
+    assert calls[-1] == (str(f), 23, 23) and len(calls) > 5
+    assert [c[1] for c in calls] == sorted(c[1] for c in calls)

@@ -279,7 +279,8 @@ class IndicatorSet:
         return ref
 
     def _kind_groups(self, rows: Sequence[Row], counts: _Counts) -> Iterator[list[int]]:
-        """Row numbers per kind (kinds in order of first appearance); unselected kinds are counted."""
+        """Row numbers per kind (kinds in order of first appearance), in batches of at most ``_CHUNK``
+        rows; rows of kinds not selected are counted."""
         groups: dict[str, list[int]] = {}
         for i, row in enumerate(rows):
             k = row[0]
@@ -287,7 +288,9 @@ class IndicatorSet:
                 counts.ignored[f"kind not selected: {k}"] += 1
                 continue
             groups.setdefault(k, []).append(i)
-        yield from groups.values()
+        for group in groups.values():
+            for start in range(0, len(group), _CHUNK):
+                yield group[start : start + _CHUNK]
 
     def _ingest(
         self,
