@@ -116,9 +116,11 @@ class InputSpec:
         default_region: str | None = None,
         errors: Literal["raise", "skip"] = "raise",
     ) -> InputSpec:
+        if isinstance(paths, str | bytes | os.PathLike):
+            raise InvalidParameter("paths must be an iterable of paths (a list, even of one)")
         given = [os.fspath(p) for p in paths]
-        if isinstance(paths, str | bytes) or not all(isinstance(p, str) for p in given):
-            raise InvalidParameter("paths must be an iterable of str paths")
+        if not all(isinstance(p, str) for p in given):
+            raise InvalidParameter("paths must be str or os.PathLike[str]")
         return cls(
             paths=tuple(os.path.abspath(p) for p in given),
             names=tuple(given),
