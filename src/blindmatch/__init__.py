@@ -9,7 +9,8 @@ Layers, lowest first (each is also importable as its own subpackage):
   manifests, signed disclosure records (``blindmatch.session``);
 * Bloom-filter exchange -- :class:`BloomFilter`, :func:`build_exchange`, DCSO files (``blindmatch.bloom``);
 * prompt near-duplicate fingerprints -- :func:`prompt_items` (``blindmatch.fingerprints``);
-* inputs and reports -- :func:`read_indicators`, :class:`LocalReport`.
+* inputs and reports -- :func:`read_indicators`, :class:`LocalReport`;
+* the application layer -- :class:`IndicatorSet`: from input files to PSI items and back to a report.
 
 The public API is what ``__all__`` lists. ``blindmatch.hazmat`` holds the group operations: hazardous
 materials, for implementers and tests only. Transports and the command line live in
@@ -34,7 +35,10 @@ from .canonical import CANON_VERSION, KINDS, CanonBatch, canonicalize, canonical
 from .errors import (
     BlindmatchError,
     CapacityError,
+    InputChanged,
+    InputUnreadable,
     InvalidIndicator,
+    InvalidInputs,
     InvalidParameter,
     LocalError,
     LocalProtocolError,
@@ -52,6 +56,16 @@ from .fingerprints import (
     fingerprint_prompts,
     max_band_items,
     prompt_items,
+)
+from .indicator_set import (
+    SENSITIVE_KINDS,
+    IndicatorMatch,
+    IndicatorSet,
+    InputSpec,
+    PromptNearMatch,
+    PsiItems,
+    SetMatches,
+    SourceSummary,
 )
 from .inputs import InputBatch, Record, read_indicators
 from .outputs import LocalReport
@@ -77,6 +91,7 @@ from .tokens import TokenBatch, Tokenizer
 __all__ = [
     "CANON_VERSION",
     "KINDS",
+    "SENSITIVE_KINDS",
     "BlindmatchError",
     "BloomFilter",
     "CanonBatch",
@@ -89,10 +104,16 @@ __all__ = [
     "FilterMetadata",
     "FingerprintProfile",
     "Identity",
+    "IndicatorMatch",
+    "IndicatorSet",
     "Initiator",
     "InitiatorSession",
     "InputBatch",
+    "InputChanged",
+    "InputSpec",
+    "InputUnreadable",
     "InvalidIndicator",
+    "InvalidInputs",
     "InvalidParameter",
     "LocalError",
     "LocalProtocolError",
@@ -107,6 +128,8 @@ __all__ = [
     "PromptFingerprints",
     "PromptItems",
     "PromptMatch",
+    "PromptNearMatch",
+    "PsiItems",
     "PsiResult",
     "PublicIdentity",
     "Record",
@@ -117,6 +140,8 @@ __all__ = [
     "ResponderSession",
     "SessionError",
     "SessionResult",
+    "SetMatches",
+    "SourceSummary",
     "TokenBatch",
     "Tokenizer",
     "__version__",

@@ -15,7 +15,10 @@ from __future__ import annotations
 __all__ = [
     "BlindmatchError",
     "CapacityError",
+    "InputChanged",
+    "InputUnreadable",
     "InvalidIndicator",
+    "InvalidInputs",
     "InvalidParameter",
     "LocalError",
     "LocalProtocolError",
@@ -68,3 +71,27 @@ class RemoteProtocolError(RemoteError):
 
 class MalformedFile(RemoteError, ValueError):
     """A file received from elsewhere (a Bloom filter, an exchange file, a message file) is malformed."""
+
+
+class InputUnreadable(InvalidParameter):
+    """A local input file cannot be read (missing, a folder, no permission). The message names the path.
+
+    A subclass of :class:`InvalidParameter` (what unreadable inputs raised before it existed)."""
+
+
+class InvalidInputs(LocalError, ValueError):
+    """Indicators of the inputs do not canonicalize (``errors="raise"``), counted after every input is read.
+
+    ``invalid`` counts them by ``"<kind>: <reason>"``; ``problems`` are the first few as
+    ``"<origin>: invalid <kind> indicator: <reason>"``: origins and reasons, never values.
+    """
+
+    def __init__(self, invalid: dict[str, int], problems: tuple[str, ...]) -> None:
+        n = sum(invalid.values())
+        super().__init__(f"{n} indicator(s) do not canonicalize")
+        self.invalid = dict(invalid)
+        self.problems = tuple(problems)
+
+
+class InputChanged(LocalError):
+    """An input file read again (for a report, or by a later step) no longer holds what was read before."""

@@ -10,6 +10,7 @@ from typing import TypeAlias
 
 from .._fileio import atomic_write
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
+from ..indicator_set import IndicatorSet
 from ..psi import mode_spec
 from ..session import InitiatorSession, ResponderSession
 from ..transport import (
@@ -24,8 +25,6 @@ from ..transport import (
 )
 from ._common import Messages
 from ._exchange import (
-    LoadedSet,
-    SessionItems,
     add_identity_args,
     add_input_args,
     add_near_duplicates_arg,
@@ -34,14 +33,13 @@ from ._exchange import (
     build_policy,
     check_cap,
     check_own_cap,
+    finish_outputs,
     load_identity,
     load_inputs,
     load_peers,
-    make_report,
     max_items_of,
     session_items,
     summary_lines,
-    write_outputs,
 )
 from .exitcodes import CliError, ExitCode
 from .progress import Progress
@@ -113,18 +111,16 @@ def _prefix(party: InitiatorSession | ResponderSession, peer: str | None) -> str
 
 def _finish_outputs(
     party: InitiatorSession | ResponderSession,
-    loaded: LoadedSet,
+    iset: IndicatorSet,
     out_dir: str,
     prefix: str,
     started: float,
-    items: SessionItems | None = None,
+    near_duplicates: str | None,
 ) -> list[str]:
     """Write whatever the session produced; returns summary lines."""
-    record = party.record() if party.done else None
-    report = (
-        make_report(party.result, loaded, started=started, items=items) if party.result is not None else None
+    report, paths = finish_outputs(
+        iset, party, out_dir, prefix, started=started, near_duplicates=near_duplicates
     )
-    paths = write_outputs(out_dir, prefix, report=report, record=record)
     lines: list[str] = []
     if report is not None:
         peer = report.peer or "peer"
@@ -146,8 +142,8 @@ def run_connect(args: argparse.Namespace) -> int:
         raise CliError(
             ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers} (add it with `peers add`)"
         ) from None
-    loaded = load_inputs(args, msgs)
-    items = session_items(loaded, args.near_duplicates, msgs)
+    iset = load_inputs(args, msgs)
+    items = session_items(iset, args.near_duplicates, msgs)
     check_cap(items, int(args.max_items))
     error: BlindmatchError | None = None
     steps = 2 + mode_spec(args.mode).messages  # hello, accept, then the PSI messages (docs/sessions.md)
@@ -158,7 +154,8 @@ def run_connect(args: argparse.Namespace) -> int:
             party = InitiatorSession(
                 identity,
                 peer.public,
-                items_by_kind=items.items_by_kind,
+                items=items.items,
+                kinds=items.kinds,
                 prompt_profile=items.manifest_profile,
                 mode=args.mode,
                 max_items=max_items_of(args),
@@ -188,7 +185,7 @@ def run_connect(args: argparse.Namespace) -> int:
             )  # fmt: skip
         except BlindmatchError as exc:
             error = exc
-    lines = _finish_outputs(party, loaded, args.out_dir, "", started, items)
+    lines = _finish_outputs(party, iset, args.out_dir, "", started, args.near_duplicates)
     if error is not None:
         for line in lines:
             msgs.info(line.strip())
@@ -212,13 +209,16 @@ def run_serve(args: argparse.Namespace) -> int:
     peers = load_peers(args.peers)
     if not len(peers):
         raise CliError(ExitCode.LOCAL, f"no peers in {args.peers}: nobody could connect")
-    loaded = load_inputs(args, msgs)
+    iset = load_inputs(args, msgs)
     if args.sessions_per_day < 1:
         raise CliError(ExitCode.USAGE, "--sessions-per-day must be at least 1")
     budget = DailySessionBudget(args.sessions_per_day)
-    items = session_items(loaded, args.near_duplicates, msgs)
+    items = session_items(iset, args.near_duplicates, msgs)
     check_own_cap(items, int(args.max_own_items))
-    policy = build_policy(args, budget, prompt_profile=items.profile_tag)
+    policy = build_policy(args, budget, prompt_profile=items.profile.tag if items.profile else None)
+    # A responder's items take part only for the kinds the proposal names, so it gets them per kind (its
+    # lists are kept, not copied, by every session); the result maps back through ``iset``.
+    by_kind = iset.items_by_kind(args.near_duplicates)
     seen: set[bytes] = set()
     failures: list[SessionOutcome] = []
 
@@ -228,7 +228,7 @@ def run_serve(args: argparse.Namespace) -> int:
         bar = Progress(f"session from {addr}", quiet=msgs.quiet)
         try:
             party = ResponderSession(
-                identity, peers, policy, items_by_kind=items.items_by_kind, seen_session_ids=seen,
+                identity, peers, policy, items_by_kind=by_kind, seen_session_ids=seen,
                 workers=args.workers, progress=bar.callback,
             )  # fmt: skip
         except BaseException:
@@ -250,7 +250,9 @@ def run_serve(args: argparse.Namespace) -> int:
             return
         name = party.peer_name
         try:
-            lines = _finish_outputs(party, loaded, args.out_dir, _prefix(party, name), o.started, items)
+            lines = _finish_outputs(
+                party, iset, args.out_dir, _prefix(party, name), o.started, args.near_duplicates
+            )
         except (BlindmatchError, CliError, OSError) as exc:
             lines = [f"  could not write outputs: {exc}"]
         if o.error is not None:
@@ -279,7 +281,7 @@ def run_serve(args: argparse.Namespace) -> int:
         host, port = await server.start()
         if args.port_file:
             atomic_write(args.port_file, f"{port}\n".encode(), mode=0o644)
-        what = f"{items.size} items" if items.profile else f"{loaded.size} indicators"
+        what = f"{len(items)} items" if items.profile else f"{len(iset)} indicators"
         msgs.info(f"listening on {host}:{port} with {what}; Ctrl-C stops")
         await server.serve()
 
