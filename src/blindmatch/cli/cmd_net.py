@@ -10,9 +10,9 @@ from typing import TypeAlias
 
 from .._fileio import atomic_write
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
-from ..indicator_set import IndicatorSet
+from ..indicator_set import IndicatorSet, PsiItems
 from ..psi import mode_spec
-from ..session import InitiatorSession, ResponderSession
+from ..session import Identity, InitiatorSession, Peer, PeerStore, Policy, ResponderSession
 from ..transport import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HOST,
@@ -132,6 +132,29 @@ def _finish_outputs(
     return lines
 
 
+def _initiator(
+    args: argparse.Namespace, identity: Identity, peer: Peer, items: PsiItems, bar: Progress
+) -> InitiatorSession:
+    try:
+        return InitiatorSession(
+            identity,
+            peer.public,
+            items=items.items,
+            kinds=items.kinds,
+            prompt_profile=items.manifest_profile,
+            mode=args.mode,
+            max_items=max_items_of(args),
+            padding=args.padding,
+            purpose=args.purpose,
+            validity_s=args.validity,
+            peer_name=peer.name,
+            workers=args.workers,
+            progress=bar.callback,
+        )
+    except InvalidParameter as exc:
+        raise CliError(ExitCode.USAGE, str(exc)) from None
+
+
 def run_connect(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
     identity = load_identity(args.identity)
@@ -150,24 +173,7 @@ def run_connect(args: argparse.Namespace) -> int:
     sent = 0
     # one bar: the PSI stages drive its count, the messages exchanged show after it
     with Progress(f"exchange with {args.peer}", quiet=msgs.quiet, ticking=True) as bar:
-        try:
-            party = InitiatorSession(
-                identity,
-                peer.public,
-                items=items.items,
-                kinds=items.kinds,
-                prompt_profile=items.manifest_profile,
-                mode=args.mode,
-                max_items=max_items_of(args),
-                padding=args.padding,
-                purpose=args.purpose,
-                validity_s=args.validity,
-                peer_name=peer.name,
-                workers=args.workers,
-                progress=bar.callback,
-            )
-        except InvalidParameter as exc:
-            raise CliError(ExitCode.USAGE, str(exc)) from None
+        party = _initiator(args, identity, peer, items, bar)
         started = time.time()
         msgs.info(f"connecting to {args.peer} at {args.host}:{args.port} ...")
 
@@ -203,6 +209,89 @@ def _code_of(exc: BaseException) -> ExitCode:
     return ExitCode.INTERNAL
 
 
+class _ServeSessions:
+    """What ``serve`` does per connection: make the responder party, and write its outputs at the end."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        msgs: Messages,
+        identity: Identity,
+        peers: PeerStore,
+        policy: Policy,
+        iset: IndicatorSet,
+    ) -> None:
+        self._args, self._msgs, self._iset = args, msgs, iset
+        self._identity, self._peers, self._policy = identity, peers, policy
+        # A responder's items take part only for the kinds the proposal names, so it gets them per kind
+        # (its lists are kept, not copied, by every session); the result maps back through ``iset``.
+        self._by_kind = iset.items_by_kind(args.near_duplicates)
+        self._seen: set[bytes] = set()
+        self._bars: dict[int, Progress] = {}  # one bar per running session (sessions may overlap)
+        self.failures: list[SessionOutcome] = []
+
+    def factory(self, addr: str) -> ResponderSession:
+        bar = Progress(f"session from {addr}", quiet=self._msgs.quiet)
+        try:
+            party = ResponderSession(
+                self._identity, self._peers, self._policy, items_by_kind=self._by_kind,
+                seen_session_ids=self._seen, workers=self._args.workers, progress=bar.callback,
+            )  # fmt: skip
+        except BaseException:
+            bar.close()
+            raise
+        if bar.shown:
+            self._bars[id(party)] = bar
+        return party
+
+    def on_outcome(self, o: SessionOutcome) -> None:
+        bar = self._bars.pop(id(o.party), None)
+        if bar is not None:
+            bar.close()
+        party, msgs, args = o.party, self._msgs, self._args
+        if not isinstance(party, ResponderSession):
+            msgs.warn(f"connection from {o.peer} closed before a session began: {o.error}")
+            if o.error is not None:
+                self.failures.append(o)
+            return
+        try:
+            lines = _finish_outputs(
+                party, self._iset, args.out_dir, _prefix(party, party.peer_name), o.started,
+                args.near_duplicates,
+            )  # fmt: skip
+        except (BlindmatchError, CliError, OSError) as exc:
+            lines = [f"  could not write outputs: {exc}"]
+        if o.error is not None:
+            self.failures.append(o)
+            msgs.warn(f"session from {o.peer} failed: {o.error}")
+        elif party.refusal_reason is not None:
+            msgs.info(f"refused a session from {o.peer}: {party.refusal_reason}")
+        for line in lines:
+            if o.error is None and party.result is not None:
+                print(line, flush=True)
+            else:
+                msgs.info(line.strip())
+
+
+async def _serve(args: argparse.Namespace, sessions: _ServeSessions, msgs: Messages, what: str) -> None:
+    server = Server(
+        sessions.factory,
+        host=args.host,
+        port=args.port,
+        max_frame=args.max_frame,
+        timeout=args.timeout,
+        session_timeout=args.session_timeout,
+        handshake_timeout=args.handshake_timeout,
+        on_outcome=sessions.on_outcome,
+        max_sessions=args.max_sessions,
+    )
+    host, port = await server.start()
+    if args.port_file:
+        atomic_write(args.port_file, f"{port}\n".encode(), mode=0o644)
+    msgs.info(f"listening on {host}:{port} with {what}; Ctrl-C stops")
+    await server.serve()
+
+
 def run_serve(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
     identity = load_identity(args.identity)
@@ -216,79 +305,12 @@ def run_serve(args: argparse.Namespace) -> int:
     items = session_items(iset, args.near_duplicates, msgs)
     check_own_cap(items, int(args.max_own_items))
     policy = build_policy(args, budget, prompt_profile=items.profile.tag if items.profile else None)
-    # A responder's items take part only for the kinds the proposal names, so it gets them per kind (its
-    # lists are kept, not copied, by every session); the result maps back through ``iset``.
-    by_kind = iset.items_by_kind(args.near_duplicates)
-    seen: set[bytes] = set()
-    failures: list[SessionOutcome] = []
-
-    bars: dict[int, Progress] = {}  # one bar per session, while it runs (sessions may overlap)
-
-    def factory(addr: str) -> ResponderSession:
-        bar = Progress(f"session from {addr}", quiet=msgs.quiet)
-        try:
-            party = ResponderSession(
-                identity, peers, policy, items_by_kind=by_kind, seen_session_ids=seen,
-                workers=args.workers, progress=bar.callback,
-            )  # fmt: skip
-        except BaseException:
-            bar.close()
-            raise
-        if bar.shown:
-            bars[id(party)] = bar
-        return party
-
-    def on_outcome(o: SessionOutcome) -> None:
-        bar = bars.pop(id(o.party), None)
-        if bar is not None:
-            bar.close()
-        party = o.party
-        if not isinstance(party, ResponderSession):
-            msgs.warn(f"connection from {o.peer} closed before a session began: {o.error}")
-            if o.error is not None:
-                failures.append(o)
-            return
-        name = party.peer_name
-        try:
-            lines = _finish_outputs(
-                party, iset, args.out_dir, _prefix(party, name), o.started, args.near_duplicates
-            )
-        except (BlindmatchError, CliError, OSError) as exc:
-            lines = [f"  could not write outputs: {exc}"]
-        if o.error is not None:
-            failures.append(o)
-            msgs.warn(f"session from {o.peer} failed: {o.error}")
-        elif party.refusal_reason is not None:
-            msgs.info(f"refused a session from {o.peer}: {party.refusal_reason}")
-        for line in lines:
-            if o.error is None and party.result is not None:
-                print(line, flush=True)
-            else:
-                msgs.info(line.strip())
-
-    async def main() -> None:
-        server = Server(
-            factory,
-            host=args.host,
-            port=args.port,
-            max_frame=args.max_frame,
-            timeout=args.timeout,
-            session_timeout=args.session_timeout,
-            handshake_timeout=args.handshake_timeout,
-            on_outcome=on_outcome,
-            max_sessions=args.max_sessions,
-        )
-        host, port = await server.start()
-        if args.port_file:
-            atomic_write(args.port_file, f"{port}\n".encode(), mode=0o644)
-        what = f"{len(items)} items" if items.profile else f"{len(iset)} indicators"
-        msgs.info(f"listening on {host}:{port} with {what}; Ctrl-C stops")
-        await server.serve()
-
+    sessions = _ServeSessions(args, msgs, identity, peers, policy, iset)
+    what = f"{len(items)} items" if items.profile else f"{len(iset)} indicators"
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        asyncio.run(_serve(args, sessions, msgs, what))
+    failures = sessions.failures
     if args.max_sessions is not None and failures:
         last = failures[-1].error
         raise CliError(_code_of(last) if last else ExitCode.PEER, f"{len(failures)} session(s) failed")
     return ExitCode.OK
-
