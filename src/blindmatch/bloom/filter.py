@@ -36,7 +36,7 @@ __all__ = ["MAX_BITS", "MAX_K", "BloomFilter", "optimal_parameters"]
 MAX_BITS = 1 << 40
 #: Most hash functions accepted (fpr 1e-30 needs 100).
 MAX_K = 128
-_CHUNK = 1 << 14
+_CHUNK = 1 << 15
 #: Largest filter (bits) whose bulk inserts may use a scratch array of one byte per bit (32 MiB).
 _DENSE_MAX_BITS = 1 << 25
 #: Bulk inserts of at least ``m / _DENSE_RATIO`` positions use the scratch array (its O(m) cost is small
@@ -457,25 +457,22 @@ def _set_bits_dense(
 def _set_bits_sparse(
     bits: npt.NDArray[np.uint8], reduced: npt.NDArray[np.uint64], m: int, k: int, scheme: HashScheme
 ) -> None:
-    """Set the positions of ``reduced`` items by ORing masks into the bytes, one hash function at a time.
+    """Set the positions of ``reduced`` items by ORing masks into the bytes, ``_CHUNK`` positions at a time.
 
     ``bits[idx] = bits[idx] | mask`` reads all bytes before writing any, so where ``idx`` repeats only
     one of the writes survives (each write keeps every bit set before). The positions whose bit is still
     unset are ORed again, until none is: each retry sets at least one more bit of every byte it writes,
     so at most 8 retries follow the first pass.
     """
-    for start in range(0, reduced.shape[0], _CHUNK):
-        cur = scheme.cursor(reduced[start : start + _CHUNK], m)
-        for i in range(k):
-            pos = cur.current()
-            idx = (pos >> _U3).view(np.intp)
-            mask = _LUT.take((pos & _U7).view(np.intp))
-            while idx.size:
-                bits[idx] = bits.take(idx) | mask
-                lost = (bits.take(idx) & mask) == 0
-                idx, mask = idx[lost], mask[lost]
-            if i + 1 < k:
-                cur.advance(i)
+    step = max(1, _CHUNK // k)
+    for start in range(0, reduced.shape[0], step):
+        pos = scheme.positions_reduced(reduced[start : start + step], m, k).ravel()
+        idx = (pos >> _U3).view(np.intp)
+        mask = _LUT.take((pos & _U7).view(np.intp))
+        while idx.size:
+            bits[idx] = bits.take(idx) | mask
+            lost = (bits.take(idx) & mask) == 0
+            idx, mask = idx[lost], mask[lost]
 
 
 def _distinct(keys: npt.NDArray[np.uint64]) -> int:
