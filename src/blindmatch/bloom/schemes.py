@@ -19,6 +19,7 @@ false-positive rates match the ideal formula (``benchmarks/bench_bloom.py``).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -73,12 +74,13 @@ class HashScheme:
         if n == 0:
             return np.zeros((0, self.width), dtype=np.uint64)
         if self.id == TOKEN.id:
-            if set(map(len, items)) != {TOKEN_LEN}:
+            # countOf compares by identity first (the small int 32, the type bytes): a pass in C
+            if operator.countOf(map(len, items), TOKEN_LEN) != n:
                 raise InvalidParameter(
                     f"the 'token' hash scheme takes {TOKEN_LEN}-byte keyed tokens only "
                     "(use scheme='mmh3' for arbitrary bytes)"
                 )
-            if set(map(type, items)) == {bytes}:
+            if operator.countOf(map(type, items), bytes) == n:
                 # fromiter into fixed-width byte strings copies the 16 bytes used of each token (much
                 # faster than a join); the checks above matter: "S16" would pad short items, encode str.
                 head = np.fromiter(items, dtype="S16", count=n).view("<u8").reshape(n, 2)
