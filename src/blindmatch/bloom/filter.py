@@ -2,7 +2,7 @@
 
 Bulk operations (:meth:`BloomFilter.update`, :meth:`BloomFilter.contains_many`) hash a whole batch with
 numpy and walk the ``k`` hash functions as vector operations over chunks of items; checks drop an item at
-its first unset bit. A large insert (at least ``m / 16`` positions, ``m`` up to 2^25) sets bits by fancy
+its first unset bit. A large insert (at least ``m / 64`` positions, ``m`` up to 2^25) sets bits by fancy
 assignment of ``True`` into a scratch array of one byte per bit -- duplicate positions are harmless --
 then packs it and ORs it into the bits; other inserts OR masks into the bytes and repeat for the bits that
 a duplicate byte index made them lose. Single-item operations (``add``, ``in``) take a pure-Python path.
@@ -41,7 +41,7 @@ _CHUNK = 1 << 15
 _DENSE_MAX_BITS = 1 << 25
 #: Bulk inserts of at least ``m / _DENSE_RATIO`` positions use the scratch array (its O(m) cost is small
 #: next to theirs).
-_DENSE_RATIO = 16
+_DENSE_RATIO = 64
 _LUT = np.array([1 << j for j in range(8)], dtype=np.uint8)
 _U3 = np.uint64(3)
 _U7 = np.uint64(7)
