@@ -73,22 +73,31 @@ class Transition:
 
     handler: str
     next: frozenset[SessionState]
+    note: str = ""
 
 
 S = SessionState
 _Table = Mapping[tuple[SessionState, Event], Transition]
 
+def _t(handler: str, *nxt: SessionState, note: str = "") -> Transition:
+    return Transition(handler, frozenset(nxt), note)
+
+
 INITIATOR_TABLE: _Table = {
-    (S.NEW, Event.START): Transition("_on_start", frozenset({S.AWAIT_ACCEPT})),
-    (S.AWAIT_ACCEPT, Event.ACCEPT): Transition("_on_accept", frozenset({S.AWAIT_RESPONSE})),
-    (S.AWAIT_ACCEPT, Event.REFUSE): Transition("_on_refuse", frozenset({S.FAILED})),
-    (S.AWAIT_RESPONSE, Event.DATA): Transition("_on_response", frozenset({S.DONE})),
+    (S.NEW, Event.START): _t("_on_start", S.AWAIT_ACCEPT, note="sends the hello"),
+    (S.AWAIT_ACCEPT, Event.ACCEPT): _t("_on_accept", S.AWAIT_RESPONSE, note="sends the PSI request"),
+    (S.AWAIT_ACCEPT, Event.REFUSE): _t("_on_refuse", S.FAILED, note="raises `Refused(reason)`"),
+    (S.AWAIT_RESPONSE, Event.DATA): _t("_on_response", S.DONE, note="sends the PSI confirm (mutual modes)"),
 }
 
 RESPONDER_TABLE: _Table = {
-    (S.AWAIT_HELLO, Event.HELLO): Transition("_on_hello", frozenset({S.AWAIT_REQUEST, S.DONE})),
-    (S.AWAIT_REQUEST, Event.DATA): Transition("_on_request", frozenset({S.AWAIT_CONFIRM, S.DONE})),
-    (S.AWAIT_CONFIRM, Event.DATA): Transition("_on_confirm", frozenset({S.DONE})),
+    (S.AWAIT_HELLO, Event.HELLO): _t(
+        "_on_hello", S.AWAIT_REQUEST, S.DONE, note="sends the accept, or the refuse and is done"
+    ),
+    (S.AWAIT_REQUEST, Event.DATA): _t(
+        "_on_request", S.AWAIT_CONFIRM, S.DONE, note="sends the PSI response; done unless mutual"
+    ),
+    (S.AWAIT_CONFIRM, Event.DATA): _t("_on_confirm", S.DONE, note="sends nothing"),
 }
 
 
@@ -99,8 +108,8 @@ def message_types(table: _Table, state: SessionState) -> tuple[int, ...]:
 
 def table_markdown(table: _Table) -> str:
     """The table as the Markdown that docs/sessions.md shows (one line per row)."""
-    lines = ["| state | event | handler | next state |", "|---|---|---|---|"]
+    lines = ["| state | event | handler | next state | what happens |", "|---|---|---|---|---|"]
     for (state, event), move in table.items():
-        nxt = " or ".join(f"`{s.name}`" for s in sorted(move.next, key=lambda s: list(S).index(s)))
-        lines.append(f"| `{state.name}` | {event.value} | `{move.handler}` | {nxt} |")
+        nxt = " or ".join(f"`{s.name}`" for s in sorted(move.next, key=list(S).index))
+        lines.append(f"| `{state.name}` | {event.value} | `{move.handler}` | {nxt} | {move.note} |")
     return "\n".join(lines)
