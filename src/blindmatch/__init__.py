@@ -34,6 +34,7 @@ from .canonical import CANON_VERSION, KINDS, CanonBatch, canonicalize, canonical
 from .errors import (
     BlindmatchError,
     CapacityError,
+    FileAccessError,
     InvalidIndicator,
     InvalidParameter,
     LocalError,
@@ -86,6 +87,7 @@ __all__ = [
     "ExchangeFile",
     "ExchangeMatches",
     "ExchangeMismatch",
+    "FileAccessError",
     "FilterMetadata",
     "FingerprintProfile",
     "Identity",

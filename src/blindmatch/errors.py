@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "BlindmatchError",
     "CapacityError",
+    "FileAccessError",
     "InvalidIndicator",
     "InvalidParameter",
     "LocalError",
@@ -52,6 +53,13 @@ class InvalidIndicator(LocalError, ValueError):
 
 class InvalidParameter(LocalError, ValueError):
     """A parameter (key, size, mode, option) is out of range or of the wrong form."""
+
+
+class FileAccessError(InvalidParameter):
+    """A local file cannot be read or written (missing, no permission, disk full, not a regular file).
+
+    Match this class, never the message text. A subclass of :class:`InvalidParameter` (what these failures
+    raised before), so existing handlers still catch it."""
 
 
 class CapacityError(LocalError):
