@@ -14,8 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
 from .channel import Opener, Sealer
 from .manifest import Manifest
 from .result import ResultContext
@@ -40,9 +38,8 @@ class Facts:
 
 @dataclass(frozen=True, repr=False)
 class Proposal:
-    """Initiator, until the accept: the manifest it proposes and the set it will send.
-
-    ``ephemeral`` is the X25519 secret once the hello is sent."""
+    """Initiator, until the accept: the manifest it proposes, the set it will send, and the party's seed
+    (its ephemeral key, dummies and PSI randomness derive from it)."""
 
     manifest: Manifest
     peer_key: bytes
@@ -50,15 +47,17 @@ class Proposal:
     items: list[bytes]
     items_back: Mapping[bytes, tuple[str, str]] | None
     own_padded: int
-    ephemeral: X25519PrivateKey | None = None
+    seed: bytes
 
 
 @dataclass(frozen=True, repr=False)
 class Listening:
-    """Responder, until the hello: its items (raw, or by kind: only the manifest's kinds will be used)."""
+    """Responder, until the hello: its items (raw, or by kind: only the manifest's kinds will be used)
+    and the party's seed."""
 
     raw: list[bytes] | None
     items_by_kind: Mapping[str, Sequence[str]] | None
+    seed: bytes
 
 
 @dataclass(frozen=True, repr=False)

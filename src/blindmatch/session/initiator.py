@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import cast
 
+from .._derive import new_seed
 from .._progress import ProgressCallback
 from ..errors import InvalidParameter, LocalProtocolError
 from ..psi import Initiator as PsiInitiator
@@ -16,6 +17,7 @@ from ._base import Clock, PartyBase, Rng, psi_boundary
 from ._canonjson import canonical_json
 from ._items import distinct_items, indicator_items
 from ._phases import Established, Proposal
+from ._seeded import dummies, ephemeral, psi_rng
 from ._states import INITIATOR_TABLE, Event, SessionState
 from .channel import (
     ROLE_INITIATOR,
@@ -24,14 +26,13 @@ from .channel import (
     Message,
     Opener,
     Sealer,
-    new_ephemeral,
     traffic_keys,
     x25519_shared,
 )
 from .errors import MalformedMessage, Refused
 from .identity import Identity, PublicIdentity
 from .manifest import Manifest
-from .padding import make_dummies, padded_size
+from .padding import padded_size
 from .result import ResultContext, make_result
 
 __all__ = ["InitiatorSession"]
@@ -119,7 +120,7 @@ class InitiatorSession(PartyBase):
             manifest=manifest, session_id=manifest.session_id, peer_key=peer.raw, peer_name=peer_name,
             own_size=len(real), own_padded=own_padded,
         )  # fmt: skip
-        self._work = Proposal(manifest, peer.raw, peer_name, real, back, own_padded)
+        self._work = Proposal(manifest, peer.raw, peer_name, real, back, own_padded, new_seed(rng))
 
     def start(self) -> bytes:
         """The hello message (signed manifest and ephemeral key). Call once."""
@@ -137,8 +138,7 @@ class InitiatorSession(PartyBase):
         if not m.not_before <= now <= m.not_after:
             raise InvalidParameter("the manifest is not valid at the current time")
         self._started_at = now
-        eph, eph_pub = new_ephemeral(self._rng(32))
-        self._work = dataclasses.replace(prop, ephemeral=eph)
+        _, eph_pub = ephemeral(prop.seed)
         body = canonical_json(
             {"manifest": m.to_dict(), "ephemeral": eph_pub.hex(), "padded_size": prop.own_padded}
         )
@@ -158,15 +158,14 @@ class InitiatorSession(PartyBase):
     def _on_accept(self, msg: Message) -> Step:
         doc = self._json_body(msg)
         prop = self._phase(Proposal)
-        if prop.ephemeral is None:  # pragma: no cover - set by start()
-            raise LocalProtocolError("no ephemeral key")
+        eph, _ = ephemeral(prop.seed)
         eph_peer = self._ephemeral_of(doc)
         peer_padded = self._check_declared_size(doc.get("padded_size"), "responder")
         self._learn(peer_padded=peer_padded)
-        i2r, r2i = traffic_keys(x25519_shared(prop.ephemeral, eph_peer), self._transcript.hash)
-        own = prop.items + make_dummies(prop.own_padded - len(prop.items), self._rng)
+        i2r, r2i = traffic_keys(x25519_shared(eph, eph_peer), self._transcript.hash)
+        own = prop.items + dummies(prop.seed, prop.own_padded - len(prop.items))
         psi = PsiInitiator(
-            own, cast("Mode", prop.manifest.mode), rng=self._rng, workers=self._workers,
+            own, cast("Mode", prop.manifest.mode), rng=psi_rng(prop.seed), workers=self._workers,
             max_peer_items=peer_padded, progress=self._progress,
         )  # fmt: skip
         ctx = ResultContext(self.role, prop.manifest, prop.peer_key, prop.peer_name, len(prop.items),

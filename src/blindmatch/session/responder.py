@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Mapping, MutableSet
 from typing import Any, cast
 
+from .._derive import new_seed
 from .._progress import ProgressCallback
 from ..errors import CapacityError, InvalidParameter, LocalProtocolError
 from ..psi import Mode, confirm_size, request_size
@@ -16,6 +17,7 @@ from ._base import MAX_HANDSHAKE_BODY, Clock, PartyBase, Rng, psi_boundary
 from ._canonjson import canonical_json
 from ._items import distinct_items, indicator_items
 from ._phases import Established, Listening
+from ._seeded import dummies, ephemeral, psi_rng
 from ._states import RESPONDER_TABLE, SessionState
 from .channel import (
     ROLE_RESPONDER,
@@ -25,7 +27,6 @@ from .channel import (
     Message,
     Opener,
     Sealer,
-    new_ephemeral,
     parse_header,
     split_message,
     traffic_keys,
@@ -34,7 +35,7 @@ from .channel import (
 from .errors import MalformedMessage, Reflected, Replayed, UnknownPeer, WrongPeer
 from .identity import Identity, PublicIdentity
 from .manifest import Manifest, Policy
-from .padding import make_dummies, padded_size
+from .padding import padded_size
 from .peers import PeerStore
 from .result import ResultContext, make_result
 
@@ -44,7 +45,7 @@ Step = tuple[SessionState, bytes | None]
 
 
 def _listening(
-    items_by_kind: Mapping[str, Iterable[str]] | None, items: Iterable[bytes] | None, cap: int
+    items_by_kind: Mapping[str, Iterable[str]] | None, items: Iterable[bytes] | None, cap: int, seed: bytes
 ) -> Listening:
     """The responder's items before the hello; all of them together must fit under its own cap."""
     if (items_by_kind is None) == (items is None):
@@ -54,11 +55,11 @@ def _listening(
         total = sum(len(v) for v in by_kind.values())
         if total > cap:  # repeats count once
             total = sum(len(set(v)) for v in by_kind.values())
-        work = Listening(None, by_kind)
+        work = Listening(None, by_kind, seed)
     else:
         raw = distinct_items(items or ())
         total = len(raw)
-        work = Listening(raw, None)
+        work = Listening(raw, None, seed)
     if total > cap:  # checked here, once: the accept/refuse decision never looks at our set's size
         raise CapacityError(f"our {total} distinct items exceed our own cap of {cap} (the policy's)")
     return work
@@ -97,7 +98,7 @@ class ResponderSession(PartyBase):
             raise TypeError("peers must be a PeerStore")
         self._peers = peers
         self._policy = policy if policy is not None else Policy()
-        self._work = _listening(items_by_kind, items, self._policy.max_items_responder)
+        self._work = _listening(items_by_kind, items, self._policy.max_items_responder, new_seed(rng))
         self._seen = seen_session_ids
         self._state = SessionState.AWAIT_HELLO
         self.refusal_reason: str | None = None
@@ -186,14 +187,14 @@ class ResponderSession(PartyBase):
             raise LocalProtocolError("no items")
         own_padded = padded_size(manifest.padding, len(real), manifest.max_items_responder)
         self._learn(own_size=len(real), own_padded=own_padded)
-        eph, eph_pub = new_ephemeral(self._rng(32))
+        eph, eph_pub = ephemeral(listening.seed)
         shared = x25519_shared(eph, eph_peer)  # a small-order key fails here, before the accept is sent
-        own = real + make_dummies(own_padded - len(real), self._rng)
+        own = real + dummies(listening.seed, own_padded - len(real))
         out = self._send(T_ACCEPT, canonical_json({"ephemeral": eph_pub.hex(), "padded_size": own_padded}))
         i2r, r2i = traffic_keys(shared, self._transcript.hash)
         psi = PsiResponder(
-            own, allowed_modes=(cast("Mode", manifest.mode),), rng=self._rng, workers=self._workers,
-            max_peer_items=ctx.peer_padded, progress=self._progress,
+            own, allowed_modes=(cast("Mode", manifest.mode),), rng=psi_rng(listening.seed),
+            workers=self._workers, max_peer_items=ctx.peer_padded, progress=self._progress,
         )  # fmt: skip
         ctx = dataclasses.replace(ctx, own_size=len(real), own_padded=own_padded, items_back=back)
         work: Established[PsiResponder] = Established(ctx, Sealer(r2i), Opener(i2r), psi)
