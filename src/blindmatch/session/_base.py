@@ -4,6 +4,8 @@ every incoming message, sending, failure handling, the PSI boundary and the reco
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -14,6 +16,7 @@ from ..hazmat.group import InvalidGroupElement
 from ..psi import MalformedMessage as PsiMalformedMessage
 from ..psi import ModeNotAllowed, PeerTooLarge, UnexpectedMessage
 from ._phases import Established, Facts, Listening, Proposal
+from ._saved import SavedState, params_hash
 from ._states import EVENT_OF_TYPE, TERMINAL, Event, SessionState, Transition, message_types
 from .channel import (
     HEADER_BYTES,
@@ -64,6 +67,7 @@ _NOT_RECEIVING = {
 }
 
 W = TypeVar("W", Proposal, Listening, Established[Any])
+PartyT = TypeVar("PartyT", bound="PartyBase")
 Work = Proposal | Listening | Established[Any] | None
 
 
@@ -119,6 +123,9 @@ class PartyBase:
         self._ended_at: float | None = None
         self._bytes_sent = 0
         self._bytes_received = 0
+        self._received: list[bytes] = []  # every message consumed (a saved state replays them)
+        self._binding = b""  # keyed digest of the own items (set by each role once it has its seed)
+        self._refeed: tuple[bytes, bytes | None] | None = None  # after a restore: last input, its output
 
     # -- public state ------------------------------------------------------------------------------------
     @property
@@ -176,6 +183,10 @@ class PartyBase:
         return self._transcript.hash
 
     # -- the event loop ----------------------------------------------------------------------------------
+    def start(self) -> bytes:
+        """The first message (each role defines it; a responder's raises ``LocalProtocolError``)."""
+        raise NotImplementedError
+
     def _move(self, event: Event, *args: Any) -> bytes | None:
         """Run the table's handler for ``event`` in the current state and take the state it returns."""
         move = self._table[(self._state, event)]
@@ -196,16 +207,24 @@ class PartyBase:
         """
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError("data must be bytes")
+        if self._refeed is not None:  # restored: the message consumed last may come again
+            digest, out = self._refeed
+            if hmac.compare_digest(hashlib.sha256(data).digest(), digest):
+                return out
         types = message_types(self._table, self._state)
         if not types:
             raise LocalProtocolError(_NOT_RECEIVING.get(self._state, "call start() first"))
         try:
             self._bytes_received += len(data)
             msg = self._read(bytes(data), types)
-            return self._move(EVENT_OF_TYPE[msg.header.msg_type], msg)
+            out = self._move(EVENT_OF_TYPE[msg.header.msg_type], msg)
         except BaseException as exc:
             self._fail(exc)
             raise
+        self._refeed = None
+        if not self.done:
+            self._received.append(bytes(data))
+        return out
 
     def abort(self, reason: str) -> None:
         """End the session here, for a reason outside the messages (the peer disconnected or stalled,
@@ -239,6 +258,67 @@ class PartyBase:
     def _forget(self) -> None:
         """Drop keys, ephemeral secrets, the PSI party and the own set: nothing of it can be sent any more."""
         self._work = None
+        self._received = []
+        self._refeed = None
+
+    # -- saved state -------------------------------------------------------------------------------------
+    def _params(self) -> bytes:
+        peer = self._facts.peer_key if self._role == ROLE_INITIATOR else None
+        return params_hash(self.role, self._identity.public.raw, peer, self._binding)
+
+    def save_state(self) -> bytes:
+        """The party's state between two steps (docs/sessions.md, "Saved state"): restore it with
+        ``restore_state`` and the same arguments. It holds the party's seed: keep it like a secret key."""
+        work = self._work
+        if self.done or work is None or (not self._received and self._state is not SessionState.AWAIT_ACCEPT):
+            raise LocalProtocolError(f"no state to save in state {self._state.name} (save after a step)")
+        manifest = self._facts.manifest
+        saved = SavedState(
+            role=self.role,
+            state=self._state.name,
+            params=self._params(),
+            seed=work.seed,
+            manifest=manifest.to_dict() if manifest is not None and self._role == ROLE_INITIATOR else None,
+            received=tuple(self._received),
+            transcript_hash=self._transcript.hash,
+        )
+        return saved.to_bytes()
+
+    @classmethod
+    def _restore_kwargs(cls, saved: SavedState, kwargs: dict[str, Any]) -> None:
+        """Constructor arguments the state supplies (the initiator's manifest)."""
+
+    @classmethod
+    def restore_state(cls: type[PartyT], state: bytes, *args: Any, **kwargs: Any) -> PartyT:
+        """A party made with the same arguments as the one that saved ``state`` (``rng`` excepted: the
+        state has the seed), brought back to the same point by re-executing the messages it consumed.
+
+        Other items, identity or peer raise :class:`~blindmatch.InvalidParameter`; so does a replay that
+        does not reach the saved transcript. The restored party answers a byte-identical copy of the
+        message it consumed last with the same output again; any other message goes through every check
+        (an older or different one is ``Replayed`` or ``OutOfOrder``)."""
+        saved = SavedState.from_bytes(state, ROLE_NAMES[cls._role])
+        draws = [saved.seed]
+
+        def replay_rng(n: int) -> bytes:
+            if n != len(saved.seed) or not draws:
+                raise LocalProtocolError("a restored party draws nothing but its saved seed")
+            return draws.pop()
+
+        kwargs["rng"] = replay_rng
+        kwargs.pop("seen_session_ids", None)  # the hello is replayed, not received again
+        cls._restore_kwargs(saved, kwargs)
+        party = cls(*args, **kwargs)
+        if not hmac.compare_digest(party._params(), saved.params):
+            raise InvalidParameter("the state was saved with another identity, peer or items")
+        out = party.start() if party._state is SessionState.NEW else None
+        for msg in saved.received:
+            out = party.receive(msg)
+        if party._transcript.hash != saved.transcript_hash or party._state.name != saved.state:
+            raise InvalidParameter("re-executing the saved state did not reach the saved point")
+        if saved.received:
+            party._refeed = (hashlib.sha256(saved.received[-1]).digest(), out)
+        return party
 
     def _phase(self, kind: type[W]) -> W:
         """The working data of the current phase, which the transition table guarantees is ``kind``."""

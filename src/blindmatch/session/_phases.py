@@ -68,3 +68,4 @@ class Established(Generic[P]):
     sealer: Sealer
     opener: Opener
     psi: P = field()
+    seed: bytes = b""

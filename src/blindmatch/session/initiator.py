@@ -6,17 +6,18 @@ import dataclasses
 import os
 import time
 from collections.abc import Iterable, Mapping
-from typing import cast
+from typing import Any, cast
 
 from .._derive import new_seed
 from .._progress import ProgressCallback
-from ..errors import InvalidParameter, LocalProtocolError
+from ..errors import InvalidParameter, LocalProtocolError, MalformedFile
 from ..psi import Initiator as PsiInitiator
 from ..psi import Mode, response_size
 from ._base import Clock, PartyBase, Rng, psi_boundary
 from ._canonjson import canonical_json
 from ._items import distinct_items, indicator_items
 from ._phases import Established, Proposal
+from ._saved import SavedState, items_binding
 from ._seeded import dummies, ephemeral, psi_rng
 from ._states import INITIATOR_TABLE, Event, SessionState
 from .channel import (
@@ -120,7 +121,15 @@ class InitiatorSession(PartyBase):
             manifest=manifest, session_id=manifest.session_id, peer_key=peer.raw, peer_name=peer_name,
             own_size=len(real), own_padded=own_padded,
         )  # fmt: skip
-        self._work = Proposal(manifest, peer.raw, peer_name, real, back, own_padded, new_seed(rng))
+        seed = new_seed(rng)
+        self._work = Proposal(manifest, peer.raw, peer_name, real, back, own_padded, seed)
+        self._binding = items_binding(seed, real, None)
+
+    @classmethod
+    def _restore_kwargs(cls, saved: SavedState, kwargs: dict[str, Any]) -> None:
+        if saved.manifest is None:
+            raise MalformedFile("an initiator's session state lacks its manifest")
+        kwargs["manifest"] = Manifest.from_dict(saved.manifest)
 
     def start(self) -> bytes:
         """The hello message (signed manifest and ephemeral key). Call once."""
@@ -170,7 +179,7 @@ class InitiatorSession(PartyBase):
         )  # fmt: skip
         ctx = ResultContext(self.role, prop.manifest, prop.peer_key, prop.peer_name, len(prop.items),
                             prop.own_padded, peer_padded, prop.items_back)  # fmt: skip
-        work: Established[PsiInitiator] = Established(ctx, Sealer(i2r), Opener(r2i), psi)
+        work: Established[PsiInitiator] = Established(ctx, Sealer(i2r), Opener(r2i), psi, prop.seed)
         self._work = work
         request = psi.start()
         out = self._send(T_DATA, request, work.sealer)

@@ -17,6 +17,7 @@ from ._base import MAX_HANDSHAKE_BODY, Clock, PartyBase, Rng, psi_boundary
 from ._canonjson import canonical_json
 from ._items import distinct_items, indicator_items
 from ._phases import Established, Listening
+from ._saved import items_binding
 from ._seeded import dummies, ephemeral, psi_rng
 from ._states import RESPONDER_TABLE, SessionState
 from .channel import (
@@ -98,7 +99,8 @@ class ResponderSession(PartyBase):
             raise TypeError("peers must be a PeerStore")
         self._peers = peers
         self._policy = policy if policy is not None else Policy()
-        self._work = _listening(items_by_kind, items, self._policy.max_items_responder, new_seed(rng))
+        self._work = work = _listening(items_by_kind, items, self._policy.max_items_responder, new_seed(rng))
+        self._binding = items_binding(work.seed, work.raw, work.items_by_kind)
         self._seen = seen_session_ids
         self._state = SessionState.AWAIT_HELLO
         self.refusal_reason: str | None = None
@@ -197,7 +199,7 @@ class ResponderSession(PartyBase):
             workers=self._workers, max_peer_items=ctx.peer_padded, progress=self._progress,
         )  # fmt: skip
         ctx = dataclasses.replace(ctx, own_size=len(real), own_padded=own_padded, items_back=back)
-        work: Established[PsiResponder] = Established(ctx, Sealer(r2i), Opener(i2r), psi)
+        work: Established[PsiResponder] = Established(ctx, Sealer(r2i), Opener(i2r), psi, listening.seed)
         self._work = work
         return out
 
