@@ -23,6 +23,7 @@ import mmh3
 import numpy as np
 
 from benchmarks._common import Table, best_time
+from benchmarks.corpus import EDIT_KINDS, evaluation_corpus, sized_prompts
 from blindmatch.canonical import canonicalize
 from blindmatch.fingerprints import (
     PROFILES,
@@ -32,7 +33,6 @@ from blindmatch.fingerprints import (
     prompt_signatures,
     shingles,
 )
-from blindmatch.fingerprints._corpus import EDIT_KINDS, evaluation_corpus, sized_prompts
 
 BUCKETS = ((0.95, 1.01), (0.85, 0.95), (0.75, 0.85), (0.6, 0.75), (0.4, 0.6), (0.0, 0.4))
 NAMES = ("strict", "default", "loose")

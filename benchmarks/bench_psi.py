@@ -8,7 +8,10 @@ For each pair of set sizes (half of the smaller set shared):
 * the floor: the group operations alone on the same items (hash-to-group of every item, two X25519 per
   item), with the same libsodium calls and no protocol around them;
 * OpenMined PSI 2.0.6 (P-256, GCS setup message at fpr 1e-9, ``reveal_intersection=True``): setup,
-  request, response, intersection.
+  request, response, intersection;
+* CPU per step (``time.process_time``), mode ``mutual``, 2^12 per side (quick 2^10): each step in its own
+  fresh party, as a file-based exchange runs it, either restored from the state saved by the previous step
+  or replaying the earlier steps from the seed (what the CLI's file flow does today).
 
 Each row runs in a fresh interpreter so its peak RSS is its own (pool workers not included). Timings are
 the best of three runs up to 2^15 items in all, single runs above: the machine is shared, so compare
@@ -126,6 +129,89 @@ def _measure(kind: str, n_a: int, n_b: int, workers: int = 1) -> dict[str, Any]:
     return out
 
 
+def _cpu(fn: Any) -> tuple[float, Any]:
+    t0 = time.process_time()
+    out = fn()
+    return time.process_time() - t0, out
+
+
+def _steps_restored(a: list[bytes], b: list[bytes], si: bytes, sr: bytes) -> tuple[list[float], int]:
+    from blindmatch.psi import Initiator, Responder
+
+    def i_start() -> tuple[bytes, bytes]:
+        p = Initiator(a, "mutual", seed=si)
+        return p.start(), p.save_state()
+
+    def r_respond(m1: bytes) -> tuple[bytes, bytes]:
+        p = Responder(b, seed=sr, allowed_modes=("mutual",))
+        return p.respond(m1), p.save_state()
+
+    def i_finish(state: bytes, m2: bytes) -> tuple[bytes | None, bytes]:
+        p = Initiator.restore_state(state, a, "mutual")
+        return p.finish(m2), p.save_state()
+
+    def r_finish(state: bytes, m3: bytes) -> bytes:
+        p = Responder.restore_state(state, b, allowed_modes=("mutual",))
+        p.finish(m3)
+        return p.save_state()
+
+    t1, (m1, s_i) = _cpu(i_start)
+    t2, (m2, s_r) = _cpu(lambda: r_respond(m1))
+    t3, (m3, s_i2) = _cpu(lambda: i_finish(s_i, m2))
+    t4, _ = _cpu(lambda: r_finish(s_r, m3))
+    return [t1, t2, t3, t4], max(len(s_i), len(s_r), len(s_i2))
+
+
+def _steps_replay(a: list[bytes], b: list[bytes], si: bytes, sr: bytes) -> list[float]:
+    from blindmatch.psi import Initiator, Responder
+
+    def i_party() -> Initiator:
+        return Initiator(a, "mutual", seed=si)
+
+    def r_party() -> Responder:
+        return Responder(b, seed=sr, allowed_modes=("mutual",))
+
+    t1, m1 = _cpu(lambda: i_party().start())
+    t2, m2 = _cpu(lambda: r_party().respond(m1))
+
+    def i_finish() -> bytes | None:
+        p = i_party()
+        p.start()  # replay: rebuilds and blinds the own set again
+        return p.finish(m2)
+
+    def r_finish() -> None:
+        p = r_party()
+        p.respond(m1)  # replay: blinds both sets again
+        p.finish(m3)
+
+    t3, m3 = _cpu(i_finish)
+    t4, _ = _cpu(r_finish)
+    return [t1, t2, t3, t4]
+
+
+def _per_step(quick: bool) -> Table:
+    n = 1 << (10 if quick else 12)
+    a, b, _ = _sets(n, n)
+    si, sr = bytes(range(32)), bytes(range(1, 33))
+    table = Table(
+        f"CPU per step, {_log2(n)} per side, mode mutual: restored state vs replay",
+        ["approach", "initiator start", "responder respond", "initiator finish", "responder finish",
+         "total CPU s", "largest state B"],
+    )
+    table.notes += [
+        "CPU seconds (time.process_time), best of 3, workers=1; each step builds a fresh party.",
+        "restored: the party is restored from the state saved after its previous step (save included).",
+        "replay: the party is rebuilt from its seed and re-runs its earlier steps before the new one.",
+    ]
+    restored = [_steps_restored(a, b, si, sr) for _ in range(3)]
+    replay = [_steps_replay(a, b, si, sr) for _ in range(3)]
+    best_restored = [min(r[0][k] for r in restored) for k in range(4)]
+    best_replay = [min(r[k] for r in replay) for k in range(4)]
+    table.add("restored", *best_restored, sum(best_restored), restored[0][1])
+    table.add("replay", *best_replay, sum(best_replay), "-")
+    return table
+
+
 def _log2(n: int) -> str:
     return f"2^{n.bit_length() - 1}" if n & (n - 1) == 0 else str(n)
 
@@ -173,7 +259,7 @@ def run(quick: bool) -> list[Table]:
                 ratio_floor,
                 ratio_peer,
             )
-    tables = [main]
+    tables = [main, _per_step(quick)]
     if os.environ.get("BLINDMATCH_BENCH_HUGE") == "1":
         tables.append(_huge())
     return tables

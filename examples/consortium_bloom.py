@@ -23,21 +23,18 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 
+from blindmatch import IndicatorSet, indicator_item
 from blindmatch.bloom import ExchangeFile, build_exchange
-from blindmatch.inputs import read_indicators
 from blindmatch.tokens import Tokenizer
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
-def by_kind(path: Path) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = defaultdict(list)
-    for kind, value, _ in read_indicators(path).records:
-        out[kind].append(value)
-    return out
+def read_lab(path: Path) -> IndicatorSet:
+    """A lab's distinct canonical indicators (invalid rows counted and left out)."""
+    return IndicatorSet.from_files([path], errors="skip")
 
 
 def main() -> None:
@@ -46,7 +43,7 @@ def main() -> None:
 
     # Lab A: build and publish.
     tok_a = Tokenizer(group_key, context=context)
-    exchange = build_exchange(tok_a, by_kind(DATA / "lab_a.csv"), fpr=1e-6, errors="skip",
+    exchange = build_exchange(tok_a, read_lab(DATA / "lab_a.csv").items_by_kind(), fpr=1e-6,
                               description="lab A indicators, example")  # fmt: skip
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "lab_a.bmx.gz"
@@ -57,9 +54,12 @@ def main() -> None:
         # Lab B: load and check its own indicators with the same key.
         received = ExchangeFile.load(path)
         tok_b = Tokenizer(group_key, context=context)
-        results = received.check_many(tok_b, by_kind(DATA / "lab_b.csv"), errors="skip")
-    total = sum(len(r.candidates) for r in results.values())
-    print(f"lab B: {total} candidate rows (probably shared; a value written twice counts twice), fpr "
+        lab_b = read_lab(DATA / "lab_b.csv")
+        results = received.check_many(tok_b, lab_b.items_by_kind())
+    # back to lab B's rows: the set maps each candidate to every row that gave it
+    found = lab_b.matches([indicator_item(k, c.value) for k, r in results.items() for c in r.candidates])
+    rows = sum(len(m.origins) for m in found.exact)
+    print(f"lab B: {len(found.exact)} candidate indicators in {rows} candidate rows (probably shared), fpr "
           f"{received.false_positive_rate:.2g}")  # fmt: skip
     for kind, r in sorted(results.items()):
         print(f"  {kind:20s} {len(r.candidates):4d} of {r.checked:5d} checked "

@@ -1,15 +1,100 @@
-"""The state of a file exchange in progress keeps its secrets out of reprs."""
+"""The state of a file exchange in progress: its secrets stay out of reprs; it keeps how the inputs are
+read and a keyed hash of what they gave, never an indicator value; changed inputs are refused."""
 
 from __future__ import annotations
 
-from blindmatch.cli._exchange import LoadedSet
+import json
+from pathlib import Path
+
+from cli_support import cli, make_lab_keys, write_csv
+
+from blindmatch.canonical import canonicalize
 from blindmatch.cli._resume import StepState
+from blindmatch.indicator_set import InputSpec
 
 
 def test_step_state_repr_shows_neither_seed_nor_inputs() -> None:
     seed = bytes(range(32))
-    inputs = LoadedSet(items_by_kind={"email": ["secret-indicator@example.org"]})
-    text = repr(StepState(role="responder", seed=seed, identity="b.pem", inputs=inputs))
+    inputs = InputSpec.of(["secret-folder/lab.csv"], errors="skip")
+    state = StepState(role="responder", seed=seed, identity="b.pem", inputs=inputs, inputs_digest="ab" * 32)
+    text = repr(state)
     assert "responder" in text and "b.pem" in text
-    for secret in (repr(seed), seed.hex(), "secret-indicator", "LoadedSet", "seed=", "inputs="):
+    for secret in (repr(seed), seed.hex(), "secret-folder", "InputSpec", "seed=", "inputs=", "ab" * 32):
         assert secret not in text
+
+
+# ---- the state file keeps how the inputs are read, not what they hold ---------------------------------
+
+A_ROWS = [
+    ("email", "Alice.Smith+x@GoogleMail.com"),
+    ("ip", "::ffff:203.0.113.7"),
+    ("account", "GitHub:octo-cat"),
+]
+A_ROWS += [("email", f"only-a-{i}@example.net") for i in range(5)]
+B_ROWS = [("email", "alicesmith@gmail.com"), ("ip", "203.0.113.7"), ("domain", "b.example")]
+
+
+def _start(w: Path) -> None:
+    make_lab_keys(w)
+    write_csv(w / "a.csv", A_ROWS)
+    write_csv(w / "b.csv", B_ROWS)
+    r = cli("psi", "initiate", "--identity", "a.pem", "--peers", "a-peers.json", "--peer", "lab-b",
+            "-i", "a.csv", "--purpose", "t", "--max-items", "64", "--state", "a.state", cwd=w)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    r = cli("psi", "respond", "--identity", "b.pem", "--peers", "b-peers.json", "-i", "b.csv",
+            "--in", "a-msg0.bin", "--state", "b.state", "--max-own-items", "64", cwd=w)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+
+
+def test_state_file_holds_no_indicator_value(tmp_path: Path) -> None:
+    _start(tmp_path)
+    for name, rows in (("a.state", A_ROWS), ("b.state", B_ROWS)):
+        text = (tmp_path / name).read_text()
+        doc = json.loads(text)
+        assert (
+            doc["inputs"]["paths"] == [str(tmp_path / name[0]) + ".csv"] and len(doc["inputs_digest"]) == 64
+        )
+        for kind, value in rows:
+            assert value not in text and value.lower() not in text
+            assert canonicalize(kind, value) not in text
+        for word in ("alicesmith", "octo-cat", "203.0.113.7", "only-a-"):
+            assert word not in text.lower()
+
+
+def test_inputs_changed_between_steps_are_refused(tmp_path: Path) -> None:
+    w = tmp_path
+    _start(w)
+    original = (w / "a.csv").read_bytes()
+    write_csv(w / "a.csv", [*A_ROWS, ("email", "sneaked-in@example.org")])
+    r = cli("psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", cwd=w)
+    assert r.returncode == 5 and "differ from those this exchange began with" in r.stderr
+    assert (w / "a.state").exists()  # kept: restore the inputs and go on
+    (w / "a.csv").unlink()
+    r = cli("psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", cwd=w)
+    assert r.returncode == 5 and "cannot read" in r.stderr and (w / "a.state").exists()
+    (w / "a.csv").write_bytes(original)
+    other = w / "elsewhere"
+    other.mkdir()
+    r = cli("psi", "continue", "--state", str(w / "a.state"), "--in", str(w / "b-msg1.bin"), cwd=other)
+    assert r.returncode == 0, r.stderr  # the paths are absolute: any working folder will do
+    write_csv(w / "b.csv", B_ROWS[:2])  # the responder's side too
+    r = cli("psi", "continue", "--state", "b.state", "--in", "a-msg2.bin", cwd=w)
+    assert r.returncode == 5 and "differ" in r.stderr and (w / "b.state").exists()
+    write_csv(w / "b.csv", B_ROWS)
+    assert cli("psi", "continue", "--state", "b.state", "--in", "a-msg2.bin", cwd=w).returncode == 0
+    r = cli("psi", "finish", "--state", "a.state", "--in", "b-msg3.bin", cwd=w)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((w / "a-report.json").read_text())
+    assert {(m["kind"], m["value"]) for m in rep["matches"]} == {
+        ("email", "Alice.Smith+x@GoogleMail.com"),
+        ("ip", "::ffff:203.0.113.7"),
+    }
+
+
+def test_unreadable_input_is_a_local_error(tmp_path: Path) -> None:
+    make_lab_keys(tmp_path)
+    r = cli("psi", "initiate", "--identity", "a.pem", "--peers", "a-peers.json", "--peer", "lab-b",
+            "-i", "missing.csv", "--purpose", "t", "--state", "a.state", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 5 and "cannot read" in r.stderr and not (tmp_path / "a.state").exists()
+    r = cli("inspect", "-i", str(tmp_path), cwd=tmp_path)  # a folder
+    assert r.returncode == 5

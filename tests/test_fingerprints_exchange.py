@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.corpus import EDIT_KINDS, evaluation_corpus, make_variant
 from blindmatch.canonical import canonicalize
 from blindmatch.errors import InvalidIndicator, InvalidParameter
 from blindmatch.fingerprints import (
@@ -21,7 +22,6 @@ from blindmatch.fingerprints import (
     max_band_items,
     prompt_items,
 )
-from blindmatch.fingerprints._corpus import EDIT_KINDS, evaluation_corpus, make_variant
 from blindmatch.psi import Initiator, Responder, indicator_item, run_in_memory
 
 

@@ -9,7 +9,8 @@ Layers, lowest first (each is also importable as its own subpackage):
   manifests, signed disclosure records (``blindmatch.session``);
 * Bloom-filter exchange -- :class:`BloomFilter`, :func:`build_exchange`, DCSO files (``blindmatch.bloom``);
 * prompt near-duplicate fingerprints -- :func:`prompt_items` (``blindmatch.fingerprints``);
-* inputs and reports -- :func:`read_indicators`, :class:`LocalReport`.
+* inputs and reports -- :func:`read_indicators`, :class:`LocalReport`;
+* the application layer -- :class:`IndicatorSet`: from input files to PSI items and back to a report.
 
 The public API is what ``__all__`` lists. ``blindmatch.hazmat`` holds the group operations: hazardous
 materials, for implementers and tests only. Transports and the command line live in
@@ -35,7 +36,10 @@ from .errors import (
     BlindmatchError,
     CapacityError,
     FileAccessError,
+    InputChanged,
+    InputUnreadable,
     InvalidIndicator,
+    InvalidInputs,
     InvalidParameter,
     LocalError,
     LocalProtocolError,
@@ -53,6 +57,16 @@ from .fingerprints import (
     fingerprint_prompts,
     max_band_items,
     prompt_items,
+)
+from .indicator_set import (
+    SENSITIVE_KINDS,
+    IndicatorMatch,
+    IndicatorSet,
+    InputSpec,
+    PromptNearMatch,
+    PsiItems,
+    SetMatches,
+    SourceSummary,
 )
 from .inputs import InputBatch, Record, read_indicators
 from .outputs import LocalReport
@@ -78,6 +92,7 @@ from .tokens import TokenBatch, Tokenizer
 __all__ = [
     "CANON_VERSION",
     "KINDS",
+    "SENSITIVE_KINDS",
     "BlindmatchError",
     "BloomFilter",
     "CanonBatch",
@@ -91,10 +106,16 @@ __all__ = [
     "FilterMetadata",
     "FingerprintProfile",
     "Identity",
+    "IndicatorMatch",
+    "IndicatorSet",
     "Initiator",
     "InitiatorSession",
     "InputBatch",
+    "InputChanged",
+    "InputSpec",
+    "InputUnreadable",
     "InvalidIndicator",
+    "InvalidInputs",
     "InvalidParameter",
     "LocalError",
     "LocalProtocolError",
@@ -109,6 +130,8 @@ __all__ = [
     "PromptFingerprints",
     "PromptItems",
     "PromptMatch",
+    "PromptNearMatch",
+    "PsiItems",
     "PsiResult",
     "PublicIdentity",
     "Record",
@@ -119,6 +142,8 @@ __all__ = [
     "ResponderSession",
     "SessionError",
     "SessionResult",
+    "SetMatches",
+    "SourceSummary",
     "TokenBatch",
     "Tokenizer",
     "__version__",

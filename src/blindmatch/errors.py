@@ -16,7 +16,10 @@ __all__ = [
     "BlindmatchError",
     "CapacityError",
     "FileAccessError",
+    "InputChanged",
+    "InputUnreadable",
     "InvalidIndicator",
+    "InvalidInputs",
     "InvalidParameter",
     "LocalError",
     "LocalProtocolError",
@@ -76,3 +79,28 @@ class RemoteProtocolError(RemoteError):
 
 class MalformedFile(RemoteError, ValueError):
     """A file received from elsewhere (a Bloom filter, an exchange file, a message file) is malformed."""
+
+
+class InputUnreadable(FileAccessError):
+    """A local input file cannot be read (missing, a folder, no permission). The message names the path.
+
+    A :class:`FileAccessError`, so an :class:`InvalidParameter` (what unreadable inputs raised before it
+    existed)."""
+
+
+class InvalidInputs(LocalError, ValueError):
+    """Indicators of the inputs do not canonicalize (``errors="raise"``), counted after every input is read.
+
+    ``invalid`` counts them by ``"<kind>: <reason>"``; ``problems`` are the first few as
+    ``"<origin>: invalid <kind> indicator: <reason>"``: origins and reasons, never values.
+    """
+
+    def __init__(self, invalid: dict[str, int], problems: tuple[str, ...]) -> None:
+        n = sum(invalid.values())
+        super().__init__(f"{n} indicator(s) do not canonicalize")
+        self.invalid = dict(invalid)
+        self.problems = tuple(problems)
+
+
+class InputChanged(LocalError):
+    """An input file read again (for a report, or by a later step) no longer holds what was read before."""

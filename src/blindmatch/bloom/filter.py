@@ -1,11 +1,14 @@
 """A vectorized Bloom filter over byte strings.
 
 Bulk operations (:meth:`BloomFilter.update`, :meth:`BloomFilter.contains_many`) hash a whole batch with
-numpy, walk the ``k`` hash functions as vector operations over chunks of items, and set bits with one
-``numpy.bitwise_or.at`` per chunk; checks drop an item at its first unset bit. Single-item operations
-(``add``, ``in``) take a pure-Python path. The bits live in one numpy ``uint8`` array (bit ``p`` is bit
-``p % 8`` of byte ``p // 8``, the layout of DCSO's little-endian 64-bit words), padded to a multiple of 8
-bytes; a ``bitarray`` view over the same buffer counts bits.
+numpy and walk the ``k`` hash functions as vector operations over chunks of items; checks drop an item at
+its first unset bit. A large insert (at least ``m / 64`` positions, ``m`` up to 2^25) sets bits by fancy
+assignment of ``True`` into a scratch array of one byte per bit -- duplicate positions are harmless --
+then packs it and ORs it into the bits; other inserts OR masks into the bytes and repeat for the bits that
+a duplicate byte index made them lose. Single-item operations (``add``, ``in``) take a pure-Python path.
+The bits live in one numpy ``uint8`` array (bit ``p`` is bit ``p % 8`` of byte ``p // 8``, the layout of
+DCSO's little-endian 64-bit words), padded to a multiple of 8 bytes; a ``bitarray`` view over the same
+buffer counts bits.
 """
 
 from __future__ import annotations
@@ -33,7 +36,12 @@ __all__ = ["MAX_BITS", "MAX_K", "BloomFilter", "optimal_parameters"]
 MAX_BITS = 1 << 40
 #: Most hash functions accepted (fpr 1e-30 needs 100).
 MAX_K = 128
-_CHUNK = 1 << 13
+_CHUNK = 1 << 15
+#: Largest filter (bits) whose bulk inserts may use a scratch array of one byte per bit (32 MiB).
+_DENSE_MAX_BITS = 1 << 25
+#: Bulk inserts of at least ``m / _DENSE_RATIO`` positions use the scratch array (its O(m) cost is small
+#: next to theirs).
+_DENSE_RATIO = 64
 _LUT = np.array([1 << j for j in range(8)], dtype=np.uint8)
 _U3 = np.uint64(3)
 _U7 = np.uint64(7)
@@ -250,18 +258,21 @@ class BloomFilter:
         if words.shape[0] == 0:
             return 0
         reduced = self._scheme.reduce(words, self._m)
-        absent = ~self._contains_reduced(reduced)
-        new = _distinct(words[absent, 0])
+        if self._count == 0 and not self._bits.any():  # nothing can be present: skip the check
+            fresh, keys = reduced, words[:, 0]
+        else:
+            absent = ~self._contains_reduced(reduced)
+            fresh, keys = reduced[absent], words[absent, 0]
+        new = _distinct(keys)
         if not self._allow_overfill and self._count + new > self._capacity:
             raise CapacityError(
                 f"inserting {new} new items would exceed the capacity of {self._capacity} "
                 f"(holding {self._count}); create a larger filter or pass allow_overfill=True"
             )
-        fresh = reduced[absent]
-        bits, m, k, scheme = self._bits, self._m, self._k, self._scheme
-        for start in range(0, fresh.shape[0], _CHUNK):
-            pos = scheme.positions_reduced(fresh[start : start + _CHUNK], m, k).ravel()
-            np.bitwise_or.at(bits, (pos >> _U3).view(np.intp), _LUT[pos & _U7])
+        if fresh.shape[0] * self._k * _DENSE_RATIO >= self._m and self._m <= _DENSE_MAX_BITS:
+            _set_bits_dense(self._bits, fresh, self._m, self._k, self._scheme)
+        else:
+            _set_bits_sparse(self._bits, fresh, self._m, self._k, self._scheme)
         self._count += new
         return new
 
@@ -289,19 +300,23 @@ class BloomFilter:
         bits, m, k = self._bits, self._m, self._k
         for start in range(0, n, _CHUNK):
             chunk = reduced[start : start + _CHUNK]
-            alive = np.arange(start, start + chunk.shape[0])
+            alive: npt.NDArray[np.intp] | None = None  # None: every item of the chunk so far
             cur = self._scheme.cursor(chunk, m)
             for i in range(k):
                 pos = cur.current()
-                hit = (bits[(pos >> _U3).view(np.intp)] & _LUT[pos & _U7]).astype(np.bool_)
+                byte = bits.take((pos >> _U3).view(np.intp))
+                hit = (byte & _LUT.take((pos & _U7).view(np.intp))).astype(np.bool_)
                 if not hit.all():
-                    alive = alive[hit]
+                    alive = np.flatnonzero(hit) + start if alive is None else alive[hit]
                     if alive.size == 0:
                         break
                     cur.keep(hit)
                 if i + 1 < k:
                     cur.advance(i)
-            out[alive] = True
+            if alive is None:
+                out[start : start + chunk.shape[0]] = True
+            else:
+                out[alive] = True
         return out
 
     # -- combining --------------------------------------------------------------------------------
@@ -416,6 +431,48 @@ def _check_shape(m: int, k: int) -> None:
         raise InvalidParameter(f"m must be an integer in 1..{MAX_BITS}")
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= min(MAX_K, m):
         raise InvalidParameter(f"k must be an integer in 1..{MAX_K} and at most m")
+
+
+def _set_bits_dense(
+    bits: npt.NDArray[np.uint8], reduced: npt.NDArray[np.uint64], m: int, k: int, scheme: HashScheme
+) -> None:
+    """Set the positions of ``reduced`` items through a scratch array of one byte per bit.
+
+    Assigning ``True`` at positions is exact even when positions repeat (unlike ``bits[i] |= mask``,
+    where a repeated byte index keeps only one of the ORs); the scratch is then packed in the bit layout
+    (bit ``p`` is bit ``p % 8`` of byte ``p // 8``) and ORed into ``bits``. Costs ``m`` bytes of memory.
+    """
+    scratch = np.zeros(m, dtype=np.bool_)
+    for start in range(0, reduced.shape[0], _CHUNK):
+        cur = scheme.cursor(reduced[start : start + _CHUNK], m)
+        for i in range(k):
+            scratch[cur.current().view(np.intp)] = True
+            if i + 1 < k:
+                cur.advance(i)
+    packed = np.packbits(scratch, bitorder="little")
+    head = bits[: packed.shape[0]]
+    np.bitwise_or(head, packed, out=head)
+
+
+def _set_bits_sparse(
+    bits: npt.NDArray[np.uint8], reduced: npt.NDArray[np.uint64], m: int, k: int, scheme: HashScheme
+) -> None:
+    """Set the positions of ``reduced`` items by ORing masks into the bytes, ``_CHUNK`` positions at a time.
+
+    ``bits[idx] = bits[idx] | mask`` reads all bytes before writing any, so where ``idx`` repeats only
+    one of the writes survives (each write keeps every bit set before). The positions whose bit is still
+    unset are ORed again, until none is: each retry sets at least one more bit of every byte it writes,
+    so at most 8 retries follow the first pass.
+    """
+    step = max(1, _CHUNK // k)
+    for start in range(0, reduced.shape[0], step):
+        pos = scheme.positions_reduced(reduced[start : start + step], m, k).ravel()
+        idx = (pos >> _U3).view(np.intp)
+        mask = _LUT.take((pos & _U7).view(np.intp))
+        while idx.size:
+            bits[idx] = bits.take(idx) | mask
+            lost = (bits.take(idx) & mask) == 0
+            idx, mask = idx[lost], mask[lost]
 
 
 def _distinct(keys: npt.NDArray[np.uint64]) -> int:

@@ -1,24 +1,33 @@
-"""What the exchange commands (``psi``, ``serve``, ``connect``) share: reading and canonicalizing the
-inputs, identities and peers, the responder policy, and writing the report and the record."""
+"""What the exchange commands (``psi``, ``serve``, ``connect``) share: the input options (read through
+:class:`~blindmatch.IndicatorSet`), identities and peers, the responder policy, and writing the report and
+the record."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .._fileio import atomic_write
-from ..canonical import KINDS, canonicalize
-from ..errors import InvalidIndicator, InvalidParameter, MalformedFile
-from ..fingerprints import BAND_KIND, PROFILES, PromptItems, get_profile, max_band_items, prompt_items
-from ..inputs import FORMATS, Record, read_indicators
-from ..outputs import LocalReport, NearDuplicate, build_matches
-from ..session import MODES, PADDING_RULES, Identity, PeerStore, Policy, SessionResult
+from ..canonical import KINDS
+from ..errors import InputUnreadable, InvalidParameter, LocalError, MalformedFile
+from ..fingerprints import BAND_KIND, PROFILES, max_band_items
+from ..indicator_set import IndicatorSet, InputSpec, PsiItems
+from ..inputs import FORMATS
+from ..outputs import LocalReport
+from ..session import (
+    MODES,
+    PADDING_RULES,
+    Identity,
+    InitiatorSession,
+    PeerStore,
+    Policy,
+    ResponderSession,
+)
 from ..transport import DailySessionBudget, SessionBudgetExceeded
 from ._common import Messages
 from .exitcodes import CliError, ExitCode
@@ -26,8 +35,6 @@ from .progress import Progress
 
 __all__ = [
     "BudgetPolicy",
-    "LoadedSet",
-    "SessionItems",
     "add_identity_args",
     "add_input_args",
     "add_near_duplicates_arg",
@@ -36,48 +43,18 @@ __all__ = [
     "build_policy",
     "check_cap",
     "check_own_cap",
+    "finish_outputs",
+    "input_spec",
     "load_identity",
     "load_inputs",
     "load_peers",
-    "make_report",
+    "read_inputs",
     "session_items",
     "write_outputs",
 ]
 
 
-# -- inputs -----------------------------------------------------------------------------------------------
-
-
-@dataclass
-class LoadedSet:
-    """Our side of an exchange: distinct canonical values per kind, and the records behind each."""
-
-    items_by_kind: dict[str, list[str]] = field(default_factory=dict)
-    records: dict[tuple[str, str], list[Record]] = field(default_factory=dict)
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def size(self) -> int:
-        return sum(len(v) for v in self.items_by_kind.values())
-
-    def to_json(self) -> dict[str, Any]:
-        """For state files: records with their canonical form."""
-        return {
-            "records": [
-                [k, c, r.value, r.origin] for (k, c), recs in self.records.items() for r in recs
-            ],
-            "summary": self.summary,
-        }
-
-    @classmethod
-    def from_json(cls, doc: Any) -> LoadedSet:
-        out = cls(summary=dict(doc.get("summary", {})))
-        for k, c, v, o in doc["records"]:
-            recs = out.records.setdefault((k, c), [])
-            if not recs:
-                out.items_by_kind.setdefault(k, []).append(c)
-            recs.append(Record(k, v, o))
-        return out
+# -- inputs ---------------------------------------------------------------------------------------------
 
 
 def add_input_args(p: argparse.ArgumentParser) -> None:
@@ -103,73 +80,79 @@ def _kinds_option(text: str | None) -> set[str] | None:
     return kinds
 
 
-def load_inputs(args: argparse.Namespace, msgs: Messages) -> LoadedSet:
+def input_spec(args: argparse.Namespace) -> InputSpec:
+    """The input options as an :class:`InputSpec` (paths made absolute, so later steps find them)."""
+    try:
+        return InputSpec.of(
+            args.input, fmt=args.format, kind=args.kind, column=args.column, kinds=_kinds_option(args.kinds),
+            default_region=args.default_region, errors="skip" if args.skip_invalid else "raise",
+        )  # fmt: skip
+    except InvalidParameter as exc:
+        raise CliError(ExitCode.USAGE, str(exc)) from None
+
+
+class _FileBars:
+    """``progress(source, done, total)`` of :class:`IndicatorSet` as one bar per input file."""
+
+    def __init__(self, quiet: bool) -> None:
+        self._quiet = quiet
+        self._name: str | None = None
+        self._bar: Progress | None = None
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if name != self._name or self._bar is None:
+            self.close()
+            self._name = name
+            self._bar = Progress(f"canonicalizing {Path(name).name}", total=total, quiet=self._quiet)
+        self._bar(done, total)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def read_inputs(spec: InputSpec, *, quiet: bool) -> IndicatorSet:
+    """Read the inputs ``spec`` names, every invalid row counted (never raised); errors as exit codes."""
+    bars = _FileBars(quiet)
+    try:
+        return IndicatorSet.from_spec(dataclasses.replace(spec, errors="skip"), progress=bars)
+    except MalformedFile as exc:
+        raise CliError(ExitCode.INVALID_INPUT, str(exc)) from None
+    except InputUnreadable as exc:
+        raise CliError(ExitCode.LOCAL, str(exc)) from None
+    except InvalidParameter as exc:
+        raise CliError(ExitCode.USAGE, str(exc)) from None
+    finally:
+        bars.close()
+
+
+def load_inputs(args: argparse.Namespace, msgs: Messages, spec: InputSpec | None = None) -> IndicatorSet:
     """Read every ``--input``, canonicalize, and report unmapped and invalid entries by type and reason."""
-    only = _kinds_option(args.kinds)
-    out = LoadedSet()
-    files: list[dict[str, Any]] = []
-    invalid: Counter[str] = Counter()
-    unmapped: Counter[str] = Counter()
-    ignored: Counter[str] = Counter()
-    first_invalid: list[str] = []
-    for path in args.input:
-        try:
-            batch = read_indicators(path, fmt=args.format, kind=args.kind, column=args.column)
-        except MalformedFile as exc:
-            raise CliError(ExitCode.INVALID_INPUT, str(exc)) from None
-        except InvalidParameter as exc:
-            code = ExitCode.LOCAL if "cannot read" in str(exc) else ExitCode.USAGE
-            raise CliError(code, str(exc)) from None
-        files.append({"file": str(path), "format": batch.format, "records": len(batch.records)})
-        unmapped.update(batch.unmapped)
-        ignored.update(batch.ignored)
-        with Progress(f"canonicalizing {Path(path).name}", total=len(batch.records), quiet=msgs.quiet) as bar:
-            for i, rec in enumerate(batch.records, 1):
-                if only is not None and rec.kind not in only:
-                    ignored[f"kind not selected: {rec.kind}"] += 1
-                    continue
-                try:
-                    c = canonicalize(rec.kind, rec.value, default_region=args.default_region)
-                except InvalidIndicator as exc:
-                    invalid[f"{rec.kind}: {exc.reason}"] += 1
-                    if len(first_invalid) < 20:
-                        first_invalid.append(f"{rec.origin}: invalid {rec.kind} indicator: {exc.reason}")
-                    continue
-                recs = out.records.setdefault((rec.kind, c), [])
-                if not recs:
-                    out.items_by_kind.setdefault(rec.kind, []).append(c)
-                recs.append(rec)
-                if i % 4096 == 0:
-                    bar(i)
-            bar(len(batch.records))
-    n_invalid = sum(invalid.values())
-    if unmapped:
+    spec = input_spec(args) if spec is None else spec
+    iset = read_inputs(spec, quiet=msgs.quiet)
+    skip = spec.errors == "skip"
+    n_invalid = sum(iset.invalid.values())
+    if iset.unmapped:
         msgs.warn("entries with no kind of ours, not compared: "
-                  + ", ".join(f"{k} x{n}" for k, n in sorted(unmapped.items())))  # fmt: skip
+                  + ", ".join(f"{k} x{n}" for k, n in iset.unmapped.items()))  # fmt: skip
     if n_invalid:
-        for line in first_invalid:
-            msgs.line_problem(line, quiet_ok=args.skip_invalid)
-        if n_invalid > len(first_invalid) and not (args.skip_invalid and msgs.quiet):
-            msgs.line_problem(f"... {n_invalid} invalid indicators in all", quiet_ok=args.skip_invalid)
-        if not args.skip_invalid:
+        for line in iset.problems:
+            msgs.line_problem(line, quiet_ok=skip)
+        if n_invalid > len(iset.problems) and not (skip and msgs.quiet):
+            msgs.line_problem(f"... {n_invalid} invalid indicators in all", quiet_ok=skip)
+        if not skip:
             raise CliError(
                 ExitCode.INVALID_INPUT,
                 f"{n_invalid} indicator(s) do not canonicalize (use --skip-invalid to leave them out)",
             )
-    if not out.items_by_kind:
+    if not len(iset):
         raise CliError(ExitCode.INVALID_INPUT, "no usable indicators in the input")
-    out.summary = {
-        "files": files,
-        "distinct_per_kind": {k: len(v) for k, v in sorted(out.items_by_kind.items())},
-        "invalid": dict(sorted(invalid.items())),
-        "unmapped": dict(sorted(unmapped.items())),
-        "ignored": dict(sorted(ignored.items())),
-    }
     msgs.info(
-        f"read {sum(f['records'] for f in files)} records: {out.size} distinct indicators of "
-        f"{len(out.items_by_kind)} kind(s)" + (f", {n_invalid} invalid left out" if n_invalid else "")
+        f"read {iset.rows} records: {len(iset)} distinct indicators of {len(iset.kinds)} kind(s)"
+        + (f", {n_invalid} invalid left out" if n_invalid else "")
     )
-    return out
+    return iset
 
 
 # -- near-duplicate prompts ------------------------------------------------------------------------------
@@ -184,74 +167,40 @@ def add_near_duplicates_arg(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-@dataclass
-class SessionItems:
-    """What the session gets from a :class:`LoadedSet`: the items per kind, where with
-    ``--near-duplicates`` the ``prompt`` kind is replaced by its ``prompt-band`` items."""
-
-    items_by_kind: dict[str, list[str]]
-    profile: str | None = None  # the preset name
-    prompts: PromptItems | None = None
-    prompt_canonicals: list[str] = field(default_factory=list)
-
-    @property
-    def profile_tag(self) -> str | None:
-        return get_profile(self.profile).tag if self.profile is not None else None
-
-    @property
-    def manifest_profile(self) -> str | None:
-        """The tag the initiator's manifest names: only when it proposes band items."""
-        return self.profile_tag if BAND_KIND in self.items_by_kind else None
-
-    @property
-    def size(self) -> int:
-        return sum(len(v) for v in self.items_by_kind.values())
-
-
-def session_items(
-    loaded: LoadedSet, near_duplicates: str | None, msgs: Messages | None = None
-) -> SessionItems:
-    """The session's items: as loaded, or with prompts turned into band items (``errors="skip"``)."""
-    if not near_duplicates:
-        return SessionItems(loaded.items_by_kind)
-    profile = get_profile(near_duplicates)
-    canon = list(loaded.items_by_kind.get("prompt", []))
-    out = {k: v for k, v in loaded.items_by_kind.items() if k != "prompt"}
-    pi: PromptItems | None = None
-    if canon:
-        pi = prompt_items(canon, profile, errors="skip")
-        if pi.items:
-            out[BAND_KIND] = pi.items_by_kind[BAND_KIND]
-    si = SessionItems(out, near_duplicates, pi, canon)
-    if msgs is not None:
-        n = len(pi.fingerprints) if pi is not None else 0
-        left = pi.fingerprints.skipped if pi is not None else 0
+def session_items(iset: IndicatorSet, near_duplicates: str | None, msgs: Messages | None = None) -> PsiItems:
+    """The session's items: as read, or with prompts turned into band items (``--near-duplicates``)."""
+    pi = iset.psi_items(near_duplicates)
+    if msgs is not None and near_duplicates:
+        prompts = pi.prompts
+        n = len(prompts.fingerprints) if prompts is not None else 0
+        left = prompts.fingerprints.skipped if prompts is not None else 0
         skipped = f", {left} left out" if left else ""
         msgs.info(
-            f"near-duplicates ({near_duplicates}): {n} prompts make {len(pi) if pi else 0} band items"
-            f"{skipped}; {si.size} items in all"
+            f"near-duplicates ({near_duplicates}): {n} prompts make {len(prompts) if prompts else 0} band "
+            f"items{skipped}; {len(pi)} items in all"
         )
-    return si
+    return pi
 
 
-def check_cap(si: SessionItems, cap: int) -> None:
+def check_cap(pi: PsiItems, cap: int) -> None:
     """A clear error when our items exceed the cap we propose (band items count one each)."""
-    if si.size <= cap:
+    if len(pi) <= cap:
         return
     extra = ""
-    if si.prompts is not None and si.profile is not None:
-        n = len(si.prompts.fingerprints)
+    if pi.prompts is not None and pi.profile is not None:
+        n = len(pi.prompts.fingerprints)
+        name = pi.profile.name
         extra = (
-            f" ({len(si.prompts)} of them prompt-band items of {n} prompts; under profile {si.profile} "
-            f"{n} prompts make at most {max_band_items(n, si.profile)})"
+            f" ({len(pi.prompts)} of them prompt-band items of {n} prompts; under profile {name} "
+            f"{n} prompts make at most {max_band_items(n, pi.profile)})"
         )
-    raise CliError(ExitCode.USAGE, f"{si.size} items{extra} exceed the cap of {cap}: raise --max-items")
+    raise CliError(ExitCode.USAGE, f"{len(pi)} items{extra} exceed the cap of {cap}: raise --max-items")
 
 
-def check_own_cap(si: SessionItems, cap: int) -> None:
+def check_own_cap(pi: PsiItems, cap: int) -> None:
     """A responder's set must fit under its own public cap (checked once, before anything is sent)."""
-    if si.size > cap:
-        raise CliError(ExitCode.USAGE, f"{si.size} items exceed our own cap of {cap}: raise --max-own-items")
+    if len(pi) > cap:
+        raise CliError(ExitCode.USAGE, f"{len(pi)} items exceed our own cap of {cap}: raise --max-own-items")
 
 
 # -- identities and peers ---------------------------------------------------------------------------------
@@ -379,56 +328,28 @@ def build_policy(
 # -- outputs ----------------------------------------------------------------------------------------------
 
 
-def near_duplicates_of(result: SessionResult, loaded: LoadedSet, si: SessionItems) -> list[NearDuplicate]:
-    """Our prompts whose bands matched, one entry per input record, most similar first."""
-    if si.prompts is None or result.matched is None:
-        return []
-    out: list[NearDuplicate] = []
-    bands = [m for m in result.matched if m[0] == BAND_KIND]
-    for pm in si.prompts.matches(bands):
-        canonical = si.prompt_canonicals[pm.index]
-        for rec in loaded.records.get(("prompt", canonical), ()):
-            out.append(NearDuplicate(
-                rec.value, canonical, rec.origin, pm.bands_matched, pm.bands,
-                round(pm.similarity, 4), round(pm.similarity_low, 4), round(pm.similarity_high, 4),
-            ))  # fmt: skip
-    out.sort(key=lambda n: (-n.bands_matched, n.origin))
-    return out
-
-
-def make_report(
-    result: SessionResult,
-    loaded: LoadedSet,
+def finish_outputs(
+    iset: IndicatorSet,
+    party: InitiatorSession | ResponderSession,
+    out_dir: str | Path,
+    prefix: str,
     *,
-    started: float | None,
-    finished: float | None = None,
-    items: SessionItems | None = None,
-) -> LocalReport:
-    exact = [m for m in result.matched or [] if m[0] != BAND_KIND]
-    matches = build_matches(exact, loaded.records)
-    profile: dict[str, str] | None = None
-    near: list[NearDuplicate] = []
-    if items is not None and items.profile is not None and items.profile_tag is not None:
-        profile = {"name": items.profile, "tag": items.profile_tag}
-        near = near_duplicates_of(result, loaded, items)
-    return LocalReport(
-        mode=result.mode,
-        count=result.count,
-        own_size=result.own_size,
-        peer_size=result.peer_padded_size,
-        matches=matches,
-        peer=result.peer_name,
-        peer_fingerprint=result.peer.fingerprint,
-        learned=result.learned,
-        own_padded_size=result.own_padded_size,
-        session_id=result.session_id.hex(),
-        transcript_hash=result.transcript_hash.hex(),
-        inputs=loaded.summary,
-        started=started,
-        finished=finished if finished is not None else time.time(),
-        prompt_profile=profile,
-        near_duplicates=near,
-    )
+    started: float,
+    near_duplicates: str | None,
+) -> tuple[LocalReport | None, list[Path]]:
+    """Write what a session produced: its local report (when it has a result) and its record (when it
+    ended). When the report cannot be made (an input file changed meanwhile) the record is still written."""
+    record = party.record() if party.done else None
+    try:
+        report = (
+            iset.report(party.result, near_duplicates=near_duplicates, started=started)
+            if party.result is not None
+            else None
+        )
+    except LocalError as exc:
+        write_outputs(out_dir, prefix, report=None, record=record)
+        raise CliError(ExitCode.LOCAL, f"cannot write the local report: {exc}") from None
+    return report, write_outputs(out_dir, prefix, report=report, record=record)
 
 
 def write_outputs(

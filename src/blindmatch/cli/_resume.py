@@ -1,37 +1,49 @@
 """Resuming a session party between the steps of a file-based exchange.
 
 Session parties live in memory and hold keys that cannot be written out as such. Between two steps the
-state file keeps instead: a 32-byte secret seed for the party's random generator, the local inputs, the
-proposal (initiator) or policy (responder), the messages received so far, and a hash of every message
-sent. A step rebuilds the party from the same seed and replays the received messages: the party draws the
-same secret scalars and ephemeral keys and produces byte-identical messages (checked against the hashes)
-before it takes the new message. So the state file is as secret as the scalars themselves: mode 0600,
-wiped and deleted when the exchange ends or fails.
+state file keeps instead: a 32-byte secret seed for the party's random generator, how the inputs were
+read (an :class:`~blindmatch.InputSpec`: absolute paths and options, no indicator value) with a keyed
+hash of what they gave, the proposal (initiator) or policy (responder), the messages received so far,
+and a hash of every message sent. A step reads the inputs again (refusing them if their hash differs),
+rebuilds the party from the same seed and replays the received messages: the party draws the same secret
+scalars and ephemeral keys and produces byte-identical messages (checked against the hashes) before it
+takes the new message. So the state file is as secret as the scalars themselves: mode 0600, wiped and
+deleted when the exchange ends or fails.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
+import hmac
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .._progress import ProgressCallback
-from ..errors import LocalError, MalformedFile
+from ..errors import InvalidParameter, LocalError, MalformedFile
+from ..indicator_set import IndicatorSet, InputSpec, PsiItems
 from ..session import InitiatorSession, Manifest, PeerStore, Policy, PublicIdentity, ResponderSession
 from ..transport import read_state, write_state
-from ._exchange import LoadedSet, SessionItems, load_identity, session_items
+from ._exchange import load_identity, read_inputs
 from .exitcodes import CliError, ExitCode
 
 __all__ = ["SeededRng", "StepState", "rebuild"]
 
 STATE_FORMAT = "blindmatch-psi-state"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the inputs as a specification and a keyed hash, no longer their values
+_INPUTS_LABEL = b"blindmatch/psi-state/inputs-hmac/v1"
+
+
+def inputs_key(seed: bytes) -> bytes:
+    """The key of the inputs' hash in a state file: from the state's seed, under its own HKDF label (an
+    unkeyed hash would let anyone holding the state file confirm a guessed set)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INPUTS_LABEL).derive(seed)
 
 
 class SeededRng:
@@ -55,7 +67,8 @@ class StepState:
     role: str
     seed: bytes = field(repr=False)  # derives every scalar and ephemeral key: never in a repr
     identity: str
-    inputs: LoadedSet = field(repr=False)  # our indicators: never in a repr
+    inputs: InputSpec = field(repr=False)  # how our indicators are read (paths, options; no value)
+    inputs_digest: str = field(default="", repr=False)  # HMAC (hex) of what the inputs gave
     workers: int = 1
     peer_name: str | None = None
     peer_key: str | None = None  # initiator: the responder's public key
@@ -68,11 +81,31 @@ class StepState:
     prefix: str = ""
     started: float = 0.0
     near_duplicates: str | None = None  # the fingerprint profile of --near-duplicates
+    _indicators: IndicatorSet | None = field(default=None, repr=False, compare=False)
 
-    @functools.cached_property
-    def items(self) -> SessionItems:
-        """The session's items (prompts as band items with --near-duplicates), rebuilt from the inputs."""
-        return session_items(self.inputs, self.near_duplicates)
+    def adopt(self, iset: IndicatorSet) -> None:
+        """Take the set just read from :attr:`inputs` (first step) and keep its keyed hash."""
+        self._indicators = iset
+        self.inputs_digest = iset.digest(inputs_key(self.seed)).hex()
+
+    def indicators(self) -> IndicatorSet:
+        """Our indicators, read again from :attr:`inputs` and refused when they differ from the first read."""
+        if self._indicators is None:
+            iset = read_inputs(self.inputs, quiet=True)
+            if not hmac.compare_digest(iset.digest(inputs_key(self.seed)).hex(), self.inputs_digest):
+                raise CliError(
+                    ExitCode.LOCAL,
+                    "the input files differ from those this exchange began with ("
+                    + ", ".join(self.inputs.paths)
+                    + "): restore them, or give the exchange up with `blindmatch psi abort`",
+                )
+            self._indicators = iset
+        return self._indicators
+
+    @property
+    def items(self) -> PsiItems:
+        """The session's items (prompts as band items with --near-duplicates)."""
+        return self.indicators().psi_items(self.near_duplicates)
 
     @property
     def next_seq(self) -> int:
@@ -98,7 +131,8 @@ class StepState:
             "prefix": self.prefix,
             "started": self.started,
             "near_duplicates": self.near_duplicates,
-            "inputs": self.inputs.to_json(),
+            "inputs": self.inputs.to_dict(),
+            "inputs_digest": self.inputs_digest,
         }
         return json.dumps(doc).encode("utf-8")
 
@@ -112,7 +146,8 @@ class StepState:
                 role=str(doc["role"]),
                 seed=bytes.fromhex(doc["seed"]),
                 identity=str(doc["identity"]),
-                inputs=LoadedSet.from_json(doc["inputs"]),
+                inputs=InputSpec.from_dict(doc["inputs"]),
+                inputs_digest=str(doc["inputs_digest"]),
                 workers=int(doc["workers"]),
                 peer_name=doc["peer_name"],
                 peer_key=doc["peer_key"],
@@ -126,7 +161,7 @@ class StepState:
                 started=float(doc["started"]),
                 near_duplicates=doc.get("near_duplicates"),
             )
-        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, InvalidParameter) as exc:
             raise CliError(ExitCode.LOCAL, f"{source}: unreadable state file ({exc})") from None
 
     def save(self, path: str | Path, *, overwrite: bool) -> None:
@@ -205,7 +240,8 @@ def rebuild(
         party = InitiatorSession(
             identity,
             PublicIdentity.from_text(state.peer_key),
-            items_by_kind=state.items.items_by_kind,
+            items=state.items.items,
+            kinds=state.items.kinds,
             manifest=Manifest.from_dict(state.manifest),
             peer_name=state.peer_name,
             rng=rng,
@@ -220,7 +256,8 @@ def rebuild(
             identity,
             PeerStore.from_json(state.peers_json),
             policy_from_dict(state.policy),
-            items_by_kind=state.items.items_by_kind,
+            # only the kinds the proposal names take part: per kind (the result maps back through the set)
+            items_by_kind=state.indicators().items_by_kind(state.near_duplicates),
             rng=rng,
             workers=state.workers,
             progress=progress,

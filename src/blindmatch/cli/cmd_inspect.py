@@ -33,12 +33,9 @@ def run_inspect(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
     wanted_skip = args.skip_invalid
     args.skip_invalid = True  # count everything first; decide the exit code below
-    loaded = load_inputs(args, msgs)
-    rows: dict[str, int] = {}
-    for (kind, _), recs in loaded.records.items():
-        rows[kind] = rows.get(kind, 0) + len(recs)
-    summary = dict(loaded.summary)
-    summary["records_per_kind"] = dict(sorted(rows.items()))
+    iset = load_inputs(args, msgs)
+    summary = iset.summary()
+    summary["records_per_kind"] = iset.rows_per_kind()
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:

@@ -10,8 +10,9 @@ from typing import TypeAlias
 
 from .._fileio import atomic_write
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
+from ..indicator_set import IndicatorSet, PsiItems
 from ..psi import mode_spec
-from ..session import InitiatorSession, ResponderSession
+from ..session import Identity, InitiatorSession, Peer, PeerStore, Policy, ResponderSession
 from ..transport import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HOST,
@@ -24,8 +25,6 @@ from ..transport import (
 )
 from ._common import Messages
 from ._exchange import (
-    LoadedSet,
-    SessionItems,
     add_identity_args,
     add_input_args,
     add_near_duplicates_arg,
@@ -34,14 +33,13 @@ from ._exchange import (
     build_policy,
     check_cap,
     check_own_cap,
+    finish_outputs,
     load_identity,
     load_inputs,
     load_peers,
-    make_report,
     max_items_of,
     session_items,
     summary_lines,
-    write_outputs,
 )
 from .exitcodes import CliError, ExitCode
 from .progress import Progress
@@ -113,18 +111,16 @@ def _prefix(party: InitiatorSession | ResponderSession, peer: str | None) -> str
 
 def _finish_outputs(
     party: InitiatorSession | ResponderSession,
-    loaded: LoadedSet,
+    iset: IndicatorSet,
     out_dir: str,
     prefix: str,
     started: float,
-    items: SessionItems | None = None,
+    near_duplicates: str | None,
 ) -> list[str]:
     """Write whatever the session produced; returns summary lines."""
-    record = party.record() if party.done else None
-    report = (
-        make_report(party.result, loaded, started=started, items=items) if party.result is not None else None
+    report, paths = finish_outputs(
+        iset, party, out_dir, prefix, started=started, near_duplicates=near_duplicates
     )
-    paths = write_outputs(out_dir, prefix, report=report, record=record)
     lines: list[str] = []
     if report is not None:
         peer = report.peer or "peer"
@@ -134,6 +130,29 @@ def _finish_outputs(
     if not party.done:
         lines.append("  no disclosure record: the session stopped before its end (see the error)")
     return lines
+
+
+def _initiator(
+    args: argparse.Namespace, identity: Identity, peer: Peer, items: PsiItems, bar: Progress
+) -> InitiatorSession:
+    try:
+        return InitiatorSession(
+            identity,
+            peer.public,
+            items=items.items,
+            kinds=items.kinds,
+            prompt_profile=items.manifest_profile,
+            mode=args.mode,
+            max_items=max_items_of(args),
+            padding=args.padding,
+            purpose=args.purpose,
+            validity_s=args.validity,
+            peer_name=peer.name,
+            workers=args.workers,
+            progress=bar.callback,
+        )
+    except InvalidParameter as exc:
+        raise CliError(ExitCode.USAGE, str(exc)) from None
 
 
 def run_connect(args: argparse.Namespace) -> int:
@@ -146,31 +165,15 @@ def run_connect(args: argparse.Namespace) -> int:
         raise CliError(
             ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers} (add it with `peers add`)"
         ) from None
-    loaded = load_inputs(args, msgs)
-    items = session_items(loaded, args.near_duplicates, msgs)
+    iset = load_inputs(args, msgs)
+    items = session_items(iset, args.near_duplicates, msgs)
     check_cap(items, int(args.max_items))
     error: BlindmatchError | None = None
     steps = 2 + mode_spec(args.mode).messages  # hello, accept, then the PSI messages (docs/sessions.md)
     sent = 0
     # one bar: the PSI stages drive its count, the messages exchanged show after it
     with Progress(f"exchange with {args.peer}", quiet=msgs.quiet, ticking=True) as bar:
-        try:
-            party = InitiatorSession(
-                identity,
-                peer.public,
-                items_by_kind=items.items_by_kind,
-                prompt_profile=items.manifest_profile,
-                mode=args.mode,
-                max_items=max_items_of(args),
-                padding=args.padding,
-                purpose=args.purpose,
-                validity_s=args.validity,
-                peer_name=peer.name,
-                workers=args.workers,
-                progress=bar.callback,
-            )
-        except InvalidParameter as exc:
-            raise CliError(ExitCode.USAGE, str(exc)) from None
+        party = _initiator(args, identity, peer, items, bar)
         started = time.time()
         msgs.info(f"connecting to {args.peer} at {args.host}:{args.port} ...")
 
@@ -188,7 +191,7 @@ def run_connect(args: argparse.Namespace) -> int:
             )  # fmt: skip
         except BlindmatchError as exc:
             error = exc
-    lines = _finish_outputs(party, loaded, args.out_dir, "", started, items)
+    lines = _finish_outputs(party, iset, args.out_dir, "", started, args.near_duplicates)
     if error is not None:
         for line in lines:
             msgs.info(line.strip())
@@ -206,55 +209,60 @@ def _code_of(exc: BaseException) -> ExitCode:
     return ExitCode.INTERNAL
 
 
-def run_serve(args: argparse.Namespace) -> int:
-    msgs = Messages(args.quiet)
-    identity = load_identity(args.identity)
-    peers = load_peers(args.peers)
-    if not len(peers):
-        raise CliError(ExitCode.LOCAL, f"no peers in {args.peers}: nobody could connect")
-    loaded = load_inputs(args, msgs)
-    if args.sessions_per_day < 1:
-        raise CliError(ExitCode.USAGE, "--sessions-per-day must be at least 1")
-    budget = DailySessionBudget(args.sessions_per_day)
-    items = session_items(loaded, args.near_duplicates, msgs)
-    check_own_cap(items, int(args.max_own_items))
-    policy = build_policy(args, budget, prompt_profile=items.profile_tag)
-    seen: set[bytes] = set()
-    failures: list[SessionOutcome] = []
+class _ServeSessions:
+    """What ``serve`` does per connection: make the responder party, and write its outputs at the end."""
 
-    bars: dict[int, Progress] = {}  # one bar per session, while it runs (sessions may overlap)
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        msgs: Messages,
+        identity: Identity,
+        peers: PeerStore,
+        policy: Policy,
+        iset: IndicatorSet,
+    ) -> None:
+        self._args, self._msgs, self._iset = args, msgs, iset
+        self._identity, self._peers, self._policy = identity, peers, policy
+        # A responder's items take part only for the kinds the proposal names, so it gets them per kind
+        # (its lists are kept, not copied, by every session); the result maps back through ``iset``.
+        self._by_kind = iset.items_by_kind(args.near_duplicates)
+        self._seen: set[bytes] = set()
+        self._bars: dict[int, Progress] = {}  # one bar per running session (sessions may overlap)
+        self.failures: list[SessionOutcome] = []
 
-    def factory(addr: str) -> ResponderSession:
-        bar = Progress(f"session from {addr}", quiet=msgs.quiet)
+    def factory(self, addr: str) -> ResponderSession:
+        bar = Progress(f"session from {addr}", quiet=self._msgs.quiet)
         try:
             party = ResponderSession(
-                identity, peers, policy, items_by_kind=items.items_by_kind, seen_session_ids=seen,
-                workers=args.workers, progress=bar.callback,
+                self._identity, self._peers, self._policy, items_by_kind=self._by_kind,
+                seen_session_ids=self._seen, workers=self._args.workers, progress=bar.callback,
             )  # fmt: skip
         except BaseException:
             bar.close()
             raise
         if bar.shown:
-            bars[id(party)] = bar
+            self._bars[id(party)] = bar
         return party
 
-    def on_outcome(o: SessionOutcome) -> None:
-        bar = bars.pop(id(o.party), None)
+    def on_outcome(self, o: SessionOutcome) -> None:
+        bar = self._bars.pop(id(o.party), None)
         if bar is not None:
             bar.close()
-        party = o.party
+        party, msgs, args = o.party, self._msgs, self._args
         if not isinstance(party, ResponderSession):
             msgs.warn(f"connection from {o.peer} closed before a session began: {o.error}")
             if o.error is not None:
-                failures.append(o)
+                self.failures.append(o)
             return
-        name = party.peer_name
         try:
-            lines = _finish_outputs(party, loaded, args.out_dir, _prefix(party, name), o.started, items)
+            lines = _finish_outputs(
+                party, self._iset, args.out_dir, _prefix(party, party.peer_name), o.started,
+                args.near_duplicates,
+            )  # fmt: skip
         except (BlindmatchError, CliError, OSError) as exc:
             lines = [f"  could not write outputs: {exc}"]
         if o.error is not None:
-            failures.append(o)
+            self.failures.append(o)
             msgs.warn(f"session from {o.peer} failed: {o.error}")
         elif party.refusal_reason is not None:
             msgs.info(f"refused a session from {o.peer}: {party.refusal_reason}")
@@ -264,29 +272,45 @@ def run_serve(args: argparse.Namespace) -> int:
             else:
                 msgs.info(line.strip())
 
-    async def main() -> None:
-        server = Server(
-            factory,
-            host=args.host,
-            port=args.port,
-            max_frame=args.max_frame,
-            timeout=args.timeout,
-            session_timeout=args.session_timeout,
-            handshake_timeout=args.handshake_timeout,
-            on_outcome=on_outcome,
-            max_sessions=args.max_sessions,
-        )
-        host, port = await server.start()
-        if args.port_file:
-            atomic_write(args.port_file, f"{port}\n".encode(), mode=0o644)
-        what = f"{items.size} items" if items.profile else f"{loaded.size} indicators"
-        msgs.info(f"listening on {host}:{port} with {what}; Ctrl-C stops")
-        await server.serve()
 
+async def _serve(args: argparse.Namespace, sessions: _ServeSessions, msgs: Messages, what: str) -> None:
+    server = Server(
+        sessions.factory,
+        host=args.host,
+        port=args.port,
+        max_frame=args.max_frame,
+        timeout=args.timeout,
+        session_timeout=args.session_timeout,
+        handshake_timeout=args.handshake_timeout,
+        on_outcome=sessions.on_outcome,
+        max_sessions=args.max_sessions,
+    )
+    host, port = await server.start()
+    if args.port_file:
+        atomic_write(args.port_file, f"{port}\n".encode(), mode=0o644)
+    msgs.info(f"listening on {host}:{port} with {what}; Ctrl-C stops")
+    await server.serve()
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    msgs = Messages(args.quiet)
+    identity = load_identity(args.identity)
+    peers = load_peers(args.peers)
+    if not len(peers):
+        raise CliError(ExitCode.LOCAL, f"no peers in {args.peers}: nobody could connect")
+    iset = load_inputs(args, msgs)
+    if args.sessions_per_day < 1:
+        raise CliError(ExitCode.USAGE, "--sessions-per-day must be at least 1")
+    budget = DailySessionBudget(args.sessions_per_day)
+    items = session_items(iset, args.near_duplicates, msgs)
+    check_own_cap(items, int(args.max_own_items))
+    policy = build_policy(args, budget, prompt_profile=items.profile.tag if items.profile else None)
+    sessions = _ServeSessions(args, msgs, identity, peers, policy, iset)
+    what = f"{len(items)} items" if items.profile else f"{len(iset)} indicators"
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        asyncio.run(_serve(args, sessions, msgs, what))
+    failures = sessions.failures
     if args.max_sessions is not None and failures:
         last = failures[-1].error
         raise CliError(_code_of(last) if last else ExitCode.PEER, f"{len(failures)} session(s) failed")
     return ExitCode.OK
-

@@ -34,10 +34,11 @@ from ._exchange import (
     build_policy,
     check_cap,
     check_own_cap,
+    finish_outputs,
+    input_spec,
     load_identity,
     load_inputs,
     load_peers,
-    make_report,
     max_items_of,
     session_items,
     summary_lines,
@@ -159,15 +160,16 @@ def run_initiate(args: argparse.Namespace) -> int:
         peer = peers.get(args.peer)
     except InvalidParameter:
         raise CliError(ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers}") from None
-    loaded = load_inputs(args, msgs)
-    items = session_items(loaded, args.near_duplicates, msgs)
+    spec = input_spec(args)
+    iset = load_inputs(args, msgs, spec)
+    items = session_items(iset, args.near_duplicates, msgs)
     check_cap(items, int(args.max_items))
     try:
         manifest = Manifest.propose(
             initiator=identity.public,
             responder=peer.public,
             mode=args.mode,
-            kinds=sorted(items.items_by_kind),
+            kinds=items.kinds,
             prompt_profile=items.manifest_profile,
             max_items=max_items_of(args),
             padding=args.padding,
@@ -181,7 +183,7 @@ def run_initiate(args: argparse.Namespace) -> int:
         role="initiator",
         seed=new_seed(),
         identity=str(Path(args.identity).resolve()),
-        inputs=loaded,
+        inputs=spec,
         workers=args.workers,
         peer_name=peer.name,
         peer_key=peer.public.to_text(),
@@ -191,6 +193,7 @@ def run_initiate(args: argparse.Namespace) -> int:
         started=time.time(),
         near_duplicates=args.near_duplicates,
     )
+    state.adopt(iset)
     try:
         hello = _hello_of(state)
     except InvalidParameter as exc:
@@ -210,7 +213,8 @@ def _hello_of(state: StepState) -> bytes:
     party = InitiatorSession(
         identity,
         PublicIdentity.from_text(state.peer_key),
-        items_by_kind=state.items.items_by_kind,
+        items=state.items.items,
+        kinds=state.items.kinds,
         manifest=Manifest.from_dict(state.manifest),
         peer_name=state.peer_name,
         rng=SeededRng(state.seed),
@@ -226,16 +230,17 @@ def run_respond(args: argparse.Namespace) -> int:
         raise CliError(ExitCode.LOCAL, f"{state_path} exists already (an exchange in progress?)")
     load_identity(args.identity)
     peers = load_peers(args.peers)
-    loaded = load_inputs(args, msgs)
+    spec = input_spec(args)
+    iset = load_inputs(args, msgs, spec)
     tag = get_profile(args.near_duplicates).tag if args.near_duplicates else None
-    check_own_cap(session_items(loaded, args.near_duplicates), int(args.max_own_items))
+    check_own_cap(session_items(iset, args.near_duplicates), int(args.max_own_items))
     policy = build_policy(args, prompt_profile=tag)
     out_dir, prefix = _out_dir_prefix(args, state_path)
     state = StepState(
         role="responder",
         seed=new_seed(),
         identity=str(Path(args.identity).resolve()),
-        inputs=loaded,
+        inputs=spec,
         workers=args.workers,
         peers_json=peers.to_json(),
         policy=policy_to_dict(policy),
@@ -244,6 +249,7 @@ def run_respond(args: argparse.Namespace) -> int:
         started=time.time(),
         near_duplicates=args.near_duplicates,
     )
+    state.adopt(iset)
     return _step(args, msgs, state, state_path, _read_in(args.inp), first=True)
 
 
@@ -251,7 +257,9 @@ def run_continue(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
     state_path = Path(args.state)
     state = StepState.load(state_path)
-    return _step(args, msgs, state, state_path, _read_in(args.inp), first=False)
+    incoming = _read_in(args.inp)
+    state.indicators()  # read the inputs again, refused (state kept) when they changed
+    return _step(args, msgs, state, state_path, incoming, first=False)
 
 
 def _step(
@@ -291,12 +299,10 @@ def _step(
         _wipe(state_path, first)
         if out_path is not None and out is not None:
             _write_out(out_path, out)
-        report = (
-            make_report(party.result, state.inputs, started=state.started, items=state.items)
-            if party.result
-            else None
-        )
-        paths = write_outputs(state.out_dir, state.prefix, report=report, record=party.record())
+        report, paths = finish_outputs(
+            state.indicators(), party, state.out_dir, state.prefix, started=state.started,
+            near_duplicates=state.near_duplicates,
+        )  # fmt: skip
         if isinstance(party, ResponderSession) and party.refusal_reason is not None:
             print(f"refused the proposal: {party.refusal_reason}")
             if out_path is not None:

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 from .._fileio import read_capped
 from ..canonical import KINDS
-from ..errors import MalformedFile
+from ..errors import InputUnreadable, MalformedFile
 
 __all__ = ["DEFAULT_MAX_BYTES", "InputBatch", "Record", "decode_text", "load_json", "read_limited"]
 
@@ -63,8 +63,10 @@ def known_kinds(kinds: Iterable[str] | None) -> frozenset[str]:
 
 
 def read_limited(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read a whole input file, refusing (not truncating) one larger than ``max_bytes``."""
-    return read_capped(path, max_bytes, what="input file")
+    """Read a whole input file, refusing (not truncating) one larger than ``max_bytes``.
+
+    A file that cannot be read raises :class:`~blindmatch.errors.InputUnreadable`."""
+    return read_capped(path, max_bytes, what="input file", read_error=InputUnreadable)
 
 
 def decode_text(data: bytes, source: str) -> str:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .local_report import REPORT_FORMAT, LocalReport, Match, NearDuplicate, build_matches
+from .local_report import REPORT_FORMAT, LocalReport, Match, NearDuplicate
 
-__all__ = ["REPORT_FORMAT", "LocalReport", "Match", "NearDuplicate", "build_matches"]
+__all__ = ["REPORT_FORMAT", "LocalReport", "Match", "NearDuplicate"]

@@ -1,5 +1,8 @@
 """The local report: which of our own indicators matched, in their original form, with counts per kind.
 
+:meth:`blindmatch.IndicatorSet.report` builds it from an exchange's result (the one way from matched items
+back to input rows).
+
 It holds indicator values, so it stays local: it is written with mode 0600 and is never part of the
 shareable disclosure record.
 """
@@ -11,7 +14,7 @@ import io
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,9 +22,8 @@ from typing import Any, NamedTuple
 from .._fileio import atomic_write
 from .._version import __version__
 from ..canonical import CANON_VERSION
-from ..inputs import Record
 
-__all__ = ["REPORT_FORMAT", "LocalReport", "Match", "NearDuplicate", "build_matches"]
+__all__ = ["REPORT_FORMAT", "LocalReport", "Match", "NearDuplicate"]
 
 REPORT_FORMAT = "blindmatch-local-report/1"
 
@@ -53,18 +55,6 @@ class NearDuplicate(NamedTuple):
 
 
 NEAR_DUPLICATE_COLUMNS = NearDuplicate._fields
-
-
-def build_matches(
-    matched: Iterable[tuple[str, str]], records_by_canonical: Mapping[tuple[str, str], Iterable[Record]]
-) -> list[Match]:
-    """Expand matched ``(kind, canonical)`` pairs back to every input record that gave them."""
-    out: list[Match] = []
-    for kind, canonical in matched:
-        for r in records_by_canonical.get((kind, canonical), ()):
-            out.append(Match(kind, r.value, canonical, r.origin))
-    out.sort(key=lambda m: (m.kind, m.canonical, m.origin))
-    return out
 
 
 def _iso(t: float) -> str:

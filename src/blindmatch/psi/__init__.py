@@ -13,13 +13,24 @@ Progress: the parties and :func:`run_in_memory` take ``progress=callback``, call
 ``callback(stage, done, total)`` once per chunk of work (stages ``"blind own set"``, ``"blind peer set"``,
 ``"compare"``); see :mod:`blindmatch._progress`. It never changes results or messages; an exception it
 raises propagates unchanged and leaves the party failed.
+
+Each party derives every random choice from one 32-byte ``seed``; ``party.save_state()`` and
+``Initiator.restore_state(...)`` / ``Responder.restore_state(...)`` carry a party from one step to the next
+(``docs/protocol.md``, "Randomness" and "State files").
 """
 
 from __future__ import annotations
 
 from .._progress import STAGES, ProgressCallback
 from ..hazmat.group import SUITE_ID, InvalidGroupElement
-from ._errors import MalformedMessage, ModeNotAllowed, PeerTooLarge, UnexpectedMessage
+from ._errors import (
+    MalformedMessage,
+    ModeNotAllowed,
+    PeerTooLarge,
+    StateAlreadyUsed,
+    StateError,
+    UnexpectedMessage,
+)
 from ._items import indicator_item
 from ._modes import MODE_SPECS, MODES, Learns, Mode, ModeSpec, mode_spec
 from ._party import DEFAULT_MAX_PEER_ITEMS, Initiator, PsiResult, Responder, run_in_memory
@@ -42,6 +53,8 @@ __all__ = [
     "ProgressCallback",
     "PsiResult",
     "Responder",
+    "StateAlreadyUsed",
+    "StateError",
     "UnexpectedMessage",
     "confirm_size",
     "indicator_item",

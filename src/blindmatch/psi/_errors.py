@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import RemoteProtocolError
+from ..errors import LocalError, LocalProtocolError, RemoteProtocolError
 from ..hazmat.group import InvalidGroupElement
 
 __all__ = [
@@ -10,6 +10,8 @@ __all__ = [
     "MalformedMessage",
     "ModeNotAllowed",
     "PeerTooLarge",
+    "StateAlreadyUsed",
+    "StateError",
     "UnexpectedMessage",
 ]
 
@@ -29,3 +31,16 @@ class ModeNotAllowed(RemoteProtocolError):
 
 class PeerTooLarge(RemoteProtocolError):
     """The peer's set is larger than ``max_peer_items`` (checked before any cryptographic work)."""
+
+
+class StateError(LocalError):
+    """A saved PSI state cannot be used: corrupt, of another format or version, of the other role, saved
+    with other parameters, or restored with other items than it was saved with."""
+
+
+class StateAlreadyUsed(LocalProtocolError):
+    """A party (live or restored) that already consumed a peer message was given a different one.
+
+    Answering it would evaluate a second message under the same secret scalar, which gives the peer an
+    oracle; a byte-identical message instead gets the same output again.
+    """

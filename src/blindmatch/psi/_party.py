@@ -13,31 +13,28 @@ See ``docs/protocol.md`` for the messages and what each party learns in each mod
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import TypeVar
+from collections.abc import Callable, Iterable
 
-import numpy as np
-
-from .._progress import STAGE_BLIND_OWN, STAGE_BLIND_PEER, STAGE_COMPARE, ProgressCallback
+from .._progress import STAGE_COMPARE, ProgressCallback
 from ..errors import InvalidParameter, LocalProtocolError
-from ..hazmat.group import (
-    SUITE_ID,
-    InvalidGroupElement,
-    blind_and_hash,
-    hash_to_group_and_blind,
-    new_scalar,
-    validate_peer_elements,
+from ..hazmat.group import validate_peer_elements
+from ._base import (
+    _MODE_BY_CODE,
+    DEFAULT_MAX_PEER_ITEMS,
+    PsiResult,
+    _compare_key,
+    _distinct_hashes,
+    _Party,
+    _transcript_hash,
 )
-from ._errors import ModeNotAllowed, UnexpectedMessage
+from ._errors import ModeNotAllowed, StateError, UnexpectedMessage
 from ._modes import MODES, Mode, mode_spec
-from ._parallel import map_chunked
+from ._seeded import own_order, party_scalar, session_id
+from ._state import PartyState, _State, decode_state, params_hash
 from ._wire import (
     MAX_COUNT,
-    SESSION_ID_BYTES,
+    MODE_CODES,
+    _as_bytes,
     encode_confirm,
     encode_request,
     encode_response,
@@ -54,176 +51,12 @@ __all__ = [
     "run_in_memory",
 ]
 
-DEFAULT_MAX_PEER_ITEMS = 1 << 22
-
-DST_HASH_TO_GROUP = SUITE_ID + b"/hash-to-group"
-_DST_COMPARE = SUITE_ID + b"/compare-16"
-_DST_TRANSCRIPT = SUITE_ID + b"/transcript"
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class PsiResult:
-    """What one party learned.
-
-    * ``matched``: the caller's own items that are in the intersection, every occurrence in input order and
-      original form; ``None`` when the mode gives this party no items.
-    * ``count``: the number of distinct shared items; ``None`` when the mode gives this party nothing (the
-      responder in ``intersection`` and ``cardinality``).
-    * ``own_size`` / ``peer_size``: distinct items of each side (what was sent on the wire).
-    * ``transcript_hash``: 32 bytes both sides compute identically over all messages of the session.
-    """
-
-    mode: Mode
-    matched: list[bytes] | None = field(repr=False)
-    count: int | None
-    own_size: int
-    peer_size: int
-    transcript_hash: bytes
-
-
-class _State(Enum):
-    READY = "ready"
-    AWAIT_RESPONSE = "await-response"
-    AWAIT_CONFIRM = "await-confirm"
-    DONE = "done"
-    FAILED = "failed"
-
-
-def _draw(rng: Callable[[int], bytes], n: int) -> bytes:
-    out = rng(n)
-    if not isinstance(out, bytes) or len(out) != n:
-        raise InvalidParameter("rng(n) must return exactly n bytes")
-    return out
-
-
-def _shuffled(seq: Sequence[T], rng: Callable[[int], bytes]) -> list[T]:
-    """A uniformly random permutation of ``seq`` (sorting by 64-bit random keys drawn from ``rng``)."""
-    n = len(seq)
-    if n <= 1:
-        return list(seq)
-    keys = np.frombuffer(_draw(rng, 8 * n), dtype="<u8")
-    order: list[int] = np.argsort(keys, kind="stable").tolist()
-    return [seq[i] for i in order]
-
-
-def _compare_key(session_id: bytes) -> bytes:
-    """The BLAKE2b key of the comparison hashes: SHA-256 of the suite's tag and the session id (the two
-    together are longer than the 64 bytes a BLAKE2b key may have; both have fixed lengths)."""
-    return hashlib.sha256(_DST_COMPARE + session_id).digest()
-
-
-def _transcript_hash(*messages: bytes) -> bytes:
-    h = hashlib.sha512(_DST_TRANSCRIPT)
-    for m in messages:
-        h.update(len(m).to_bytes(8, "big"))
-        h.update(m)
-    return h.digest()[:32]
-
-
-def _distinct_hashes(hashes: list[bytes], what: str) -> None:
-    if len(set(hashes)) != len(hashes):
-        raise InvalidGroupElement(f"{what}: duplicated comparison hashes")
-
-
-class _Party:
-    _role = "party"
-
-    def __init__(
-        self,
-        items: Iterable[bytes],
-        *,
-        rng: Callable[[int], bytes] | None,
-        workers: int,
-        max_peer_items: int,
-        progress: ProgressCallback | None,
-    ) -> None:
-        if progress is not None and not callable(progress):
-            raise InvalidParameter("progress must be a callable (stage, done, total) or None")
-        own = list(items)
-        for x in own:
-            if not isinstance(x, bytes):
-                raise InvalidParameter("PSI items must be bytes (see blindmatch.psi.indicator_item)")
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise InvalidParameter("workers must be an integer >= 1")
-        if isinstance(max_peer_items, bool) or not isinstance(max_peer_items, int) or not (
-            0 <= max_peer_items <= MAX_COUNT
-        ):
-            raise InvalidParameter(f"max_peer_items must be an integer in [0, {MAX_COUNT}]")
-        distinct = list(dict.fromkeys(own))
-        if len(distinct) > MAX_COUNT:
-            raise InvalidParameter("too many items for one session")
-        self._items = own
-        self._distinct = distinct
-        self._rng: Callable[[int], bytes] = rng if rng is not None else os.urandom
-        self._workers = workers
-        self._max_peer_items = max_peer_items
-        self._progress = progress
-        self._state = _State.READY
-        self._result: PsiResult | None = None
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} state={self._state.value} items={len(self._distinct)}>"
-
-    @property
-    def done(self) -> bool:
-        """True once :attr:`result` is available."""
-        return self._state is _State.DONE
-
-    @property
-    def failed(self) -> bool:
-        return self._state is _State.FAILED
-
-    @property
-    def next_message_expected(self) -> str | None:
-        """The next peer message this party needs: ``"request"``, ``"response"``, ``"confirm"`` or None."""
-        return None
-
-    @property
-    def result(self) -> PsiResult:
-        """The outcome; raises :class:`LocalProtocolError` until the protocol has finished."""
-        if self._result is None:
-            raise LocalProtocolError(f"the {self._role} has no result yet (state: {self._state.value})")
-        return self._result
-
-    def _enter(self, expected: _State, call: str) -> None:
-        if self._state is _State.FAILED:
-            raise LocalProtocolError(f"this {self._role} failed earlier and cannot be used again")
-        if self._state is not expected:
-            state = self._state.value
-            if self._state is not _State.DONE:
-                self._state = _State.FAILED  # a party refuses further use after any error
-            raise LocalProtocolError(f"{call}() called in state {state}")
-
-    def _reporter(self, stage: str) -> Callable[[int, int], None] | None:
-        cb = self._progress
-        if cb is None:
-            return None
-
-        def report(done: int, total: int) -> None:
-            cb(stage, done, total)
-
-        return report
-
-    def _report(self, stage: str, done: int, total: int) -> None:
-        if self._progress is not None:
-            self._progress(stage, done, total)
-
-    def _blind_own(self, scalar: bytes, order: list[bytes]) -> list[bytes]:
-        return map_chunked(
-            hash_to_group_and_blind, (scalar, DST_HASH_TO_GROUP), order, self._workers,
-            self._reporter(STAGE_BLIND_OWN),
-        )  # fmt: skip
-
-    def _blind_peer(self, scalar: bytes, elements: list[bytes], key: bytes) -> list[bytes]:
-        return map_chunked(
-            blind_and_hash, (scalar, key), elements, self._workers, self._reporter(STAGE_BLIND_PEER)
-        )
-
-
 class Initiator(_Party):
-    """The party that starts: picks the mode and the session id, and learns the (first) result."""
+    """The party that starts: picks the mode and the session id, and learns the (first) result.
+
+    ``seed`` (32 bytes) determines every random choice (``docs/protocol.md``, "Randomness"); without it
+    the party draws one from ``rng`` (default ``os.urandom``). Give one or the other, not both.
+    """
 
     _role = "initiator"
 
@@ -232,6 +65,7 @@ class Initiator(_Party):
         items: Iterable[bytes],
         mode: Mode = "intersection",
         *,
+        seed: bytes | None = None,
         rng: Callable[[int], bytes] | None = None,
         workers: int = 1,
         max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
@@ -240,13 +74,34 @@ class Initiator(_Party):
         if mode not in MODES:
             raise InvalidParameter(f"unknown PSI mode; expected one of {', '.join(MODES)}")
         super().__init__(
-            items, rng=rng, workers=workers, max_peer_items=max_peer_items, progress=progress
+            items, seed=seed, rng=rng, workers=workers, max_peer_items=max_peer_items, progress=progress
         )
         self._mode: Mode = mode
         self._sid = b""
-        self._scalar = b""
-        self._order: list[bytes] = []
         self._m1 = b""
+
+    @classmethod
+    def restore_state(
+        cls,
+        state: bytes,
+        items: Iterable[bytes],
+        mode: Mode = "intersection",
+        *,
+        workers: int = 1,
+        max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
+        progress: ProgressCallback | None = None,
+    ) -> Initiator:
+        """An initiator in the state :meth:`save_state` wrote, for the same items and parameters.
+
+        Raises :class:`StateError` if the blob is corrupt or foreign, or if the items or the parameters
+        differ from those it was saved with.
+        """
+        st = decode_state(state)
+        party = cls(
+            items, mode, seed=st.seed, workers=workers, max_peer_items=max_peer_items, progress=progress
+        )
+        party._apply(st)
+        return party
 
     @property
     def mode(self) -> Mode:
@@ -256,36 +111,61 @@ class Initiator(_Party):
     def next_message_expected(self) -> str | None:
         return "response" if self._state is _State.AWAIT_RESPONSE else None
 
+    def _params_hash(self) -> bytes:
+        return params_hash("initiator", [MODE_CODES[self._mode]], self._max_peer_items)
+
+    def _mode_code(self) -> int:
+        return MODE_CODES[self._mode]
+
+    def _held_messages(self) -> tuple[bytes, ...]:
+        return (self._m1,) if self._state is _State.AWAIT_RESPONSE else ()
+
+    def _apply_role(self, st: PartyState) -> None:
+        if st.mode_code != MODE_CODES[self._mode]:
+            raise StateError("saved PSI state: inconsistent mode")
+        if st.state is _State.AWAIT_RESPONSE:
+            if len(st.messages) != 1:
+                raise StateError("saved PSI state: the request is missing")
+            self._sid = session_id(self._seed)
+            self._order = own_order(self._seed, "initiator", self._sorted)
+            req = parse_request(st.messages[0], MAX_COUNT)
+            if req.session_id != self._sid or len(req.elements) != len(self._order) or req.mode != self._mode:
+                raise StateError("saved PSI state: the request does not fit the seed and items")
+            self._m1 = st.messages[0]
+        elif st.result is not None:
+            self._result = self._restored_result(self._mode, st.result)
+        elif st.state is not _State.READY or st.messages:
+            raise StateError("saved PSI state: not an initiator's state")
+
     def start(self) -> bytes:
         """Build the request (message 1)."""
-        self._enter(_State.READY, "start")
+        self._gate("start", None)
         try:
-            rng = self._rng
-            self._sid = _draw(rng, SESSION_ID_BYTES)
-            self._scalar = new_scalar(rng)
-            self._order = _shuffled(self._distinct, rng)
-            blinded = self._blind_own(self._scalar, self._order)
+            self._sid = session_id(self._seed)
+            self._order = own_order(self._seed, "initiator", self._sorted)
+            blinded = self._blind_own(party_scalar(self._seed, "initiator"), self._order)
             self._m1 = encode_request(self._mode, self._sid, blinded)
         except BaseException:
             self._state = _State.FAILED
             raise
-        self._state = _State.AWAIT_RESPONSE
+        self._stepped(_State.AWAIT_RESPONSE, "start", None, None)
         return self._m1
 
     def finish(self, response: bytes) -> bytes | None:
         """Process the response (message 2); returns the confirm (message 3) in mutual modes, else None.
 
-        Afterwards :attr:`result` is set.
+        Afterwards :attr:`result` is set. Given the same response again, it returns the same confirm
+        (without new work); a different one raises :class:`StateAlreadyUsed`.
         """
-        self._enter(_State.AWAIT_RESPONSE, "finish")
+        if self._gate("finish", response):
+            return self._output
         try:
             out = self._finish(response)
         except BaseException:
             self._state = _State.FAILED
-            self._scalar = b""
             raise
-        self._state = _State.DONE
-        self._scalar = b""
+        self._stepped(_State.DONE, "finish", _as_bytes(response), out)
+        self._m1 = b""
         return out
 
     def _finish(self, response: bytes) -> bytes | None:
@@ -297,7 +177,8 @@ class Initiator(_Party):
             raise UnexpectedMessage("response: it belongs to another session")
         validate_peer_elements(msg.elements, "response")
         _distinct_hashes(msg.hashes, "response")
-        peer_hashes = self._blind_peer(self._scalar, msg.elements, _compare_key(self._sid))
+        scalar = party_scalar(self._seed, "initiator")
+        peer_hashes = self._blind_peer(scalar, msg.elements, _compare_key(self._sid))
         mode = self._mode
         matched: list[bytes] | None
         self._report(STAGE_COMPARE, 0, n_a)
@@ -310,19 +191,23 @@ class Initiator(_Party):
             order = self._order
             hit = {order[i] for i, h in enumerate(msg.hashes) if h in peer_set}
             count = len(hit)
-            matched = [x for x in self._items if x in hit]
+            matched = self._matched(hit)
         self._report(STAGE_COMPARE, n_a, n_a)
         m3: bytes | None = None
         if spec.confirm:
-            sent = _shuffled(peer_hashes, self._rng) if spec.permuted else peer_hashes
+            # count-only: sorted by hash value, which hides the response order without randomness
+            sent = sorted(peer_hashes) if spec.permuted else peer_hashes
             m3 = encode_confirm(mode, self._sid, sent)
-        th = _transcript_hash(self._m1, bytes(response), m3 or b"")
+        th = _transcript_hash(self._m1, _as_bytes(response), m3 or b"")
         self._result = PsiResult(mode, matched, count, n_a, len(msg.elements), th)
         return m3
 
 
 class Responder(_Party):
-    """The party that answers: accepts the initiator's mode if it is in ``allowed_modes``."""
+    """The party that answers: accepts the initiator's mode if it is in ``allowed_modes``.
+
+    ``seed`` and ``rng``: as for :class:`Initiator`.
+    """
 
     _role = "responder"
 
@@ -331,6 +216,7 @@ class Responder(_Party):
         items: Iterable[bytes],
         *,
         allowed_modes: Iterable[Mode] = MODES,
+        seed: bytes | None = None,
         rng: Callable[[int], bytes] | None = None,
         workers: int = 1,
         max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
@@ -340,16 +226,35 @@ class Responder(_Party):
         if not allowed or any(m not in MODES for m in allowed):
             raise InvalidParameter(f"allowed_modes must be a non-empty subset of {', '.join(MODES)}")
         super().__init__(
-            items, rng=rng, workers=workers, max_peer_items=max_peer_items, progress=progress
+            items, seed=seed, rng=rng, workers=workers, max_peer_items=max_peer_items, progress=progress
         )
         self._allowed = frozenset(allowed)
         self._mode: Mode | None = None
         self._sid = b""
-        self._order: list[bytes] = []
         self._their_hashes: set[bytes] = set()
         self._m1 = b""
         self._m2 = b""
         self._peer_size = 0
+
+    @classmethod
+    def restore_state(
+        cls,
+        state: bytes,
+        items: Iterable[bytes],
+        *,
+        allowed_modes: Iterable[Mode] = MODES,
+        workers: int = 1,
+        max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
+        progress: ProgressCallback | None = None,
+    ) -> Responder:
+        """A responder in the state :meth:`save_state` wrote; see :meth:`Initiator.restore_state`."""
+        st = decode_state(state)
+        party = cls(
+            items, allowed_modes=allowed_modes, seed=st.seed, workers=workers,
+            max_peer_items=max_peer_items, progress=progress,
+        )  # fmt: skip
+        party._apply(st)
+        return party
 
     @property
     def mode(self) -> Mode | None:
@@ -364,13 +269,50 @@ class Responder(_Party):
             return "confirm"
         return None
 
+    def _params_hash(self) -> bytes:
+        return params_hash("responder", [MODE_CODES[m] for m in self._allowed], self._max_peer_items)
+
+    def _mode_code(self) -> int:
+        return 0 if self._mode is None else MODE_CODES[self._mode]
+
+    def _held_messages(self) -> tuple[bytes, ...]:
+        return (self._m1, self._m2) if self._state is _State.AWAIT_CONFIRM else ()
+
+    def _apply_role(self, st: PartyState) -> None:
+        if st.state is _State.READY:
+            if st.mode_code != 0 or st.messages:
+                raise StateError("saved PSI state: not a fresh responder's state")
+            return
+        mode = _MODE_BY_CODE.get(st.mode_code)
+        if mode is None or mode not in self._allowed or st.state is _State.AWAIT_RESPONSE:
+            raise StateError("saved PSI state: inconsistent mode")
+        self._mode = mode
+        if st.result is not None:
+            self._result = self._restored_result(mode, st.result)
+            return
+        if len(st.messages) != 2 or not mode_spec(mode).confirm:
+            raise StateError("saved PSI state: the request and response are missing")
+        m1, m2 = st.messages
+        req = parse_request(m1, self._max_peer_items)
+        self._order = own_order(self._seed, "responder", self._sorted)
+        resp = parse_response(m2, MAX_COUNT, len(req.elements))
+        if resp.session_id != req.session_id or resp.mode != mode or req.mode != mode:
+            raise StateError("saved PSI state: the messages do not belong together")
+        if len(resp.elements) != len(self._order):
+            raise StateError("saved PSI state: the response does not fit the items")
+        self._sid, self._m1, self._m2 = req.session_id, m1, m2
+        self._peer_size = len(req.elements)
+        self._their_hashes = set(resp.hashes)
+
     def respond(self, request: bytes) -> bytes:
         """Process the request (message 1) and build the response (message 2).
 
         In modes ``intersection`` and ``cardinality`` the responder is then done (its :attr:`result`
-        holds only the sizes); in the mutual modes it waits for :meth:`finish`.
+        holds only the sizes); in the mutual modes it waits for :meth:`finish`. Given the same request
+        again, it returns the same response; a different one raises :class:`StateAlreadyUsed`.
         """
-        self._enter(_State.READY, "respond")
+        if self._gate("respond", request):
+            return self._output or b""
         try:
             out = self._respond(request)
         except BaseException:
@@ -383,39 +325,43 @@ class Responder(_Party):
         if msg.mode not in self._allowed:
             raise ModeNotAllowed(f"request: mode {msg.mode} is not allowed by this responder")
         validate_peer_elements(msg.elements, "request")
-        rng = self._rng
-        scalar = new_scalar(rng)
-        self._order = _shuffled(self._distinct, rng)
+        seed = self._seed
+        scalar = party_scalar(seed, "responder")
+        self._order = own_order(seed, "responder", self._sorted)
         own_blinded = self._blind_own(scalar, self._order)
         their = self._blind_peer(scalar, msg.elements, _compare_key(msg.session_id))
         del scalar
         mode = msg.mode
         spec = mode_spec(mode)
-        sent = _shuffled(their, rng) if spec.permuted else their
+        # count-only: sorted by hash value, which hides the request order without randomness
+        sent = sorted(their) if spec.permuted else their
         m2 = encode_response(mode, msg.session_id, len(msg.elements), own_blinded, sent)
         self._mode = mode
         self._sid = msg.session_id
-        self._m1 = bytes(request)
+        self._m1 = _as_bytes(request)
         self._m2 = m2
         self._peer_size = len(msg.elements)
         if spec.confirm:
             self._their_hashes = set(their)
-            self._state = _State.AWAIT_CONFIRM
+            self._stepped(_State.AWAIT_CONFIRM, "respond", self._m1, m2)
         else:
             th = _transcript_hash(self._m1, m2, b"")
             self._result = PsiResult(mode, None, None, len(self._order), self._peer_size, th)
-            self._state = _State.DONE
+            self._stepped(_State.DONE, "respond", self._m1, m2)
+            self._m1 = self._m2 = b""
         return m2
 
     def finish(self, confirm: bytes) -> None:
         """Process the confirm (message 3, mutual modes only); afterwards :attr:`result` is set."""
-        self._enter(_State.AWAIT_CONFIRM, "finish")
+        if self._gate("finish", confirm):
+            return
         try:
             self._finish(confirm)
         except BaseException:
             self._state = _State.FAILED
             raise
-        self._state = _State.DONE
+        self._stepped(_State.DONE, "finish", _as_bytes(confirm), None)
+        self._m1 = self._m2 = b""
 
     def _finish(self, confirm: bytes) -> None:
         mode = self._mode
@@ -435,15 +381,14 @@ class Responder(_Party):
             order = self._order
             hit = {order[i] for i, h in enumerate(msg.hashes) if h in theirs}
             count = len(hit)
-            matched = [x for x in self._items if x in hit]
+            matched = self._matched(hit)
         else:
             count = len(theirs.intersection(msg.hashes))
             matched = None
         self._report(STAGE_COMPARE, n_own, n_own)
-        th = _transcript_hash(self._m1, self._m2, bytes(confirm))
+        th = _transcript_hash(self._m1, self._m2, _as_bytes(confirm))
         self._result = PsiResult(mode, matched, count, len(self._order), self._peer_size, th)
         self._their_hashes = set()
-
 
 def run_in_memory(
     a_items: Iterable[bytes],

@@ -10,7 +10,6 @@ Everything is a pure function of the seed (``random.Random``), so tests and benc
 """
 
 # Seeded, reproducible test data; nothing here is a secret, so random.Random is the right tool.
-# ruff: noqa: S311
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from ..errors import InvalidParameter
+from blindmatch.errors import InvalidParameter
 
 __all__ = [
     "EDIT_KINDS",

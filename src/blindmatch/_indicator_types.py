@@ -1,0 +1,223 @@
+"""The values :class:`~blindmatch.IndicatorSet` hands out: input specifications and summaries, PSI items,
+matches with their origins, and the redaction of sensitive values in reports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+from .canonical import KINDS
+from .errors import InvalidParameter
+from .fingerprints import BAND_KIND, FingerprintProfile, PromptItems
+from .inputs import FORMATS
+
+__all__ = [
+    "LINE_BITS",
+    "MAX_PROBLEMS",
+    "SENSITIVE_KINDS",
+    "IndicatorMatch",
+    "InputSpec",
+    "PromptNearMatch",
+    "PsiItems",
+    "Ref",
+    "SetMatches",
+    "SourceSummary",
+    "redact",
+    "source_of",
+]
+
+#: Kinds whose values are secrets or payment data: reports show them redacted (:func:`redact`).
+SENSITIVE_KINDS: frozenset[str] = frozenset({"api-key", "payment-fingerprint"})
+
+#: How many invalid rows an :class:`~blindmatch.IndicatorSet` names (by origin and reason); the rest are
+#: only counted.
+MAX_PROBLEMS = 20
+
+LINE_BITS = 40
+Ref: TypeAlias = "int | tuple[int, str]"
+"""Where a row came from, compactly: ``source << LINE_BITS | line`` for ``<source>:<line>`` origins, else
+``(source, suffix)``: the origin is the source's prefix followed by the suffix."""
+
+
+def source_of(ref: Ref) -> int:
+    """The source number of a :data:`Ref`."""
+    return ref >> LINE_BITS if isinstance(ref, int) else ref[0]
+
+
+def redact(value: str, ref: str) -> str:
+    """``"sk-A... [51 chars, ref 1f2e3d4c5b6a]"``: the first 4 characters (a quarter of values shorter than
+    16), the length and ``ref``, a short tag that tells distinct values of one report apart."""
+    keep = 4 if len(value) >= 16 else len(value) // 4
+    return f"{value[:keep]}... [{len(value)} chars, ref {ref}]"
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """What one input gave: its ``rows`` and what was left out, by type or reason (never by value).
+
+    ``unmapped``: entries with no kind of ours; ``ignored``: entries that are not indicators, and rows of
+    kinds not selected (``kind not selected: <kind>``); ``invalid``: rows that do not canonicalize, by
+    ``"<kind>: <reason>"``.
+    """
+
+    name: str
+    format: str
+    rows: int
+    unmapped: dict[str, int] = field(default_factory=dict)
+    ignored: dict[str, int] = field(default_factory=dict)
+    invalid: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How a set was read from files: enough to read the same set again, and no indicator value.
+
+    ``paths`` are absolute; ``names`` are the paths as given (origins start with them).
+    """
+
+    paths: tuple[str, ...]
+    names: tuple[str, ...]
+    fmt: str = "auto"
+    kind: str | None = None
+    column: str | None = None
+    kinds: tuple[str, ...] | None = None
+    default_region: str | None = None
+    errors: Literal["raise", "skip"] = "raise"
+
+    def __post_init__(self) -> None:
+        if len(self.paths) != len(self.names) or not all(
+            isinstance(p, str) for p in (*self.paths, *self.names)
+        ):
+            raise InvalidParameter("paths and names must be as many str")
+        if self.fmt not in ("auto", *FORMATS):
+            raise InvalidParameter(f"unknown input format {self.fmt!r} (auto or one of {', '.join(FORMATS)})")
+        if self.errors not in ("raise", "skip"):
+            raise InvalidParameter("errors must be 'raise' or 'skip'")
+        if self.kinds is not None:
+            bad = sorted(set(self.kinds) - set(KINDS))
+            if bad:
+                raise InvalidParameter(f"unknown kind(s): {', '.join(bad)}")
+        for name in ("kind", "column", "default_region"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, str):
+                raise InvalidParameter(f"{name} must be a str")
+
+    @classmethod
+    def of(
+        cls,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        fmt: str = "auto",
+        kind: str | None = None,
+        column: str | None = None,
+        kinds: Iterable[str] | None = None,
+        default_region: str | None = None,
+        errors: Literal["raise", "skip"] = "raise",
+    ) -> InputSpec:
+        if isinstance(paths, str | bytes | os.PathLike):
+            raise InvalidParameter("paths must be an iterable of paths (a list, even of one)")
+        given = [os.fspath(p) for p in paths]
+        if not all(isinstance(p, str) for p in given):
+            raise InvalidParameter("paths must be str or os.PathLike[str]")
+        return cls(
+            paths=tuple(os.path.abspath(p) for p in given),
+            names=tuple(given),
+            fmt=fmt,
+            kind=kind,
+            column=column,
+            kinds=tuple(sorted(set(kinds))) if kinds is not None else None,
+            default_region=default_region,
+            errors=errors,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "paths": list(self.paths),
+            "names": list(self.names),
+            "format": self.fmt,
+            "kind": self.kind,
+            "column": self.column,
+            "kinds": list(self.kinds) if self.kinds is not None else None,
+            "default_region": self.default_region,
+            "errors": self.errors,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> InputSpec:
+        """Raises :class:`~blindmatch.InvalidParameter` for anything but a dict :meth:`to_dict` made."""
+        try:
+            kinds = d["kinds"]
+            return cls(
+                paths=tuple(d["paths"]),
+                names=tuple(d["names"]),
+                fmt=d["format"],
+                kind=d["kind"],
+                column=d["column"],
+                kinds=tuple(kinds) if kinds is not None else None,
+                default_region=d["default_region"],
+                errors=d["errors"],
+            )
+        except (KeyError, TypeError) as exc:
+            raise InvalidParameter(f"not an input specification ({exc})") from None
+
+
+@dataclass(frozen=True, eq=False)
+class PsiItems:
+    """The PSI items of an :class:`~blindmatch.IndicatorSet`: distinct item bytes, kinds sorted.
+
+    With near-duplicate matching ``profile`` is the fingerprint profile and ``prompts`` the prompts' band
+    items (kind ``prompt-band`` replaces ``prompt`` in ``kinds``).
+    """
+
+    items: list[bytes] = field(repr=False)
+    kinds: tuple[str, ...]
+    profile: FingerprintProfile | None = None
+    prompts: PromptItems | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def manifest_profile(self) -> str | None:
+        """The profile tag a manifest names: only when band items take part."""
+        return self.profile.tag if self.profile is not None and BAND_KIND in self.kinds else None
+
+
+@dataclass(frozen=True, order=True)
+class IndicatorMatch:
+    """One of our indicators that matched, with the origin of every row that gave it."""
+
+    kind: str
+    canonical: str
+    origins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PromptNearMatch:
+    """One of our prompts with a near-duplicate on the other side (see
+    :class:`~blindmatch.fingerprints.PromptMatch` for the band counts and the similarity estimate)."""
+
+    canonical: str
+    origins: tuple[str, ...]
+    bands_matched: int
+    bands: int
+    similarity: float
+    similarity_low: float
+    similarity_high: float
+
+
+@dataclass(frozen=True)
+class SetMatches:
+    """Matched items mapped back: exact matches sorted by kind and value, near-duplicate prompts by the
+    number of bands matched (most first)."""
+
+    exact: tuple[IndicatorMatch, ...]
+    near_duplicates: tuple[PromptNearMatch, ...] = ()
+
+    def by_kind(self) -> dict[str, list[IndicatorMatch]]:
+        out: dict[str, list[IndicatorMatch]] = {}
+        for m in self.exact:
+            out.setdefault(m.kind, []).append(m)
+        return out
