@@ -14,15 +14,14 @@ from blindmatch.session._seeded import (
     LABEL_DUMMY,
     LABEL_EPHEMERAL,
     LABEL_PSI,
-    LABEL_PSI_RNG,
     dummies,
     ephemeral,
-    psi_rng,
+    psi_seed,
 )
 from blindmatch.session.channel import parse_message
 from blindmatch.session.padding import DUMMY_PREFIX
 
-LABELS = (LABEL_EPHEMERAL, LABEL_DUMMY, LABEL_PSI, LABEL_PSI_RNG)
+LABELS = (LABEL_EPHEMERAL, LABEL_DUMMY, LABEL_PSI)
 
 
 def test_labels_are_distinct_and_documented() -> None:
@@ -52,12 +51,13 @@ def test_dummy_i_is_derived_with_index_i() -> None:
     assert dummies(seed, 3) == ds[:3]  # a dummy does not depend on how many there are
 
 
-def test_psi_rng_is_call_indexed_and_fresh_per_party() -> None:
-    seed = bytes(32)
-    a, b = psi_rng(seed), psi_rng(seed)
-    assert [a(8), a(32)] == [b(8), b(32)]
-    assert a(16) != psi_rng(seed)(16)  # call 2 differs from call 0
-    assert psi_rng(bytes([1]) + bytes(31))(8) != psi_rng(seed)(8)
+def test_the_psi_party_gets_the_derived_seed() -> None:
+    init, resp = make_parties()
+    assert isinstance(init._work, Proposal)
+    seed = init._work.seed
+    init.receive(resp.receive(init.start()) or b"")
+    assert init._work.psi._seed == psi_seed(seed) == derive_key(seed, LABEL_PSI)
+    assert psi_seed(seed) not in (seed, ephemeral(seed)[1])
 
 
 def test_other_seeds_other_wire_same_results() -> None:

@@ -18,7 +18,7 @@ from ._canonjson import canonical_json
 from ._items import distinct_items, indicator_items
 from ._phases import Established, Proposal
 from ._saved import SavedState, items_binding
-from ._seeded import dummies, ephemeral, psi_rng
+from ._seeded import dummies, ephemeral, psi_seed
 from ._states import INITIATOR_TABLE, Event, SessionState
 from .channel import (
     ROLE_INITIATOR,
@@ -174,7 +174,7 @@ class InitiatorSession(PartyBase):
         i2r, r2i = traffic_keys(x25519_shared(eph, eph_peer), self._transcript.hash)
         own = prop.items + dummies(prop.seed, prop.own_padded - len(prop.items))
         psi = PsiInitiator(
-            own, cast("Mode", prop.manifest.mode), rng=psi_rng(prop.seed), workers=self._workers,
+            own, cast("Mode", prop.manifest.mode), seed=psi_seed(prop.seed), workers=self._workers,
             max_peer_items=peer_padded, progress=self._progress,
         )  # fmt: skip
         ctx = ResultContext(self.role, prop.manifest, prop.peer_key, prop.peer_name, len(prop.items),

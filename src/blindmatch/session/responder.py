@@ -18,7 +18,7 @@ from ._canonjson import canonical_json
 from ._items import distinct_items, indicator_items
 from ._phases import Established, Listening
 from ._saved import items_binding
-from ._seeded import dummies, ephemeral, psi_rng
+from ._seeded import dummies, ephemeral, psi_seed
 from ._states import RESPONDER_TABLE, SessionState
 from .channel import (
     ROLE_RESPONDER,
@@ -195,7 +195,7 @@ class ResponderSession(PartyBase):
         out = self._send(T_ACCEPT, canonical_json({"ephemeral": eph_pub.hex(), "padded_size": own_padded}))
         i2r, r2i = traffic_keys(shared, self._transcript.hash)
         psi = PsiResponder(
-            own, allowed_modes=(cast("Mode", manifest.mode),), rng=psi_rng(listening.seed),
+            own, allowed_modes=(cast("Mode", manifest.mode),), seed=psi_seed(listening.seed),
             workers=self._workers, max_peer_items=ctx.peer_padded, progress=self._progress,
         )  # fmt: skip
         ctx = dataclasses.replace(ctx, own_size=len(real), own_padded=own_padded, items_back=back)
