@@ -9,6 +9,7 @@ import pytest
 from session_support import ALICE, BOB, Clock, make_parties, step, trust
 
 from blindmatch.errors import InvalidParameter, LocalProtocolError, MalformedFile
+from blindmatch.psi._base import _Party as PsiParty
 from blindmatch.session import (
     InitiatorSession,
     Policy,
@@ -107,3 +108,32 @@ def test_nothing_to_save_before_a_step_or_after_the_end() -> None:
     step(init, resp)
     with pytest.raises(LocalProtocolError):
         init.save_state()
+
+
+@pytest.mark.parametrize("role", ["initiator", "responder"])
+def test_restore_uses_the_psi_partys_own_state_and_redoes_no_psi_work(role: str, monkeypatch: Any) -> None:
+    clock = Clock()
+    init, resp = make_parties(A_ITEMS, B_ITEMS, mode="mutual", clock=clock)
+    hello = init.start()
+    accept = resp.receive(hello) or b""
+    request = init.receive(accept) or b""
+    response = resp.receive(request) or b""
+    party = init if role == "initiator" else resp
+    state = party.save_state()
+    doc = json.loads(state)
+    assert doc["psi"] and (doc["psi_request"] is not None) == (role == "initiator")
+
+    def no_blinding(self: Any, scalar: bytes, order: list[bytes]) -> list[bytes]:
+        raise AssertionError("PSI blinding redone on restore")
+
+    monkeypatch.setattr(PsiParty, "_blind_own", no_blinding)
+    if role == "initiator":
+        restored: InitiatorSession | ResponderSession = InitiatorSession.restore_state(
+            state, *_init_args(clock)[0], **_init_args(clock)[1]
+        )
+        assert restored.receive(accept) == request
+    else:
+        restored = ResponderSession.restore_state(state, *_resp_args(clock)[0], **_resp_args(clock)[1])
+        assert restored.receive(request) == response
+    monkeypatch.undo()
+    assert restored.state is party.state and restored.transcript_hash == party.transcript_hash

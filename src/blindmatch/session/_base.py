@@ -126,6 +126,7 @@ class PartyBase:
         self._received: list[bytes] = []  # every message consumed (a saved state replays them)
         self._binding = b""  # keyed digest of the own items (set by each role once it has its seed)
         self._refeed: tuple[bytes, bytes | None] | None = None  # after a restore: last input, its output
+        self._restoring: SavedState | None = None  # while restore_state re-executes the consumed messages
 
     # -- public state ------------------------------------------------------------------------------------
     @property
@@ -281,6 +282,8 @@ class PartyBase:
             manifest=manifest.to_dict() if manifest is not None and self._role == ROLE_INITIATOR else None,
             received=tuple(self._received),
             transcript_hash=self._transcript.hash,
+            psi=work.psi.save_state() if isinstance(work, Established) else None,
+            psi_request=work.request or None if isinstance(work, Established) else None,
         )
         return saved.to_bytes()
 
@@ -311,9 +314,11 @@ class PartyBase:
         party = cls(*args, **kwargs)
         if not hmac.compare_digest(party._params(), saved.params):
             raise InvalidParameter("the state was saved with another identity, peer or items")
+        party._restoring = saved
         out = party.start() if party._state is SessionState.NEW else None
         for msg in saved.received:
             out = party.receive(msg)
+        party._restoring = None
         if party._transcript.hash != saved.transcript_hash or party._state.name != saved.state:
             raise InvalidParameter("re-executing the saved state did not reach the saved point")
         if saved.received:

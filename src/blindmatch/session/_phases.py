@@ -69,3 +69,4 @@ class Established(Generic[P]):
     opener: Opener
     psi: P = field()
     seed: bytes = b""
+    request: bytes = b""  # initiator: the PSI request sent, kept for save_state until the response

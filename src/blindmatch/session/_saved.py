@@ -53,6 +53,8 @@ class SavedState:
     manifest: dict[str, Any] | None  # the initiator's proposal (a responder gets it again from the hello)
     received: tuple[bytes, ...]  # every message consumed, in order
     transcript_hash: bytes
+    psi: bytes | None = None  # the PSI party's own saved state, once it exists
+    psi_request: bytes | None = None  # initiator awaiting the response: the PSI request it sent
 
     def to_bytes(self) -> bytes:
         b64 = base64.b64encode
@@ -67,6 +69,8 @@ class SavedState:
                 "manifest": self.manifest,
                 "received": [b64(m).decode("ascii") for m in self.received],
                 "transcript_hash": self.transcript_hash.hex(),
+                "psi": _b64_text(self.psi),
+                "psi_request": _b64_text(self.psi_request),
             }
         )
 
@@ -93,9 +97,23 @@ class SavedState:
                 manifest=doc["manifest"] if isinstance(doc["manifest"], dict) else None,
                 received=tuple(base64.b64decode(m, validate=True) for m in doc["received"]),
                 transcript_hash=bytes.fromhex(doc["transcript_hash"]),
+                psi=_b64_or_none(doc["psi"]),
+                psi_request=_b64_or_none(doc["psi_request"]),
             )
         except (KeyError, TypeError, ValueError):
             raise MalformedFile("the session state lacks a member or has a malformed one") from None
+
+
+def _b64_text(data: bytes | None) -> str | None:
+    return base64.b64encode(data).decode("ascii") if data is not None else None
+
+
+def _b64_or_none(value: object) -> bytes | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("not base64 text")
+    return base64.b64decode(value, validate=True)
 
 
 def params_hash(role: str, own_key: bytes, peer_key: bytes | None, binding: bytes) -> bytes:

@@ -173,18 +173,27 @@ class InitiatorSession(PartyBase):
         self._learn(peer_padded=peer_padded)
         i2r, r2i = traffic_keys(x25519_shared(eph, eph_peer), self._transcript.hash)
         own = prop.items + dummies(prop.seed, prop.own_padded - len(prop.items))
-        psi = PsiInitiator(
-            own, cast("Mode", prop.manifest.mode), seed=psi_seed(prop.seed), workers=self._workers,
-            max_peer_items=peer_padded, progress=self._progress,
-        )  # fmt: skip
+        psi, request = self._psi_party(own, cast("Mode", prop.manifest.mode), prop.seed, peer_padded)
         ctx = ResultContext(self.role, prop.manifest, prop.peer_key, prop.peer_name, len(prop.items),
                             prop.own_padded, peer_padded, prop.items_back)  # fmt: skip
-        work: Established[PsiInitiator] = Established(ctx, Sealer(i2r), Opener(r2i), psi, prop.seed)
+        work = Established(ctx, Sealer(i2r), Opener(r2i), psi, prop.seed, request)
         self._work = work
-        request = psi.start()
         out = self._send(T_DATA, request, work.sealer)
         self._own_set_sent = True
         return SessionState.AWAIT_RESPONSE, out
+
+    def _psi_party(
+        self, own: list[bytes], mode: Mode, seed: bytes, peer_padded: int
+    ) -> tuple[PsiInitiator, bytes]:
+        """The PSI initiator and its request: a new one, or (restoring) the saved one and its request."""
+        saved = self._restoring
+        if saved is not None and saved.psi is not None and saved.psi_request is not None:
+            psi = PsiInitiator.restore_state(saved.psi, own, mode, workers=self._workers,
+                                             max_peer_items=peer_padded, progress=self._progress)  # fmt: skip
+            return psi, saved.psi_request
+        psi = PsiInitiator(own, mode, seed=psi_seed(seed), workers=self._workers, max_peer_items=peer_padded,
+                           progress=self._progress)  # fmt: skip
+        return psi, psi.start()
 
     def _on_response(self, msg: Message) -> Step:
         work: Established[PsiInitiator] = self._phase(Established)

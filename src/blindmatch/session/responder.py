@@ -194,10 +194,16 @@ class ResponderSession(PartyBase):
         own = real + dummies(listening.seed, own_padded - len(real))
         out = self._send(T_ACCEPT, canonical_json({"ephemeral": eph_pub.hex(), "padded_size": own_padded}))
         i2r, r2i = traffic_keys(shared, self._transcript.hash)
-        psi = PsiResponder(
-            own, allowed_modes=(cast("Mode", manifest.mode),), seed=psi_seed(listening.seed),
-            workers=self._workers, max_peer_items=ctx.peer_padded, progress=self._progress,
-        )  # fmt: skip
+        modes = (cast("Mode", manifest.mode),)
+        saved = self._restoring.psi if self._restoring is not None else None
+        if saved is not None:  # restoring: the PSI party from its own saved state (no PSI work redone)
+            psi = PsiResponder.restore_state(
+                saved, own, allowed_modes=modes, workers=self._workers, max_peer_items=ctx.peer_padded,
+                progress=self._progress,
+            )  # fmt: skip
+        else:
+            psi = PsiResponder(own, allowed_modes=modes, seed=psi_seed(listening.seed), workers=self._workers,
+                               max_peer_items=ctx.peer_padded, progress=self._progress)  # fmt: skip
         ctx = dataclasses.replace(ctx, own_size=len(real), own_padded=own_padded, items_back=back)
         work: Established[PsiResponder] = Established(ctx, Sealer(r2i), Opener(i2r), psi, listening.seed)
         self._work = work
