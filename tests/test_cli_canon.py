@@ -149,7 +149,7 @@ def test_inspect_counts_by_kind_and_reports_unmapped(tmp_path: Path) -> None:
     r = cli("inspect", "-i", str(f), "--json")
     assert r.returncode == 3  # one invalid ip
     doc = json.loads(r.stdout)
-    assert doc["records_per_kind"] == {"email": 2}
+    assert doc["rows_per_kind"] == {"email": 2}
     assert doc["distinct_per_kind"] == {"email": 1}
     assert doc["unmapped"] == {"misp:md5": 1}
     assert list(doc["invalid"].values()) == [1]

@@ -44,7 +44,7 @@ def test_files_read_back_with_the_csv_reader() -> None:
     kinds = set(expected["overlap_per_kind"])
     for lab in ("lab_a", "lab_b"):
         batch = read_indicators(DATA / f"{lab}.csv", kinds=kinds)
-        assert len(batch.records) == expected[lab]["rows"]
+        assert len(batch.rows) == expected[lab]["rows"]
         assert batch.counts_per_kind() == expected[lab]["rows_per_kind"]
         assert not batch.unmapped
 

@@ -115,7 +115,7 @@ def test_real_misp_and_stix_files(tmp_path: Path) -> None:
         {"type": "relationship", "relationship_type": "indicates"},
     ))  # fmt: skip
     s = bm.IndicatorSet.from_files([misp, stix], errors="skip")
-    records = [r for p in (misp, stix) for r in read_indicators(p).records]
+    records = [r for p in (misp, stix) for r in read_indicators(p).rows]
     assert {(k, c) for k in s.kinds for c in s.values(k)} == set(_expected([tuple(r) for r in records]))
     assert [f.format for f in s.sources] == ["misp", "stix"]
     assert s.unmapped["misp:md5"] == 1 and s.ignored["stix:relationship"] == 1

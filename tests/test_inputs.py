@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from blindmatch.errors import InvalidParameter, MalformedFile
 from blindmatch.inputs import (
-    Record,
+    InputRow,
     detect_format,
     parse_csv,
     parse_jsonl,
@@ -28,10 +28,10 @@ KINDS = ("email", "ip", "cidr", "domain", "url", "phone", "account", "asn", "pro
 
 def test_plain_lines_keep_values_and_count_blanks() -> None:
     b = parse_lines("a@b.org\r\n\n  Spaced Value \nlast", "f.txt", kind="email", kinds=KINDS)
-    assert b.records == [
-        Record("email", "a@b.org", "f.txt:1"),
-        Record("email", "  Spaced Value ", "f.txt:3"),
-        Record("email", "last", "f.txt:4"),
+    assert b.rows == [
+        InputRow("email", "a@b.org", "f.txt:1"),
+        InputRow("email", "  Spaced Value ", "f.txt:3"),
+        InputRow("email", "last", "f.txt:4"),
     ]
     assert b.ignored == {"blank line": 1}
     with pytest.raises(InvalidParameter):
@@ -41,20 +41,20 @@ def test_plain_lines_keep_values_and_count_blanks() -> None:
 def test_csv_kind_value_and_column_modes() -> None:
     text = 'Kind,Value,note\nemail,A@B.org,x\nsha1,abc,\n,,\nip,"1.2.3.4",y\n'
     b = parse_csv(text, "f.csv", kinds=KINDS)
-    assert [(r.kind, r.value, r.origin) for r in b.records] == [
+    assert [(r.kind, r.value, r.origin) for r in b.rows] == [
         ("email", "A@B.org", "f.csv:2"),
         ("ip", "1.2.3.4", "f.csv:5"),
     ]
     assert b.unmapped == {"kind:sha1": 1}
     assert b.ignored == {"blank row": 1}
     c = parse_csv("id,addr\n1,x@y.org\n2,z@y.org\n", "g.csv", kind="email", column="ADDR", kinds=KINDS)
-    assert [r.value for r in c.records] == ["x@y.org", "z@y.org"]
+    assert [r.value for r in c.rows] == ["x@y.org", "z@y.org"]
     assert b.counts_per_kind() == {"email": 1, "ip": 1}
 
 
 def test_csv_multiline_field_origin_is_its_first_line() -> None:
     b = parse_csv('kind,value\nprompt,"line one\nline two"\ntext,z\n', "f.csv", kinds=KINDS)
-    assert [r.origin for r in b.records] == ["f.csv:2", "f.csv:4"]
+    assert [r.origin for r in b.rows] == ["f.csv:2", "f.csv:4"]
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_jsonl() -> None:
         '{"kind": "asn", "value": 15169}\n'
     )
     b = parse_jsonl(text, "f.jsonl", kinds=KINDS)
-    assert b.records == [Record("email", "a@b.org", "f.jsonl:1"), Record("asn", "15169", "f.jsonl:4")]
+    assert b.rows == [InputRow("email", "a@b.org", "f.jsonl:1"), InputRow("asn", "15169", "f.jsonl:4")]
     assert b.unmapped == {"kind:md5": 1}
 
 
@@ -129,7 +129,7 @@ MISP_EVENT = {
 
 def test_misp_mapping() -> None:
     b = parse_misp(json.dumps(MISP_EVENT), "ev.json")
-    got = [(r.kind, r.value) for r in b.records]
+    got = [(r.kind, r.value) for r in b.rows]
     assert got == [
         ("email", "Alice@Example.org"),
         ("ip", "203.0.113.9"),
@@ -145,16 +145,16 @@ def test_misp_mapping() -> None:
         ("asn", "AS15169"),
         ("email", "bob@example.org"),
     ]
-    assert b.records[0].origin == "ev.json#Event.Attribute[0]"
-    assert b.records[-1].origin == "ev.json#Event.Object[0].Attribute[0]"
+    assert b.rows[0].origin == "ev.json#Event.Attribute[0]"
+    assert b.rows[-1].origin == "ev.json#Event.Object[0].Attribute[0]"
     assert b.unmapped == {"misp:md5": 1, "misp:ip-dst|port": 1, "misp:sha256": 1}
     assert b.ignored == {"misp:deleted": 1}
 
 
 def test_misp_rest_search_response_and_list() -> None:
     doc = {"response": [MISP_EVENT, MISP_EVENT]}
-    assert len(parse_misp(json.dumps(doc), "r.json").records) == 26
-    assert len(parse_misp(json.dumps([MISP_EVENT]), "r.json").records) == 13
+    assert len(parse_misp(json.dumps(doc), "r.json").rows) == 26
+    assert len(parse_misp(json.dumps([MISP_EVENT]), "r.json").rows) == 13
 
 
 @pytest.mark.parametrize(
@@ -207,7 +207,7 @@ def test_stix_indicators_and_observables() -> None:
         {"type": "observed-data", "objects": {"0": {"type": "domain-name", "value": "old.example"}}},
     )
     b = parse_stix(text, "b.json")
-    got = [(r.kind, r.value) for r in b.records]
+    got = [(r.kind, r.value) for r in b.rows]
     assert got == [
         ("email", "a@example.org"),
         ("account", "github:octo-cat"),
@@ -223,7 +223,7 @@ def test_stix_indicators_and_observables() -> None:
         ("account", "twitter:12345"),
         ("domain", "old.example"),
     ]
-    assert b.records[0].origin == "b.json#objects[0]"
+    assert b.rows[0].origin == "b.json#objects[0]"
     assert b.unmapped == {
         "stix-path:file:hashes.'SHA-256'": 1,
         "stix:unsupported pattern": 2,
@@ -242,7 +242,7 @@ def test_stix_dnf_pairs_accounts_and_dedupes() -> None:
         "AND [email-addr:value = 'e@x.org']"
     )
     b = parse_stix(_bundle(_ind(p)), "b.json")
-    assert [(r.kind, r.value) for r in b.records] == [
+    assert [(r.kind, r.value) for r in b.rows] == [
         ("account", "github:a"),
         ("email", "e@x.org"),
         ("account", "github:42"),
@@ -289,7 +289,7 @@ def test_stix_invalid_pattern_is_malformed(pattern: str) -> None:
 )
 def test_stix_valid_but_unsupported_is_counted(pattern: str) -> None:
     b = parse_stix(_bundle(_ind(pattern)), "b.json")
-    assert b.records == []
+    assert b.rows == []
     assert b.unmapped == {"stix:unsupported pattern": 1}
 
 
@@ -364,7 +364,7 @@ def test_json_format_decided_from_the_parsed_document(tmp_path: Path) -> None:
     objects = [{"type": "email-addr", "value": f"u{i}@example.org"} for i in range(300)]
     (tmp_path / "late.json").write_text(json.dumps({"id": "bundle--1", "objects": objects, "type": "bundle"}))
     b = read_indicators(tmp_path / "late.json")
-    assert b.format == "stix" and len(b.records) == 300
+    assert b.format == "stix" and len(b.rows) == 300
     pad = "x" * 5000
     (tmp_path / "misp.json").write_text(json.dumps({"note": pad, "Event": MISP_EVENT["Event"]}))
     assert read_indicators(tmp_path / "misp.json").format == "misp"
@@ -384,13 +384,13 @@ def test_stix_network_traffic_type_contradiction_is_unmapped() -> None:
         bundle("[network-traffic:dst_ref.value = '1.2.3.4' AND network-traffic:dst_ref.type = 'ipv6-addr']"),
         "t.json",
     )
-    assert [(r[0], r[1]) for r in bad.records] == []
+    assert [(r[0], r[1]) for r in bad.rows] == []
     assert sum(bad.unmapped.values()) == 1
     good = parse_stix(
         bundle("[network-traffic:dst_ref.value = '1.2.3.4' AND network-traffic:dst_ref.type = 'ipv4-addr']"),
         "t.json",
     )
-    assert [(r[0], r[1]) for r in good.records] == [("ip", "1.2.3.4")]
+    assert [(r[0], r[1]) for r in good.rows] == [("ip", "1.2.3.4")]
 
 
 def test_stix_network_traffic_ref_to_a_non_ip_object_is_unmapped_as_such() -> None:
@@ -400,5 +400,5 @@ def test_stix_network_traffic_ref_to_a_non_ip_object_is_unmapped_as_such() -> No
            "pattern": "[network-traffic:dst_ref.value = 'evil.example' AND "
                       "network-traffic:dst_ref.type = 'domain-name']"}  # fmt: skip
     batch = parse_stix(json.dumps({"type": "bundle", "id": "bundle--2", "objects": [ind]}), "t.json")
-    assert list(batch.records) == []
+    assert list(batch.rows) == []
     assert dict(batch.unmapped) == {"stix:network-traffic reference to a non-IP object": 1}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from session_support import ALICE, BOB
 
-from blindmatch.cli._exchange import BudgetPolicy
+from blindmatch.cli._session_io import BudgetPolicy
 from blindmatch.session import Manifest, Policy
 from blindmatch.transport import DailySessionBudget
 

@@ -68,7 +68,7 @@ from .indicator_set import (
     SetMatches,
     SourceSummary,
 )
-from .inputs import InputBatch, Record, read_indicators
+from .inputs import InputBatch, InputRow, read_indicators
 from .outputs import LocalReport
 from .psi import Initiator, ProgressCallback, PsiResult, Responder, indicator_item, run_in_memory
 from .session import (
@@ -112,6 +112,7 @@ __all__ = [
     "InitiatorSession",
     "InputBatch",
     "InputChanged",
+    "InputRow",
     "InputSpec",
     "InputUnreadable",
     "InvalidIndicator",
@@ -134,7 +135,6 @@ __all__ = [
     "PsiItems",
     "PsiResult",
     "PublicIdentity",
-    "Record",
     "Refused",
     "RemoteError",
     "RemoteProtocolError",

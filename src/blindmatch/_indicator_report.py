@@ -69,7 +69,7 @@ def build_report(
         mode=result.mode,
         count=result.count,
         own_size=result.own_size,
-        peer_size=s.peer_padded_size if s is not None else p.peer_size if p is not None else None,
+        peer_padded_size=s.peer_padded_size if s is not None else p.peer_size if p is not None else None,
         matches=matches,
         peer=s.peer_name if s is not None else None,
         peer_fingerprint=s.peer.fingerprint if s is not None else None,
@@ -112,7 +112,7 @@ def _reread(iset: IndicatorSet, src: int, wanted: dict[Ref, set[int]]) -> dict[K
         raise InputChanged(f"{s.prefix} changed since it was read: {exc}") from None
     ref_of = iset._file_refs(src)
     found: dict[Key, str] = {}
-    for rec in batch.records:
+    for rec in batch.rows:
         r = ref_of(0, rec.origin)
         entries = wanted.get(r)
         if entries is None:

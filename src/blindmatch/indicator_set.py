@@ -193,14 +193,14 @@ class IndicatorSet:
             src = out._add_source(_Source(name, name, path, batch.format, spec.kind, spec.column))
             counts = _Counts()
             done = 0
-            for rows in out._kind_groups(batch.records, counts):
-                out._ingest(src, batch.records, rows, out._file_refs(src), counts)
+            for rows in out._kind_groups(batch.rows, counts):
+                out._ingest(src, batch.rows, rows, out._file_refs(src), counts)
                 done += len(rows)
                 if progress is not None:
-                    progress(name, done, len(batch.records))
+                    progress(name, done, len(batch.rows))
             if progress is not None:
-                progress(name, len(batch.records), len(batch.records))
-            out._end_source(src, len(batch.records), counts, batch.unmapped, batch.ignored)
+                progress(name, len(batch.rows), len(batch.rows))
+            out._end_source(src, len(batch.rows), counts, batch.unmapped, batch.ignored)
         out._finish(spec.errors)
         return out
 
@@ -243,7 +243,7 @@ class IndicatorSet:
         default_region: str | None = None,
         errors: Errors = "raise",
     ) -> IndicatorSet:
-        """Rows ``(kind, value, origin)`` (e.g. :class:`~blindmatch.inputs.Record`); origins kept as given."""
+        """Rows ``(kind, value, origin)`` (e.g. :class:`~blindmatch.InputRow`); origins kept as given."""
         _check_errors(errors)
         out = cls(default_region=default_region, kinds=kinds)
         src = out._add_source(_Source(source, "", None, "rows"))
@@ -420,7 +420,7 @@ class IndicatorSet:
     def summary(self) -> dict[str, Any]:
         """What was read, for reports (the ``inputs`` section of the local report): no values."""
         return {
-            "files": [{"file": s.name, "format": s.format, "records": s.rows} for s in self._summaries],
+            "files": [{"file": s.name, "format": s.format, "rows": s.rows} for s in self._summaries],
             "distinct_per_kind": self.distinct_per_kind(),
             "invalid": self.invalid,
             "unmapped": self.unmapped,

@@ -10,8 +10,7 @@ consortium-key exchange.
 
 from __future__ import annotations
 
-from .dcso import DcsoFile, dcso_filter, dcso_parameters
-from .exchange import (
+from .consortium import (
     EXCHANGE_NAME,
     ExchangeCandidate,
     ExchangeFile,
@@ -19,6 +18,7 @@ from .exchange import (
     ExchangeMismatch,
     build_exchange,
 )
+from .dcso import DcsoFile, dcso_filter, dcso_parameters
 from .filter import MAX_BITS, MAX_K, BloomFilter, optimal_parameters
 from .metadata import FilterMetadata
 from .schemes import SCHEMES, HashScheme

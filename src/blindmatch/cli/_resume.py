@@ -30,7 +30,7 @@ from ..errors import InvalidParameter, LocalError, MalformedFile
 from ..indicator_set import IndicatorSet, InputSpec, PsiItems
 from ..session import InitiatorSession, Manifest, PeerStore, Policy, PublicIdentity, ResponderSession
 from ..transport import read_state, write_state
-from ._exchange import load_identity, read_inputs
+from ._session_io import load_identity, read_inputs
 from .exitcodes import CliError, ExitCode
 
 __all__ = ["SeededRng", "StepState", "rebuild"]

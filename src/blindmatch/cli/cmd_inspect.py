@@ -7,7 +7,7 @@ import json
 from typing import TypeAlias
 
 from ._common import Messages
-from ._exchange import add_input_args, load_inputs
+from ._session_io import add_input_args, load_inputs
 from .exitcodes import ExitCode
 
 __all__ = ["add_parsers"]
@@ -21,7 +21,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="count what input files hold, per kind (nothing is sent anywhere)",
         description="Read and canonicalize input files as an exchange would, and print per kind how many "
-        "records and distinct indicators they hold, and what is invalid, unmapped or ignored (by type "
+        "rows and distinct indicators they hold, and what is invalid, unmapped or ignored (by type "
         "and reason, never by value). Exit 3 when some indicators are invalid, unless --skip-invalid.",
     )
     add_input_args(p)
@@ -35,14 +35,14 @@ def run_inspect(args: argparse.Namespace) -> int:
     args.skip_invalid = True  # count everything first; decide the exit code below
     iset = load_inputs(args, msgs)
     summary = iset.summary()
-    summary["records_per_kind"] = iset.rows_per_kind()
+    summary["rows_per_kind"] = iset.rows_per_kind()
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True))
     else:
         for f in summary["files"]:
-            print(f"{f['file']} ({f['format']}): {f['records']} records")
-        print(f"\n  {'kind':22s} {'records':>8s} {'distinct':>9s}")
-        for kind, n in summary["records_per_kind"].items():
+            print(f"{f['file']} ({f['format']}): {f['rows']} rows")
+        print(f"\n  {'kind':22s} {'rows':>8s} {'distinct':>9s}")
+        for kind, n in summary["rows_per_kind"].items():
             print(f"  {kind:22s} {n:8d} {summary['distinct_per_kind'][kind]:9d}")
         for title in ("invalid", "unmapped", "ignored"):
             entries = summary[title]

@@ -12,7 +12,7 @@ from .._fileio import atomic_write
 from ..errors import InvalidParameter
 from ..session import Identity, PublicIdentity, fingerprints_match, normalize_fingerprint
 from ._common import Messages
-from ._exchange import load_identity, load_peers
+from ._session_io import load_identity, load_peers
 from .exitcodes import CliError, ExitCode
 
 __all__ = ["add_parsers"]

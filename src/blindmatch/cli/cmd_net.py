@@ -24,7 +24,7 @@ from ..transport import (
     connect_and_run,
 )
 from ._common import Messages
-from ._exchange import (
+from ._session_io import (
     add_identity_args,
     add_input_args,
     add_near_duplicates_arg,

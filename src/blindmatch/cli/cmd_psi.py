@@ -25,7 +25,8 @@ from ..fingerprints import get_profile
 from ..session import InitiatorSession, Manifest, PeerStore, PublicIdentity, ResponderSession
 from ..transport import delete_state, read_message, write_message
 from ._common import Messages
-from ._exchange import (
+from ._resume import SeededRng, StepState, digest, new_seed, policy_to_dict, rebuild
+from ._session_io import (
     add_identity_args,
     add_input_args,
     add_near_duplicates_arg,
@@ -44,7 +45,6 @@ from ._exchange import (
     summary_lines,
     write_outputs,
 )
-from ._resume import SeededRng, StepState, digest, new_seed, policy_to_dict, rebuild
 from .exitcodes import CliError, ExitCode
 from .progress import Progress
 

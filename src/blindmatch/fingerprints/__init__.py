@@ -9,15 +9,6 @@ profiles' measured recall and precision and for what an exchange reveals.
 from __future__ import annotations
 
 from ._bands import BAND_KIND, PromptFingerprints, band_values, fingerprint_prompts, prompt_signatures
-from ._exchange import (
-    PromptExchange,
-    PromptItems,
-    PromptMatch,
-    exchange_in_memory,
-    items_from_fingerprints,
-    max_band_items,
-    prompt_items,
-)
 from ._lsh import (
     BandParams,
     collision_probability,
@@ -28,6 +19,15 @@ from ._lsh import (
 )
 from ._minhash import minhash_signatures, permutations
 from ._profiles import DEFAULT_PROFILE, FINGERPRINT_VERSION, PROFILES, FingerprintProfile, get_profile
+from ._prompt_items import (
+    PromptExchange,
+    PromptItems,
+    PromptMatch,
+    exchange_in_memory,
+    items_from_fingerprints,
+    max_band_items,
+    prompt_items,
+)
 from ._shingles import hash_shingles, shingle_hashes, shingles
 
 __all__ = [

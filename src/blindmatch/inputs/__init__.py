@@ -1,6 +1,6 @@
 """Reading indicator files: plain lines, CSV, JSON lines, MISP events and STIX 2.1 bundles.
 
-Every reader returns an :class:`InputBatch` of :class:`Record` ``(kind, value, origin)``, with the value
+Every reader returns an :class:`InputBatch` of :class:`InputRow` ``(kind, value, origin)``, with the value
 exactly as written (canonicalization comes later) and counts of what was not used, by type. A malformed
 file raises :class:`~blindmatch.MalformedFile` naming the file and the line or JSON position.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import InvalidParameter
-from ._common import DEFAULT_MAX_BYTES, InputBatch, Record, decode_text, load_json, read_limited
+from ._common import DEFAULT_MAX_BYTES, InputBatch, InputRow, decode_text, load_json, read_limited
 from .misp import MISP_TYPES, misp_from_doc, parse_misp
 from .plain import parse_csv, parse_jsonl, parse_lines
 from .stix import STIX_OBSERVABLES, STIX_PATTERN_PATHS, parse_stix, stix_from_doc
@@ -25,7 +25,7 @@ __all__ = [
     "STIX_PATTERN_PATHS",
     "InputBatch",
     "InputFormat",
-    "Record",
+    "InputRow",
     "detect_format",
     "parse_csv",
     "parse_jsonl",

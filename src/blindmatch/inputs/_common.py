@@ -13,13 +13,13 @@ from .._fileio import read_capped
 from ..canonical import KINDS
 from ..errors import InputUnreadable, MalformedFile
 
-__all__ = ["DEFAULT_MAX_BYTES", "InputBatch", "Record", "decode_text", "load_json", "read_limited"]
+__all__ = ["DEFAULT_MAX_BYTES", "InputBatch", "InputRow", "decode_text", "load_json", "read_limited"]
 
 #: Largest input file read by default (bytes). Larger files are refused, not truncated.
 DEFAULT_MAX_BYTES = 1 << 30
 
 
-class Record(NamedTuple):
+class InputRow(NamedTuple):
     """One indicator as read: our kind, the value exactly as written, and where it came from.
 
     ``origin`` is ``"<source>:<line>"`` for line-based formats and ``"<source>#<json position>"`` for JSON.
@@ -32,7 +32,7 @@ class Record(NamedTuple):
 
 @dataclass
 class InputBatch:
-    """Everything one input file gave: records, plus what was left out and why (by type, never by value).
+    """Everything one input file gave: rows, plus what was left out and why (by type, never by value).
 
     ``unmapped`` counts entries that look like indicators but have no kind of ours (e.g. ``misp:md5``,
     ``stix-path:file:hashes.MD5``, ``kind:sha1`` for an unknown kind in a CSV). ``ignored`` counts entries
@@ -41,21 +41,21 @@ class InputBatch:
 
     source: str
     format: str
-    records: list[Record] = field(default_factory=list)
+    rows: list[InputRow] = field(default_factory=list)
     unmapped: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
 
     def counts_per_kind(self) -> dict[str, int]:
-        return dict(sorted(Counter(r.kind for r in self.records).items()))
+        return dict(sorted(Counter(r.kind for r in self.rows).items()))
 
-    def values_by_kind(self) -> dict[str, list[Record]]:
-        out: dict[str, list[Record]] = {}
-        for r in self.records:
+    def values_by_kind(self) -> dict[str, list[InputRow]]:
+        out: dict[str, list[InputRow]] = {}
+        for r in self.rows:
             out.setdefault(r.kind, []).append(r)
         return out
 
-    def extend(self, records: Iterable[Record]) -> None:
-        self.records.extend(records)
+    def extend(self, rows: Iterable[InputRow]) -> None:
+        self.rows.extend(rows)
 
 
 def known_kinds(kinds: Iterable[str] | None) -> frozenset[str]:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import MalformedFile
-from ._common import InputBatch, Record, load_json
+from ._common import InputBatch, InputRow, load_json
 from ._ipkind import ip_or_cidr
 
 __all__ = ["MISP_TYPES", "misp_from_doc", "parse_misp"]
@@ -140,5 +140,5 @@ def misp_from_doc(doc: Any, source: str) -> InputBatch:
             if pairs is None:
                 batch.unmapped[f"misp:{t[:64]}"] += 1
                 continue
-            batch.records.extend(Record(k, val, f"{source}#{pos}") for k, val in pairs)
+            batch.rows.extend(InputRow(k, val, f"{source}#{pos}") for k, val in pairs)
     return batch

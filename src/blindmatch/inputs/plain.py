@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterable
 
 from ..errors import InvalidParameter, MalformedFile
-from ._common import InputBatch, Record, known_kinds, lines_of, load_json
+from ._common import InputBatch, InputRow, known_kinds, lines_of, load_json
 
 __all__ = ["parse_csv", "parse_jsonl", "parse_lines"]
 
@@ -27,7 +27,7 @@ def parse_lines(
         if not line.strip():
             batch.ignored["blank line"] += 1
             continue
-        batch.records.append(Record(kind, line, f"{source}:{n}"))
+        batch.rows.append(InputRow(kind, line, f"{source}:{n}"))
     return batch
 
 
@@ -80,7 +80,7 @@ def parse_csv(
             if k not in ks:
                 batch.unmapped[f"kind:{k or '(empty)'}"] += 1
                 continue
-            batch.records.append(Record(k, row[vcol], f"{source}:{line}"))
+            batch.rows.append(InputRow(k, row[vcol], f"{source}:{line}"))
     except csv.Error as exc:
         raise MalformedFile(f"{source}: line {reader.line_num}: bad CSV: {exc}") from None
     return batch
@@ -107,5 +107,5 @@ def parse_jsonl(text: str, source: str, *, kinds: Iterable[str] | None = None) -
         if k not in ks:
             batch.unmapped[f"kind:{k or '(empty)'}"] += 1
             continue
-        batch.records.append(Record(k, v, f"{source}:{n}"))
+        batch.rows.append(InputRow(k, v, f"{source}:{n}"))
     return batch

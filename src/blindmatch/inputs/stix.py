@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import MalformedFile
-from ._common import InputBatch, Record, load_json
+from ._common import InputBatch, InputRow, load_json
 from ._ipkind import ip_or_cidr
 from .stix_pattern import Comparison, PatternSyntaxError, UnsupportedPattern, equality_groups
 
@@ -125,7 +125,7 @@ def _indicator(obj: dict[str, Any], pos: str, batch: InputBatch) -> None:
         for kv in _from_group(group, batch):
             if kv not in seen:
                 seen.add(kv)
-                batch.records.append(Record(kv[0], kv[1], f"{source}#{pos}"))
+                batch.rows.append(InputRow(kv[0], kv[1], f"{source}#{pos}"))
 
 
 def _str_prop(obj: dict[str, Any], name: str, source: str, pos: str) -> str | None:
@@ -149,14 +149,14 @@ def _observable(obj: dict[str, Any], t: str, pos: str, batch: InputBatch) -> Non
         else:
             platform = atype.strip().lower()
             for v in ids:
-                batch.records.append(Record("account", f"{platform}:{v.strip()}", f"{source}#{pos}"))
+                batch.rows.append(InputRow("account", f"{platform}:{v.strip()}", f"{source}#{pos}"))
         return
     kind, prop = STIX_OBSERVABLES[t]
     value = _str_prop(obj, prop, source, pos)
     if value is None:
         raise MalformedFile(f"{source}#{pos}: {t} object without '{prop}'")
     k, v = _kind_value(kind, value)
-    batch.records.append(Record(k, v, f"{source}#{pos}"))
+    batch.rows.append(InputRow(k, v, f"{source}#{pos}"))
 
 
 def _object(obj: Any, pos: str, batch: InputBatch) -> None:

@@ -25,7 +25,7 @@ from ..canonical import CANON_VERSION
 
 __all__ = ["REPORT_FORMAT", "LocalReport", "Match", "NearDuplicate"]
 
-REPORT_FORMAT = "blindmatch-local-report/1"
+REPORT_FORMAT = "blindmatch-local-report/2"
 
 
 class Match(NamedTuple):
@@ -67,7 +67,8 @@ class LocalReport:
 
     ``count`` is the intersection size the protocol revealed (``None`` when this side learns nothing);
     ``matches`` is empty when the mode gives only a count. ``own_size`` counts our distinct items,
-    ``own_padded_size`` and ``peer_size`` the padded sizes the two sides disclosed to each other.
+    ``own_padded_size`` and ``peer_padded_size`` the padded sizes the two sides disclosed to each other (a
+    bare PSI has no padding: there they are the distinct sizes).
     ``inputs`` describes what was read (records per kind, unmapped, ignored and invalid entries by type or
     reason).
     """
@@ -75,7 +76,7 @@ class LocalReport:
     mode: str
     count: int | None
     own_size: int
-    peer_size: int | None
+    peer_padded_size: int | None
     matches: list[Match] = field(default_factory=list)
     peer: str | None = None
     peer_fingerprint: str | None = None
@@ -113,7 +114,7 @@ class LocalReport:
             "finished": _iso(finished),
             "own_size": self.own_size,
             "own_padded_size": self.own_padded_size,
-            "peer_size": self.peer_size,
+            "peer_padded_size": self.peer_padded_size,
             "count": self.count,
             "counts_per_kind": self.counts_per_kind(),
             "inputs": self.inputs,

@@ -149,7 +149,7 @@ def load_inputs(args: argparse.Namespace, msgs: Messages, spec: InputSpec | None
     if not len(iset):
         raise CliError(ExitCode.INVALID_INPUT, "no usable indicators in the input")
     msgs.info(
-        f"read {iset.rows} records: {len(iset)} distinct indicators of {len(iset.kinds)} kind(s)"
+        f"read {iset.rows} rows: {len(iset)} distinct indicators of {len(iset.kinds)} kind(s)"
         + (f", {n_invalid} invalid left out" if n_invalid else "")
     )
     return iset
@@ -385,7 +385,7 @@ def summary_lines(report: LocalReport, *, peer: str, seconds: float | None = Non
         f"exchange with {peer} ({report.mode}) finished"
         + (f" in {seconds:.1f} s" if seconds is not None else ""),
         f"  we disclosed a set of {report.own_padded_size} (padded; {report.own_size} real), "
-        f"the peer one of {report.peer_size}",
+        f"the peer one of {report.peer_padded_size}",
     ]
     if report.learned == "nothing":
         lines.append("  we learned nothing about the intersection in this mode (the peer did)")
@@ -410,7 +410,7 @@ def _near_lines(report: LocalReport, limit: int = 10) -> list[str]:
     if report.learned != "intersection":
         return [head + ": the count above includes matched prompt bands; this mode names no prompts"]
     near = report.near_duplicates
-    lines = [head + f": {len({n.canonical for n in near})} of ours ({len(near)} records)"]
+    lines = [head + f": {len({n.canonical for n in near})} of ours ({len(near)} rows)"]
     for n in near[:limit]:
         text = " ".join(n.value.split())
         text = text if len(text) <= 60 else text[:57] + "..."
