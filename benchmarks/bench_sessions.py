@@ -18,7 +18,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import blindmatch.session.parties as parties_mod
+import blindmatch.session.initiator as initiator_mod
+import blindmatch.session.responder as responder_mod
 from benchmarks._common import Table, peak_rss_mib
 from blindmatch.psi import Initiator, Responder, indicator_item, run_in_memory
 from blindmatch.session import Identity, InitiatorSession, PeerStore, ResponderSession, run_session_in_memory
@@ -75,8 +76,9 @@ def run(quick: bool) -> list[Table]:
             "session wire B",
         ],
     )
-    saved = parties_mod.PsiInitiator, parties_mod.PsiResponder
-    parties_mod.PsiInitiator, parties_mod.PsiResponder = _TimedInitiator, _TimedResponder  # type: ignore[misc]
+    saved = initiator_mod.PsiInitiator, responder_mod.PsiResponder
+    initiator_mod.PsiInitiator = _TimedInitiator  # type: ignore[misc]
+    responder_mod.PsiResponder = _TimedResponder  # type: ignore[misc]
     try:
         for e in exps:
             n = 1 << e
@@ -127,7 +129,7 @@ def run(quick: bool) -> list[Table]:
                     sess_bytes,
                 )
     finally:
-        parties_mod.PsiInitiator, parties_mod.PsiResponder = saved  # type: ignore[misc]
+        initiator_mod.PsiInitiator, responder_mod.PsiResponder = saved  # type: ignore[misc]
     table.notes.append(
         "end-to-end: session CPU / bare PSI CPU - 1 (best of runs); session layer: CPU of the session run "
         "outside the PSI calls, as a share of the bare PSI. Rows with padding none measure the session "

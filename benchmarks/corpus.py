@@ -339,6 +339,27 @@ def _n_edits(words: list[str], level: float) -> int:
     return max(1, round(level * len(words)))
 
 
+def _refill(text: str, level: float, rng: random.Random, template: Template | None) -> str:
+    if template is None:
+        raise InvalidParameter("refill needs the template")
+    fresh = template.render(rng)
+    # Re-render, then keep each original sentence with probability 1 - level: slot values change.
+    old = re.split(r"(?<=[.?!;])\s", text)
+    new = re.split(r"(?<=[.?!;])\s", fresh)
+    if len(old) != len(new):
+        return fresh
+    return " ".join(n if rng.random() < level else o for o, n in zip(old, new, strict=True))
+
+
+def _add_sentences(text: str, kind: str, k: int, rng: random.Random) -> str:
+    """``text`` with sentences of about ``k`` words before (``prefix``) or after (``suffix``) it."""
+    pool = _PREFIXES if kind == "prefix" else _SUFFIXES
+    extra: list[str] = []
+    while len(" ".join(extra).split()) < k:
+        extra.append(rng.choice(pool) if rng.random() < 0.5 else _body_sentence(rng))
+    return " ".join([*extra, text] if kind == "prefix" else [text, *extra])
+
+
 def make_variant(
     text: str, kind: str, level: float, rng: random.Random, template: Template | None = None
 ) -> str:
@@ -380,21 +401,9 @@ def make_variant(
             words[i], words[i + 1] = words[i + 1], words[i]
         return " ".join(words)
     if kind == "refill":
-        if template is None:
-            raise InvalidParameter("refill needs the template")
-        fresh = template.render(rng)
-        # Re-render, then keep each original sentence with probability 1 - level: slot values change.
-        old = re.split(r"(?<=[.?!;])\s", text)
-        new = re.split(r"(?<=[.?!;])\s", fresh)
-        if len(old) != len(new):
-            return fresh
-        return " ".join(n if rng.random() < level else o for o, n in zip(old, new, strict=True))
+        return _refill(text, level, rng, template)
     if kind in ("prefix", "suffix"):
-        pool = _PREFIXES if kind == "prefix" else _SUFFIXES
-        extra: list[str] = []
-        while len(" ".join(extra).split()) < k:
-            extra.append(rng.choice(pool) if rng.random() < 0.5 else _body_sentence(rng))
-        return " ".join([*extra, text] if kind == "prefix" else [text, *extra])
+        return _add_sentences(text, kind, k, rng)
     if kind == "mixed":
         third = level / 3
         t = make_variant(text, "insert", third, rng)

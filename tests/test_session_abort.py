@@ -14,6 +14,7 @@ from session_support import ALICE, BOB, make_parties, step, trust
 
 from blindmatch.errors import InvalidParameter, LocalProtocolError
 from blindmatch.session import InitiatorSession, ResponderSession, verify_record
+from blindmatch.session._phases import Established
 from blindmatch.transport import (
     FrameTooLarge,
     PeerDisconnected,
@@ -108,10 +109,12 @@ def test_abort_drops_the_secrets() -> None:
     assert m2 is not None
     m3 = init.receive(m2)
     assert m3 is not None
+    for p in (init, resp):  # keys and the PSI party live in the phase's working data
+        assert isinstance(p._work, Established)
     init.abort("stop")
     resp.abort("stop")
     for p in (init, resp):
-        assert p._sealer is None and p._opener is None and p._psi is None  # type: ignore[union-attr]
+        assert p._work is None
 
 
 # ---- over TCP ----------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from typing import Any
 
 import pytest
 from session_support import ALICE, CAROL, Clock, make_parties, step, trust
@@ -34,6 +36,11 @@ from blindmatch.session.channel import HEADER_BYTES, SIGNATURE_BYTES, pack_heade
 Party = InitiatorSession | ResponderSession
 
 
+def tamper(party: Party, **changes: Any) -> None:
+    """Play a dishonest party: change fields of its current phase's (immutable) working data."""
+    party._work = dataclasses.replace(party._work, **changes)  # type: ignore[arg-type, type-var]
+
+
 def produce(init: InitiatorSession, resp: ResponderSession, upto: int) -> list[bytes]:
     """Honest run until message number ``upto`` exists but is not delivered yet."""
     wire = [init.start()]
@@ -56,7 +63,7 @@ def attack(party: Party, data: bytes, error: type[BaseException]) -> BaseExcepti
         party.receive(data)
     assert party.done and party.failed and party.result is None
     assert party._bytes_sent == sent_before
-    assert party._sealer is None  # no key left to send anything with
+    assert party._work is None  # no key, PSI party or own set left to send anything with
     with pytest.raises(LocalProtocolError):
         party.receive(data)
     rec = party.record()
@@ -299,13 +306,13 @@ def test_forged_refusal_is_bad_signature() -> None:
 # -- caps and padding --------------------------------------------------------------------------------------
 def test_declared_size_over_the_cap() -> None:
     init, resp = make_parties(padding="none", max_items=16)
-    init._own_padded = 17
+    tamper(init, own_padded=17)
     attack(resp, init.start(), CapExceeded)
 
 
 def test_declared_size_breaking_the_padding_rule() -> None:
     init, resp = make_parties(padding="pow2", max_items=64)
-    init._own_padded = 12
+    tamper(init, own_padded=12)
     attack(resp, init.start(), PaddingViolation)
 
 
@@ -320,17 +327,17 @@ class _NoCrypto:
 def test_list_larger_than_declared_is_rejected_before_any_crypto(extra: int) -> None:
     init, resp = make_parties(padding="none", max_items=1024)
     accept = resp.receive(init.start()) or b""
-    init._real = init._real + [hashlib.sha256(bytes([i])).digest() for i in range(extra)]
+    tamper(init, items=init._work.items + [hashlib.sha256(bytes([i])).digest() for i in range(extra)])
     request = init.receive(accept) or b""
-    resp._psi = _NoCrypto()  # type: ignore[assignment]
+    tamper(resp, psi=_NoCrypto())
     attack(resp, request, CapExceeded)
 
 
 def test_list_smaller_than_declared() -> None:
     init, resp = make_parties(padding="none", max_items=1024)
     accept = resp.receive(init.start()) or b""
-    init._real = init._real[:-1]
-    init._own_padded = len(init._real)  # sends one item fewer than the hello declared
+    items = init._work.items[:-1]
+    tamper(init, items=items, own_padded=len(items))  # sends one item fewer than the hello declared
     attack(resp, init.receive(accept) or b"", PaddingViolation)
 
 
@@ -340,9 +347,8 @@ def test_responder_list_larger_than_declared() -> None:
     request = init.receive(accept) or b""
     # a responder that sends more items than it declared in its accept
     own = [indicator_item("email", f"user{i}@example.org") for i in range(5, 20)]  # make_parties' default
-    resp._psi = Responder(
-        [*own, b"extra-1", b"extra-2"], allowed_modes=("intersection",), max_peer_items=1024
-    )
+    extra = Responder([*own, b"extra-1", b"extra-2"], allowed_modes=("intersection",), max_peer_items=1024)
+    tamper(resp, psi=extra)
     attack(init, resp.receive(request) or b"", CapExceeded)
 
 

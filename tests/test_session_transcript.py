@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from session_support import make_parties, step
 
-import blindmatch.session.parties as parties_mod
+import blindmatch.session.initiator as initiator_mod
+import blindmatch.session.responder as responder_mod
 from blindmatch.psi import Initiator, Responder, indicator_item
 from blindmatch.tokens import Tokenizer
 
@@ -48,8 +49,8 @@ def _capturing(tap: _Tap) -> tuple[type, type]:
 def test_wire_shows_no_item_token_or_blinded_element(mode: str, padding: str, monkeypatch: Any) -> None:
     tap = _Tap()
     cinit, cresp = _capturing(tap)
-    monkeypatch.setattr(parties_mod, "PsiInitiator", cinit)
-    monkeypatch.setattr(parties_mod, "PsiResponder", cresp)
+    monkeypatch.setattr(initiator_mod, "PsiInitiator", cinit)
+    monkeypatch.setattr(responder_mod, "PsiResponder", cresp)
     init, resp = make_parties(A, B, mode=mode, padding=padding, max_items=128)
     wire = step(init, resp)
     assert init.result is not None and init.result.count == 11

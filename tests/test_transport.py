@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from blindmatch.errors import RemoteProtocolError
+from blindmatch.errors import LocalProtocolError, RemoteProtocolError
 from blindmatch.transport import (
     DailySessionBudget,
     FrameTooLarge,
@@ -43,7 +43,29 @@ def run(coro: Awaitable[T]) -> T:
     return asyncio.run(wrapped())
 
 
-class Pinger:
+class _Party:
+    """The rest of the transport interface (``blindmatch.session.SessionParty``) for the test parties."""
+
+    role = "test"
+    done = False
+    failed = False
+    result = None
+    peer_authenticated = False  # a ping or pong that parsed authenticates the peer here
+    max_next_message = 1 << 30
+
+    def start(self) -> bytes:
+        raise LocalProtocolError("this party does not start")
+
+    aborted: str | None = None
+
+    def abort(self, reason: str) -> None:
+        self.aborted = reason
+
+    def record(self) -> dict[str, Any]:
+        return {}
+
+
+class Pinger(_Party):
     """Initiator: sends ping i, expects pong i, for ``rounds`` rounds."""
 
     def __init__(self, rounds: int = 3, payload: bytes = b"") -> None:
@@ -62,6 +84,7 @@ class Pinger:
     def receive(self, data: bytes) -> bytes | None:
         if not data.startswith(b"pong %d " % self.i):
             raise RemoteProtocolError("unexpected reply")
+        self.peer_authenticated = True
         self.i += 1
         if self.i == self.rounds:
             self.done = True
@@ -69,7 +92,7 @@ class Pinger:
         return b"ping %d " % self.i + self.payload
 
 
-class Ponger:
+class Ponger(_Party):
     def __init__(self, rounds: int = 3) -> None:
         self.rounds = rounds
         self.i = 0
@@ -79,6 +102,7 @@ class Ponger:
     def receive(self, data: bytes) -> bytes | None:
         if not data.startswith(b"ping %d " % self.i):
             raise RemoteProtocolError("unexpected message")
+        self.peer_authenticated = True
         self.sizes.append(len(data))
         out = b"pong %d " % self.i
         self.i += 1
@@ -315,7 +339,7 @@ def test_state_files_are_private_and_deleted(tmp_path: Path) -> None:
     assert delete_state(p) is False
 
 
-class Broken:
+class Broken(_Party):
     """A party with a bug: the server must report it through the outcome, not crash or log a traceback."""
 
     done = False

@@ -12,8 +12,8 @@ import pytest
 from session_support import ALICE, Clock, make_parties, step, trust
 
 from blindmatch.session import MODES, ResponderSession
+from blindmatch.session._base import MAX_HANDSHAKE_BODY
 from blindmatch.session.channel import HEADER_BYTES, SIGNATURE_BYTES
-from blindmatch.session.parties import MAX_HANDSHAKE_BODY
 from blindmatch.transport import FrameTooLarge, PeerTimeout, Server, connect_and_run
 from blindmatch.transport.framing import HEADER
 

@@ -35,6 +35,7 @@ from .canonical import CANON_VERSION, KINDS, CanonBatch, canonicalize, canonical
 from .errors import (
     BlindmatchError,
     CapacityError,
+    FileAccessError,
     InputChanged,
     InputUnreadable,
     InvalidIndicator,
@@ -101,6 +102,7 @@ __all__ = [
     "ExchangeFile",
     "ExchangeMatches",
     "ExchangeMismatch",
+    "FileAccessError",
     "FilterMetadata",
     "FingerprintProfile",
     "Identity",

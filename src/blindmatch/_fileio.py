@@ -7,7 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .errors import BlindmatchError, InvalidParameter, MalformedFile
+from .errors import BlindmatchError, FileAccessError, MalformedFile
 
 __all__ = ["atomic_write", "read_capped", "remove_quietly", "wipe_and_remove"]
 
@@ -16,14 +16,15 @@ def atomic_write(path: str | Path, data: bytes, *, mode: int = 0o644) -> Path:
     """Write ``data`` to ``path`` so readers see either the old file or the whole new one.
 
     The bytes go to a temporary file in the same folder (created with ``mode``, never wider), are flushed
-    to disk, then renamed over ``path``. Failures raise :class:`~blindmatch.InvalidParameter` naming the path.
+    to disk, then renamed over ``path``. Failures raise :class:`~blindmatch.FileAccessError` (an
+    ``InvalidParameter``) naming the path.
     """
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise InvalidParameter(f"cannot write {p}: {exc.strerror or exc}") from None
+        raise FileAccessError(f"cannot write {p}: {exc.strerror or exc}") from None
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
@@ -33,7 +34,7 @@ def atomic_write(path: str | Path, data: bytes, *, mode: int = 0o644) -> Path:
         os.replace(tmp, p)
     except OSError as exc:
         remove_quietly(tmp)
-        raise InvalidParameter(f"cannot write {p}: {exc.strerror or exc}") from None
+        raise FileAccessError(f"cannot write {p}: {exc.strerror or exc}") from None
     except BaseException:
         remove_quietly(tmp)
         raise
@@ -45,7 +46,7 @@ def read_capped(
     max_bytes: int,
     *,
     what: str = "file",
-    read_error: type[BlindmatchError] = InvalidParameter,
+    read_error: type[BlindmatchError] = FileAccessError,
 ) -> bytes:
     """Read a whole file, refusing (not truncating) one larger than ``max_bytes``.
 

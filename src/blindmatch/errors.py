@@ -15,6 +15,7 @@ from __future__ import annotations
 __all__ = [
     "BlindmatchError",
     "CapacityError",
+    "FileAccessError",
     "InputChanged",
     "InputUnreadable",
     "InvalidIndicator",
@@ -57,6 +58,13 @@ class InvalidParameter(LocalError, ValueError):
     """A parameter (key, size, mode, option) is out of range or of the wrong form."""
 
 
+class FileAccessError(InvalidParameter):
+    """A local file cannot be read or written (missing, no permission, disk full, not a regular file).
+
+    Match this class, never the message text. A subclass of :class:`InvalidParameter` (what these failures
+    raised before), so existing handlers still catch it."""
+
+
 class CapacityError(LocalError):
     """A structure would exceed the capacity it was created for (and the caller did not opt in)."""
 
@@ -73,10 +81,11 @@ class MalformedFile(RemoteError, ValueError):
     """A file received from elsewhere (a Bloom filter, an exchange file, a message file) is malformed."""
 
 
-class InputUnreadable(InvalidParameter):
+class InputUnreadable(FileAccessError):
     """A local input file cannot be read (missing, a folder, no permission). The message names the path.
 
-    A subclass of :class:`InvalidParameter` (what unreadable inputs raised before it existed)."""
+    A :class:`FileAccessError`, so an :class:`InvalidParameter` (what unreadable inputs raised before it
+    existed)."""
 
 
 class InvalidInputs(LocalError, ValueError):

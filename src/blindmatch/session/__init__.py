@@ -7,6 +7,7 @@ sans-I/O like the PSI core: bytes in, bytes out. See docs/sessions.md and docs/t
 
 from __future__ import annotations
 
+from ._states import SessionState
 from .errors import (
     BadSignature,
     CapExceeded,
@@ -60,6 +61,7 @@ __all__ = [
     "SessionError",
     "SessionParty",
     "SessionResult",
+    "SessionState",
     "TamperedMessage",
     "TranscriptMismatch",
     "UnknownPeer",

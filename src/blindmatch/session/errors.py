@@ -8,6 +8,7 @@ tell them apart. A party that raised one of these is dead: it refuses further us
 from __future__ import annotations
 
 from ..errors import MalformedFile, RemoteProtocolError
+from ..psi._errors import MalformedMessage as _PsiMalformedMessage
 
 __all__ = [
     "BadSignature",
@@ -34,8 +35,12 @@ class SessionError(RemoteProtocolError):
     """A session message from the peer is unacceptable (root of the session's remote errors)."""
 
 
-class MalformedMessage(SessionError):
-    """A session message cannot be parsed (truncated, wrong magic, bad lengths, bad fields)."""
+class MalformedMessage(SessionError, _PsiMalformedMessage):
+    """A session message cannot be parsed (truncated, wrong magic, bad lengths, bad fields), or its PSI
+    payload is unacceptable to the PSI core (the PSI error is then its ``__cause__``).
+
+    It subclasses :class:`blindmatch.psi.MalformedMessage`, so ``except blindmatch.psi.MalformedMessage``
+    catches both layers' malformed messages; a session user sees only this class."""
 
 
 class UnsupportedVersion(MalformedMessage):

@@ -12,15 +12,27 @@ import binascii
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .._strictjson import DuplicateKeyError, object_without_duplicates
+from .._version import __version__
 from ..errors import InvalidParameter
 from ._canonjson import canonical_json
 from .errors import InvalidRecord
 from .identity import Identity, PublicIdentity
+from .manifest import CHANNEL_SUITE, PROTOCOL, PSI_SUITE, Manifest
+from .result import SessionResult
 
-__all__ = ["RECORD_FORMAT", "RECORD_VERSION", "iso_time", "sign_record", "verify_record"]
+__all__ = [
+    "RECORD_FORMAT",
+    "RECORD_VERSION",
+    "RecordSummary",
+    "iso_time",
+    "record_body",
+    "sign_record",
+    "verify_record",
+]
 
 RECORD_FORMAT = "blindmatch-disclosure-record"
 RECORD_VERSION = 1
@@ -33,6 +45,104 @@ def iso_time(t: float | None) -> str | None:
     if t is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(t)))
+
+
+@dataclass(frozen=True)
+class RecordSummary:
+    """Everything a disclosure record says, as one immutable value (``party`` fills it in when asked).
+
+    ``None`` marks what the party never reached (no manifest received, no size declared, ...); the record
+    shows it as ``null``. ``status`` is ``completed``, ``refused`` or ``failed``.
+    """
+
+    role: str
+    writer: PublicIdentity
+    session_id: bytes | None
+    peer_key: bytes | None
+    peer_name: str | None
+    manifest: Manifest | None
+    own_padded: int | None
+    peer_padded: int | None
+    result: SessionResult | None
+    own_set_sent: bool
+    transcript_hash: bytes
+    messages: int
+    bytes_sent: int
+    bytes_received: int
+    started: float | None
+    ended: float | None
+    status: str
+    error: str | None
+    reason: str | None
+
+
+def _learned(s: RecordSummary) -> dict[str, Any]:
+    m, res = s.manifest, s.result
+    learned: dict[str, Any] = {}
+    for role in ("initiator", "responder"):
+        what = m.learns(role) if m is not None else None
+        count: int | None = None
+        if res is not None and what != "nothing":
+            if role == s.role:
+                count = res.count
+            elif m is not None and m.mode.startswith("mutual"):
+                count = res.count  # both compute the same count in the mutual modes
+        learned[role] = {"learns": what, "count": count}
+    return learned
+
+
+def _manifest_members(m: Manifest | None) -> dict[str, Any]:
+    if m is None:
+        return {"purpose": None, "mode": None, "kinds": None, "padding": None, "caps": None}
+    return {
+        "purpose": m.purpose,
+        "mode": m.mode,
+        "kinds": list(m.kinds),
+        **({"prompt_profile": m.prompt_profile} if m.prompt_profile else {}),
+        "padding": m.padding,
+        "caps": {"initiator": m.max_items_initiator, "responder": m.max_items_responder},
+    }
+
+
+def record_body(s: RecordSummary) -> dict[str, Any]:
+    """The unsigned record (docs/disclosure-record.md) for ``s``: a pure function of its input."""
+    m = s.manifest
+    other = "responder" if s.role == "initiator" else "initiator"
+    sizes = {s.role: s.own_padded, other: s.peer_padded}
+    peer = PublicIdentity(s.peer_key) if s.peer_key is not None else None
+    return {
+        "format": RECORD_FORMAT,
+        "version": RECORD_VERSION,
+        "role": s.role,
+        "session_id": s.session_id.hex() if s.session_id is not None else None,
+        "self": {"fingerprint": s.writer.fingerprint, "public_key": s.writer.to_text()},
+        "peer": {
+            "fingerprint": peer.fingerprint if peer is not None else None,
+            "public_key": peer.to_text() if peer is not None else None,
+            "name": s.peer_name,
+        },
+        **_manifest_members(m),
+        "padded_sizes": {"initiator": sizes["initiator"], "responder": sizes["responder"]},
+        "learned": _learned(s),
+        "own_set_sent": s.own_set_sent,
+        "transcript_hash": s.transcript_hash.hex(),
+        "messages": s.messages,
+        "wire_bytes": {"sent": s.bytes_sent, "received": s.bytes_received},
+        "times": {
+            "started": iso_time(s.started),
+            "ended": iso_time(s.ended),
+            "not_before": iso_time(m.not_before) if m is not None else None,
+            "not_after": iso_time(m.not_after) if m is not None else None,
+        },
+        "versions": {
+            "library": __version__,
+            "protocol": PROTOCOL,
+            "channel_suite": CHANNEL_SUITE,
+            "psi_suite": PSI_SUITE,
+            "peer_library": m.library_version if m is not None and s.role == "responder" else None,
+        },
+        "outcome": {"status": s.status, "error": s.error, "reason": s.reason},
+    }
 
 
 def sign_record(identity: Identity, body: Mapping[str, Any]) -> dict[str, Any]:

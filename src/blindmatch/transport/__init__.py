@@ -16,6 +16,7 @@ from .errors import (
     SessionBudgetExceeded,
 )
 from .files import (
+    MessageFileError,
     StateFileError,
     delete_state,
     read_message,
@@ -37,6 +38,7 @@ __all__ = [
     "FramedConnection",
     "InitiatingParty",
     "ListenError",
+    "MessageFileError",
     "Party",
     "PeerDisconnected",
     "PeerTimeout",

@@ -1,11 +1,10 @@
 """Running a sans-I/O party over a framed connection.
 
-A party is any object with ``receive(data) -> bytes | None`` and ``done``; the initiator also has
-``start() -> bytes``. A party may also have ``max_next_message`` (an int): the longest message it can
-accept next; the driver then refuses any longer frame from its header, before reading it. The driver
-sends what the party returns, reads the next frame while the party is not done, and closes the connection
-when it is. The party's own computation runs in a worker thread so the event loop (and the read
-timeouts of other sessions on a server) keep running.
+A party is a :class:`blindmatch.session.SessionParty` (the one interface the transports use): the driver
+calls ``start()`` for the initiator, then sends what the party returns and reads the next frame while the
+party is not done, refusing any frame longer than the party's ``max_next_message`` from its header, and
+closes the connection when it is. The party's own computation runs in a worker thread so the event loop
+(and the read timeouts of other sessions on a server) keep running.
 """
 
 from __future__ import annotations
@@ -13,49 +12,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
+from ..session.interface import SessionParty
 from .framing import FramedConnection
 
 __all__ = ["InitiatingParty", "Party", "abort_party", "next_frame_limit", "run_party"]
 
 
-@runtime_checkable
-class Party(Protocol):
-    """The responder's side of the interface (and half of the initiator's)."""
-
-    @property
-    def done(self) -> bool: ...
-
-    def receive(self, data: bytes) -> bytes | None: ...
-
-
-@runtime_checkable
-class InitiatingParty(Party, Protocol):
-    def start(self) -> bytes: ...
+#: What the transports drive: the session interface (both names kept for callers of earlier versions).
+Party = SessionParty
+InitiatingParty = SessionParty
 
 
 #: Called as ``on_event(name, frame_size)`` with ``"sent"`` / ``"received"``: for progress and logs.
 EventCallback = Callable[[str, int], None]
 
 
-def next_frame_limit(party: Party, max_frame: int) -> int:
-    """``min(party.max_next_message, max_frame)``, or ``max_frame`` for a party without that property."""
-    limit = getattr(party, "max_next_message", None)
-    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
-        return min(limit, max_frame)
-    return max_frame
+def next_frame_limit(party: SessionParty, max_frame: int) -> int:
+    """``min(party.max_next_message, max_frame)``: the longest frame to read next."""
+    return min(max(party.max_next_message, 0), max_frame)
 
 
-def abort_party(party: Party, reason: str) -> bool:
-    """Abort ``party`` (its ``abort(reason)``, where it has one) unless it is over; True if it aborted.
+def abort_party(party: SessionParty, reason: str) -> bool:
+    """Abort ``party`` (``party.abort(reason)``) unless it is over; True if it aborted.
 
     A session party aborted this way is dead and gives a signed ``failed`` record with ``reason``.
     """
-    abort = getattr(party, "abort", None)
-    if abort is None or party.done:
+    if party.done:
         return False
-    abort(reason)
+    party.abort(reason)
     return True
 
 
@@ -72,7 +58,7 @@ async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 async def run_party(
-    party: Party,
+    party: SessionParty,
     conn: FramedConnection,
     *,
     initiator: bool,
@@ -89,10 +75,7 @@ async def run_party(
     """
     try:
         if initiator:
-            start = getattr(party, "start", None)
-            if start is None:
-                raise TypeError("an initiating party needs a start() method")
-            first: bytes = await _in_thread(start)
+            first: bytes = await _in_thread(party.start)
             begun = True
             await conn.send(first)
             if on_event:

@@ -15,10 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .._fileio import atomic_write, read_capped, wipe_and_remove
-from ..errors import LocalError
+from ..errors import FileAccessError
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE",
+    "MessageFileError",
     "StateFileError",
     "delete_state",
     "read_message",
@@ -32,18 +33,29 @@ __all__ = [
 DEFAULT_MAX_MESSAGE = 1 << 30
 
 
-class StateFileError(LocalError):
-    """A state file is missing, already exists, or has unsafe permissions."""
+class StateFileError(FileAccessError):
+    """A state file is missing, already exists, cannot be read or written, or has unsafe permissions
+    (a :class:`~blindmatch.LocalError`)."""
+
+
+class MessageFileError(FileAccessError):
+    """A message file cannot be read or written here (a local failure; a received file that is too large
+    or malformed is a :class:`~blindmatch.MalformedFile` instead)."""
 
 
 def write_message(path: str | Path, data: bytes) -> Path:
-    """Write a message file atomically (mode 0644: it is meant to be sent)."""
-    return atomic_write(path, data, mode=0o644)
+    """Write a message file atomically (mode 0644: it is meant to be sent); :class:`MessageFileError` if
+    it cannot be written."""
+    try:
+        return atomic_write(path, data, mode=0o644)
+    except FileAccessError as exc:
+        raise MessageFileError(str(exc)) from exc
 
 
 def read_message(path: str | Path, *, max_bytes: int = DEFAULT_MAX_MESSAGE) -> bytes:
-    """Read a received message file; one larger than ``max_bytes`` is a :class:`MalformedFile`."""
-    return read_capped(path, max_bytes, what="message file")
+    """Read a received message file: :class:`MessageFileError` if it cannot be read, a
+    :class:`MalformedFile` if it is larger than ``max_bytes``."""
+    return read_capped(path, max_bytes, what="message file", read_error=MessageFileError)
 
 
 def write_state(path: str | Path, data: bytes, *, overwrite: bool = False) -> Path:
@@ -52,7 +64,10 @@ def write_state(path: str | Path, data: bytes, *, overwrite: bool = False) -> Pa
     p = Path(path)
     if p.exists() and not overwrite:
         raise StateFileError(f"{p} already exists (an exchange in progress?); finish it or delete the file")
-    return atomic_write(p, data, mode=0o600)
+    try:
+        return atomic_write(p, data, mode=0o600)
+    except FileAccessError as exc:
+        raise StateFileError(str(exc)) from exc
 
 
 def read_state(path: str | Path, *, max_bytes: int = DEFAULT_MAX_MESSAGE) -> bytes:

@@ -12,17 +12,11 @@ import errno
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import InvalidParameter, RemoteProtocolError
-from .driver import (
-    EventCallback,
-    InitiatingParty,
-    Party,
-    _in_thread,
-    abort_party,
-    next_frame_limit,
-    run_party,
-)
+from ..session.interface import SessionParty
+from .driver import EventCallback, _in_thread, abort_party, next_frame_limit, run_party
 from .errors import ListenError, PeerTimeout, PeerUnreachable, SessionBudgetExceeded
 from .framing import DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT, FramedConnection
 
@@ -38,7 +32,7 @@ class SessionOutcome:
     """How one served session ended: ``error`` is None on success."""
 
     peer: str
-    party: Party | None
+    party: SessionParty | None
     error: Exception | None  # a BlindmatchError, or (a bug) anything else the party raised
     bytes_sent: int = 0
     bytes_received: int = 0
@@ -47,7 +41,7 @@ class SessionOutcome:
 
 
 async def connect_and_run(
-    party: InitiatingParty,
+    party: SessionParty,
     host: str = DEFAULT_HOST,
     port: int = 0,
     *,
@@ -92,7 +86,7 @@ class Server:
 
     def __init__(
         self,
-        party_factory: Callable[[str], Party],
+        party_factory: Callable[[str], SessionParty],
         *,
         host: str = DEFAULT_HOST,
         port: int = 0,
@@ -179,92 +173,108 @@ class Server:
             return
         if task is not None:
             self._tasks.add(task)
-        peer = conn.peer
-        outcome = SessionOutcome(peer, None, None, started=self._clock())
-        counted = False
-        holds_slot = False
+        c = _Connection(conn, SessionOutcome(conn.peer, None, None, started=self._clock()))
         try:
-            # Until a connection holds a session slot it counts as handshaking (at most max_handshakes),
-            # and all of it -- the whole first frame and the wait for a slot -- is bounded by one
-            # handshake deadline.
-            self._handshaking += 1
-            try:
-                party = outcome.party = self._factory(peer)
-                limit = next_frame_limit(party, self.max_frame)
-
-                async def first_and_slot() -> bytes:
-                    nonlocal holds_slot
-                    data = await conn.recv(limit)
-                    await self._slots.acquire()
-                    holds_slot = True
-                    return data
-
-                try:
-                    first = await asyncio.wait_for(first_and_slot(), self.handshake_timeout)
-                except asyncio.TimeoutError:
-                    raise PeerTimeout(
-                        f"no complete first message within {self.handshake_timeout:g} s, or no session "
-                        "slot free by then"
-                    ) from None
-            finally:
-                self._handshaking -= 1
-            ok = False
-            try:
-                reply = await _in_thread(party.receive, first)
-                ok = True
-            finally:
-                counted = _authenticated(party, ok)
-            if not counted:
-                raise RemoteProtocolError("the first message did not start a session")
-            if self._full():
-                counted = False
-                raise SessionBudgetExceeded("the server has taken all the sessions it serves")
-            self._accepted += 1
-            if self._admit is not None:
-                self._admit(peer)
-            if reply is not None:
-                await conn.send(reply)
-            run = run_party(party, conn, initiator=False, begun=True)
-            if self.session_timeout is not None:
-                try:
-                    await asyncio.wait_for(run, self.session_timeout)
-                except asyncio.TimeoutError:
-                    raise PeerTimeout(f"session not finished within {self.session_timeout:g} s") from None
-            else:
-                await run
+            first = await self._first_frame(c)
+            await self._run_session(c, first)
         except asyncio.CancelledError:
             # the server is stopping: the session ends like any other failure (a signed failed record)
-            outcome.error = PeerTimeout("the server stopped before the session ended")
-            if outcome.party is not None and getattr(outcome.party, "manifest", None) is not None:
-                with contextlib.suppress(Exception):
-                    abort_party(outcome.party, "server stopped before the session ended")
+            c.outcome.error = PeerTimeout("the server stopped before the session ended")
+            _abort_begun(c.outcome.party, "server stopped before the session ended")
         except Exception as exc:  # reported through the outcome, never raised into asyncio's handler
-            outcome.error = exc
-            if outcome.party is not None and getattr(outcome.party, "manifest", None) is not None:
-                # a session that had begun (a timeout, the budget): the party records the failure
-                with contextlib.suppress(Exception):
-                    abort_party(outcome.party, f"{type(exc).__name__}: {exc}")
+            c.outcome.error = exc
+            # a session that had begun (a timeout, the budget): the party records the failure
+            _abort_begun(c.outcome.party, f"{type(exc).__name__}: {exc}")
         finally:
-            if holds_slot:
-                self._slots.release()
-            await conn.close()
-            outcome.bytes_sent = conn.bytes_sent
-            outcome.bytes_received = conn.bytes_received
-            outcome.finished = self._clock()
-            self.outcomes.append(outcome)
-            if counted:
-                self._finished += 1
-            if task is not None:
-                self._tasks.discard(task)
-            if self._on_outcome is not None:
-                self._on_outcome(outcome)
-            if self.max_sessions is not None and self._finished >= self.max_sessions:
-                self._done.set()
+            await self._report(c, task)
+
+    async def _first_frame(self, c: _Connection) -> bytes:
+        """Make the party and read the whole first frame, then wait for a session slot.
+
+        Until a connection holds a session slot it counts as handshaking (at most max_handshakes), and all
+        of it -- the whole first frame and the wait for a slot -- is bounded by one handshake deadline.
+        """
+        self._handshaking += 1
+        try:
+            party = c.outcome.party = self._factory(c.outcome.peer)
+            limit = next_frame_limit(party, self.max_frame)
+
+            async def first_and_slot() -> bytes:
+                data = await c.conn.recv(limit)
+                await self._slots.acquire()
+                c.holds_slot = True
+                return data
+
+            try:
+                return await asyncio.wait_for(first_and_slot(), self.handshake_timeout)
+            except asyncio.TimeoutError:
+                raise PeerTimeout(
+                    f"no complete first message within {self.handshake_timeout:g} s, or no session "
+                    "slot free by then"
+                ) from None
+        finally:
+            self._handshaking -= 1
+
+    async def _run_session(self, c: _Connection, first: bytes) -> None:
+        """Hand the first frame to the party; count the session once the peer is authenticated (a fresh,
+        verified hello), then run the rest of it within ``session_timeout``."""
+        party = c.outcome.party
+        if party is None:  # pragma: no cover - made by _first_frame
+            raise RemoteProtocolError("no party")
+        try:
+            reply = await _in_thread(party.receive, first)
+        finally:
+            c.counted = party.peer_authenticated
+        if not c.counted:
+            raise RemoteProtocolError("the first message did not start a session")
+        if self._full():
+            c.counted = False
+            raise SessionBudgetExceeded("the server has taken all the sessions it serves")
+        self._accepted += 1
+        if self._admit is not None:
+            self._admit(c.outcome.peer)
+        if reply is not None:
+            await c.conn.send(reply)
+        run = run_party(party, c.conn, initiator=False, begun=True)
+        if self.session_timeout is None:
+            await run
+            return
+        try:
+            await asyncio.wait_for(run, self.session_timeout)
+        except asyncio.TimeoutError:
+            raise PeerTimeout(f"session not finished within {self.session_timeout:g} s") from None
+
+    async def _report(self, c: _Connection, task: asyncio.Task[Any] | None) -> None:
+        if c.holds_slot:
+            self._slots.release()
+        await c.conn.close()
+        outcome = c.outcome
+        outcome.bytes_sent = c.conn.bytes_sent
+        outcome.bytes_received = c.conn.bytes_received
+        outcome.finished = self._clock()
+        self.outcomes.append(outcome)
+        if c.counted:
+            self._finished += 1
+        if task is not None:
+            self._tasks.discard(task)
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+        if self.max_sessions is not None and self._finished >= self.max_sessions:
+            self._done.set()
 
 
-def _authenticated(party: Party, ok: bool) -> bool:
-    """Whether ``party`` took its first message as the authentic start of a session: a session party
-    names its peer once the hello's signature verified; another party, when ``receive`` returned (``ok``)."""
-    if hasattr(party, "peer_name"):
-        return getattr(party, "peer_name", None) is not None
-    return ok
+@dataclass
+class _Connection:
+    """One served connection while it runs."""
+
+    conn: FramedConnection
+    outcome: SessionOutcome
+    counted: bool = False  # the session counts toward max_sessions (its peer was authenticated)
+    holds_slot: bool = False
+
+
+def _abort_begun(party: SessionParty | None, reason: str) -> None:
+    """Abort ``party`` if its session had begun (the peer was authenticated) and is not over."""
+    if party is not None and party.peer_authenticated:
+        with contextlib.suppress(Exception):
+            abort_party(party, reason)

@@ -1,0 +1,72 @@
+"""What a session party holds in each phase, as immutable values.
+
+* :class:`Facts` -- the public facts a party has learned or shown so far (manifest, peer, declared
+  sizes). They grow as the handshake goes on, survive the end of the session and feed its record; a
+  ``None`` is something not reached (the record shows ``null``).
+* The working data of one phase, dropped (with every secret in it) when the session ends:
+  :class:`Proposal` (initiator before the accept), :class:`Listening` (responder before the hello) and
+  :class:`Established` (both, once traffic keys exist).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from .channel import Opener, Sealer
+from .manifest import Manifest
+from .result import ResultContext
+
+__all__ = ["Established", "Facts", "Listening", "Proposal"]
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Public facts for the record; ``None`` until known."""
+
+    session_id: bytes | None = None
+    manifest: Manifest | None = None
+    peer_key: bytes | None = None
+    peer_name: str | None = None
+    own_size: int | None = None
+    own_padded: int | None = None
+    peer_padded: int | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class Proposal:
+    """Initiator, until the accept: the manifest it proposes, the set it will send, and the party's seed
+    (its ephemeral key, dummies and PSI randomness derive from it)."""
+
+    manifest: Manifest
+    peer_key: bytes
+    peer_name: str | None
+    items: list[bytes]
+    items_back: Mapping[bytes, tuple[str, str]] | None
+    own_padded: int
+    seed: bytes
+
+
+@dataclass(frozen=True, repr=False)
+class Listening:
+    """Responder, until the hello: its items (raw, or by kind: only the manifest's kinds will be used)
+    and the party's seed."""
+
+    raw: list[bytes] | None
+    items_by_kind: Mapping[str, Sequence[str]] | None
+    seed: bytes
+
+
+@dataclass(frozen=True, repr=False)
+class Established(Generic[P]):
+    """Both roles, once the traffic keys exist: keys, the PSI party, and what a result needs."""
+
+    ctx: ResultContext
+    sealer: Sealer
+    opener: Opener
+    psi: P = field()
+    seed: bytes = b""
+    request: bytes = b""  # initiator: the PSI request sent, kept for save_state until the response

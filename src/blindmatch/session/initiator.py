@@ -1,0 +1,206 @@
+"""The initiator: proposes the manifest, sends the hello, then the PSI request (and confirm)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+from .._derive import new_seed
+from .._progress import ProgressCallback
+from ..errors import InvalidParameter, LocalProtocolError, MalformedFile
+from ..psi import Initiator as PsiInitiator
+from ..psi import Mode, response_size
+from ._base import Clock, PartyBase, Rng, psi_boundary
+from ._canonjson import canonical_json
+from ._items import distinct_items, indicator_items
+from ._phases import Established, Proposal
+from ._saved import SavedState, items_binding
+from ._seeded import dummies, ephemeral, psi_seed
+from ._states import INITIATOR_TABLE, Event, SessionState
+from .channel import (
+    ROLE_INITIATOR,
+    T_DATA,
+    T_HELLO,
+    Message,
+    Opener,
+    Sealer,
+    traffic_keys,
+    x25519_shared,
+)
+from .errors import MalformedMessage, Refused
+from .identity import Identity, PublicIdentity
+from .manifest import Manifest
+from .padding import padded_size
+from .result import ResultContext, make_result
+
+__all__ = ["InitiatorSession"]
+
+Step = tuple[SessionState, bytes | None]
+
+
+def _own_items(
+    items_by_kind: Mapping[str, Iterable[str]] | None,
+    items: Iterable[bytes] | None,
+    kinds: Iterable[str] | None,
+) -> tuple[list[bytes], dict[bytes, tuple[str, str]] | None, tuple[str, ...]]:
+    """The distinct own items, the map back to indicators (``items_by_kind`` only) and the kinds."""
+    if (items_by_kind is None) == (items is None):
+        raise InvalidParameter("give exactly one of items_by_kind and items")
+    if items_by_kind is not None:
+        kinds = tuple(sorted(set(kinds if kinds is not None else items_by_kind)))
+        extra = [k for k in items_by_kind if k not in kinds]
+        if extra:
+            raise InvalidParameter(f"items of kinds outside the manifest: {', '.join(sorted(extra))}")
+        real, back = indicator_items(items_by_kind, kinds)
+        return real, back, kinds
+    if items is None:  # pragma: no cover - excluded above
+        raise InvalidParameter("no items")
+    return distinct_items(items), None, tuple(sorted(set(kinds))) if kinds is not None else ("bytes",)
+
+
+class InitiatorSession(PartyBase):
+    """The party that proposes the manifest and sends the first message.
+
+    Items are given either as ``items_by_kind`` (``{kind: canonical values}``, mapped with
+    :func:`blindmatch.psi.indicator_item`) or as raw ``items`` (byte strings). ``kinds`` defaults to the
+    keys of ``items_by_kind`` (``("bytes",)`` for raw items). ``max_items`` is one cap for both sides or
+    ``(initiator_cap, responder_cap)``. Pass ``manifest=`` instead of the manifest parameters to propose
+    a manifest built elsewhere (its keys must be ours and the peer's). ``prompt_profile`` names the
+    fingerprint profile of ``prompt-band`` items in the manifest (see :class:`Manifest`). ``progress``
+    (``progress(stage, done, total)``, see :mod:`blindmatch.psi`) is handed to the PSI party; padding
+    dummies are counted in its totals.
+    """
+
+    _role = ROLE_INITIATOR
+    _table = INITIATOR_TABLE
+
+    def __init__(
+        self,
+        identity: Identity,
+        peer: PublicIdentity | bytes,
+        *,
+        items_by_kind: Mapping[str, Iterable[str]] | None = None,
+        items: Iterable[bytes] | None = None,
+        mode: str = "intersection",
+        kinds: Iterable[str] | None = None,
+        max_items: int | tuple[int, int] | None = None,
+        padding: str = "pow2",
+        purpose: str | None = None,
+        validity_s: int = 3600,
+        manifest: Manifest | None = None,
+        peer_name: str | None = None,
+        rng: Rng = os.urandom,
+        clock: Clock = time.time,
+        workers: int = 1,
+        prompt_profile: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        super().__init__(identity, rng, clock, workers, progress)
+        if isinstance(peer, bytes | bytearray):
+            peer = PublicIdentity(bytes(peer))
+        if not isinstance(peer, PublicIdentity):
+            raise TypeError("peer must be a PublicIdentity or 32 bytes")
+        real, back, kinds = _own_items(items_by_kind, items, kinds)
+        if manifest is None:
+            if max_items is None or purpose is None:
+                raise InvalidParameter("max_items and purpose are required (or pass a manifest)")
+            manifest = Manifest.propose(
+                initiator=identity.public, responder=peer, mode=mode, kinds=kinds, max_items=max_items,
+                padding=padding, purpose=purpose, validity_s=validity_s, rng=rng, clock=clock,
+                prompt_profile=prompt_profile,
+            )  # fmt: skip
+        elif manifest.initiator_key != identity.public.raw or manifest.responder_key != peer.raw:
+            raise InvalidParameter("the manifest names other identities than this session's")
+        elif not set(kinds) <= set(manifest.kinds):
+            raise InvalidParameter("the items' kinds are not all in the manifest")
+        own_padded = padded_size(manifest.padding, len(real), manifest.max_items_initiator)
+        self._learn(
+            manifest=manifest, session_id=manifest.session_id, peer_key=peer.raw, peer_name=peer_name,
+            own_size=len(real), own_padded=own_padded,
+        )  # fmt: skip
+        seed = new_seed(rng)
+        self._work = Proposal(manifest, peer.raw, peer_name, real, back, own_padded, seed)
+        self._binding = items_binding(seed, real, None)
+
+    @classmethod
+    def _restore_kwargs(cls, saved: SavedState, kwargs: dict[str, Any]) -> None:
+        if saved.manifest is None:
+            raise MalformedFile("an initiator's session state lacks its manifest")
+        kwargs["manifest"] = Manifest.from_dict(saved.manifest)
+
+    def start(self) -> bytes:
+        """The hello message (signed manifest and ephemeral key). Call once."""
+        if (self._state, Event.START) not in self._table:
+            raise LocalProtocolError("start() can be called only once")
+        out = self._move(Event.START)
+        if out is None:  # pragma: no cover - the hello handler always sends
+            raise LocalProtocolError("no hello")
+        return out
+
+    def _on_start(self) -> Step:
+        prop = self._phase(Proposal)
+        m = prop.manifest
+        now = self._clock()
+        if not m.not_before <= now <= m.not_after:
+            raise InvalidParameter("the manifest is not valid at the current time")
+        self._started_at = now
+        _, eph_pub = ephemeral(prop.seed)
+        body = canonical_json(
+            {"manifest": m.to_dict(), "ephemeral": eph_pub.hex(), "padded_size": prop.own_padded}
+        )
+        return SessionState.AWAIT_ACCEPT, self._send(T_HELLO, body)
+
+    def _expected_payload(self) -> int:
+        """The response: our list re-blinded (hashes) and theirs blinded."""
+        ctx = self._phase(Established).ctx
+        return response_size(ctx.own_padded, ctx.peer_padded)
+
+    def _on_refuse(self, msg: Message) -> Step:
+        reason = self._json_body(msg).get("reason")
+        if not isinstance(reason, str):
+            raise MalformedMessage("refusal without a reason")
+        raise Refused(reason[:500])
+
+    def _on_accept(self, msg: Message) -> Step:
+        doc = self._json_body(msg)
+        prop = self._phase(Proposal)
+        eph, _ = ephemeral(prop.seed)
+        eph_peer = self._ephemeral_of(doc)
+        peer_padded = self._check_declared_size(doc.get("padded_size"), "responder")
+        self._learn(peer_padded=peer_padded)
+        i2r, r2i = traffic_keys(x25519_shared(eph, eph_peer), self._transcript.hash)
+        own = prop.items + dummies(prop.seed, prop.own_padded - len(prop.items))
+        psi, request = self._psi_party(own, cast("Mode", prop.manifest.mode), prop.seed, peer_padded)
+        ctx = ResultContext(self.role, prop.manifest, prop.peer_key, prop.peer_name, len(prop.items),
+                            prop.own_padded, peer_padded, prop.items_back)  # fmt: skip
+        work = Established(ctx, Sealer(i2r), Opener(r2i), psi, prop.seed, request)
+        self._work = work
+        out = self._send(T_DATA, request, work.sealer)
+        self._own_set_sent = True
+        return SessionState.AWAIT_RESPONSE, out
+
+    def _psi_party(
+        self, own: list[bytes], mode: Mode, seed: bytes, peer_padded: int
+    ) -> tuple[PsiInitiator, bytes]:
+        """The PSI initiator and its request: a new one, or (restoring) the saved one and its request."""
+        saved = self._restoring
+        if saved is not None and saved.psi is not None and saved.psi_request is not None:
+            psi = PsiInitiator.restore_state(saved.psi, own, mode, workers=self._workers,
+                                             max_peer_items=peer_padded, progress=self._progress)  # fmt: skip
+            return psi, saved.psi_request
+        psi = PsiInitiator(own, mode, seed=psi_seed(seed), workers=self._workers, max_peer_items=peer_padded,
+                           progress=self._progress)  # fmt: skip
+        return psi, psi.start()
+
+    def _on_response(self, msg: Message) -> Step:
+        work: Established[PsiInitiator] = self._phase(Established)
+        payload = work.opener.open(msg.header.raw, msg.body)
+        confirm = psi_boundary(work.psi.finish, payload)
+        result = make_result(work.ctx, work.psi.result, self._transcript.hash)  # sizes checked before sending
+        out = self._send(T_DATA, confirm, work.sealer) if confirm is not None else None
+        self._result = dataclasses.replace(result, transcript_hash=self._transcript.hash)
+        self._outcome = ("completed", None, None)
+        return SessionState.DONE, out

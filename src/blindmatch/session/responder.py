@@ -1,0 +1,232 @@
+"""The responder: checks the proposed manifest against its policy, accepts or refuses, answers the PSI."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Iterable, Mapping, MutableSet
+from typing import Any, cast
+
+from .._derive import new_seed
+from .._progress import ProgressCallback
+from ..errors import CapacityError, InvalidParameter, LocalProtocolError
+from ..psi import Mode, confirm_size, request_size
+from ..psi import Responder as PsiResponder
+from ._base import MAX_HANDSHAKE_BODY, Clock, PartyBase, Rng, psi_boundary
+from ._canonjson import canonical_json
+from ._items import distinct_items, indicator_items
+from ._phases import Established, Listening
+from ._saved import items_binding
+from ._seeded import dummies, ephemeral, psi_seed
+from ._states import RESPONDER_TABLE, SessionState
+from .channel import (
+    ROLE_RESPONDER,
+    T_ACCEPT,
+    T_DATA,
+    T_REFUSE,
+    Message,
+    Opener,
+    Sealer,
+    parse_header,
+    split_message,
+    traffic_keys,
+    x25519_shared,
+)
+from .errors import MalformedMessage, Reflected, Replayed, UnknownPeer, WrongPeer
+from .identity import Identity, PublicIdentity
+from .manifest import Manifest, Policy
+from .padding import padded_size
+from .peers import PeerStore
+from .result import ResultContext, make_result
+
+__all__ = ["ResponderSession"]
+
+Step = tuple[SessionState, bytes | None]
+
+
+def _listening(
+    items_by_kind: Mapping[str, Iterable[str]] | None, items: Iterable[bytes] | None, cap: int, seed: bytes
+) -> Listening:
+    """The responder's items before the hello; all of them together must fit under its own cap."""
+    if (items_by_kind is None) == (items is None):
+        raise InvalidParameter("give exactly one of items_by_kind and items")
+    if items_by_kind is not None:  # lists are kept, not copied (a server makes a party per connection)
+        by_kind = {k: v if isinstance(v, list | tuple) else list(v) for k, v in items_by_kind.items()}
+        total = sum(len(v) for v in by_kind.values())
+        if total > cap:  # repeats count once
+            total = sum(len(set(v)) for v in by_kind.values())
+        work = Listening(None, by_kind, seed)
+    else:
+        raw = distinct_items(items or ())
+        total = len(raw)
+        work = Listening(raw, None, seed)
+    if total > cap:  # checked here, once: the accept/refuse decision never looks at our set's size
+        raise CapacityError(f"our {total} distinct items exceed our own cap of {cap} (the policy's)")
+    return work
+
+
+class ResponderSession(PartyBase):
+    """The party that checks the proposed manifest against its :class:`Policy` and answers.
+
+    ``peers`` is the trust store: a hello signed by any other key raises ``UnknownPeer``. Only the items
+    of the kinds the manifest names take part. All our distinct items together must fit under the
+    policy's ``max_items_responder`` (else ``CapacityError`` here, before anything is sent).
+    ``seen_session_ids`` (optional, shared between sessions)
+    lets the responder reject a replayed hello within its validity window. ``progress`` is handed to the
+    PSI party, as for :class:`InitiatorSession`.
+    """
+
+    _role = ROLE_RESPONDER
+    _table = RESPONDER_TABLE
+
+    def __init__(
+        self,
+        identity: Identity,
+        peers: PeerStore,
+        policy: Policy | None = None,
+        *,
+        items_by_kind: Mapping[str, Iterable[str]] | None = None,
+        items: Iterable[bytes] | None = None,
+        seen_session_ids: MutableSet[bytes] | None = None,
+        rng: Rng = os.urandom,
+        clock: Clock = time.time,
+        workers: int = 1,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        super().__init__(identity, rng, clock, workers, progress)
+        if not isinstance(peers, PeerStore):
+            raise TypeError("peers must be a PeerStore")
+        self._peers = peers
+        self._policy = policy if policy is not None else Policy()
+        self._work = work = _listening(items_by_kind, items, self._policy.max_items_responder, new_seed(rng))
+        self._binding = items_binding(work.seed, work.raw, work.items_by_kind)
+        self._seen = seen_session_ids
+        self._state = SessionState.AWAIT_HELLO
+        self.refusal_reason: str | None = None
+
+    def start(self) -> bytes:
+        """A responder sends nothing first: it waits for the hello (always ``LocalProtocolError``)."""
+        raise LocalProtocolError("a responder does not start a session; it answers the initiator's hello")
+
+    def _skew(self) -> int:
+        return self._policy.clock_skew_s
+
+    def _expected_payload(self) -> int:
+        ctx = self._phase(Established).ctx
+        if self._state is SessionState.AWAIT_REQUEST:  # their blinded list
+            return request_size(ctx.peer_padded)
+        return confirm_size(ctx.own_padded)  # the confirm: hashes of our list
+
+    def _read(self, data: bytes, types: tuple[int, ...]) -> Message:
+        if self._state is not SessionState.AWAIT_HELLO:
+            return super()._read(data, types)
+        # the hello: the trust store is asked before anything else; the rest is checked in _on_hello
+        self._started_at = self._clock()
+        header = parse_header(data)
+        if header.role == self._role:
+            raise Reflected("got a hello sent by a responder")
+        if self._peers.lookup_key(header.sender_key) is None:
+            raise UnknownPeer(
+                f"the hello is signed by an unknown key ({PublicIdentity(header.sender_key).fingerprint})"
+            )
+        self._check_header(header, types, MAX_HANDSHAKE_BODY)
+        msg = split_message(data, header)
+        self._verify(msg, header.sender_key)
+        return msg
+
+    def _checked_manifest(self, msg: Message, doc: Mapping[str, Any]) -> Manifest:
+        manifest = Manifest.from_dict(doc.get("manifest"))  # type: ignore[arg-type]
+        if manifest.initiator_key != msg.header.sender_key:
+            raise WrongPeer("the manifest names another initiator than the hello's signer")
+        if manifest.responder_key != self._identity.public.raw:
+            raise WrongPeer("the manifest is addressed to another responder")
+        if manifest.session_id != msg.header.session_id:
+            raise MalformedMessage("the hello's session id differs from its manifest's")
+        if self._seen is not None and manifest.session_id in self._seen:
+            raise Replayed("this session id was used before (replayed hello)")
+        return manifest
+
+    def _on_hello(self, msg: Message) -> Step:
+        doc = self._json_body(msg)
+        manifest = self._checked_manifest(msg, doc)
+        peer_key = msg.header.sender_key
+        self._learn(manifest=manifest, session_id=manifest.session_id, peer_key=peer_key)
+        self._check_time()
+        # authenticated and fresh from here on (a server counts the session now): a replayed or expired
+        # hello, which anyone who saw the traffic can send, must not count
+        peer = self._peers.lookup_key(peer_key)
+        if peer is None:  # pragma: no cover - looked up in _read
+            raise UnknownPeer("the hello's signer left the trust store")
+        self._learn(peer_name=peer.name)
+        self._peer_authenticated = True
+        if self._seen is not None:
+            self._seen.add(manifest.session_id)
+        eph_peer = self._ephemeral_of(doc)
+        peer_padded = self._check_declared_size(doc.get("padded_size"), "initiator")
+        self._learn(peer_padded=peer_padded)
+        self._absorb(msg)
+        # the decision comes first, from the manifest and the policy only (not even the time it takes to
+        # collect our items may depend on their number)
+        reason = self._policy.refusal(manifest, peer.name)
+        if reason is not None:
+            self.refusal_reason = reason
+            out = self._send(T_REFUSE, canonical_json({"reason": reason}))
+            self._outcome = ("refused", None, reason)
+            return SessionState.DONE, out
+        ctx = ResultContext(self.role, manifest, peer_key, peer.name, 0, 0, peer_padded, None)
+        return SessionState.AWAIT_REQUEST, self._accept(ctx, eph_peer)
+
+    def _accept(self, ctx: ResultContext, eph_peer: bytes) -> bytes:
+        """Our items of the manifest's kinds, padded; the accept; the traffic keys and the PSI party."""
+        listening, manifest = self._phase(Listening), ctx.manifest
+        back: dict[bytes, tuple[str, str]] | None = None
+        if listening.raw is not None:
+            real = listening.raw
+        elif listening.items_by_kind is not None:
+            real, back = indicator_items(listening.items_by_kind, manifest.kinds)
+        else:  # pragma: no cover - one of them is set
+            raise LocalProtocolError("no items")
+        own_padded = padded_size(manifest.padding, len(real), manifest.max_items_responder)
+        self._learn(own_size=len(real), own_padded=own_padded)
+        eph, eph_pub = ephemeral(listening.seed)
+        shared = x25519_shared(eph, eph_peer)  # a small-order key fails here, before the accept is sent
+        own = real + dummies(listening.seed, own_padded - len(real))
+        out = self._send(T_ACCEPT, canonical_json({"ephemeral": eph_pub.hex(), "padded_size": own_padded}))
+        i2r, r2i = traffic_keys(shared, self._transcript.hash)
+        modes = (cast("Mode", manifest.mode),)
+        saved = self._restoring.psi if self._restoring is not None else None
+        if saved is not None:  # restoring: the PSI party from its own saved state (no PSI work redone)
+            psi = PsiResponder.restore_state(
+                saved, own, allowed_modes=modes, workers=self._workers, max_peer_items=ctx.peer_padded,
+                progress=self._progress,
+            )  # fmt: skip
+        else:
+            psi = PsiResponder(own, allowed_modes=modes, seed=psi_seed(listening.seed), workers=self._workers,
+                               max_peer_items=ctx.peer_padded, progress=self._progress)  # fmt: skip
+        ctx = dataclasses.replace(ctx, own_size=len(real), own_padded=own_padded, items_back=back)
+        work: Established[PsiResponder] = Established(ctx, Sealer(r2i), Opener(i2r), psi, listening.seed)
+        self._work = work
+        return out
+
+    def _on_request(self, msg: Message) -> Step:
+        work: Established[PsiResponder] = self._phase(Established)
+        response = psi_boundary(work.psi.respond, work.opener.open(msg.header.raw, msg.body))
+        if response is None:  # pragma: no cover - the PSI responder always answers
+            raise LocalProtocolError("the PSI responder returned no response")
+        mutual = work.ctx.manifest.mode.startswith("mutual")
+        result = None if mutual else make_result(work.ctx, work.psi.result, self._transcript.hash)
+        out = self._send(T_DATA, response, work.sealer)
+        self._own_set_sent = True
+        if result is None:
+            return SessionState.AWAIT_CONFIRM, out
+        self._result = dataclasses.replace(result, transcript_hash=self._transcript.hash)
+        self._outcome = ("completed", None, None)
+        return SessionState.DONE, out
+
+    def _on_confirm(self, msg: Message) -> Step:
+        work: Established[PsiResponder] = self._phase(Established)
+        psi_boundary(work.psi.finish, work.opener.open(msg.header.raw, msg.body))
+        self._result = make_result(work.ctx, work.psi.result, self._transcript.hash)
+        self._outcome = ("completed", None, None)
+        return SessionState.DONE, None
