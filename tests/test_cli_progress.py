@@ -137,16 +137,13 @@ def test_psi_steps_drive_the_bar_on_a_terminal(
         assert calls == []  # no bar, and the library was given no callback at all
         return
     ends = [(desc, stage, total) for desc, stage, done, total in calls if done == total]
-    # step 3 (initiator): its own set (30 padded to 32), then step 5: the peer's set and the comparison
-    # "psi step N" handles message N-1; each step replays the PSI work of the earlier ones (30 and 25 real
-    # items, both padded to 32)
+    # "psi step N" handles message N-1; each step restores the party saved by the one before and does only
+    # its own PSI work (30 and 25 real items, both padded to 32): no stage repeats across steps
     assert ends == [
         ("psi step 2", "blind own set", 32),  # initiator: the accept arrived, its set is blinded
         ("psi step 3", "blind own set", 32), ("psi step 3", "blind peer set", 32),  # responder
-        ("psi step 4", "blind own set", 32), ("psi step 4", "blind peer set", 32),  # initiator: result
-        ("psi step 4", "compare", 32),
-        ("psi step 5", "blind own set", 32), ("psi step 5", "blind peer set", 32),  # responder: result
-        ("psi step 5", "compare", 32),
+        ("psi step 4", "blind peer set", 32), ("psi step 4", "compare", 32),  # initiator: result
+        ("psi step 5", "compare", 32),  # responder: result from the confirm alone
     ]  # fmt: skip
 
 

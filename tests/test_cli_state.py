@@ -9,7 +9,7 @@ from pathlib import Path
 from cli_support import cli, make_lab_keys, write_csv
 
 from blindmatch.canonical import canonicalize
-from blindmatch.cli._resume import StepState
+from blindmatch.cli._step_state import StepState
 from blindmatch.indicator_set import InputSpec
 
 
@@ -98,3 +98,49 @@ def test_unreadable_input_is_a_local_error(tmp_path: Path) -> None:
     assert r.returncode == 5 and "cannot read" in r.stderr and not (tmp_path / "a.state").exists()
     r = cli("inspect", "-i", str(tmp_path), cwd=tmp_path)  # a folder
     assert r.returncode == 5
+
+
+# ---- a state is used once: the same message gets the same answer, another one ends the exchange -------
+
+
+def test_rerunning_a_step_with_the_same_message_writes_the_same_answer(tmp_path: Path) -> None:
+    w = tmp_path
+    _start(w)
+    r = cli("psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", cwd=w)
+    assert r.returncode == 0, r.stderr
+    first = (w / "a-msg2.bin").read_bytes()
+    state_after = (w / "a.state").read_bytes()
+    (w / "a-msg2.bin").unlink()
+    r = cli("psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", cwd=w)  # e.g. after a crash
+    assert r.returncode == 0, r.stderr
+    assert (w / "a-msg2.bin").read_bytes() == first  # byte-identical: no second evaluation
+    assert json.loads((w / "a.state").read_bytes())["next_seq"] == json.loads(state_after)["next_seq"]
+    r = cli("psi", "continue", "--state", "b.state", "--in", "a-msg2.bin", cwd=w)
+    assert r.returncode == 0, r.stderr
+    r = cli("psi", "finish", "--state", "a.state", "--in", "b-msg3.bin", cwd=w)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((w / "a-report.json").read_text())["count"] == 2
+
+
+def test_a_different_message_for_a_consumed_step_is_refused(tmp_path: Path) -> None:
+    w = tmp_path
+    _start(w)
+    assert cli("psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", cwd=w).returncode == 0
+    # the initiator's state has consumed message 1: a changed copy of it is not answered again
+    bad = bytearray((w / "b-msg1.bin").read_bytes())
+    bad[-1] ^= 1
+    (w / "forged.bin").write_bytes(bytes(bad))
+    before = (w / "a-msg2.bin").read_bytes()
+    r = cli("psi", "continue", "--state", "a.state", "--in", "forged.bin", cwd=w)
+    assert r.returncode == 4, r.stderr  # a peer error; the exchange is over
+    assert not (w / "a.state").exists() and (w / "a-msg2.bin").read_bytes() == before
+    assert not (w / "a-msg4.bin").exists() and not (w / "a-msg3.bin").exists()
+
+
+def test_state_of_another_identity_is_refused(tmp_path: Path) -> None:
+    w = tmp_path
+    _start(w)
+    (w / "a.pem").rename(w / "a-old.pem")
+    assert cli("keygen", "a.pem", cwd=w).returncode == 0
+    r = cli("psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", cwd=w)
+    assert r.returncode == 5 and "cannot resume" in r.stderr and (w / "a.state").exists()

@@ -18,14 +18,13 @@ import argparse
 import os
 import time
 from pathlib import Path
-from typing import TypeAlias
+from typing import NoReturn, TypeAlias
 
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
 from ..fingerprints import get_profile
-from ..session import InitiatorSession, Manifest, PeerStore, PublicIdentity, ResponderSession
+from ..session import InitiatorSession, Manifest, ResponderSession
 from ..transport import delete_state, read_message, write_message
 from ._common import Messages
-from ._resume import SeededRng, StepState, digest, new_seed, policy_to_dict, rebuild
 from ._session_io import (
     add_identity_args,
     add_input_args,
@@ -45,6 +44,7 @@ from ._session_io import (
     summary_lines,
     write_outputs,
 )
+from ._step_state import StepState, new_party, new_seed, policy_to_dict, restore_party
 from .exitcodes import CliError, ExitCode
 from .progress import Progress
 
@@ -187,7 +187,6 @@ def run_initiate(args: argparse.Namespace) -> int:
         workers=args.workers,
         peer_name=peer.name,
         peer_key=peer.public.to_text(),
-        manifest=manifest.to_dict(),
         out_dir=out_dir,
         prefix=prefix,
         started=time.time(),
@@ -195,32 +194,16 @@ def run_initiate(args: argparse.Namespace) -> int:
     )
     state.adopt(iset)
     try:
-        hello = _hello_of(state)
+        party = new_party(state, manifest=manifest)
+        hello = party.start()
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
-    state.sent.append(digest(hello))
+    state.party = party.save_state()
+    state.next_seq = 1
     state.save(state_path, overwrite=False)
     out = _write_out(Path(args.out) if args.out else _default_out(state_path, 0), hello)
     _announce(msgs, "initiator", 0, out, peer.name)
     return ExitCode.OK
-
-
-def _hello_of(state: StepState) -> bytes:
-    """The hello of a fresh initiator state (its ``start()`` output, reproducible from the seed)."""
-    identity = load_identity(state.identity)
-    if state.manifest is None or state.peer_key is None:  # pragma: no cover - set by run_initiate
-        raise CliError(ExitCode.INTERNAL, "initiator state without a manifest")
-    party = InitiatorSession(
-        identity,
-        PublicIdentity.from_text(state.peer_key),
-        items=state.items.items,
-        kinds=state.items.kinds,
-        manifest=Manifest.from_dict(state.manifest),
-        peer_name=state.peer_name,
-        rng=SeededRng(state.seed),
-        workers=state.workers,
-    )
-    return party.start()
 
 
 def run_respond(args: argparse.Namespace) -> int:
@@ -274,58 +257,79 @@ def _step(
     party: InitiatorSession | ResponderSession | None = None
     try:
         with Progress(f"psi step {state.next_seq + 1}", quiet=msgs.quiet, ticking=True) as bar:
-            party = rebuild(state, bar.callback)
+            party = new_party(state, bar.callback) if first else restore_party(state, bar.callback)
             out = party.receive(incoming)
     except BlindmatchError as exc:
-        if party is None or not party.done:
-            if isinstance(exc, RemoteError):
-                _wipe(state_path, first)
-                raise CliError(ExitCode.PEER, f"cannot resume: {exc}") from None
-            raise
-        # The session failed on this message: keep the signed record of the failure, drop the secrets.
-        _wipe(state_path, first)
-        paths = write_outputs(state.out_dir, state.prefix, report=None, record=party.record())
-        for p in paths:
-            msgs.info(f"wrote {p} (record of the failed exchange)")
-        code = ExitCode.PEER if isinstance(exc, RemoteError) else ExitCode.LOCAL
-        raise CliError(code, f"the exchange failed: {exc}; state deleted") from None
-    state.received.append(incoming)
-    seq = state.next_seq
-    out_path: Path | None = None
-    if out is not None:
-        state.sent.append(digest(out))
-        out_path = Path(args.out) if args.out else _default_out(state_path, seq)
+        _step_failed(msgs, state, state_path, party, exc, first=first)
+    resend = state.consumed(incoming)  # the message the last step took: the same answer again
+    seq = state.next_seq - 1 if resend else state.next_seq + 1  # ours answers the message next_seq
+    out_path = (Path(args.out) if args.out else _default_out(state_path, seq)) if out is not None else None
     if party.done:
         _wipe(state_path, first)
         if out_path is not None and out is not None:
             _write_out(out_path, out)
-        report, paths = finish_outputs(
-            state.indicators(), party, state.out_dir, state.prefix, started=state.started,
-            near_duplicates=state.near_duplicates,
-        )  # fmt: skip
-        if isinstance(party, ResponderSession) and party.refusal_reason is not None:
-            print(f"refused the proposal: {party.refusal_reason}")
-            if out_path is not None:
-                print(f"wrote the signed refusal to {out_path}: send it so the peer learns why")
-        elif report is not None:
-            for line in summary_lines(report, peer=report.peer or "peer"):
-                print(line)
-            if out_path is not None:
-                print(f"wrote message {seq} to {out_path}")
-                msgs.info("next: " + _NEXT[(party.role, seq)].format(
-                    out=out_path, name=out_path.name, peer=state.peer_name or "the peer"))  # fmt: skip
-        for p in paths:
-            print(f"  wrote {p}")
+        _finish(msgs, state, party, seq, out_path)
         return ExitCode.OK
     if out is None or out_path is None:
         raise CliError(ExitCode.INTERNAL, "the session neither answered nor ended")
-    if state.peer_name is None and state.peers_json is not None and party.manifest is not None:
-        known = PeerStore.from_json(state.peers_json).lookup_key(party.manifest.initiator_key)
-        state.peer_name = known.name if known is not None else None
-    state.save(state_path, overwrite=not first)
+    if not resend:
+        if state.peer_name is None:
+            state.peer_name = party.peer_name
+        state.advance(party.save_state(), incoming, seq + 1)
+        state.save(state_path, overwrite=not first)  # the state first: never behind the message sent
     _write_out(out_path, out)
     _announce(msgs, party.role, seq, out_path, state.peer_name)
     return ExitCode.OK
+
+
+def _step_failed(
+    msgs: Messages,
+    state: StepState,
+    state_path: Path,
+    party: InitiatorSession | ResponderSession | None,
+    exc: BlindmatchError,
+    *,
+    first: bool,
+) -> NoReturn:
+    if party is None or not party.done:
+        if isinstance(exc, RemoteError):
+            _wipe(state_path, first)
+            raise CliError(ExitCode.PEER, f"cannot resume: {exc}") from None
+        raise exc
+    # The session failed on this message: keep the signed record of the failure, drop the secrets.
+    _wipe(state_path, first)
+    paths = write_outputs(state.out_dir, state.prefix, report=None, record=party.record())
+    for p in paths:
+        msgs.info(f"wrote {p} (record of the failed exchange)")
+    code = ExitCode.PEER if isinstance(exc, RemoteError) else ExitCode.LOCAL
+    raise CliError(code, f"the exchange failed: {exc}; state deleted") from None
+
+
+def _finish(
+    msgs: Messages,
+    state: StepState,
+    party: InitiatorSession | ResponderSession,
+    seq: int,
+    out_path: Path | None,
+) -> None:
+    """The last step: the report, the record and what to tell the operator."""
+    report, paths = finish_outputs(
+        state.indicators(), party, state.out_dir, state.prefix, started=state.started,
+        near_duplicates=state.near_duplicates,
+    )  # fmt: skip
+    if isinstance(party, ResponderSession) and party.refusal_reason is not None:
+        print(f"refused the proposal: {party.refusal_reason}")
+        if out_path is not None:
+            print(f"wrote the signed refusal to {out_path}: send it so the peer learns why")
+    elif report is not None:
+        for line in summary_lines(report, peer=report.peer or "peer"):
+            print(line)
+        if out_path is not None:
+            print(f"wrote message {seq} to {out_path}")
+            msgs.info("next: " + _NEXT[(party.role, seq)].format(
+                out=out_path, name=out_path.name, peer=state.peer_name or "the peer"))  # fmt: skip
+    for p in paths:
+        print(f"  wrote {p}")
 
 
 def _wipe(state_path: Path, first: bool) -> None:

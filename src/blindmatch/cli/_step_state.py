@@ -1,65 +1,62 @@
-"""Resuming a session party between the steps of a file-based exchange.
+"""The state of a file-based exchange between its steps (``blindmatch psi ...``).
 
-Session parties live in memory and hold keys that cannot be written out as such. Between two steps the
-state file keeps instead: a 32-byte secret seed for the party's random generator, how the inputs were
-read (an :class:`~blindmatch.InputSpec`: absolute paths and options, no indicator value) with a keyed
-hash of what they gave, the proposal (initiator) or policy (responder), the messages received so far,
-and a hash of every message sent. A step reads the inputs again (refusing them if their hash differs),
-rebuilds the party from the same seed and replays the received messages: the party draws the same secret
-scalars and ephemeral keys and produces byte-identical messages (checked against the hashes) before it
-takes the new message. So the state file is as secret as the scalars themselves: mode 0600, wiped and
-deleted when the exchange ends or fails.
+A step restores the session party from its saved state (``save_state``/``restore_state``): the state file
+keeps the party's own saved state (its seed, the messages it consumed, and the PSI party's saved state,
+so a step redoes no earlier step's PSI work), how the inputs are read (an :class:`~blindmatch.InputSpec`:
+absolute paths and options, no indicator value) with a keyed hash of what they gave, the proposal's peer
+(initiator) or the trust store and policy (responder), and where the outputs go. A step reads the inputs
+again and refuses them if their hash differs. The state file is as secret as the scalars its seed makes:
+mode 0600, replaced atomically before each step's message is written, wiped and deleted when the exchange
+ends or fails. Re-running a step with the very message it consumed writes the same answer again; any
+other message for that step is refused by the session (a second answer under the same secret scalar
+would give the peer an oracle).
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from .._derive import derive_key
 from .._progress import ProgressCallback
-from ..errors import InvalidParameter, LocalError, MalformedFile
+from ..errors import InvalidParameter, MalformedFile
 from ..indicator_set import IndicatorSet, InputSpec, PsiItems
-from ..session import InitiatorSession, Manifest, PeerStore, Policy, PublicIdentity, ResponderSession
+from ..session import InitiatorSession, PeerStore, Policy, PublicIdentity, ResponderSession
 from ..transport import read_state, write_state
 from ._session_io import load_identity, read_inputs
 from .exitcodes import CliError, ExitCode
 
-__all__ = ["SeededRng", "StepState", "rebuild"]
+__all__ = ["StepState", "new_party", "new_seed", "policy_to_dict", "restore_party"]
 
 STATE_FORMAT = "blindmatch-psi-state"
-STATE_VERSION = 2  # 2: the inputs as a specification and a keyed hash, no longer their values
-_INPUTS_LABEL = b"blindmatch/psi-state/inputs-hmac/v1"
+STATE_VERSION = 3  # 3: the session party's saved state instead of the messages to replay
+_INPUTS_LABEL = b"blindmatch/cli/v1 inputs hmac"
+_PARTY_LABEL = b"blindmatch/cli/v1 party seed"
 
 
 def inputs_key(seed: bytes) -> bytes:
-    """The key of the inputs' hash in a state file: from the state's seed, under its own HKDF label (an
-    unkeyed hash would let anyone holding the state file confirm a guessed set)."""
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INPUTS_LABEL).derive(seed)
+    """The key of the inputs' hash in a state file: from the state's seed, under its own label (an unkeyed
+    hash would let anyone holding the state file confirm a guessed set)."""
+    return derive_key(seed, _INPUTS_LABEL)
 
 
-class SeededRng:
-    """A deterministic random generator: the ChaCha20 keystream under a secret 32-byte seed."""
+def _party_rng(seed: bytes) -> Callable[[int], bytes]:
+    """The ``rng`` of a new session party: its one 32-byte draw is the party seed derived from ours."""
+    party_seed = derive_key(seed, _PARTY_LABEL)
 
-    def __init__(self, seed: bytes) -> None:
-        if len(seed) != 32:
-            raise ValueError("seed must be 32 bytes")
-        self._enc = Cipher(algorithms.ChaCha20(seed, b"\0" * 16), mode=None).encryptor()
+    def rng(n: int) -> bytes:
+        if n != len(party_seed):
+            raise InvalidParameter("a session party draws only its 32-byte seed")
+        return party_seed
 
-    def __call__(self, n: int) -> bytes:
-        return self._enc.update(b"\0" * n)
-
-
-class ResumeError(LocalError):
-    """The state file cannot be resumed (wrong inputs, changed identity, or a bug)."""
+    return rng
 
 
 @dataclass
@@ -72,11 +69,11 @@ class StepState:
     workers: int = 1
     peer_name: str | None = None
     peer_key: str | None = None  # initiator: the responder's public key
-    manifest: dict[str, Any] | None = None  # initiator
     peers_json: str | None = None  # responder: the trust store when the exchange began
     policy: dict[str, Any] | None = None  # responder
-    received: list[bytes] = field(default_factory=list)
-    sent: list[str] = field(default_factory=list)  # SHA-256 (hex) of each message sent
+    party: bytes = field(default=b"", repr=False)  # the session party's saved state (holds its seed)
+    next_seq: int = 0  # the number of the next message this side takes (the hello is message 0)
+    last_in: str = ""  # SHA-256 (hex) of the message the last step took
     out_dir: str = "."
     prefix: str = ""
     started: float = 0.0
@@ -107,9 +104,14 @@ class StepState:
         """The session's items (prompts as band items with --near-duplicates)."""
         return self.indicators().psi_items(self.near_duplicates)
 
-    @property
-    def next_seq(self) -> int:
-        return len(self.received) + len(self.sent)
+    def consumed(self, message: bytes) -> bool:
+        """Whether ``message`` is the one the last step took (a re-run of that step)."""
+        return bool(self.last_in) and hmac.compare_digest(hashlib.sha256(message).hexdigest(), self.last_in)
+
+    def advance(self, party: bytes, consumed: bytes, next_seq: int) -> None:
+        """After a step: the party's new saved state, the message it took, the next message's number."""
+        self.party, self.next_seq = party, next_seq
+        self.last_in = hashlib.sha256(consumed).hexdigest()
 
     def to_bytes(self) -> bytes:
         doc = {
@@ -122,11 +124,11 @@ class StepState:
             "workers": self.workers,
             "peer_name": self.peer_name,
             "peer_key": self.peer_key,
-            "manifest": self.manifest,
             "peers_json": self.peers_json,
             "policy": self.policy,
-            "received": [m.hex() for m in self.received],
-            "sent": self.sent,
+            "party": base64.b64encode(self.party).decode("ascii"),
+            "next_seq": self.next_seq,
+            "last_in": self.last_in,
             "out_dir": self.out_dir,
             "prefix": self.prefix,
             "started": self.started,
@@ -151,11 +153,11 @@ class StepState:
                 workers=int(doc["workers"]),
                 peer_name=doc["peer_name"],
                 peer_key=doc["peer_key"],
-                manifest=doc["manifest"],
                 peers_json=doc["peers_json"],
                 policy=doc["policy"],
-                received=[bytes.fromhex(m) for m in doc["received"]],
-                sent=[str(h) for h in doc["sent"]],
+                party=base64.b64decode(doc["party"], validate=True),
+                next_seq=int(doc["next_seq"]),
+                last_in=str(doc["last_in"]),
                 out_dir=str(doc["out_dir"]),
                 prefix=str(doc["prefix"]),
                 started=float(doc["started"]),
@@ -178,10 +180,6 @@ class StepState:
 
 def new_seed() -> bytes:
     return os.urandom(32)
-
-
-def digest(msg: bytes) -> str:
-    return hashlib.sha256(msg).hexdigest()
 
 
 def policy_to_dict(p: Policy) -> dict[str, Any]:
@@ -212,56 +210,47 @@ def policy_from_dict(d: dict[str, Any]) -> Policy:
     )
 
 
-def rebuild(
+def _arguments(state: StepState) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The constructor arguments of the state's party (the same at every step; the initiator's manifest
+    comes from the party's saved state once there is one)."""
+    identity = load_identity(state.identity)
+    kwargs: dict[str, Any] = {"workers": state.workers}
+    if state.role == "initiator":
+        if state.peer_key is None:
+            raise CliError(ExitCode.LOCAL, "unreadable state file (an initiator without its peer)")
+        items = state.items
+        kwargs.update(items=items.items, kinds=items.kinds, peer_name=state.peer_name)
+        return (identity, PublicIdentity.from_text(state.peer_key)), kwargs
+    if state.peers_json is None or state.policy is None:
+        raise CliError(ExitCode.LOCAL, "unreadable state file (a responder without peers and policy)")
+    # only the kinds the proposal names take part: per kind (the result maps back through the set)
+    kwargs["items_by_kind"] = state.indicators().items_by_kind(state.near_duplicates)
+    return (identity, PeerStore.from_json(state.peers_json), policy_from_dict(state.policy)), kwargs
+
+
+def new_party(
+    state: StepState, progress: ProgressCallback | None = None, **extra: Any
+) -> InitiatorSession | ResponderSession:
+    """The party of the first step, whose seed derives from the state's (``extra``: the initiator's
+    proposal arguments)."""
+    args, kwargs = _arguments(state)
+    kwargs.update(extra, rng=_party_rng(state.seed), progress=progress)
+    if state.role == "initiator":
+        return InitiatorSession(*args, **kwargs)
+    return ResponderSession(*args, **kwargs)
+
+
+def restore_party(
     state: StepState, progress: ProgressCallback | None = None
 ) -> InitiatorSession | ResponderSession:
-    """A fresh party in the state the exchange had reached (every earlier message replayed).
-
-    ``progress`` receives the PSI stages, those of the replay included.
-    """
-    identity = load_identity(state.identity)
-    rng = SeededRng(state.seed)
-    party: InitiatorSession | ResponderSession
-    sent_iter = iter(state.sent)
-
-    def check(out: bytes | None) -> None:
-        if out is None:
-            return
-        want = next(sent_iter, None)
-        if want is None or want != digest(out):
-            raise ResumeError(
-                "resuming the exchange gave another message than the one sent before "
-                "(the identity key or the state file changed)"
-            )
-
-    if state.role == "initiator":
-        if state.manifest is None or state.peer_key is None:
-            raise ResumeError("initiator state without a manifest")
-        party = InitiatorSession(
-            identity,
-            PublicIdentity.from_text(state.peer_key),
-            items=state.items.items,
-            kinds=state.items.kinds,
-            manifest=Manifest.from_dict(state.manifest),
-            peer_name=state.peer_name,
-            rng=rng,
-            workers=state.workers,
-            progress=progress,
-        )
-        check(party.start())
-    else:
-        if state.peers_json is None or state.policy is None:
-            raise ResumeError("responder state without peers and policy")
-        party = ResponderSession(
-            identity,
-            PeerStore.from_json(state.peers_json),
-            policy_from_dict(state.policy),
-            # only the kinds the proposal names take part: per kind (the result maps back through the set)
-            items_by_kind=state.indicators().items_by_kind(state.near_duplicates),
-            rng=rng,
-            workers=state.workers,
-            progress=progress,
-        )
-    for msg in state.received:
-        check(party.receive(msg))
-    return party
+    """The party as the last step saved it: earlier PSI work is restored, not redone."""
+    args, kwargs = _arguments(state)
+    kwargs["progress"] = progress
+    cls: type[InitiatorSession] | type[ResponderSession]
+    cls = InitiatorSession if state.role == "initiator" else ResponderSession
+    try:
+        return cls.restore_state(state.party, *args, **kwargs)
+    except (InvalidParameter, MalformedFile) as exc:
+        raise CliError(
+            ExitCode.LOCAL, f"cannot resume the exchange: {exc} (the identity key or the state file changed)"
+        ) from None
