@@ -101,3 +101,14 @@ def test_size_functions_match_real_messages(mode: str, n_a: int, n_b: int) -> No
     assert (m3 is not None) == mode_spec(mode).confirm
     if m3 is not None:
         assert len(m3) == confirm_size(n_b)
+
+
+def test_protocol_doc_shows_the_mode_specs_table() -> None:
+    from pathlib import Path
+
+    from blindmatch.psi import mode_table_markdown
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    table = mode_table_markdown()
+    assert table in doc
+    assert table.count("\n") == len(MODES) + 1

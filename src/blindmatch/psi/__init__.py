@@ -32,7 +32,7 @@ from ._errors import (
     UnexpectedMessage,
 )
 from ._items import indicator_item
-from ._modes import MODE_SPECS, MODES, Learns, Mode, ModeSpec, mode_spec
+from ._modes import MODE_SPECS, MODES, Learns, Mode, ModeSpec, mode_spec, mode_table_markdown
 from ._party import DEFAULT_MAX_PEER_ITEMS, Initiator, PsiResult, Responder, run_in_memory
 from ._wire import confirm_size, request_size, response_size
 
@@ -59,6 +59,7 @@ __all__ = [
     "confirm_size",
     "indicator_item",
     "mode_spec",
+    "mode_table_markdown",
     "request_size",
     "response_size",
     "run_in_memory",

@@ -11,7 +11,7 @@ from typing import Literal
 
 from ..errors import InvalidParameter
 
-__all__ = ["MODES", "MODE_SPECS", "Learns", "Mode", "ModeSpec", "mode_spec"]
+__all__ = ["MODES", "MODE_SPECS", "Learns", "Mode", "ModeSpec", "mode_spec", "mode_table_markdown"]
 
 Mode = Literal["intersection", "mutual", "cardinality", "mutual-cardinality"]
 #: What one side learns: which of its own items are shared, only their number, or nothing.
@@ -68,3 +68,17 @@ def mode_spec(mode: str) -> ModeSpec:
     if spec is None:
         raise InvalidParameter(f"unknown PSI mode; expected one of {', '.join(MODES)}")
     return spec
+
+
+def mode_table_markdown() -> str:
+    """The mode specs as the Markdown table ``docs/protocol.md`` shows (a test keeps the two identical)."""
+    yes_no = {True: "yes", False: "no"}
+    head = ("mode", "wire code", "initiator learns", "responder learns", "confirm (message 3)",
+            "answer sorted by hash")  # fmt: skip
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in MODE_SPECS.values():
+        rows.append(
+            f"| `{s.name}` | {s.code} | {s.initiator_learns} | {s.responder_learns} | {yes_no[s.confirm]} "
+            f"| {yes_no[s.permuted]} |"
+        )
+    return "\n".join(rows)
