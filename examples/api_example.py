@@ -50,15 +50,14 @@ def main() -> None:
     lab_a, lab_b = Identity.generate(), Identity.generate()
     b_trusts = PeerStore()
     b_trusts.add("lab-a", lab_a.public)
-    items_a = a.psi_items()
     init = InitiatorSession(
-        lab_a, lab_b.public, items=items_a.items, kinds=items_a.kinds, mode="intersection",
+        lab_a, lab_b.public, indicators=a.psi_items().indicators, mode="intersection",
         max_items=8192, padding="pow2", purpose="API example: indicators shared by lab A and lab B",
         peer_name="lab-b",
     )  # fmt: skip
     policy = Policy(modes=frozenset({"intersection"}), max_items_responder=8192)  # our public cap
-    # The responder's items go per kind: only the kinds the proposal names take part.
-    resp = ResponderSession(lab_b, b_trusts, policy, items_by_kind=b.items_by_kind())
+    # Only the responder's items of the kinds the proposal names take part (selected, not re-encoded).
+    resp = ResponderSession(lab_b, b_trusts, policy, indicators=b.psi_items().indicators)
     wire = run_session_in_memory(init, resp)
     result = init.result
     assert result is not None

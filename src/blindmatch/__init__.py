@@ -70,7 +70,15 @@ from .indicator_set import (
 )
 from .inputs import InputBatch, InputRow, read_indicators
 from .outputs import LocalReport
-from .psi import Initiator, ProgressCallback, PsiResult, Responder, indicator_item, run_in_memory
+from .psi import (
+    IndicatorItems,
+    Initiator,
+    ProgressCallback,
+    PsiResult,
+    Responder,
+    indicator_item,
+    run_in_memory,
+)
 from .session import (
     Identity,
     InitiatorSession,
@@ -106,6 +114,7 @@ __all__ = [
     "FilterMetadata",
     "FingerprintProfile",
     "Identity",
+    "IndicatorItems",
     "IndicatorMatch",
     "IndicatorSet",
     "Initiator",

@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, TypeAlias
 
 from .canonical import KINDS
 from .errors import InvalidParameter
 from .fingerprints import BAND_KIND, FingerprintProfile, PromptItems
 from .inputs import FORMATS
+from .psi import IndicatorItems
 
 __all__ = [
     "LINE_BITS",
@@ -165,19 +167,28 @@ class InputSpec:
 
 @dataclass(frozen=True, eq=False)
 class PsiItems:
-    """The PSI items of an :class:`~blindmatch.IndicatorSet`: distinct item bytes, kinds sorted.
+    """The PSI items of an :class:`~blindmatch.IndicatorSet`: its :class:`~blindmatch.psi.IndicatorItems`
+    (distinct items, kinds sorted, the map back), the form sessions take as ``indicators=``.
 
     With near-duplicate matching ``profile`` is the fingerprint profile and ``prompts`` the prompts' band
     items (kind ``prompt-band`` replaces ``prompt`` in ``kinds``).
     """
 
-    items: list[bytes] = field(repr=False)
-    kinds: tuple[str, ...]
+    indicators: IndicatorItems = field(repr=False)
     profile: FingerprintProfile | None = None
     prompts: PromptItems | None = field(default=None, repr=False)
 
+    @cached_property
+    def items(self) -> list[bytes]:
+        """The distinct item bytes, kinds sorted (``indicators.items``, listed once)."""
+        return self.indicators.items
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return self.indicators.kinds
+
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.indicators)
 
     @property
     def manifest_profile(self) -> str | None:

@@ -41,10 +41,10 @@ from ._indicator_types import (
 )
 from .canonical import canonicalize, canonicalize_many
 from .errors import InvalidIndicator, InvalidInputs, InvalidParameter
-from .fingerprints import BAND_KIND, FingerprintProfile, PromptItems, PromptMatch, get_profile, prompt_items
+from .fingerprints import FingerprintProfile, PromptItems, PromptMatch, get_profile, prompt_items
 from .inputs import read_indicators
 from .outputs import LocalReport
-from .psi import PsiResult, indicator_item
+from .psi import IndicatorItems, PsiResult
 from .session import SessionResult
 
 __all__ = [
@@ -139,8 +139,7 @@ class IndicatorSet:
         self._sources: list[_Source] = []
         self._summaries: list[SourceSummary] = []
         self._problems: list[str] = []
-        self._back: dict[bytes, int] | None = None
-        self._kind_items: dict[str, list[bytes]] = {}
+        self._indicators: IndicatorItems | None = None  # every kind's items and the one map back
         self._psi_cache: dict[tuple[str, str] | None, PsiItems] = {}
         self._redact_key = os.urandom(32)  # per set: redaction refs link rows of one set only
         self.spec: InputSpec | None = None
@@ -464,48 +463,37 @@ class IndicatorSet:
 
     # -- PSI items and the way back ------------------------------------------------------------------
 
-    def _item_back(self) -> dict[bytes, int]:
-        if self._back is None:
-            back: dict[bytes, int] = {}
-            for kind in self.kinds:
-                items = []
-                for canon, entry in self._index[kind].items():
-                    it = indicator_item(kind, canon)
-                    back[it] = entry
-                    items.append(it)
-                self._kind_items[kind] = items
-            self._back = back
-        return self._back
+    def _exact(self) -> IndicatorItems:
+        """The items of every ``(kind, canonical)`` (made once): the one map back from item bytes."""
+        if self._indicators is None:
+            self._indicators = IndicatorItems({k: self._index[k] for k in self.kinds})
+        return self._indicators
 
     def psi_items(self, near_duplicates: str | FingerprintProfile | None = None) -> PsiItems:
         """The distinct PSI items (:func:`~blindmatch.psi.indicator_item`), kinds sorted, values in reading
         order; with ``near_duplicates`` (a fingerprint profile) prompts are replaced by their
-        ``prompt-band`` items (prompts that cannot be fingerprinted are left out and counted)."""
+        ``prompt-band`` items (prompts that cannot be fingerprinted are left out and counted).
+        ``psi_items().indicators`` is what a session takes as ``indicators=``."""
         profile = get_profile(near_duplicates) if near_duplicates is not None else None
         key = (profile.name, profile.tag) if profile is not None else None
         cached = self._psi_cache.get(key)
         if cached is not None:
             return cached
-        self._item_back()
-        per_kind = {k: v for k, v in self._kind_items.items() if profile is None or k != "prompt"}
+        exact = self._exact()
         prompts: PromptItems | None = None
-        if profile is not None and "prompt" in self._kind_items:
+        if profile is not None and "prompt" in exact.kinds:
+            exact = exact.select(k for k in exact.kinds if k != "prompt")
             prompts = prompt_items(self.values("prompt"), profile, errors="skip")
             if prompts.items:
-                per_kind[BAND_KIND] = prompts.items
-        kinds = tuple(sorted(per_kind))
-        out = PsiItems([it for k in kinds for it in per_kind[k]], kinds, profile, prompts)
+                exact = IndicatorItems.combine([exact, IndicatorItems(prompts.items_by_kind)])
+        out = PsiItems(exact, profile, prompts)
         self._psi_cache[key] = out
         return out
 
     def items_by_kind(self, near_duplicates: str | FingerprintProfile | None = None) -> dict[str, list[str]]:
         """The values behind :meth:`psi_items` per kind (canonical values; band values for prompt bands):
         the form a session's ``items_by_kind`` takes."""
-        pi = self.psi_items(near_duplicates)
-        out = {k: self.values(k) for k in pi.kinds if k != BAND_KIND}
-        if pi.prompts is not None and BAND_KIND in pi.kinds:
-            out.update(pi.prompts.items_by_kind)
-        return out
+        return self.psi_items(near_duplicates).indicators.items_by_kind()
 
     def _resolve(
         self,
@@ -513,14 +501,14 @@ class IndicatorSet:
         near_duplicates: str | FingerprintProfile | None,
     ) -> tuple[dict[int, list[Ref]], list[tuple[int, PromptMatch, list[Ref]]]]:
         """Matched items to ``{entry: refs}`` of exact matches and ``(entry, match, refs)`` of prompts."""
-        back = self._item_back()
+        back = self._exact()
         pi = self.psi_items(near_duplicates) if near_duplicates is not None else None
         exact: set[int] = set()
         bands: list[bytes] = []
         for it in _matched_items(matched):
-            entry = back.get(it)
-            if entry is not None:
-                exact.add(entry)
+            pair = back.indicator_of(it)
+            if pair is not None:
+                exact.add(self._index[pair[0]][pair[1]])
             elif pi is not None and pi.prompts is not None:
                 bands.append(it)
             else:

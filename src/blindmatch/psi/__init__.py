@@ -1,6 +1,7 @@
 """Private set intersection between two parties who share no key (Curve25519 DH-PSI, sans-I/O).
 
-Items are byte strings; :func:`indicator_item` makes them from canonical indicators. Modes:
+Items are byte strings; :func:`indicator_item` makes them from canonical indicators, and
+:class:`IndicatorItems` holds a set of them (distinct, per kind, with the map back to the indicators). Modes:
 
 * ``intersection``: the initiator learns which of its items are shared; the responder learns only sizes;
 * ``mutual``: each side learns which of its own items are shared;
@@ -31,7 +32,7 @@ from ._errors import (
     StateError,
     UnexpectedMessage,
 )
-from ._items import indicator_item
+from ._items import IndicatorItems, indicator_item
 from ._modes import MODE_SPECS, MODES, Learns, Mode, ModeSpec, mode_spec, mode_table_markdown
 from ._party import DEFAULT_MAX_PEER_ITEMS, Initiator, PsiResult, Responder, run_in_memory
 from ._wire import confirm_size, request_size, response_size
@@ -42,6 +43,7 @@ __all__ = [
     "MODE_SPECS",
     "STAGES",
     "SUITE_ID",
+    "IndicatorItems",
     "Initiator",
     "InvalidGroupElement",
     "Learns",

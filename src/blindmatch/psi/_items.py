@@ -1,13 +1,25 @@
-"""Items of the PSI protocol made from canonical indicators."""
+"""Items of the PSI protocol made from canonical indicators, and the one way back from them.
+
+:func:`indicator_item` encodes one ``(kind, canonical)``; :class:`IndicatorItems` holds a whole set of them:
+the distinct items (the only de-duplication of indicator items), grouped per kind, and the map from item
+bytes back to ``(kind, canonical)``. Both the application layer (``IndicatorSet.psi_items()``) and the
+session layer (``indicators=``) use it.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
 
 from ..canonical import CANON_VERSION
 from ..errors import InvalidParameter
 
-__all__ = ["ITEM_PREFIX", "indicator_item"]
+__all__ = ["ITEM_PREFIX", "IndicatorItems", "distinct_items", "indicator_item"]
 
 ITEM_PREFIX = b"blindmatch/psi-item/v1\x00"
+_KIND_AT = len(ITEM_PREFIX) + 1  # where the kind's length byte is (after the canon version)
 
 
 def indicator_item(kind: str, canonical: str) -> bytes:
@@ -31,3 +43,170 @@ def indicator_item(kind: str, canonical: str) -> bytes:
     return b"".join(
         (ITEM_PREFIX, bytes([CANON_VERSION, len(k)]), k, len(v).to_bytes(4, "big"), v)
     )
+
+
+def distinct_items(items: Iterable[bytes]) -> list[bytes]:
+    """Raw items (byte strings) without repeats, in first-seen order."""
+    if isinstance(items, bytes | bytearray | str):
+        raise InvalidParameter("items must be an iterable of bytes")
+    seen: set[bytes] = set()
+    out: list[bytes] = []
+    for it in items:
+        if not isinstance(it, bytes):
+            raise InvalidParameter("items must be bytes")
+        if it not in seen:
+            seen.add(it)
+            out.append(it)
+    return out
+
+
+def _kind_of(item: bytes) -> str | None:
+    """The kind an indicator item names (``None`` for bytes that are not an indicator item)."""
+    if len(item) <= _KIND_AT or not item.startswith(ITEM_PREFIX):
+        return None
+    end = _KIND_AT + 1 + item[_KIND_AT]
+    return item[_KIND_AT + 1 : end].decode("ascii", errors="replace")
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class _Kind:
+    """The distinct values of one kind (first-seen order), their items and the map back item -> value."""
+
+    values: tuple[str, ...]
+    items: tuple[bytes, ...]
+    back: Mapping[bytes, str]
+
+    @classmethod
+    def of(cls, kind: str, values: Iterable[str]) -> _Kind:
+        if isinstance(values, str | bytes):
+            raise InvalidParameter(f"the values of kind {kind!r} must be an iterable of str, not one str")
+        back: dict[bytes, str] = {}
+        for value in values:
+            it = indicator_item(kind, value)
+            if it not in back:
+                back[it] = value
+        return cls(tuple(back.values()), tuple(back), back)
+
+
+_EMPTY = _Kind((), (), {})
+
+
+class IndicatorItems:
+    """The PSI items of canonical indicators: distinct, grouped per kind, with the one map back.
+
+    Built once from ``{kind: canonical values}`` (or ``(kind, canonical)`` pairs); values must already be
+    canonical. Every distinct ``(kind, canonical)`` gives one item (:func:`indicator_item`); repeats count
+    once. Kinds are kept sorted (a kind named with no value is kept too: it is named, it just holds
+    nothing), values in the order first given; :attr:`items` lists the items in that order.
+
+    Immutable: :meth:`select` shares the per-kind groups instead of copying or re-encoding them, so a
+    server can make one party per connection from one instance. Its ``repr`` shows counts, never a value.
+    """
+
+    __slots__ = ("__weakref__", "_groups", "_size")
+
+    _groups: Mapping[str, _Kind]
+    _size: int
+
+    def __init__(self, indicators: Mapping[str, Iterable[str]] | Iterable[tuple[str, str]] = ()) -> None:
+        groups: dict[str, _Kind]
+        if isinstance(indicators, Mapping):
+            groups = {k: _Kind.of(k, v) for k, v in indicators.items()}
+        elif isinstance(indicators, str | bytes):
+            raise InvalidParameter("indicators must be a mapping {kind: values} or (kind, value) pairs")
+        else:
+            per_kind: dict[str, list[str]] = {}
+            for pair in indicators:
+                if not isinstance(pair, tuple) or len(pair) != 2:
+                    raise InvalidParameter("indicators must be (kind, canonical) pairs")
+                per_kind.setdefault(pair[0], []).append(pair[1])
+            groups = {k: _Kind.of(k, v) for k, v in per_kind.items()}
+        self._set(groups)
+
+    def _set(self, groups: Mapping[str, _Kind]) -> None:
+        object.__setattr__(self, "_groups", {k: groups[k] for k in sorted(groups)})
+        object.__setattr__(self, "_size", sum(len(g.items) for g in groups.values()))
+
+    @classmethod
+    def _of_groups(cls, groups: Mapping[str, _Kind]) -> IndicatorItems:
+        out = cls.__new__(cls)
+        out._set(groups)
+        return out
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("IndicatorItems is immutable")
+
+    def __len__(self) -> int:
+        """The number of distinct items."""
+        return self._size
+
+    def __repr__(self) -> str:
+        per_kind = ", ".join(f"{k}={len(g.items)}" for k, g in self._groups.items())
+        return f"<IndicatorItems {self._size} items ({per_kind})>"
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds named, sorted."""
+        return tuple(self._groups)
+
+    @property
+    def items(self) -> list[bytes]:
+        """The distinct items, kinds sorted, values in the order first given (a new list)."""
+        return list(chain.from_iterable(g.items for g in self._groups.values()))
+
+    def __iter__(self) -> Iterator[bytes]:
+        return chain.from_iterable(g.items for g in self._groups.values())
+
+    def __contains__(self, item: object) -> bool:
+        return isinstance(item, bytes) and self.indicator_of(item) is not None
+
+    def items_of(self, kind: str) -> Sequence[bytes]:
+        """The distinct items of ``kind`` (empty if none), in the order of :meth:`values`."""
+        return self._groups.get(kind, _EMPTY).items
+
+    def values(self, kind: str) -> Sequence[str]:
+        """The distinct canonical values of ``kind`` (empty if none), in the order first given."""
+        return self._groups.get(kind, _EMPTY).values
+
+    def items_by_kind(self) -> dict[str, list[str]]:
+        """``{kind: distinct canonical values}`` (new lists)."""
+        return {k: list(g.values) for k, g in self._groups.items()}
+
+    def select(self, kinds: Iterable[str]) -> IndicatorItems:
+        """Only the items of ``kinds`` (kinds held, that is: a kind not held is left out). Shares the
+        per-kind groups with this instance: nothing is copied or encoded again."""
+        if isinstance(kinds, str):
+            raise InvalidParameter("kinds must be an iterable of kind names")
+        wanted = set(kinds)
+        return self._of_groups({k: g for k, g in self._groups.items() if k in wanted})
+
+    @classmethod
+    def combine(cls, parts: Iterable[IndicatorItems]) -> IndicatorItems:
+        """One instance of the items of several, whose kinds must not overlap (groups are shared)."""
+        groups: dict[str, _Kind] = {}
+        for part in parts:
+            if not isinstance(part, IndicatorItems):
+                raise InvalidParameter("combine takes IndicatorItems")
+            for k, g in part._groups.items():
+                if k in groups:
+                    raise InvalidParameter(f"kind {k!r} is in more than one of the parts")
+                groups[k] = g
+        return cls._of_groups(groups)
+
+    def indicator_of(self, item: bytes) -> tuple[str, str] | None:
+        """The ``(kind, canonical)`` that gives ``item``, or ``None`` if ``item`` is not one of these."""
+        kind = _kind_of(item)
+        group = self._groups.get(kind) if kind is not None else None
+        value = group.back.get(item) if group is not None else None
+        return (kind, value) if kind is not None and value is not None else None
+
+    def map_back(self, items: Iterable[bytes]) -> list[tuple[str, str]]:
+        """``(kind, canonical)`` of each item, in order; raises :class:`~blindmatch.InvalidParameter` for an
+        item that is not one of these."""
+        out: list[tuple[str, str]] = []
+        for it in items:
+            pair = self.indicator_of(it) if isinstance(it, bytes) else None
+            if pair is None:
+                raise InvalidParameter("an item is not one of these indicators' items")
+            out.append(pair)
+        return out

@@ -1,41 +1,40 @@
-"""The own items of a session party: distinct byte strings, and the map back to ``(kind, canonical)``."""
+"""The own items of a session party, from whichever of the three parameters was given.
+
+``indicators`` (:class:`~blindmatch.psi.IndicatorItems`) is used as it is; ``items_by_kind`` is converted
+once into one; raw ``items`` are made distinct (:func:`blindmatch.psi._items.distinct_items`) and checked
+against the padding's dummy prefix. De-duplication and the map back to ``(kind, canonical)`` live in
+:mod:`blindmatch.psi._items` only.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
 from ..errors import InvalidParameter
-from ..psi import indicator_item
+from ..psi import IndicatorItems
+from ..psi._items import distinct_items
 from .padding import DUMMY_PREFIX
 
-__all__ = ["distinct_items", "indicator_items"]
+__all__ = ["own_items"]
 
 
-def distinct_items(items: Iterable[bytes]) -> list[bytes]:
-    """Raw items without repeats (in first-seen order); none may start with the dummy prefix."""
-    seen: set[bytes] = set()
-    out: list[bytes] = []
-    for it in items:
-        if not isinstance(it, bytes):
-            raise InvalidParameter("items must be bytes")
-        if it.startswith(DUMMY_PREFIX):
-            raise InvalidParameter("an item starts with the reserved dummy prefix")
-        if it not in seen:
-            seen.add(it)
-            out.append(it)
-    return out
-
-
-def indicator_items(
-    items_by_kind: Mapping[str, Iterable[str]], kinds: Iterable[str]
-) -> tuple[list[bytes], dict[bytes, tuple[str, str]]]:
-    """Distinct items of the given kinds, and the map back to ``(kind, canonical)``."""
-    back: dict[bytes, tuple[str, str]] = {}
-    out: list[bytes] = []
-    for kind in kinds:
-        for value in items_by_kind.get(kind, ()):
-            it = indicator_item(kind, value)
-            if it not in back:
-                back[it] = (kind, value)
-                out.append(it)
-    return out, back
+def own_items(
+    indicators: IndicatorItems | None,
+    items_by_kind: Mapping[str, Iterable[str]] | None,
+    items: Iterable[bytes] | None,
+) -> IndicatorItems | list[bytes]:
+    """The party's indicator items, or its distinct raw items (none may start with the dummy prefix)."""
+    if sum(x is not None for x in (indicators, items_by_kind, items)) != 1:
+        raise InvalidParameter("give exactly one of indicators, items_by_kind and items")
+    if indicators is not None:
+        if not isinstance(indicators, IndicatorItems):
+            raise InvalidParameter("indicators must be IndicatorItems (blindmatch.psi.IndicatorItems)")
+        return indicators
+    if items_by_kind is not None:
+        if not isinstance(items_by_kind, Mapping):
+            raise InvalidParameter("items_by_kind must be a mapping {kind: canonical values}")
+        return IndicatorItems(items_by_kind)
+    raw = distinct_items(items or ())
+    if any(it.startswith(DUMMY_PREFIX) for it in raw):
+        raise InvalidParameter("an item starts with the reserved dummy prefix")
+    return raw

@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from ..psi import IndicatorItems
 from .channel import Opener, Sealer
 from .manifest import Manifest
 from .result import ResultContext
@@ -45,18 +45,17 @@ class Proposal:
     peer_key: bytes
     peer_name: str | None
     items: list[bytes]
-    items_back: Mapping[bytes, tuple[str, str]] | None
+    indicators: IndicatorItems | None  # what the own items come from (raw items: None)
     own_padded: int
     seed: bytes
 
 
 @dataclass(frozen=True, repr=False)
 class Listening:
-    """Responder, until the hello: its items (raw, or by kind: only the manifest's kinds will be used)
+    """Responder, until the hello: its items (raw, or indicators: only the manifest's kinds will be used)
     and the party's seed."""
 
-    raw: list[bytes] | None
-    items_by_kind: Mapping[str, Sequence[str]] | None
+    items: IndicatorItems | list[bytes]
     seed: bytes
 
 

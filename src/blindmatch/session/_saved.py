@@ -13,13 +13,14 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .._derive import derive_key
 from .._strictjson import DuplicateKeyError, object_without_duplicates
 from ..errors import InvalidParameter, MalformedFile
+from ..psi import IndicatorItems
 from ._canonjson import canonical_json
 
 __all__ = ["STATE_FORMAT", "STATE_VERSION", "SavedState", "items_binding"]
@@ -29,16 +30,17 @@ STATE_VERSION = 1
 LABEL_STATE_ITEMS = b"blindmatch/session/v1 state items"
 
 
-def items_binding(
-    seed: bytes, raw: Iterable[bytes] | None, by_kind: Mapping[str, Sequence[str]] | None
-) -> bytes:
+def items_binding(seed: bytes, items: Iterable[bytes] | IndicatorItems) -> bytes:
     """HMAC-SHA-256 under a seed-derived key of the own items (sorted), so a state restored with other items
-    fails, while the state itself shows no item (not even an unkeyed hash a dictionary could invert)."""
+    fails, while the state itself shows no item (not even an unkeyed hash a dictionary could invert).
+
+    Indicators are bound by kind and canonical value, every kind they name (a responder's, before it
+    knows which kinds take part); raw items (an initiator's, already chosen) by their bytes."""
     key = derive_key(seed, LABEL_STATE_ITEMS)
-    if by_kind is not None:
-        doc: Any = {k: sorted(set(v)) for k, v in sorted(by_kind.items())}
+    if isinstance(items, IndicatorItems):
+        doc: Any = {k: sorted(items.values(k)) for k in items.kinds}
     else:
-        doc = sorted({it.hex() for it in raw or ()})
+        doc = sorted({it.hex() for it in items})
     return hmac.new(key, canonical_json({"items": doc}), hashlib.sha256).digest()
 
 

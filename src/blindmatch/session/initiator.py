@@ -11,11 +11,11 @@ from typing import Any, cast
 from .._derive import new_seed
 from .._progress import ProgressCallback
 from ..errors import InvalidParameter, LocalProtocolError, MalformedFile
+from ..psi import IndicatorItems, Mode, response_size
 from ..psi import Initiator as PsiInitiator
-from ..psi import Mode, response_size
 from ._base import Clock, PartyBase, Rng, psi_boundary
 from ._canonjson import canonical_json
-from ._items import distinct_items, indicator_items
+from ._items import own_items
 from ._phases import Established, Proposal
 from ._saved import SavedState, items_binding
 from ._seeded import dummies, ephemeral, psi_seed
@@ -42,36 +42,31 @@ Step = tuple[SessionState, bytes | None]
 
 
 def _own_items(
-    items_by_kind: Mapping[str, Iterable[str]] | None,
-    items: Iterable[bytes] | None,
-    kinds: Iterable[str] | None,
-) -> tuple[list[bytes], dict[bytes, tuple[str, str]] | None, tuple[str, ...]]:
-    """The distinct own items, the map back to indicators (``items_by_kind`` only) and the kinds."""
-    if (items_by_kind is None) == (items is None):
-        raise InvalidParameter("give exactly one of items_by_kind and items")
-    if items_by_kind is not None:
-        kinds = tuple(sorted(set(kinds if kinds is not None else items_by_kind)))
-        extra = [k for k in items_by_kind if k not in kinds]
-        if extra:
-            raise InvalidParameter(f"items of kinds outside the manifest: {', '.join(sorted(extra))}")
-        real, back = indicator_items(items_by_kind, kinds)
-        return real, back, kinds
-    if items is None:  # pragma: no cover - excluded above
-        raise InvalidParameter("no items")
-    return distinct_items(items), None, tuple(sorted(set(kinds))) if kinds is not None else ("bytes",)
+    given: IndicatorItems | list[bytes], kinds: Iterable[str] | None
+) -> tuple[list[bytes], IndicatorItems | None, tuple[str, ...]]:
+    """The distinct own items, the indicators they come from (not for raw items) and the kinds."""
+    if isinstance(given, list):
+        return given, None, tuple(sorted(set(kinds))) if kinds is not None else ("bytes",)
+    kinds = tuple(sorted(set(kinds if kinds is not None else given.kinds)))
+    extra = [k for k in given.kinds if k not in kinds]
+    if extra:
+        raise InvalidParameter(f"items of kinds outside the manifest: {', '.join(sorted(extra))}")
+    chosen = given.select(kinds)
+    return chosen.items, chosen, kinds
 
 
 class InitiatorSession(PartyBase):
     """The party that proposes the manifest and sends the first message.
 
-    Items are given either as ``items_by_kind`` (``{kind: canonical values}``, mapped with
-    :func:`blindmatch.psi.indicator_item`) or as raw ``items`` (byte strings). ``kinds`` defaults to the
-    keys of ``items_by_kind`` (``("bytes",)`` for raw items). ``max_items`` is one cap for both sides or
-    ``(initiator_cap, responder_cap)``. Pass ``manifest=`` instead of the manifest parameters to propose
-    a manifest built elsewhere (its keys must be ours and the peer's). ``prompt_profile`` names the
-    fingerprint profile of ``prompt-band`` items in the manifest (see :class:`Manifest`). ``progress``
-    (``progress(stage, done, total)``, see :mod:`blindmatch.psi`) is handed to the PSI party; padding
-    dummies are counted in its totals.
+    Items are given as exactly one of ``indicators`` (:class:`~blindmatch.psi.IndicatorItems`, built once
+    elsewhere, e.g. ``IndicatorSet.psi_items().indicators``), ``items_by_kind`` (``{kind: canonical
+    values}``, converted here into one) or raw ``items`` (byte strings). ``kinds`` defaults to the kinds
+    of the indicators (``("bytes",)`` for raw items); ``SessionResult.matched`` maps back through them.
+    ``max_items`` is one cap for both sides or ``(initiator_cap, responder_cap)``. Pass ``manifest=``
+    instead of the manifest parameters to propose a manifest built elsewhere (its keys must be ours and
+    the peer's). ``prompt_profile`` names the fingerprint profile of ``prompt-band`` items in the manifest
+    (see :class:`Manifest`). ``progress`` (``progress(stage, done, total)``, see :mod:`blindmatch.psi`) is
+    handed to the PSI party; padding dummies are counted in its totals.
     """
 
     _role = ROLE_INITIATOR
@@ -82,6 +77,7 @@ class InitiatorSession(PartyBase):
         identity: Identity,
         peer: PublicIdentity | bytes,
         *,
+        indicators: IndicatorItems | None = None,
         items_by_kind: Mapping[str, Iterable[str]] | None = None,
         items: Iterable[bytes] | None = None,
         mode: str = "intersection",
@@ -103,7 +99,7 @@ class InitiatorSession(PartyBase):
             peer = PublicIdentity(bytes(peer))
         if not isinstance(peer, PublicIdentity):
             raise TypeError("peer must be a PublicIdentity or 32 bytes")
-        real, back, kinds = _own_items(items_by_kind, items, kinds)
+        real, back, kinds = _own_items(own_items(indicators, items_by_kind, items), kinds)
         if manifest is None:
             if max_items is None or purpose is None:
                 raise InvalidParameter("max_items and purpose are required (or pass a manifest)")
@@ -123,7 +119,7 @@ class InitiatorSession(PartyBase):
         )  # fmt: skip
         seed = new_seed(rng)
         self._work = Proposal(manifest, peer.raw, peer_name, real, back, own_padded, seed)
-        self._binding = items_binding(seed, real, None)
+        self._binding = items_binding(seed, real)
 
     @classmethod
     def _restore_kwargs(cls, saved: SavedState, kwargs: dict[str, Any]) -> None:
@@ -175,7 +171,7 @@ class InitiatorSession(PartyBase):
         own = prop.items + dummies(prop.seed, prop.own_padded - len(prop.items))
         psi, request = self._psi_party(own, cast("Mode", prop.manifest.mode), prop.seed, peer_padded)
         ctx = ResultContext(self.role, prop.manifest, prop.peer_key, prop.peer_name, len(prop.items),
-                            prop.own_padded, peer_padded, prop.items_back)  # fmt: skip
+                            prop.own_padded, peer_padded, prop.indicators)  # fmt: skip
         work = Established(ctx, Sealer(i2r), Opener(r2i), psi, prop.seed, request)
         self._work = work
         out = self._send(T_DATA, request, work.sealer)

@@ -10,12 +10,12 @@ from typing import Any, cast
 
 from .._derive import new_seed
 from .._progress import ProgressCallback
-from ..errors import CapacityError, InvalidParameter, LocalProtocolError
-from ..psi import Mode, confirm_size, request_size
+from ..errors import CapacityError, LocalProtocolError
+from ..psi import IndicatorItems, Mode, confirm_size, request_size
 from ..psi import Responder as PsiResponder
 from ._base import MAX_HANDSHAKE_BODY, Clock, PartyBase, Rng, psi_boundary
 from ._canonjson import canonical_json
-from ._items import distinct_items, indicator_items
+from ._items import own_items
 from ._phases import Established, Listening
 from ._saved import items_binding
 from ._seeded import dummies, ephemeral, psi_seed
@@ -45,36 +45,24 @@ __all__ = ["ResponderSession"]
 Step = tuple[SessionState, bytes | None]
 
 
-def _listening(
-    items_by_kind: Mapping[str, Iterable[str]] | None, items: Iterable[bytes] | None, cap: int, seed: bytes
-) -> Listening:
+def _listening(given: IndicatorItems | list[bytes], cap: int, seed: bytes) -> Listening:
     """The responder's items before the hello; all of them together must fit under its own cap."""
-    if (items_by_kind is None) == (items is None):
-        raise InvalidParameter("give exactly one of items_by_kind and items")
-    if items_by_kind is not None:  # lists are kept, not copied (a server makes a party per connection)
-        by_kind = {k: v if isinstance(v, list | tuple) else list(v) for k, v in items_by_kind.items()}
-        total = sum(len(v) for v in by_kind.values())
-        if total > cap:  # repeats count once
-            total = sum(len(set(v)) for v in by_kind.values())
-        work = Listening(None, by_kind, seed)
-    else:
-        raw = distinct_items(items or ())
-        total = len(raw)
-        work = Listening(raw, None, seed)
-    if total > cap:  # checked here, once: the accept/refuse decision never looks at our set's size
-        raise CapacityError(f"our {total} distinct items exceed our own cap of {cap} (the policy's)")
-    return work
+    if len(given) > cap:  # checked here, once: the accept/refuse decision never looks at our set's size
+        raise CapacityError(f"our {len(given)} distinct items exceed our own cap of {cap} (the policy's)")
+    return Listening(given, seed)
 
 
 class ResponderSession(PartyBase):
     """The party that checks the proposed manifest against its :class:`Policy` and answers.
 
-    ``peers`` is the trust store: a hello signed by any other key raises ``UnknownPeer``. Only the items
-    of the kinds the manifest names take part. All our distinct items together must fit under the
-    policy's ``max_items_responder`` (else ``CapacityError`` here, before anything is sent).
-    ``seen_session_ids`` (optional, shared between sessions)
-    lets the responder reject a replayed hello within its validity window. ``progress`` is handed to the
-    PSI party, as for :class:`InitiatorSession`.
+    ``peers`` is the trust store: a hello signed by any other key raises ``UnknownPeer``. Items are given
+    as for :class:`InitiatorSession` (exactly one of ``indicators``, ``items_by_kind`` and ``items``);
+    only the indicators of the kinds the manifest names take part (``indicators.select(manifest.kinds)``:
+    give one :class:`~blindmatch.psi.IndicatorItems` to every party a server makes, nothing is encoded
+    again). All our distinct items together must fit under the policy's ``max_items_responder`` (else
+    ``CapacityError`` here, before anything is sent). ``seen_session_ids`` (optional, shared between
+    sessions) lets the responder reject a replayed hello within its validity window. ``progress`` is
+    handed to the PSI party, as for :class:`InitiatorSession`.
     """
 
     _role = ROLE_RESPONDER
@@ -86,6 +74,7 @@ class ResponderSession(PartyBase):
         peers: PeerStore,
         policy: Policy | None = None,
         *,
+        indicators: IndicatorItems | None = None,
         items_by_kind: Mapping[str, Iterable[str]] | None = None,
         items: Iterable[bytes] | None = None,
         seen_session_ids: MutableSet[bytes] | None = None,
@@ -99,8 +88,9 @@ class ResponderSession(PartyBase):
             raise TypeError("peers must be a PeerStore")
         self._peers = peers
         self._policy = policy if policy is not None else Policy()
-        self._work = work = _listening(items_by_kind, items, self._policy.max_items_responder, new_seed(rng))
-        self._binding = items_binding(work.seed, work.raw, work.items_by_kind)
+        given = own_items(indicators, items_by_kind, items)
+        self._work = work = _listening(given, self._policy.max_items_responder, new_seed(rng))
+        self._binding = items_binding(work.seed, given)
         self._seen = seen_session_ids
         self._state = SessionState.AWAIT_HELLO
         self.refusal_reason: str | None = None
@@ -180,13 +170,12 @@ class ResponderSession(PartyBase):
     def _accept(self, ctx: ResultContext, eph_peer: bytes) -> bytes:
         """Our items of the manifest's kinds, padded; the accept; the traffic keys and the PSI party."""
         listening, manifest = self._phase(Listening), ctx.manifest
-        back: dict[bytes, tuple[str, str]] | None = None
-        if listening.raw is not None:
-            real = listening.raw
-        elif listening.items_by_kind is not None:
-            real, back = indicator_items(listening.items_by_kind, manifest.kinds)
-        else:  # pragma: no cover - one of them is set
-            raise LocalProtocolError("no items")
+        back: IndicatorItems | None = None
+        if isinstance(listening.items, IndicatorItems):  # the per-kind groups are shared, not re-encoded
+            back = listening.items.select(manifest.kinds)
+            real = back.items
+        else:
+            real = listening.items
         own_padded = padded_size(manifest.padding, len(real), manifest.max_items_responder)
         self._learn(own_size=len(real), own_padded=own_padded)
         eph, eph_pub = ephemeral(listening.seed)
@@ -204,7 +193,7 @@ class ResponderSession(PartyBase):
         else:
             psi = PsiResponder(own, allowed_modes=modes, seed=psi_seed(listening.seed), workers=self._workers,
                                max_peer_items=ctx.peer_padded, progress=self._progress)  # fmt: skip
-        ctx = dataclasses.replace(ctx, own_size=len(real), own_padded=own_padded, items_back=back)
+        ctx = dataclasses.replace(ctx, own_size=len(real), own_padded=own_padded, indicators=back)
         work: Established[PsiResponder] = Established(ctx, Sealer(r2i), Opener(i2r), psi, listening.seed)
         self._work = work
         return out

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from ..psi import IndicatorItems
 from .errors import PaddingViolation
 from .identity import PublicIdentity
 from .manifest import Manifest
@@ -19,7 +20,8 @@ class SessionResult:
     """The local report of a completed session (never shared: it may hold the matched indicators).
 
     ``learned`` is ``"intersection"``, ``"count"`` or ``"nothing"``. ``matched`` lists the own
-    ``(kind, canonical)`` indicators that are shared (sessions built from ``items_by_kind``), and
+    ``(kind, canonical)`` indicators that are shared (sessions built from ``indicators`` or ``items_by_kind``,
+    mapped back through :class:`~blindmatch.psi.IndicatorItems`), and
     ``matched_items`` the own item byte strings that are shared (every session); both are ``None`` unless
     this party learns the intersection. ``count`` is ``None`` when this party learns nothing. Sizes are
     distinct items; the padded ones are the only sizes the peer saw or showed.
@@ -74,7 +76,7 @@ class ResultContext:
     own_size: int
     own_padded: int
     peer_padded: int
-    items_back: Mapping[bytes, tuple[str, str]] | None
+    indicators: IndicatorItems | None  # what the own items come from (raw items: None)
 
 
 def make_result(ctx: ResultContext, psi_result: PsiOutcome | None, transcript_hash: bytes) -> SessionResult:
@@ -91,8 +93,8 @@ def make_result(ctx: ResultContext, psi_result: PsiOutcome | None, transcript_ha
         if learned == "intersection":
             matched_items = _distinct_real(psi_result.matched or [])
             count = len(matched_items)
-            if ctx.items_back is not None:
-                matched = [ctx.items_back[it] for it in matched_items]
+            if ctx.indicators is not None:
+                matched = ctx.indicators.map_back(matched_items)
     return SessionResult(
         role=ctx.role,
         session_id=m.session_id,
