@@ -219,12 +219,11 @@ def _arguments(state: StepState) -> tuple[tuple[Any, ...], dict[str, Any]]:
         if state.peer_key is None:
             raise CliError(ExitCode.LOCAL, "unreadable state file (an initiator without its peer)")
         items = state.items
-        kwargs.update(items=items.items, kinds=items.kinds, peer_name=state.peer_name)
+        kwargs.update(indicators=items.indicators, peer_name=state.peer_name)
         return (identity, PublicIdentity.from_text(state.peer_key)), kwargs
     if state.peers_json is None or state.policy is None:
         raise CliError(ExitCode.LOCAL, "unreadable state file (a responder without peers and policy)")
-    # only the kinds the proposal names take part: per kind (the result maps back through the set)
-    kwargs["items_by_kind"] = state.indicators().items_by_kind(state.near_duplicates)
+    kwargs["indicators"] = state.items.indicators  # the party takes the kinds the proposal names
     return (identity, PeerStore.from_json(state.peers_json), policy_from_dict(state.policy)), kwargs
 
 

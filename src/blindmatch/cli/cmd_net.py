@@ -139,8 +139,7 @@ def _initiator(
         return InitiatorSession(
             identity,
             peer.public,
-            items=items.items,
-            kinds=items.kinds,
+            indicators=items.indicators,
             prompt_profile=items.manifest_profile,
             mode=args.mode,
             max_items=max_items_of(args),
@@ -223,9 +222,9 @@ class _ServeSessions:
     ) -> None:
         self._args, self._msgs, self._iset = args, msgs, iset
         self._identity, self._peers, self._policy = identity, peers, policy
-        # A responder's items take part only for the kinds the proposal names, so it gets them per kind
-        # (its lists are kept, not copied, by every session); the result maps back through ``iset``.
-        self._by_kind = iset.items_by_kind(args.near_duplicates)
+        # One IndicatorItems for every connection: each responder takes the kinds its proposal names
+        # (nothing re-encoded or copied per connection); the result maps back through ``iset``.
+        self._indicators = iset.psi_items(args.near_duplicates).indicators
         self._seen: set[bytes] = set()
         self._bars: dict[int, Progress] = {}  # one bar per running session (sessions may overlap)
         self.failures: list[SessionOutcome] = []
@@ -234,7 +233,7 @@ class _ServeSessions:
         bar = Progress(f"session from {addr}", quiet=self._msgs.quiet)
         try:
             party = ResponderSession(
-                self._identity, self._peers, self._policy, items_by_kind=self._by_kind,
+                self._identity, self._peers, self._policy, indicators=self._indicators,
                 seen_session_ids=self._seen, workers=self._args.workers, progress=bar.callback,
             )  # fmt: skip
         except BaseException:
