@@ -18,6 +18,7 @@ from typing import Any
 from .._strictjson import DuplicateKeyError, object_without_duplicates
 from .._version import __version__
 from ..errors import InvalidParameter
+from ..psi import mode_spec
 from ._canonjson import canonical_json
 from .errors import InvalidRecord
 from .identity import Identity, PublicIdentity
@@ -85,8 +86,8 @@ def _learned(s: RecordSummary) -> dict[str, Any]:
         if res is not None and what != "nothing":
             if role == s.role:
                 count = res.count
-            elif m is not None and m.mode.startswith("mutual"):
-                count = res.count  # both compute the same count in the mutual modes
+            elif m is not None and mode_spec(m.mode).confirm:
+                count = res.count  # with a confirm, both sides compute the same count
         learned[role] = {"learns": what, "count": count}
     return learned
 

@@ -11,7 +11,7 @@ from typing import Any, cast
 from .._derive import new_seed
 from .._progress import ProgressCallback
 from ..errors import CapacityError, LocalProtocolError
-from ..psi import IndicatorItems, Mode, confirm_size, request_size
+from ..psi import IndicatorItems, Mode, confirm_size, mode_spec, request_size
 from ..psi import Responder as PsiResponder
 from ._base import MAX_HANDSHAKE_BODY, Clock, PartyBase, Rng, psi_boundary
 from ._canonjson import canonical_json
@@ -203,8 +203,8 @@ class ResponderSession(PartyBase):
         response = psi_boundary(work.psi.respond, work.opener.open(msg.header.raw, msg.body))
         if response is None:  # pragma: no cover - the PSI responder always answers
             raise LocalProtocolError("the PSI responder returned no response")
-        mutual = work.ctx.manifest.mode.startswith("mutual")
-        result = None if mutual else make_result(work.ctx, work.psi.result, self._transcript.hash)
+        confirm = mode_spec(work.ctx.manifest.mode).confirm  # the result waits for the initiator's confirm
+        result = None if confirm else make_result(work.ctx, work.psi.result, self._transcript.hash)
         out = self._send(T_DATA, response, work.sealer)
         self._own_set_sent = True
         if result is None:
