@@ -48,13 +48,14 @@ def inputs_key(seed: bytes) -> bytes:
 
 
 def _party_rng(seed: bytes) -> Callable[[int], bytes]:
-    """The ``rng`` of a new session party: its one 32-byte draw is the party seed derived from ours."""
-    party_seed = derive_key(seed, _PARTY_LABEL)
+    """The ``rng`` of a new session party: its one 32-byte draw is the party seed derived from ours; a
+    second draw raises (it would repeat the first)."""
+    draws = [derive_key(seed, _PARTY_LABEL)]
 
     def rng(n: int) -> bytes:
-        if n != len(party_seed):
-            raise InvalidParameter("a session party draws only its 32-byte seed")
-        return party_seed
+        if n != 32 or not draws:
+            raise InvalidParameter("a session party draws only its 32-byte seed, once")
+        return draws.pop()
 
     return rng
 
