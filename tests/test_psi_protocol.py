@@ -343,24 +343,26 @@ def test_indicator_item() -> None:
 # wire-format or suite change and needs a new protocol version. Regenerated (1) when the comparison-hash key
 # took the suite id (SUITE_ID + "/compare-16", docs/protocol.md): m2 and m3 carry those hashes; (2) when
 # every random choice became a derivation from one seed per party (docs/protocol.md, "Randomness"): the
-# session id, scalars and the order of each list changed, and count-only hash lists became sorted. The
-# layout and the results did not change; tests/vectors/psi-transcripts-v1.json has every byte.
+# session id, scalars and the order of each list changed, and count-only hash lists became sorted; (3) when
+# the responder's scalar was bound to the request it answers (context = SHA-256(request)), so that an old
+# copy of its state answers another request under another scalar. The layout and the results did not
+# change; tests/vectors/psi-transcripts-v1.json has every byte.
 PINNED_TRANSCRIPTS = {
     "intersection": (
-        "1b7fe286dd912effb57f964a8cebb037dc51460327bc5ac3a3585e108e480182",
-        "cc1af4ffc9924f339d17f43478b14d66",
+        "19c1c202fb6a664f84c78f3440cb6f8bffe04fbe84d58cd47120ec3b8fccbad0",
+        "1e07499619d08981c3387f9938b458a1",
     ),
     "mutual": (
-        "969f1bb84214a56b5902af47550bb0d2d511e83ceb3c7853ce7a105859ec5334",
-        "d6d93f973e8860237a7661ce12b5554e",
+        "ac718b822277da977818ac4f88da9f8abcbfad52eaefd54f05001e790e790b31",
+        "b5459b2d36ee465d0d6bc5852012d74b",
     ),
     "cardinality": (
-        "e8971c1df5b47c06d90972906b0bdf5296a9d76bcdd287e93a7a3631d7df341d",
-        "a4a8c30638456bc5ad76888ae21d02c0",
+        "5c93272d1231f162572b8fc5c7557f394c9b815dff963f2fbb15be9c2321f953",
+        "30dc378e63b49eeb6ab5112758cd2f06",
     ),
     "mutual-cardinality": (
-        "059372b5edd87701b9b5172206b77dd1d13af01e5ce6007d5764141bd178b1fb",
-        "9fc206248e227fe8f58ab1f22f6286a7",
+        "114d8a9b1d8ef394bb8cf2235706ea4df5f3810646e6c970eb6a40b8267f4970",
+        "6c6e785dd958f6b8f0403f765af98364",
     ),
 }
 

@@ -111,8 +111,10 @@ def test_same_seeds_same_bytes_and_pinned_hello() -> None:
 
 
 # Regenerated when the ephemeral key became derived from the party's seed (docs/sessions.md, "Seeded
-# randomness"): header, manifest and padded size are unchanged, only "ephemeral" (seeded bytes) differs.
-PINNED_HELLO_SHA256 = "49e1b95b60ba0c1966bdb3b911d6870e5f18335e64c3dd14fd573c8710922765"
+# randomness"): header, manifest and padded size are unchanged, only "ephemeral" (seeded bytes) differs;
+# and again when the manifest's session id became the initiator's first derivation from its one seed (the
+# seed is now drawn first): the session id and the ephemeral key differ, the layout does not.
+PINNED_HELLO_SHA256 = "873bf6374992e4653ee946203af623058227eb95935a1e3534506fe48a448af1"
 
 
 def test_local_misuse() -> None:

@@ -46,11 +46,14 @@ def _check(seed: bytes, label: bytes, index: int) -> None:
         raise InvalidParameter("a derivation index is an integer in [0, 2^64)")
 
 
-def derive_key(seed: bytes, label: bytes, index: int = 0) -> bytes:
-    """``HKDF-SHA-256(ikm=seed, salt="blindmatch/derive/v1", info=len(label) || label || index_u64be)``,
-    32 bytes."""
+def derive_key(seed: bytes, label: bytes, index: int = 0, context: bytes = b"") -> bytes:
+    """``HKDF-SHA-256(ikm=seed, salt="blindmatch/derive/v1", info=len(label) || label || index_u64be ||
+    context)``, 32 bytes. ``context`` (empty for most uses) binds a derivation to data such as the hash of
+    a peer message; the label's length prefix and the fixed-size index keep ``info`` unambiguous."""
     _check(seed, label, index)
-    info = bytes([len(label)]) + label + _U64.pack(index)
+    if not isinstance(context, bytes) or len(context) > 1024:
+        raise InvalidParameter("a derivation context is at most 1024 bytes")
+    info = bytes([len(label)]) + label + _U64.pack(index) + context
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=_SALT, info=info).derive(seed)
 
 

@@ -67,10 +67,12 @@ def rebuild(v: dict[str, Any]) -> dict[str, Any]:
     a_in = [bytes.fromhex(x) for x in v["initiator_items"]]
     b_in = [bytes.fromhex(x) for x in v["responder_items"]]
     sid = derive_bytes(si, LABEL_SESSION_ID, 16)
-    ka, kb = clamp_scalar(derive_key(si, LABEL_SCALAR["i"])), clamp_scalar(derive_key(sr, LABEL_SCALAR["r"]))
+    ka = clamp_scalar(derive_key(si, LABEL_SCALAR["i"]))
     order_a, order_b = own_list(si, "i", a_in), own_list(sr, "r", b_in)
     req = blind(ka, hash_to_group(order_a, DST_HASH_TO_GROUP))
     m1 = header(1, mode, sid) + u32(len(req)) + b"".join(req)
+    # the responder's scalar is bound to the request it answers: context = SHA-256(m1)
+    kb = clamp_scalar(derive_key(sr, LABEL_SCALAR["r"], context=hashlib.sha256(m1).digest()))
     resp = blind(kb, hash_to_group(order_b, DST_HASH_TO_GROUP))
     h_a = [compare_hash(sid, x) for x in blind(kb, req)]  # request order
     h_b = [compare_hash(sid, x) for x in blind(ka, resp)]  # response order

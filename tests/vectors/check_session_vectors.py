@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from blindmatch._derive import derive_key
+from blindmatch._derive import derive_bytes, derive_key
 
 VECTORS = Path(__file__).with_name("session-transcripts-v1.json")
 _PSI_CHECKER = Path(__file__).with_name("check_psi_vectors.py")
@@ -47,6 +47,7 @@ KEYS_INFO = b"blindmatch-session/1 traffic keys i2r r2i"
 LABEL_EPHEMERAL = b"blindmatch/session/v1 ephemeral"
 LABEL_DUMMY = b"blindmatch/session/v1 dummy"
 LABEL_PSI = b"blindmatch/session/v1 psi seed"
+LABEL_SESSION_ID = b"blindmatch/session/v1 session id"
 DUMMY_PREFIX = b"\x00blindmatch/v1/session-dummy\x00"
 # docs/protocol.md, "Items"; docs/canonicalization.md (canonicalization version 1)
 ITEM_PREFIX, CANON_VERSION = b"blindmatch/psi-item/v1\x00", 1
@@ -218,7 +219,11 @@ def rebuild(doc: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
     r = Side("responder", bytes.fromhex(ids["responder"]["seed"]), bytes.fromhex(v["responder_seed"]))
     m = v["manifest"]
     mode, rule, caps = m["mode"], m["padding"], m["max_items"]
-    t = Transcript(bytes.fromhex(m["session_id"]))
+    # the manifest's session id is the initiator's first derivation (docs/sessions.md)
+    sid = derive_bytes(i.seed, LABEL_SESSION_ID, 16)
+    if sid.hex() != m["session_id"]:
+        raise ValueError(f"the manifest's session id is not derived from the initiator's seed: {sid.hex()}")
+    t = Transcript(sid)
     a = own_items(v["initiator_items"], m["kinds"])
     b = own_items(v["responder_items"], m["kinds"])
     na, nb = padded_size(rule, len(a), caps["initiator"]), padded_size(rule, len(b), caps["responder"])

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import blindmatch.session.record as record_mod
+from blindmatch._derive import derive_bytes
 from blindmatch.psi import MODES
 from blindmatch.session import (
     Identity,
@@ -31,6 +32,7 @@ from blindmatch.session import (
     ResponderSession,
     SessionResult,
 )
+from blindmatch.session._seeded import LABEL_SESSION_ID
 from blindmatch.session.manifest import Manifest
 
 OUT = Path(__file__).with_name("session-transcripts-v1.json")
@@ -101,8 +103,9 @@ def result_summary(r: SessionResult | None) -> dict[str, Any] | None:
 def case_inputs(case: Case) -> dict[str, Any]:
     name, mode, padding, caps, xa, xb, modes = case
     ids = identities()
-    manifest = Manifest(
-        session_id=hashlib.sha256(f"session-vector/{name}/session-id".encode()).digest()[:16],
+    initiator_seed = hashlib.sha256(f"session-vector/{name}/initiator".encode()).digest()
+    manifest = Manifest(  # the session id an initiator proposes: derived from its seed (docs/sessions.md)
+        session_id=derive_bytes(initiator_seed, LABEL_SESSION_ID, 16),
         mode=mode, kinds=("email",), max_items_initiator=caps[0], max_items_responder=caps[1],
         padding=padding, purpose=PURPOSE, not_before=CLOCK, not_after=CLOCK + VALIDITY_S,
         initiator_key=ids["initiator"].public.raw, responder_key=ids["responder"].public.raw,
@@ -111,7 +114,7 @@ def case_inputs(case: Case) -> dict[str, Any]:
     return {
         "name": name,
         "clock": CLOCK,
-        "initiator_seed": hashlib.sha256(f"session-vector/{name}/initiator".encode()).hexdigest(),
+        "initiator_seed": initiator_seed.hex(),
         "responder_seed": hashlib.sha256(f"session-vector/{name}/responder".encode()).hexdigest(),
         "manifest": manifest.to_dict(),
         "policy": {"modes": sorted(modes), "max_items_responder": caps[1], "initiator_name": INITIATOR_NAME},

@@ -326,7 +326,7 @@ class Responder(_Party):
             raise ModeNotAllowed(f"request: mode {msg.mode} is not allowed by this responder")
         validate_peer_elements(msg.elements, "request")
         seed = self._seed
-        scalar = party_scalar(seed, "responder")
+        scalar = party_scalar(seed, "responder", _as_bytes(request))
         self._order = own_order(seed, "responder", self._sorted)
         own_blinded = self._blind_own(scalar, self._order)
         their = self._blind_peer(scalar, msg.elements, _compare_key(msg.session_id))

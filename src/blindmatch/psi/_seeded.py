@@ -60,8 +60,14 @@ def session_id(seed: bytes) -> bytes:
     return derive_bytes(seed, LABEL_SESSION_ID, SESSION_ID_BYTES)
 
 
-def party_scalar(seed: bytes, role: str) -> bytes:
-    """The clamped X25519 scalar of ``role`` (``a`` for the initiator, ``b`` for the responder)."""
+def party_scalar(seed: bytes, role: str, request: bytes = b"") -> bytes:
+    """The clamped X25519 scalar of ``role``: ``a`` for the initiator; for the responder ``b``, bound to the
+    request it answers (``context = SHA-256(request)``), so that a responder restored from an old copy of
+    its state and given another request answers it under an unrelated scalar (a fresh session, not a
+    second evaluation of ``b``), while the same request gets the same answer."""
+    if role == "responder":
+        context = hashlib.sha256(request).digest()
+        return clamp_scalar(derive_key(seed, _SCALAR_LABELS[role], context=context))
     return clamp_scalar(derive_key(seed, _SCALAR_LABELS[role]))
 
 

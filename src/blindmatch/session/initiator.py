@@ -18,7 +18,7 @@ from ._canonjson import canonical_json
 from ._items import own_items
 from ._phases import Established, Proposal
 from ._saved import SavedState, items_binding
-from ._seeded import dummies, ephemeral, psi_seed
+from ._seeded import dummies, ephemeral, psi_seed, session_id_source
 from ._states import INITIATOR_TABLE, Event, SessionState
 from .channel import (
     ROLE_INITIATOR,
@@ -100,13 +100,14 @@ class InitiatorSession(PartyBase):
         if not isinstance(peer, PublicIdentity):
             raise TypeError("peer must be a PublicIdentity or 32 bytes")
         real, back, kinds = _own_items(own_items(indicators, items_by_kind, items), kinds)
+        seed = new_seed(rng)  # the one draw: every other choice, the session id included, derives from it
         if manifest is None:
             if max_items is None or purpose is None:
                 raise InvalidParameter("max_items and purpose are required (or pass a manifest)")
             manifest = Manifest.propose(
                 initiator=identity.public, responder=peer, mode=mode, kinds=kinds, max_items=max_items,
-                padding=padding, purpose=purpose, validity_s=validity_s, rng=rng, clock=clock,
-                prompt_profile=prompt_profile,
+                padding=padding, purpose=purpose, validity_s=validity_s, rng=session_id_source(seed),
+                clock=clock, prompt_profile=prompt_profile,
             )  # fmt: skip
         elif manifest.initiator_key != identity.public.raw or manifest.responder_key != peer.raw:
             raise InvalidParameter("the manifest names other identities than this session's")
@@ -117,7 +118,6 @@ class InitiatorSession(PartyBase):
             manifest=manifest, session_id=manifest.session_id, peer_key=peer.raw, peer_name=peer_name,
             own_size=len(real), own_padded=own_padded,
         )  # fmt: skip
-        seed = new_seed(rng)
         self._work = Proposal(manifest, peer.raw, peer_name, real, back, own_padded, seed)
         self._binding = items_binding(seed, real)
 
