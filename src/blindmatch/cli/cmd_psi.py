@@ -22,7 +22,7 @@ from typing import NoReturn, TypeAlias
 
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
 from ..fingerprints import get_profile
-from ..session import InitiatorSession, Manifest, ResponderSession
+from ..session import InitiatorSession, ResponderSession
 from ..transport import delete_state, read_message, write_message
 from ._common import Messages
 from ._session_io import (
@@ -154,7 +154,7 @@ def run_initiate(args: argparse.Namespace) -> int:
     state_path = Path(args.state)
     if state_path.exists():
         raise CliError(ExitCode.LOCAL, f"{state_path} exists already (an exchange in progress?)")
-    identity = load_identity(args.identity)
+    load_identity(args.identity)  # a missing or unsafe key fails before anything is written
     peers = load_peers(args.peers)
     try:
         peer = peers.get(args.peer)
@@ -164,20 +164,11 @@ def run_initiate(args: argparse.Namespace) -> int:
     iset = load_inputs(args, msgs, spec)
     items = session_items(iset, args.near_duplicates, msgs)
     check_cap(items, int(args.max_items))
-    try:
-        manifest = Manifest.propose(
-            initiator=identity.public,
-            responder=peer.public,
-            mode=args.mode,
-            kinds=items.kinds,
-            prompt_profile=items.manifest_profile,
-            max_items=max_items_of(args),
-            padding=args.padding,
-            purpose=args.purpose,
-            validity_s=args.validity,
-        )
-    except InvalidParameter as exc:
-        raise CliError(ExitCode.USAGE, str(exc)) from None
+    # the session proposes the manifest itself: its session id derives from the party's seed
+    proposal = {
+        "mode": args.mode, "prompt_profile": items.manifest_profile, "max_items": max_items_of(args),
+        "padding": args.padding, "purpose": args.purpose, "validity_s": args.validity,
+    }  # fmt: skip
     out_dir, prefix = _out_dir_prefix(args, state_path)
     state = StepState(
         role="initiator",
@@ -194,7 +185,7 @@ def run_initiate(args: argparse.Namespace) -> int:
     )
     state.adopt(iset)
     try:
-        party = new_party(state, manifest=manifest)
+        party = new_party(state, **proposal)
         hello = party.start()
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
