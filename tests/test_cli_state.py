@@ -144,3 +144,40 @@ def test_state_of_another_identity_is_refused(tmp_path: Path) -> None:
     assert cli("keygen", "a.pem", cwd=w).returncode == 0
     r = cli("psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", cwd=w)
     assert r.returncode == 5 and "cannot resume" in r.stderr and (w / "a.state").exists()
+
+
+# ---- operator mistakes and hostile folders (from the adversarial review) --------------------------------
+
+
+def test_a_symlinked_state_file_is_refused_and_abort_never_follows_links(tmp_path: Path) -> None:
+    w = tmp_path
+    _start(w)
+    (w / "real").mkdir()
+    (w / "a.state").rename(w / "real" / "a.state")
+    (w / "a.state").symlink_to(w / "real" / "a.state")
+    r = cli("psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", cwd=w)
+    assert r.returncode == 5 and "symbolic link" in r.stderr
+    assert (w / "real" / "a.state").read_bytes()[:1] == b"{"  # untouched, not replaced behind the link
+    victim = w / "identity-copy.pem"
+    victim.write_bytes((w / "a.pem").read_bytes())
+    (w / "evil.state").symlink_to(victim)
+    r = cli("psi", "abort", "--state", "evil.state", cwd=w)
+    assert r.returncode == 5 and victim.read_bytes() == (w / "a.pem").read_bytes()
+    (w / "notes.txt").write_text("not a state file\n")
+    (w / "notes.txt").chmod(0o600)
+    r = cli("psi", "abort", "--state", "notes.txt", cwd=w)
+    assert r.returncode == 5 and (w / "notes.txt").read_text() == "not a state file\n"
+    r = cli("psi", "abort", "--state", str(w / "real" / "a.state"), cwd=w)
+    assert r.returncode == 0 and not (w / "real" / "a.state").exists()
+
+
+def test_a_tampered_policy_in_a_state_file_is_a_clean_local_error(tmp_path: Path) -> None:
+    w = tmp_path
+    _start(w)
+    for bad in ("nonsense", {"modes": ["mutual"]}, {"allowed_peers": 3}):
+        doc = json.loads((w / "b.state").read_text())
+        doc["policy"] = bad
+        (w / "bad.state").write_text(json.dumps(doc))
+        (w / "bad.state").chmod(0o600)
+        r = cli("psi", "continue", "--state", "bad.state", "--in", "a-msg2.bin", cwd=w)
+        assert r.returncode == 5 and "unreadable state file" in r.stderr and "Traceback" not in r.stderr

@@ -331,3 +331,31 @@ def test_state_table_is_what_the_parties_do() -> None:
             assert entry is not None
             method() if arg is None else method(arg)
             assert party._state is entry[1]
+
+
+def test_an_old_copy_of_a_responder_state_answers_another_request_under_another_scalar() -> None:
+    """Review finding: the responder's scalar is bound to the request, so restoring an old copy of a
+    state and feeding it a different request is a fresh evaluation, never a second one under ``b``."""
+    from blindmatch.psi._seeded import party_scalar
+
+    a1, a2 = [b"x1", b"x2", b"x3"], [b"y1", b"y2", b"y3"]
+    b_items = [b"x1", b"z1"]
+    seed_r = hashlib.sha256(b"old-copy").digest()
+    m1a = Initiator(a1, "intersection", seed=SI).start()
+    m1b = Initiator(a2, "intersection", seed=SI).start()
+    r1, r2 = Responder(b_items, seed=seed_r), Responder(b_items, seed=seed_r)
+    m2a, m2b = r1.respond(m1a), r2.respond(m1b)
+    assert party_scalar(seed_r, "responder", m1a) != party_scalar(seed_r, "responder", m1b)
+    head = 9 + 38 + 16 + 8  # header, then n_a and n_b: the responder's own blinded list follows
+    own_a, own_b = m2a[head : head + 64], m2b[head : head + 64]
+    assert set(own_a[i : i + 32] for i in (0, 32)).isdisjoint(own_b[i : i + 32] for i in (0, 32))
+    assert Responder(b_items, seed=seed_r).respond(m1a) == m2a  # the same request: the same answer
+
+
+def test_saved_psi_state_repr_hides_the_seed() -> None:
+    from blindmatch.psi._state import decode_state
+
+    init = Initiator([b"a", b"b"], "mutual", seed=SI)
+    init.start()
+    st = decode_state(init.save_state())
+    assert SI.hex() not in repr(st) and repr(SI) not in repr(st)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -74,19 +75,22 @@ def wipe_and_remove(path: str | Path) -> bool:
     """Overwrite a secret file with zeros, flush, and delete it. Returns whether a file was there.
 
     Overwriting is best effort (journaling and copy-on-write file systems and SSDs may keep old blocks);
-    the deletion is what is guaranteed.
+    the deletion is what is guaranteed. A symbolic link is removed, never followed: its target is not
+    overwritten.
     """
     p = Path(path)
     try:
-        size = p.stat().st_size
+        st = p.lstat()
     except FileNotFoundError:
         return False
-    try:
-        with p.open("r+b") as fh:
-            fh.write(b"\0" * size)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except OSError:
-        pass
+    if stat.S_ISREG(st.st_mode):
+        try:
+            fd = os.open(p, os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(b"\0" * st.st_size)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError:
+            pass
     remove_quietly(p)
     return True

@@ -29,7 +29,7 @@ from .._progress import ProgressCallback
 from ..errors import InvalidParameter, MalformedFile
 from ..indicator_set import IndicatorSet, InputSpec, PsiItems
 from ..session import InitiatorSession, PeerStore, Policy, PublicIdentity, ResponderSession
-from ..transport import read_state, write_state
+from ..transport import StateFileError, read_state, write_state
 from ._session_io import load_identity, read_inputs
 from .exitcodes import CliError, ExitCode
 
@@ -43,7 +43,8 @@ _PARTY_LABEL = b"blindmatch/cli/v1 party seed"
 
 def inputs_key(seed: bytes) -> bytes:
     """The key of the inputs' hash in a state file: from the state's seed, under its own label (an unkeyed
-    hash would let anyone holding the state file confirm a guessed set)."""
+    hash would confirm a guessed set to anyone given only the hash; the holder of the state file has the
+    seed too, so it binds the state to its inputs and hides nothing from that holder)."""
     return derive_key(seed, _INPUTS_LABEL)
 
 
@@ -145,6 +146,8 @@ class StepState:
             doc = json.loads(data)
             if doc.get("format") != STATE_FORMAT or doc.get("version") != STATE_VERSION:
                 raise ValueError("not a blindmatch psi state file")
+            if doc["policy"] is not None:
+                policy_from_dict(doc["policy"])  # a tampered policy is an unreadable state, not a crash
             return cls(
                 role=str(doc["role"]),
                 seed=bytes.fromhex(doc["seed"]),
@@ -174,7 +177,7 @@ class StepState:
     def load(cls, path: str | Path) -> StepState:
         try:
             data = read_state(path)
-        except MalformedFile as exc:
+        except (MalformedFile, StateFileError) as exc:
             raise CliError(ExitCode.LOCAL, str(exc)) from None
         return cls.from_bytes(data, str(path))
 

@@ -20,10 +20,12 @@ import time
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
-from ..errors import BlindmatchError, InvalidParameter, RemoteError
+from .._fileio import read_capped
+from ..errors import BlindmatchError, FileAccessError, InvalidParameter, MalformedFile, RemoteError
 from ..fingerprints import get_profile
 from ..session import InitiatorSession, ResponderSession
 from ..transport import delete_state, read_message, write_message
+from ..transport.files import DEFAULT_MAX_MESSAGE
 from ._common import Messages
 from ._session_io import (
     add_identity_args,
@@ -329,9 +331,16 @@ def _wipe(state_path: Path, first: bool) -> None:
 
 
 def run_abort(args: argparse.Namespace) -> int:
-    if delete_state(args.state):
-        print(f"wiped and deleted {args.state}")
+    path = Path(args.state)
+    if not os.path.lexists(path):
+        raise CliError(ExitCode.LOCAL, f"no state file {path}")
+    if path.is_symlink():
+        raise CliError(ExitCode.LOCAL, f"{path} is a symbolic link; give the state file's own path")
+    try:  # only a psi state file is wiped (not a key given by mistake), even one others could read
+        StepState.from_bytes(read_capped(path, DEFAULT_MAX_MESSAGE, what="state file"), str(path))
+    except (MalformedFile, FileAccessError) as exc:
+        raise CliError(ExitCode.LOCAL, str(exc)) from None
+    if delete_state(path):
+        print(f"wiped and deleted {path}")
         return ExitCode.OK
-    if os.path.exists(args.state):  # pragma: no cover - delete_state removes any file
-        raise CliError(ExitCode.LOCAL, f"could not delete {args.state}")
-    raise CliError(ExitCode.LOCAL, f"no state file {args.state}")
+    raise CliError(ExitCode.LOCAL, f"could not delete {path}")  # pragma: no cover - it existed just now

@@ -79,8 +79,8 @@ def own_order(seed: bytes, role: str, sorted_items: Sequence[bytes]) -> list[byt
 
 def items_mac(seed: bytes, sorted_items: Sequence[bytes]) -> bytes:
     """HMAC-SHA-256 of the sorted distinct items (``u32 count || (u32 len || item)*``) under a key derived
-    from the seed: binds a saved state to its input set without confirming a guessed set to anyone who
-    lacks the seed."""
+    from the seed: binds a saved state to its input set. It hides nothing from whoever holds the state
+    (the seed is in it); it only keeps the items out of the state in the clear."""
     mac = hmac.new(derive_key(seed, LABEL_STATE_ITEMS), len(sorted_items).to_bytes(4, "big"), hashlib.sha256)
     for x in sorted_items:
         mac.update(len(x).to_bytes(4, "big"))

@@ -34,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 from ..hazmat.group import SUITE_ID
@@ -114,7 +114,7 @@ class PartyState:
     state: _State
     mode_code: int
     params_hash: bytes
-    seed: bytes
+    seed: bytes = field(repr=False)  # the party's secret: never in a repr
     items_mac: bytes
     n_items: int
     messages: tuple[bytes, ...]

@@ -71,14 +71,17 @@ def write_state(path: str | Path, data: bytes, *, overwrite: bool = False) -> Pa
 
 
 def read_state(path: str | Path, *, max_bytes: int = DEFAULT_MAX_MESSAGE) -> bytes:
-    """Read a state file, refusing one that others can read or write (as ssh does for keys)."""
+    """Read a state file, refusing one that others can read or write (as ssh does for keys) and a symbolic
+    link (the next step would replace the link by a file and leave the secret target behind, unwiped)."""
     p = Path(path)
     try:
-        st = p.stat()
+        st = p.lstat()
     except FileNotFoundError:
         raise StateFileError(f"state file {p} not found (already finished, or failed and deleted?)") from None
     except OSError as exc:
         raise StateFileError(f"cannot read {p}: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise StateFileError(f"{p} is a symbolic link; give the state file's own path")
     if not stat.S_ISREG(st.st_mode):
         raise StateFileError(f"{p} is not a regular file")
     if os.name == "posix" and st.st_mode & 0o077:
