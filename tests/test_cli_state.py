@@ -181,3 +181,28 @@ def test_a_tampered_policy_in_a_state_file_is_a_clean_local_error(tmp_path: Path
         (w / "bad.state").chmod(0o600)
         r = cli("psi", "continue", "--state", "bad.state", "--in", "a-msg2.bin", cwd=w)
         assert r.returncode == 5 and "unreadable state file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_an_old_copy_of_the_initiators_state_cannot_take_another_response(tmp_path: Path) -> None:
+    """Review finding: a state file restored from an old copy must not evaluate the initiator's scalar on a
+    second, different response; the steps ledger beside the state files refuses it, state kept."""
+    w = tmp_path
+    _start(w)
+    assert cli("psi", "continue", "--state", "a.state", "--in", "b-msg1.bin", cwd=w).returncode == 0
+    backup = (w / "a.state").read_bytes()  # the operator's copy, against the advice
+    assert cli("psi", "continue", "--state", "b.state", "--in", "a-msg2.bin", cwd=w).returncode == 0
+    assert cli("psi", "finish", "--state", "a.state", "--in", "b-msg3.bin", cwd=w).returncode == 0
+    (w / "a.state").write_bytes(backup)
+    (w / "a.state").chmod(0o600)
+    other = bytearray((w / "b-msg3.bin").read_bytes())
+    other[-1] ^= 1  # any other response (the ledger refuses before anything is checked or computed)
+    (w / "other.bin").write_bytes(bytes(other))
+    r = cli("psi", "finish", "--state", "a.state", "--in", "other.bin", cwd=w)
+    assert r.returncode == 5 and "already took a different message 3" in r.stderr
+    assert (w / "a.state").exists()
+    ledger = (w / ".blindmatch-steps").read_text()
+    for secret in (backup.decode()[:40], "alicesmith", "octo-cat"):
+        assert secret not in ledger
+    # the very same response is still answered the same way (a re-run), not refused
+    r = cli("psi", "finish", "--state", "a.state", "--in", "b-msg3.bin", cwd=w)
+    assert r.returncode == 0, r.stderr

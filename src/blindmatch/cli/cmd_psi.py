@@ -27,6 +27,7 @@ from ..session import InitiatorSession, ResponderSession
 from ..transport import delete_state, read_message, write_message
 from ..transport.files import DEFAULT_MAX_MESSAGE
 from ._common import Messages
+from ._ledger import StepLedger
 from ._session_io import (
     add_identity_args,
     add_input_args,
@@ -248,14 +249,18 @@ def _step(
     first: bool,
 ) -> int:
     party: InitiatorSession | ResponderSession | None = None
+    resend = state.consumed(incoming)  # the message the last step took: the same answer again
+    in_seq = state.next_seq - 2 if resend else state.next_seq  # the number of the message we take
+    ledger = StepLedger(state_path)  # outside the state file: an old copy of it cannot take another message
+    ledger.check(state.seed, in_seq, incoming)
     try:
         with Progress(f"psi step {state.next_seq + 1}", quiet=msgs.quiet, ticking=True) as bar:
             party = new_party(state, bar.callback) if first else restore_party(state, bar.callback)
             out = party.receive(incoming)
     except BlindmatchError as exc:
         _step_failed(msgs, state, state_path, party, exc, first=first)
-    resend = state.consumed(incoming)  # the message the last step took: the same answer again
-    seq = state.next_seq - 1 if resend else state.next_seq + 1  # ours answers the message next_seq
+    ledger.record(state.seed, in_seq, incoming)  # before any answer or result leaves this step
+    seq = in_seq + 1  # the number of our answer
     out_path = (Path(args.out) if args.out else _default_out(state_path, seq)) if out is not None else None
     if party.done:
         _wipe(state_path, first)
