@@ -1,0 +1,81 @@
+"""The STIX pattern expansion stays cheap on hostile input: its size is counted before anything is built."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from blindmatch.inputs import parse_stix, stix_pattern
+from blindmatch.inputs.stix_pattern import UnsupportedPattern, equality_groups
+
+MAX_COMPARISONS: int = getattr(stix_pattern, "MAX_COMPARISONS", 4096)
+
+
+def _ors(n: int, path: str = "a:b") -> str:
+    return "(" + " OR ".join(f"{path}='{i}'" for i in range(n)) + ")"
+
+
+def _ands(n: int) -> str:
+    return " AND ".join(["a:b=''"] * n)
+
+
+HOSTILE = {
+    # 256^3 alternatives: more than 16 million groups, 50 million comparisons
+    "cube": "[" + " AND ".join([_ors(256)] * 3) + "]",
+    # few alternatives, each long: 128 groups of 5001 comparisons (640,128 in all), under the group cap
+    "long groups": "[" + _ors(128) + " AND " + _ands(5000) + "]",
+    # the same across observations
+    "observations": " AND ".join(["[" + _ors(16) + "]"] * 2 + ["[" + _ands(3000) + "]"]),
+    # nested products: (((x OR y) AND (x OR y)) OR ...) AND ... grows without any wide OR
+    "nested": "[" + " AND ".join(["((a:b='1' OR a:b='2') AND (a:b='3' OR a:b='4'))"] * 12) + "]",
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_expansion_is_refused_before_it_is_built(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[int] = []
+    real_dnf = stix_pattern._dnf
+
+    def counting_dnf(node: object) -> list[list[stix_pattern.Comparison]]:
+        out = real_dnf(node)  # type: ignore[arg-type]
+        built.append(sum(len(g) for g in out))
+        return out
+
+    monkeypatch.setattr(stix_pattern, "_dnf", counting_dnf)
+    with pytest.raises(UnsupportedPattern, match=r"more than .* comparisons"):
+        equality_groups(HOSTILE[name])
+    assert built == []  # nothing was expanded
+
+
+def test_the_cap_counts_every_comparison_of_every_alternative() -> None:
+    # 16 x 16 alternatives of 2 comparisons: 512 comparisons, within the cap
+    groups = equality_groups("[" + _ors(16) + " AND " + _ors(16, "c:d") + "]")
+    assert len(groups) == 256 and all(len(g) == 2 for g in groups)
+    n = MAX_COMPARISONS  # exactly at the cap is accepted, one more is not
+    assert sum(map(len, equality_groups("[" + _ands(n) + "]"))) == n
+    with pytest.raises(UnsupportedPattern, match="comparisons"):
+        equality_groups("[" + _ands(n + 1) + "]")
+    with pytest.raises(UnsupportedPattern, match="alternatives"):
+        equality_groups("[" + _ors(257) + "]")
+
+
+def test_expansion_keeps_its_order_and_content() -> None:
+    groups = equality_groups("[a:b='1' OR a:b='2'] AND ([c:d='3'] OR [c:d='4' AND e:f='5'])")
+    assert [[(c.path, c.value) for c in g] for g in groups] == [
+        [("a:b", "1"), ("c:d", "3")],
+        [("a:b", "1"), ("c:d", "4"), ("e:f", "5")],
+        [("a:b", "2"), ("c:d", "3")],
+        [("a:b", "2"), ("c:d", "4"), ("e:f", "5")],
+    ]
+
+
+def test_reader_counts_a_hostile_pattern_as_unmapped() -> None:
+    objs = [
+        {"type": "indicator", "id": "indicator--1", "pattern": HOSTILE["nested"], "pattern_type": "stix"},
+        {"type": "indicator", "id": "indicator--2", "pattern": "[email-addr:value = 'a@example.org']",
+         "pattern_type": "stix"},
+    ]  # fmt: skip
+    batch = parse_stix(json.dumps({"type": "bundle", "id": "bundle--1", "objects": objs}), "b.json")
+    assert sum(batch.unmapped.values()) == 1
+    assert [(r.kind, r.value) for r in batch.rows] == [("email", "a@example.org")]
