@@ -43,7 +43,7 @@ def test_hostile_expansion_is_refused_before_it_is_built(name: str, monkeypatch:
         return out
 
     monkeypatch.setattr(stix_pattern, "_dnf", counting_dnf)
-    with pytest.raises(UnsupportedPattern, match=r"more than .* comparisons"):
+    with pytest.raises(UnsupportedPattern, match=r"more than \d+ (alternatives|comparisons)"):
         equality_groups(HOSTILE[name])
     assert built == []  # nothing was expanded
 

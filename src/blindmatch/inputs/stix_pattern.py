@@ -10,6 +10,7 @@ for the small subset we use.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from ..errors import BlindmatchError, MalformedFile
 __all__ = [
     "Comparison",
     "PatternSyntaxError",
+    "PatternTooLarge",
     "UnsupportedPattern",
     "equality_groups",
     "parse_pattern",
@@ -25,7 +27,10 @@ __all__ = [
 
 MAX_PATTERN_CHARS = 64 * 1024
 MAX_DEPTH = 64
+#: At most this many OR-ed alternatives in a pattern's expansion.
 MAX_GROUPS = 256
+#: At most this many comparisons in all the alternatives together (counted before they are built).
+MAX_COMPARISONS = 4096
 
 
 class PatternSyntaxError(MalformedFile):
@@ -34,6 +39,11 @@ class PatternSyntaxError(MalformedFile):
 
 class UnsupportedPattern(BlindmatchError):
     """A valid pattern using more than equality comparisons joined by AND/OR (caught inside this package)."""
+
+
+class PatternTooLarge(UnsupportedPattern):
+    """A pattern whose expansion would exceed ``MAX_GROUPS`` alternatives or ``MAX_COMPARISONS``
+    comparisons (refused before it is built, so a hostile pattern costs no more than reading it)."""
 
 
 _KEYWORDS = {
@@ -282,35 +292,70 @@ def parse_pattern(pattern: str) -> _Node:
     return _Parser(pattern).pattern()
 
 
-def _dnf(node: _Node) -> list[list[Comparison]]:
+def _check_comparison(node: Comparison) -> None:
+    if node.op != "=" or node.negated or not isinstance(node.value, str):
+        raise UnsupportedPattern("only '=' comparisons with string values are supported")
+
+
+def _size(node: _Node) -> tuple[int, int]:
+    """``(alternatives, comparisons in all of them)`` of the expansion, counted without building it.
+
+    Raises :class:`PatternTooLarge` as soon as a partial count passes a cap (the counts only grow:
+    every part has at least one alternative of at least one comparison), so the numbers stay small.
+    """
     if isinstance(node, Comparison):
-        if node.op != "=" or node.negated or not isinstance(node.value, str):
-            raise UnsupportedPattern("only '=' comparisons with string values are supported")
-        return [[node]]
+        _check_comparison(node)
+        return 1, 1
     if isinstance(node, _Observation):
         if node.qualified:
             raise UnsupportedPattern("qualifiers (WITHIN, REPEATS, START/STOP) are not supported")
-        return _dnf(node.expr)
+        return _size(node.expr)
     if node.op == "OR":
-        out = [g for item in node.items for g in _dnf(item)]
-    elif node.op == "AND":
-        out = [[]]
+        groups, comps = 0, 0
         for item in node.items:
-            sub = _dnf(item)
-            out = [a + b for a in out for b in sub]
-            if len(out) > MAX_GROUPS:
-                raise UnsupportedPattern("pattern expands to too many alternatives")
+            g, c = _size(item)
+            groups, comps = groups + g, comps + c
+            _check_caps(groups, comps)
+    elif node.op == "AND":
+        groups, comps = 1, 0
+        for item in node.items:
+            g, c = _size(item)
+            # each old alternative is joined with each new one: old comparisons are repeated g times,
+            # the new ones once per old alternative
+            groups, comps = groups * g, comps * g + c * groups
+            _check_caps(groups, comps)
     else:
         raise UnsupportedPattern("FOLLOWEDBY is not supported")
-    if len(out) > MAX_GROUPS:
-        raise UnsupportedPattern("pattern expands to too many alternatives")
-    return out
+    return groups, comps
+
+
+def _check_caps(groups: int, comps: int) -> None:
+    if groups > MAX_GROUPS:
+        raise PatternTooLarge(f"pattern expands to more than {MAX_GROUPS} alternatives")
+    if comps > MAX_COMPARISONS:
+        raise PatternTooLarge(f"pattern expands to more than {MAX_COMPARISONS} comparisons in all")
+
+
+def _dnf(node: _Node) -> list[list[Comparison]]:
+    """The expansion; call it only on a tree :func:`_size` accepted (its work is then linear in the
+    result: no node's expansion is larger than the whole, and the tree is at most ``MAX_DEPTH`` deep)."""
+    if isinstance(node, Comparison):
+        return [[node]]
+    if isinstance(node, _Observation):
+        return _dnf(node.expr)
+    if node.op == "OR":
+        return [g for item in node.items for g in _dnf(item)]
+    parts = [_dnf(item) for item in node.items]  # AND (the size check refused FOLLOWEDBY)
+    return [list(itertools.chain.from_iterable(combo)) for combo in itertools.product(*parts)]
 
 
 def equality_groups(pattern: str) -> list[list[Comparison]]:
     """The pattern as OR-ed groups of AND-ed ``path = 'value'`` comparisons.
 
     Raises :class:`PatternSyntaxError` for text that is not a pattern and :class:`UnsupportedPattern` for a
-    valid pattern outside the subset.
+    valid pattern outside the subset, :class:`PatternTooLarge` (one) when the expansion would hold more
+    than ``MAX_GROUPS`` alternatives or ``MAX_COMPARISONS`` comparisons in all of them.
     """
-    return _dnf(parse_pattern(pattern))
+    node = parse_pattern(pattern)
+    _size(node)  # refuses an expansion over the caps before any of it is built
+    return _dnf(node)
