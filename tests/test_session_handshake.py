@@ -21,7 +21,7 @@ def _rebody(wire: bytes, signer: Any, edit: Callable[[dict[str, Any]], Any]) -> 
     h = parse_header(wire)
     doc = json.loads(wire[HEADER_BYTES : HEADER_BYTES + h.body_len])
     edit(doc)
-    body = json.dumps(doc).encode()
+    body = canonical_json(doc)  # honest encoding: only the edit can be refused
     header = pack_header(h.msg_type, h.role, h.seq, h.session_id, h.prev_hash, signer.public.raw, len(body))
     return sign_message(signer, header, body)
 
