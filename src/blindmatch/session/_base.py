@@ -11,10 +11,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from .._progress import ProgressCallback
+from .._strictjson import DuplicateKeyError, object_without_duplicates
+from .._text import safe_text
 from ..errors import InvalidParameter, LocalProtocolError
 from ..hazmat.group import InvalidGroupElement
 from ..psi import MalformedMessage as PsiMalformedMessage
 from ..psi import ModeNotAllowed, PeerTooLarge, UnexpectedMessage
+from ._canonjson import canonical_json
 from ._phases import Established, Facts, Listening, Proposal
 from ._saved import SavedState, params_hash
 from ._states import EVENT_OF_TYPE, TERMINAL, Event, SessionState, Transition, message_types
@@ -60,6 +63,10 @@ Rng = Callable[[int], bytes]
 Clock = Callable[[], float]
 ROLE_NAMES = {ROLE_INITIATOR: "initiator", ROLE_RESPONDER: "responder"}
 MAX_HANDSHAKE_BODY = 16 * 1024
+#: The members of each handshake body (docs/sessions.md): exactly these, in canonical JSON.
+HELLO_MEMBERS = frozenset({"manifest", "ephemeral", "padded_size"})
+ACCEPT_MEMBERS = frozenset({"ephemeral", "padded_size"})
+REFUSE_MEMBERS = frozenset({"reason"})
 _NOT_RECEIVING = {
     SessionState.FAILED: "this session failed; start a new one",
     SessionState.DONE: "this session is over",
@@ -252,7 +259,7 @@ class PartyBase:
     def _fail(self, exc: BaseException) -> None:
         self._state = SessionState.FAILED
         status = "refused" if isinstance(exc, Refused) else "failed"
-        self._outcome = (status, type(exc).__name__, str(exc)[:500] or type(exc).__name__)
+        self._outcome = (status, type(exc).__name__, safe_text(exc, 500) or type(exc).__name__)
         self._ended_at = self._clock()
         self._forget()
 
@@ -445,13 +452,26 @@ class PartyBase:
         return size
 
     @staticmethod
-    def _json_body(msg: Message) -> dict[str, Any]:
+    def _json_body(msg: Message, members: frozenset[str]) -> dict[str, Any]:
+        """The handshake body as a dict: strict JSON (no repeated member), a JSON object with exactly
+        ``members``, and byte for byte its canonical encoding (so every reader sees one document)."""
+        name = TYPE_NAMES[msg.header.msg_type]
         try:
-            doc = json.loads(msg.body.decode("utf-8"))
+            doc = json.loads(msg.body.decode("utf-8"), object_pairs_hook=object_without_duplicates)
+        except DuplicateKeyError:
+            raise MalformedMessage(f"{name} body repeats a member") from None
         except (UnicodeDecodeError, ValueError, RecursionError):
-            raise MalformedMessage(f"{TYPE_NAMES[msg.header.msg_type]} body is not JSON") from None
+            raise MalformedMessage(f"{name} body is not JSON") from None
         if not isinstance(doc, dict):
-            raise MalformedMessage(f"{TYPE_NAMES[msg.header.msg_type]} body is not a JSON object")
+            raise MalformedMessage(f"{name} body is not a JSON object")
+        try:
+            canonical = canonical_json(doc)
+        except InvalidParameter as exc:  # a float, a large integer, too deep
+            raise MalformedMessage(f"{name} body is not canonical JSON ({exc})") from None
+        if not hmac.compare_digest(canonical, msg.body):
+            raise MalformedMessage(f"{name} body is not in canonical JSON form (docs/sessions.md)")
+        if set(doc) != members:
+            raise MalformedMessage(f"{name} body must have exactly the members {', '.join(sorted(members))}")
         return doc
 
     @staticmethod

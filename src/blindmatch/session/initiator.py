@@ -10,10 +10,11 @@ from typing import Any, cast
 
 from .._derive import new_seed
 from .._progress import ProgressCallback
+from .._text import safe_text
 from ..errors import InvalidParameter, LocalProtocolError, MalformedFile
 from ..psi import IndicatorItems, Mode, response_size
 from ..psi import Initiator as PsiInitiator
-from ._base import Clock, PartyBase, Rng, psi_boundary
+from ._base import ACCEPT_MEMBERS, REFUSE_MEMBERS, Clock, PartyBase, Rng, psi_boundary
 from ._canonjson import canonical_json
 from ._items import own_items
 from ._phases import Established, Proposal
@@ -155,13 +156,13 @@ class InitiatorSession(PartyBase):
         return response_size(ctx.own_padded, ctx.peer_padded)
 
     def _on_refuse(self, msg: Message) -> Step:
-        reason = self._json_body(msg).get("reason")
+        reason = self._json_body(msg, REFUSE_MEMBERS)["reason"]
         if not isinstance(reason, str):
             raise MalformedMessage("refusal without a reason")
-        raise Refused(reason[:500])
+        raise Refused(safe_text(reason, 500))  # the peer's text: never printed as it came
 
     def _on_accept(self, msg: Message) -> Step:
-        doc = self._json_body(msg)
+        doc = self._json_body(msg, ACCEPT_MEMBERS)
         prop = self._phase(Proposal)
         eph, _ = ephemeral(prop.seed)
         eph_peer = self._ephemeral_of(doc)

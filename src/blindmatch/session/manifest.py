@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._text import safe_text, unsafe_characters
 from .._version import __version__
 from ..errors import InvalidParameter
 from ..hazmat.group import SUITE_ID
@@ -43,8 +44,10 @@ BAND_KIND = "prompt-band"
 def _check_purpose(purpose: str) -> None:
     if not isinstance(purpose, str) or not purpose or len(purpose) > MAX_PURPOSE:
         raise InvalidParameter(f"purpose is one non-empty line of at most {MAX_PURPOSE} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in purpose):
-        raise InvalidParameter("purpose is a single line without control characters")
+    if unsafe_characters(purpose):  # controls (ESC, CSI), bidi and other format characters, separators
+        raise InvalidParameter(
+            "purpose is a single line without control, escape, bidi or other format characters"
+        )
 
 
 def _check_kind(kind: str) -> None:
@@ -185,7 +188,7 @@ class Manifest:
             if not isinstance(doc, Mapping):
                 raise TypeError("manifest must be an object")
             if doc["protocol"] != PROTOCOL:
-                raise UnsupportedVersion(f"unsupported session protocol {str(doc['protocol'])[:40]!r}")
+                raise UnsupportedVersion(f"unsupported session protocol {safe_text(doc['protocol'], 40)!r}")
             if doc["channel_suite"] != CHANNEL_SUITE:
                 raise UnsupportedVersion("unsupported channel suite")
             if doc["psi_suite"] != PSI_SUITE:
@@ -194,7 +197,7 @@ class Manifest:
             kinds = doc["kinds"]
             if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
                 raise TypeError("kinds must be a list of strings")
-            return cls(
+            manifest = cls(
                 session_id=_hex(doc["session_id"], SESSION_ID_BYTES),
                 mode=doc["mode"],
                 kinds=tuple(kinds),
@@ -212,7 +215,12 @@ class Manifest:
         except UnsupportedVersion:
             raise
         except (KeyError, TypeError, ValueError, InvalidParameter) as exc:
-            raise MalformedMessage(f"malformed manifest ({type(exc).__name__}: {str(exc)[:80]})") from None
+            raise MalformedMessage(
+                f"malformed manifest ({type(exc).__name__}: {safe_text(exc, 80)})"
+            ) from None
+        if manifest.to_dict() != dict(doc):  # one form only: no other members, no null prompt_profile
+            raise MalformedMessage("the manifest has members other than the documented ones")
+        return manifest
 
 
 def _hex(value: Any, n: int) -> bytes:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._strictjson import DuplicateKeyError, object_without_duplicates
+from .._text import safe_text
 from .._version import __version__
 from ..errors import InvalidParameter
 from ..psi import mode_spec
@@ -120,7 +121,7 @@ def record_body(s: RecordSummary) -> dict[str, Any]:
         "peer": {
             "fingerprint": peer.fingerprint if peer is not None else None,
             "public_key": peer.to_text() if peer is not None else None,
-            "name": s.peer_name,
+            "name": safe_text(s.peer_name, 200) if s.peer_name is not None else None,
         },
         **_manifest_members(m),
         "padded_sizes": {"initiator": sizes["initiator"], "responder": sizes["responder"]},
@@ -142,7 +143,11 @@ def record_body(s: RecordSummary) -> dict[str, Any]:
             "psi_suite": PSI_SUITE,
             "peer_library": m.library_version if m is not None and s.role == "responder" else None,
         },
-        "outcome": {"status": s.status, "error": s.error, "reason": s.reason},
+        "outcome": {
+            "status": s.status,
+            "error": s.error,
+            "reason": safe_text(s.reason) if s.reason is not None else None,  # may quote the peer
+        },
     }
 
 

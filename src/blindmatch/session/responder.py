@@ -13,7 +13,7 @@ from .._progress import ProgressCallback
 from ..errors import CapacityError, LocalProtocolError
 from ..psi import IndicatorItems, Mode, confirm_size, mode_spec, request_size
 from ..psi import Responder as PsiResponder
-from ._base import MAX_HANDSHAKE_BODY, Clock, PartyBase, Rng, psi_boundary
+from ._base import HELLO_MEMBERS, MAX_HANDSHAKE_BODY, Clock, PartyBase, Rng, psi_boundary
 from ._canonjson import canonical_json
 from ._items import own_items
 from ._phases import Established, Listening
@@ -138,7 +138,7 @@ class ResponderSession(PartyBase):
         return manifest
 
     def _on_hello(self, msg: Message) -> Step:
-        doc = self._json_body(msg)
+        doc = self._json_body(msg, HELLO_MEMBERS)
         manifest = self._checked_manifest(msg, doc)
         peer_key = msg.header.sender_key
         self._learn(manifest=manifest, session_id=manifest.session_id, peer_key=peer_key)
