@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import string
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -204,14 +205,64 @@ def _check_schema(doc: Mapping[str, Any]) -> None:
         raise InvalidRecord("record outcome status must be completed, refused or failed")
 
 
+_SIGNATURE_MEMBERS = frozenset({"algorithm", "public_key", "fingerprint", "value"})
+_SIGNATURE_B64 = 88  # 64 bytes in standard base64 with its "==" padding
+
+
+def _expected_hex(value: bytes | str | None, name: str, n: int) -> str | None:
+    """A ``session_id=`` / ``transcript_hash=`` argument as the record writes it (lowercase hex)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes | bytearray):
+        if len(value) != n:
+            raise InvalidParameter(f"{name} must be {n} bytes")
+        return bytes(value).hex()
+    if isinstance(value, str):
+        if len(value) != 2 * n or any(c not in string.hexdigits for c in value):
+            raise InvalidParameter(f"{name} must be {2 * n} hex digits")
+        return value.lower()
+    raise TypeError(f"{name} must be bytes or a hex str")
+
+
+def _signature_bytes(sig: Mapping[str, Any]) -> bytes:
+    """The raw signature, accepted only in the one encoding ``sign_record`` writes: standard base64 of the
+    64 bytes with its padding, no whitespace, and the unused low bits of the last digit zero (otherwise
+    several texts would carry one signature, and a record could be changed without breaking it)."""
+    if set(sig) != _SIGNATURE_MEMBERS:
+        raise InvalidRecord(
+            "record signature must have exactly the members " + ", ".join(sorted(_SIGNATURE_MEMBERS))
+        )
+    value = sig["value"]
+    if not isinstance(value, str) or len(value) != _SIGNATURE_B64:
+        raise InvalidRecord("record signature value is not 64 bytes in standard base64")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRecord("record signature value is not base64") from None
+    if len(raw) != 64 or base64.b64encode(raw).decode("ascii") != value:
+        raise InvalidRecord("record signature is not in its canonical encoding (standard base64, padded)")
+    return raw
+
+
 def verify_record(
-    record: Mapping[str, Any] | str | bytes, public_key: PublicIdentity | bytes | str
+    record: Mapping[str, Any] | str | bytes,
+    public_key: PublicIdentity | bytes | str,
+    *,
+    session_id: bytes | str | None = None,
+    transcript_hash: bytes | str | None = None,
 ) -> dict[str, Any]:
     """Check ``record`` (a dict or its JSON text) is signed by ``public_key``; return it as a dict.
 
+    ``session_id`` (16 bytes or 32 hex digits) and ``transcript_hash`` (32 bytes or 64 hex digits), when
+    given, bind the record to one session: a record of another session (or of none) is refused.
+
     Raises :class:`~blindmatch.session.errors.InvalidRecord` (a ``MalformedFile``) when the record is
-    malformed, signed by another key, or altered after signing.
+    malformed, signed by another key, altered after signing, its signature not in its one canonical
+    encoding, or it belongs to another session than the one given. ``TypeError`` / ``InvalidParameter``
+    for a ``session_id`` or ``transcript_hash`` argument of the wrong type or length.
     """
+    want_sid = _expected_hex(session_id, "session_id", 16)
+    want_th = _expected_hex(transcript_hash, "transcript_hash", 32)
     if isinstance(public_key, str):
         public_key = PublicIdentity.from_text(public_key)
     elif isinstance(public_key, bytes | bytearray):
@@ -242,13 +293,16 @@ def verify_record(
         raise InvalidRecord("record names another party as its writer than the key that signed it")
     if own.get("fingerprint") != public_key.fingerprint:
         raise InvalidRecord("record names another party as its writer than the key that signed it")
-    value = sig.get("value")
+    raw_sig = _signature_bytes(sig)
     try:
-        raw_sig = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
         payload = _CONTEXT + canonical_json(doc)
-    except (binascii.Error, ValueError, InvalidParameter):
-        raise InvalidRecord("record signature or body is not in canonical form") from None
+    except InvalidParameter:
+        raise InvalidRecord("record body is not in canonical form") from None
     if not public_key.verify(raw_sig, payload):
         raise InvalidRecord("record signature does not verify: the record was altered or forged")
+    if want_sid is not None and doc["session_id"] != want_sid:
+        raise InvalidRecord("record belongs to another session (its session id differs)")
+    if want_th is not None and doc["transcript_hash"] != want_th:
+        raise InvalidRecord("record's transcript hash differs from the session's (another run or session)")
     doc["signature"] = dict(sig)
     return doc
