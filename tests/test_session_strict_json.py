@@ -12,9 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from session_support import ALICE, BOB, make_parties, step
 
-from blindmatch.errors import InvalidParameter
+from blindmatch.errors import InvalidParameter, RemoteProtocolError
 from blindmatch.session import MalformedMessage, Manifest, Policy, Refused
 from blindmatch.session._canonjson import canonical_json
 from blindmatch.session.channel import HEADER_BYTES, pack_header, parse_header, sign_message
@@ -168,3 +170,20 @@ def test_honest_sessions_still_complete() -> None:
         init, resp = make_parties(mode=mode)
         step(init, resp)
         assert init.done and resp.done and not init.failed and not resp.failed
+
+
+_JSON_BITS = [
+    "{", "}", "[", "]", ":", ",", "1", "1.0", "-0", "1e3", "null", "true", "NaN", '"x"', '"manifest"',
+    '"ephemeral"', '"padded_size"', '"reason"', " ", "\n", "\u00e9", '"\\u202e"', '"\\ud800"',
+]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(_JSON_BITS), max_size=40))
+def test_any_signed_hello_body_is_a_remote_error_or_a_session(parts: list[str]) -> None:
+    init, resp = make_parties()
+    hello = init.start()
+    try:
+        resp.receive(_resign(hello, ALICE, "".join(parts).encode("utf-8")))
+    except RemoteProtocolError:
+        assert resp.failed
