@@ -62,6 +62,28 @@ def known_kinds(kinds: Iterable[str] | None) -> frozenset[str]:
     return frozenset(KINDS if kinds is None else kinds)
 
 
+#: Other names for our kinds that other tools write in a ``kind`` column (matched after lowercasing and
+#: trimming). Only names with one obvious meaning: ``uri`` (MISP: a path), ``link`` or ``hash`` are not here.
+KIND_ALIASES: dict[str, str] = {
+    "ipv4": "ip", "ipv6": "ip", "ip-address": "ip", "ip_address": "ip", "ipaddress": "ip",
+    "ipv4-addr": "ip", "ipv6-addr": "ip", "ip-addr": "ip",
+    "hostname": "domain", "fqdn": "domain", "domain-name": "domain",
+    "domain_name": "domain", "domainname": "domain",
+    "email-address": "email", "email_address": "email", "email-addr": "email", "e-mail": "email",
+    "phone-number": "phone", "phone_number": "phone", "phonenumber": "phone", "telephone": "phone",
+    "useragent": "user-agent", "user_agent": "user-agent", "ua": "user-agent",
+    "as": "asn", "as-number": "asn", "as_number": "asn", "autonomous-system": "asn",
+    "subnet": "cidr", "ip-cidr": "cidr",
+}  # fmt: skip
+
+
+def resolve_kind(name: str, kinds: frozenset[str]) -> str | None:
+    """Our kind for a ``kind`` cell (lowercased, trimmed, aliases resolved), or None if not in ``kinds``."""
+    k = name.strip().lower()
+    k = k if k in kinds else KIND_ALIASES.get(k, k)
+    return k if k in kinds else None
+
+
 def read_limited(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Read a whole input file, refusing (not truncating) one larger than ``max_bytes``.
 

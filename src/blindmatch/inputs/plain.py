@@ -7,21 +7,23 @@ import io
 from collections.abc import Iterable
 
 from ..errors import InvalidParameter, MalformedFile
-from ._common import InputBatch, InputRow, known_kinds, lines_of, load_json
+from ._common import InputBatch, InputRow, known_kinds, lines_of, load_json, resolve_kind
 
 __all__ = ["parse_csv", "parse_jsonl", "parse_lines"]
 
 
-def _check_kind(kind: str, kinds: frozenset[str]) -> None:
-    if kind not in kinds:
+def _check_kind(kind: str, kinds: frozenset[str]) -> str:
+    k = resolve_kind(kind, kinds)
+    if k is None:
         raise InvalidParameter(f"unknown kind {kind!r} (known: {', '.join(sorted(kinds))})")
+    return k
 
 
 def parse_lines(
     text: str, source: str, *, kind: str, kinds: Iterable[str] | None = None
 ) -> InputBatch:
     """One value per line, all of ``kind``. Blank lines are counted as ignored; nothing is trimmed."""
-    _check_kind(kind, known_kinds(kinds))
+    kind = _check_kind(kind, known_kinds(kinds))
     batch = InputBatch(source, "lines")
     for n, line in lines_of(text):
         if not line.strip():
@@ -49,7 +51,7 @@ def parse_csv(
     if column is not None and kind is None:
         raise InvalidParameter("--column needs --kind")
     if kind is not None:
-        _check_kind(kind, ks)
+        kind = _check_kind(kind, ks)
     batch = InputBatch(source, "csv")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -76,9 +78,16 @@ def parse_csv(
                 continue
             if len(row) < need:
                 raise MalformedFile(f"{source}: line {line}: row has {len(row)} fields, expected {need}")
-            k = kind if kcol is None else row[kcol].strip().lower()
-            if k not in ks:
-                batch.unmapped[f"kind:{k or '(empty)'}"] += 1
+            if len(row) > len(names):
+                # an unquoted comma in a value: reading the first fields would silently cut the value
+                raise MalformedFile(
+                    f"{source}: line {line}: row has {len(row)} fields, the header has {len(names)}"
+                    " (quote values that contain a comma)"
+                )
+            k = kind if kcol is None else resolve_kind(row[kcol], ks)
+            if k is None:
+                written = row[kcol if kcol is not None else 0].strip().lower()
+                batch.unmapped[f"kind:{written[:64] or '(empty)'}"] += 1
                 continue
             batch.rows.append(InputRow(k, row[vcol], f"{source}:{line}"))
     except csv.Error as exc:
@@ -103,9 +112,9 @@ def parse_jsonl(text: str, source: str, *, kinds: Iterable[str] | None = None) -
             v = str(v)
         if not isinstance(v, str):
             raise MalformedFile(f"{source}: line {n}: 'value' must be a string")
-        k = k.strip().lower()
-        if k not in ks:
-            batch.unmapped[f"kind:{k or '(empty)'}"] += 1
+        ours = resolve_kind(k, ks)
+        if ours is None:
+            batch.unmapped[f"kind:{k.strip().lower()[:64] or '(empty)'}"] += 1
             continue
-        batch.rows.append(InputRow(k, v, f"{source}:{n}"))
+        batch.rows.append(InputRow(ours, v, f"{source}:{n}"))
     return batch
