@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from blindmatch.errors import MalformedFile
-from blindmatch.inputs import InputRow, parse_csv, parse_jsonl
+from blindmatch.inputs import (
+    InputBatch,
+    InputRow,
+    parse_csv,
+    parse_jsonl,
+    parse_misp,
+    parse_stix,
+    read_indicators,
+)
 
 KINDS = ("email", "ip", "cidr", "domain", "url", "phone", "account", "asn", "prompt", "text", "user-agent")
 
@@ -62,3 +73,124 @@ def test_csv_and_jsonl_accept_common_kind_aliases(alias: str, kind: str) -> None
 def test_csv_alias_respects_the_kinds_filter() -> None:
     b = parse_csv("kind,value\nipv4,1.2.3.4\n", "f.csv", kinds=("email",))
     assert b.rows == [] and b.unmapped == {"kind:ipv4": 1}
+
+
+# --- Shapes real tools write ------------------------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _kv(b: InputBatch) -> list[tuple[str, str]]:
+    return [(r.kind, r.value) for r in b.rows]
+
+
+def test_bare_misp_event_as_pymisp_writes_it() -> None:
+    b = read_indicators(DATA / "misp_pymisp_event.json")
+    assert b.format == "misp"
+    assert _kv(b) == [
+        ("email", "billing@invoice-portal.example"),
+        ("domain", "invoice-portal.example"),
+        ("ip", "203.0.113.77"),
+    ]
+    assert b.rows[0].origin.endswith("misp_pymisp_event.json#Attribute[0]")
+    assert b.rows[2].origin.endswith("#Object[0].Attribute[0]")
+    assert b.unmapped == {"misp:sha256": 1}
+    assert _kv(read_indicators(DATA / "misp_pymisp_event.json", fmt="misp")) == _kv(b)
+
+
+def test_misp_rest_search_attribute_results() -> None:
+    b = read_indicators(DATA / "misp_restsearch_attributes.json")
+    assert b.format == "misp"
+    assert _kv(b) == [("ip", "198.51.100.23"), ("url", "https://cdn.update-check.example/a.php")]
+    assert b.rows[0].origin.endswith("#response.Attribute[0]")
+    assert b.unmapped == {"misp:md5": 1}
+
+
+def test_misp_response_event_list() -> None:
+    b = read_indicators(DATA / "misp_response_events.json")
+    assert _kv(b) == [("ip", "192.0.2.10"), ("domain", "login-verify.example")]
+    assert b.rows[1].origin.endswith("#response[1].Event.Attribute[0]")
+
+
+def test_json_list_of_stix_objects() -> None:
+    b = read_indicators(DATA / "stix_objects_list.json")
+    assert b.format == "stix"
+    assert _kv(b) == [("domain", "login-verify.example"), ("ip", "192.0.2.10")]
+    assert b.rows[0].origin.endswith("stix_objects_list.json#[0]")
+    assert b.ignored == {"stix:identity": 1}
+    assert _kv(read_indicators(DATA / "stix_objects_list.json", fmt="stix")) == _kv(b)
+
+
+def test_taxii_envelope_and_revoked_objects() -> None:
+    b = read_indicators(DATA / "taxii_envelope.json")
+    assert b.format == "stix"
+    assert _kv(b) == [("ip", "198.51.100.23"), ("domain", "cdn.update-check.example")]
+    assert b.rows[1].origin.endswith("#objects[2]")
+    assert b.ignored == {"stix:revoked": 1}
+
+
+def test_misp_csv_export() -> None:
+    b = read_indicators(DATA / "misp_export.csv")
+    assert b.format == "csv"
+    assert _kv(b) == [
+        ("ip", "198.51.100.23"),
+        ("domain", "cdn.update-check.example"),
+        ("ip", "198.51.100.24"),
+        ("email", "billing@invoice-portal.example"),
+    ]
+    assert b.rows[0].origin.endswith("misp_export.csv:2")
+    assert b.unmapped == {"misp:sha1": 1}
+
+
+def test_non_string_value_of_an_unmapped_type_is_counted_not_fatal() -> None:
+    ev = {"Event": {"Attribute": [
+        {"type": "float", "value": 1.5},
+        {"type": "boolean", "value": True},
+        {"type": "counter", "value": None},
+        {"type": "domain", "value": "ok.example"},
+    ]}}  # fmt: skip
+    b = parse_misp(json.dumps(ev), "ev.json")
+    assert _kv(b) == [("domain", "ok.example")]
+    assert b.unmapped == {"misp:float": 1, "misp:boolean": 1, "misp:counter": 1}
+
+
+def test_deleted_misp_objects_and_revoked_stix_are_ignored_by_reason() -> None:
+    old = [
+        {"type": "domain", "object_relation": "domain", "value": "old.example"},
+        {"type": "ip-dst", "object_relation": "ip", "value": "192.0.2.1"},
+    ]
+    new = [{"type": "domain", "object_relation": "domain", "value": "new.example"}]
+    ev = {
+        "Event": {
+            "Attribute": [{"type": "domain", "value": "gone.example", "deleted": True}],
+            "Object": [
+                {"name": "domain-ip", "deleted": True, "Attribute": old},
+                {"name": "domain-ip", "deleted": "0", "Attribute": new},
+            ],
+        }
+    }
+    b = parse_misp(json.dumps(ev), "ev.json")
+    assert _kv(b) == [("domain", "new.example")]
+    assert b.ignored == {"misp:deleted": 1, "misp:deleted object": 1}
+    bundle = {"type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "domain-name", "value": "revoked.example", "revoked": True},
+        {"type": "domain-name", "value": "live.example", "revoked": False},
+    ]}  # fmt: skip
+    s = parse_stix(json.dumps(bundle), "b.json")
+    assert _kv(s) == [("domain", "live.example")]
+    assert s.ignored == {"stix:revoked": 1}
+
+
+@pytest.mark.parametrize(
+    ("doc", "match"),
+    [
+        ({"response": {"Attribute": {}}}, r"response\.Attribute: expected a list"),
+        ({"response": {"Attribute": [3]}}, r"response\.Attribute\[0\]: expected an object"),
+        ({"objects": 3}, "objects: expected a list"),
+        ([{"type": "indicator", "pattern": 1}], r"#\[0\]: indicator needs"),
+    ],
+)
+def test_new_shapes_malformed(doc: object, match: str, tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text(json.dumps(doc))
+    with pytest.raises(MalformedFile, match=match):
+        read_indicators(tmp_path / "x.json")
