@@ -13,9 +13,9 @@ from typing import Literal
 
 from ..errors import InvalidParameter
 from ._common import DEFAULT_MAX_BYTES, InputBatch, InputRow, decode_text, load_json, read_limited
-from .misp import MISP_TYPES, misp_from_doc, parse_misp
+from .misp import MISP_TYPES, looks_like_misp, misp_from_doc, parse_misp
 from .plain import parse_csv, parse_jsonl, parse_lines
-from .stix import STIX_OBSERVABLES, STIX_PATTERN_PATHS, parse_stix, stix_from_doc
+from .stix import STIX_OBSERVABLES, STIX_PATTERN_PATHS, looks_like_stix, parse_stix, stix_from_doc
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -126,9 +126,9 @@ def read_indicators(
             if kind is not None or column is not None:
                 raise InvalidParameter("--kind/--column do not apply to JSON documents")
             doc = load_json(text, name)
-            if isinstance(doc, dict) and doc.get("type") == "bundle":
+            if looks_like_stix(doc):
                 return stix_from_doc(doc, name)
-            if (isinstance(doc, dict) and ("Event" in doc or "response" in doc)) or isinstance(doc, list):
+            if looks_like_misp(doc):
                 return misp_from_doc(doc, name)
-            raise InvalidParameter(f"cannot tell the format of {name}: not a STIX bundle or MISP event")
+            raise InvalidParameter(f"cannot tell the format of {name}: not STIX objects or a MISP event")
     return parse_text(text, name, fmt, kind=kind, column=column, kinds=kinds)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from ..errors import InvalidParameter, MalformedFile
 from ._common import InputBatch, InputRow, known_kinds, lines_of, load_json, resolve_kind
+from .misp import map_attribute
 
 __all__ = ["parse_csv", "parse_jsonl", "parse_lines"]
 
@@ -19,9 +21,7 @@ def _check_kind(kind: str, kinds: frozenset[str]) -> str:
     return k
 
 
-def parse_lines(
-    text: str, source: str, *, kind: str, kinds: Iterable[str] | None = None
-) -> InputBatch:
+def parse_lines(text: str, source: str, *, kind: str, kinds: Iterable[str] | None = None) -> InputBatch:
     """One value per line, all of ``kind``. Blank lines are counted as ignored; nothing is trimmed."""
     kind = _check_kind(kind, known_kinds(kinds))
     batch = InputBatch(source, "lines")
@@ -31,6 +31,34 @@ def parse_lines(
             continue
         batch.rows.append(InputRow(kind, line, f"{source}:{n}"))
     return batch
+
+
+def _data_rows(
+    reader: Iterator[list[str]], line_num: Callable[[], int], width: int, need: int, batch: InputBatch
+) -> Iterator[tuple[int, list[str]]]:
+    """``(line where the record starts, fields)`` of every non-blank record, checked against the header."""
+    source = batch.source
+    start = line_num() + 1
+    for row in reader:
+        line = start
+        start = line_num() + 1
+        if not row or all(not f.strip() for f in row):
+            batch.ignored["blank row"] += 1
+            continue
+        if len(row) < need:
+            raise MalformedFile(f"{source}: line {line}: row has {len(row)} fields, expected {need}")
+        if len(row) > width:
+            # an unquoted comma in a value: reading the first fields would silently cut the value
+            raise MalformedFile(
+                f"{source}: line {line}: row has {len(row)} fields, the header has {width}"
+                " (quote values that contain a comma)"
+            )
+        yield line, row
+
+
+def _is_misp_export(names: list[str]) -> bool:
+    """MISP's CSV export: ``uuid,event_id,category,type,value,comment,to_ids,date,...``."""
+    return "kind" not in names and {"type", "value", "category"} <= set(names)
 
 
 def parse_csv(
@@ -43,9 +71,11 @@ def parse_csv(
 ) -> InputBatch:
     """CSV with a header row.
 
-    Without options the columns ``kind`` and ``value`` are used. With ``column`` (and ``kind``), values come
-    from that column, all of one kind; with only ``kind``, from the ``value`` column. Header names are
-    matched case-insensitively. A row with an unknown kind is counted in ``unmapped`` as ``kind:<name>``.
+    Without options the columns ``kind`` and ``value`` are used; a header with ``category``, ``type`` and
+    ``value`` and no ``kind`` is MISP's CSV export, whose ``type`` goes through the MISP type map. With
+    ``column`` (and ``kind``), values come from that column, all of one kind; with only ``kind``, from the
+    ``value`` column. Header names are matched case-insensitively. A row with an unknown kind is counted in
+    ``unmapped`` as ``kind:<name>``; a row with more fields than the header is malformed.
     """
     ks = known_kinds(kinds)
     if column is not None and kind is None:
@@ -63,27 +93,16 @@ def parse_csv(
         if value_name not in names:
             raise MalformedFile(f"{source}: line 1: no column named {value_name!r} in the header")
         vcol = names.index(value_name)
+        if kind is None and _is_misp_export(names):
+            _misp_csv(reader, names, batch, ks)
+            return batch
         kcol: int | None = None
         if kind is None:
             if "kind" not in names:
                 raise MalformedFile(f"{source}: line 1: no 'kind' column in the header (or give --kind)")
             kcol = names.index("kind")
         need = max(vcol, kcol if kcol is not None else 0) + 1
-        start = reader.line_num + 1
-        for row in reader:
-            line = start
-            start = reader.line_num + 1
-            if not row or all(not f.strip() for f in row):
-                batch.ignored["blank row"] += 1
-                continue
-            if len(row) < need:
-                raise MalformedFile(f"{source}: line {line}: row has {len(row)} fields, expected {need}")
-            if len(row) > len(names):
-                # an unquoted comma in a value: reading the first fields would silently cut the value
-                raise MalformedFile(
-                    f"{source}: line {line}: row has {len(row)} fields, the header has {len(names)}"
-                    " (quote values that contain a comma)"
-                )
+        for line, row in _data_rows(reader, lambda: reader.line_num, len(names), need, batch):
             k = kind if kcol is None else resolve_kind(row[kcol], ks)
             if k is None:
                 written = row[kcol if kcol is not None else 0].strip().lower()
@@ -93,6 +112,24 @@ def parse_csv(
     except csv.Error as exc:
         raise MalformedFile(f"{source}: line {reader.line_num}: bad CSV: {exc}") from None
     return batch
+
+
+def _misp_csv(reader: Any, names: list[str], batch: InputBatch, kinds: frozenset[str]) -> None:
+    tcol, vcol = names.index("type"), names.index("value")
+    for line, row in _data_rows(reader, lambda: int(reader.line_num), len(names), max(tcol, vcol) + 1, batch):
+        before = len(batch.rows)
+        map_attribute(batch, row[tcol].strip(), row[vcol], f"line {line}", f"{batch.source}:{line}")
+        _keep_kinds(batch, before, kinds)
+
+
+def _keep_kinds(batch: InputBatch, start: int, kinds: frozenset[str]) -> None:
+    """Count rows from ``start`` on whose kind is not accepted as unmapped, as the kind column would."""
+    kept = [r for r in batch.rows[start:] if r.kind in kinds]
+    for r in batch.rows[start:]:
+        if r.kind not in kinds:
+            batch.unmapped[f"kind:{r.kind}"] += 1
+    del batch.rows[start:]
+    batch.rows.extend(kept)
 
 
 def parse_jsonl(text: str, source: str, *, kinds: Iterable[str] | None = None) -> InputBatch:

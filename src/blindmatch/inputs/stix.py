@@ -12,7 +12,7 @@ from ._common import InputBatch, InputRow, load_json
 from ._ipkind import ip_or_cidr
 from .stix_pattern import Comparison, PatternSyntaxError, UnsupportedPattern, equality_groups
 
-__all__ = ["STIX_OBSERVABLES", "STIX_PATTERN_PATHS", "parse_stix", "stix_from_doc"]
+__all__ = ["STIX_OBSERVABLES", "STIX_PATTERN_PATHS", "looks_like_stix", "parse_stix", "stix_from_doc"]
 
 #: Object path in a pattern -> our kind (``ip`` may become ``cidr`` when the value has a prefix).
 STIX_PATTERN_PATHS: dict[str, str] = {
@@ -165,7 +165,9 @@ def _object(obj: Any, pos: str, batch: InputBatch) -> None:
     t = obj.get("type")
     if not isinstance(t, str):
         raise MalformedFile(f"{batch.source}#{pos}: 'type' must be a string")
-    if t == "indicator":
+    if obj.get("revoked") is True:
+        batch.ignored["stix:revoked"] += 1
+    elif t == "indicator":
         _indicator(obj, pos, batch)
     elif t in STIX_OBSERVABLES or t == "user-account":
         _observable(obj, t, pos, batch)
@@ -179,19 +181,45 @@ def _object(obj: Any, pos: str, batch: InputBatch) -> None:
         batch.ignored[f"stix:{t[:64]}"] += 1
 
 
+def _is_envelope(doc: dict[str, Any]) -> bool:
+    """A TAXII 2.1 envelope: ``objects`` and/or ``more``/``next``, no ``type`` (an empty one may be ``{}``,
+    which is not recognised: give the format)."""
+    return "type" not in doc and ("objects" in doc or "more" in doc) and "Event" not in doc
+
+
+def looks_like_stix(doc: Any) -> bool:
+    """Whether a parsed JSON document is a bundle, a TAXII 2.1 envelope or a list of STIX objects."""
+    if isinstance(doc, dict):
+        return doc.get("type") == "bundle" or _is_envelope(doc)
+    if isinstance(doc, list) and doc:
+        first = doc[0]
+        return (
+            isinstance(first, dict) and "type" in first and "Event" not in first and "Attribute" not in first
+        )
+    return False
+
+
 def parse_stix(text: str, source: str) -> InputBatch:
-    """Every object of a bundle (``{"type": "bundle", "objects": [...]}``)."""
+    """Every object of a bundle (``{"type": "bundle", "objects": [...]}``), of a TAXII 2.1 envelope
+    (``{"objects": [...], "more": ...}``) or of a JSON list of objects."""
     return stix_from_doc(load_json(text, source), source)
 
 
 def stix_from_doc(doc: Any, source: str) -> InputBatch:
     """:func:`parse_stix` on an already parsed JSON document."""
-    if not isinstance(doc, dict) or doc.get("type") != "bundle":
-        raise MalformedFile(f"{source}: not a STIX bundle (top-level 'type' must be 'bundle')")
-    objects = doc.get("objects", [])
+    if isinstance(doc, list):
+        objects: Any = doc
+        where = ""
+    elif isinstance(doc, dict) and (doc.get("type") == "bundle" or _is_envelope(doc)):
+        objects = doc.get("objects", [])
+        where = "objects"
+    else:
+        raise MalformedFile(
+            f"{source}: not a STIX bundle (top-level 'type' must be 'bundle'), TAXII envelope or object list"
+        )
     if not isinstance(objects, list):
         raise MalformedFile(f"{source}#objects: expected a list")
     batch = InputBatch(source, "stix")
     for i, obj in enumerate(objects):
-        _object(obj, f"objects[{i}]", batch)
+        _object(obj, f"{where}[{i}]", batch)
     return batch
