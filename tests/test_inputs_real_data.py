@@ -15,6 +15,7 @@ from blindmatch.inputs import (
     parse_jsonl,
     parse_misp,
     parse_stix,
+    parse_text,
     read_indicators,
 )
 
@@ -194,3 +195,56 @@ def test_new_shapes_malformed(doc: object, match: str, tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text(json.dumps(doc))
     with pytest.raises(MalformedFile, match=match):
         read_indicators(tmp_path / "x.json")
+
+
+# --- MISP free text and objects ----------------------------------------------------------------------------
+
+
+def test_misp_text_is_not_offered_unless_asked() -> None:
+    b = read_indicators(DATA / "misp_objects_event.json")
+    assert [r for r in b.rows if r.kind == "text"] == []
+    assert b.ignored["misp:text"] == 3  # the event's description, the PE section name, a display name
+    t = read_indicators(DATA / "misp_objects_event.json", misp_text=True)
+    assert [(r.value, r.origin.rsplit("#", 1)[1]) for r in t.rows if r.kind == "text"] == [
+        ("Loader observed in October", "Event.Attribute[0]"),
+        (".reloc", "Event.Object[0].Attribute[0]"),
+        ("Breaking News 24", "Event.Object[1].Attribute[2]"),
+    ]
+    assert "misp:text" not in t.ignored
+
+
+def test_misp_object_attributes_are_mapped_by_object_and_relation() -> None:
+    b = read_indicators(DATA / "misp_objects_event.json")
+    assert _kv(b) == [
+        ("domain", "lure-cdn.example"),
+        ("account", "twitter:lure_news"),
+        ("account", "twitter:1449912345678901248"),
+        ("account", "github:lure-dev"),
+        ("email", "news@lure-cdn.example"),
+        ("email", "replies@freemail.example"),
+        ("asn", "AS64500"),
+        ("cidr", "198.51.100.0/24"),
+        ("user-agent", "Mozilla/5.0 (LureBot 1.0)"),
+    ]
+    assert b.unmapped == {
+        "misp:size-in-bytes": 1,
+        "misp:float": 1,
+        "misp:email-x-mailer": 1,
+        "misp:email-subject": 1,
+        "misp:http-method": 1,
+    }
+
+
+def test_misp_csv_export_uses_object_name_and_relation() -> None:
+    b = read_indicators(DATA / "misp_export_objects.csv")
+    assert _kv(b) == [("account", "twitter:lure_news")]
+    assert b.ignored == {"misp:text": 2}
+    t = read_indicators(DATA / "misp_export_objects.csv", misp_text=True)
+    assert _kv(t) == [("account", "twitter:lure_news"), ("text", ".rsrc"), ("text", "free comment")]
+
+
+def test_misp_text_option_reaches_every_entry_point() -> None:
+    ev = json.dumps({"Event": {"Attribute": [{"type": "text", "value": "x"}]}})
+    assert parse_misp(ev, "e.json").rows == []
+    assert _kv(parse_misp(ev, "e.json", misp_text=True)) == [("text", "x")]
+    assert _kv(parse_text(ev, "e.json", "misp", misp_text=True)) == [("text", "x")]
