@@ -9,7 +9,14 @@ from ..errors import MalformedFile
 from ._common import InputBatch, InputRow, load_json
 from ._ipkind import ip_or_cidr
 
-__all__ = ["MISP_TYPES", "looks_like_misp", "map_attribute", "misp_from_doc", "parse_misp"]
+__all__ = [
+    "MISP_OBJECT_RELATIONS",
+    "MISP_TYPES",
+    "looks_like_misp",
+    "map_attribute",
+    "misp_from_doc",
+    "parse_misp",
+]
 
 Mapper = Callable[[str], list[tuple[str, str]] | None]
 
@@ -69,8 +76,35 @@ MISP_TYPES: dict[str, Mapper] = {
     "twitter-id": _account("twitter"),
     "AS": _same("asn"),
     "user-agent": _same("user-agent"),
-    "text": _same("text"),
+    "text": _same("text"),  # read only with misp_text=True: see _free_text
 }
+
+#: (MISP object name, object relation) -> mapper, tried before the attribute type. MISP stores many
+#: identifiers of objects as ``text`` attributes (a Twitter handle is ``twitter-account``/``name``): the
+#: relation says what the value is. Relations not listed fall back to the attribute's type.
+MISP_OBJECT_RELATIONS: dict[tuple[str, str], Mapper] = {
+    ("twitter-account", "name"): _account("twitter"),
+    ("twitter-account", "username"): _account("twitter"),
+    ("twitter-account", "id"): _account("twitter"),
+    ("github-user", "username"): _account("github"),
+    ("github-user", "id"): _account("github"),
+    ("gitlab-user", "username"): _account("gitlab"),
+    ("gitlab-user", "id"): _account("gitlab"),
+    ("telegram-account", "username"): _account("telegram"),
+    ("telegram-account", "id"): _account("telegram"),
+    ("email", "from"): _same("email"),
+    ("email", "to"): _same("email"),
+    ("email", "cc"): _same("email"),
+    ("email", "bcc"): _same("email"),
+    ("email", "reply-to"): _same("email"),
+    ("email", "return-path"): _same("email"),
+    ("asn", "asn"): _same("asn"),
+    ("http-request", "user-agent"): _same("user-agent"),
+}
+
+#: Attribute types that hold free text (descriptions, PE section names, PEM blobs): not offered as
+#: indicators unless asked (``misp_text=True``); counted as ignored ``misp:text`` otherwise.
+_FREE_TEXT_TYPES = frozenset({"text"})
 
 
 def _at(where: str, sub: str) -> str:
@@ -159,12 +193,27 @@ def _attributes(
             yield f"{opos}.Attribute[{i}]", a, o
 
 
-def map_attribute(batch: InputBatch, t: str, v: Any, pos: str, origin: str) -> None:
-    """Add the rows of one attribute of type ``t`` (or count it as unmapped).
+def map_attribute(
+    batch: InputBatch,
+    t: str,
+    v: Any,
+    pos: str,
+    origin: str,
+    *,
+    relation: tuple[str, str] | None = None,
+    text: bool = False,
+) -> None:
+    """Add the rows of one attribute of type ``t`` (or count it as unmapped or ignored).
 
-    ``pos`` names the attribute in messages, ``origin`` in rows. A value of an unmapped type is not looked
-    at (MISP has numeric and boolean types); a mapped type needs a string (or integer) value."""
-    mapper = MISP_TYPES.get(t)
+    ``pos`` names the attribute in messages, ``origin`` in rows; ``relation`` is ``(object name, object
+    relation)`` for an attribute of an object; ``text`` reads free-text types. A value of an unmapped type
+    is not looked at (MISP has numeric and boolean types); a mapped type needs a string (or integer)."""
+    mapper = MISP_OBJECT_RELATIONS.get(relation) if relation is not None else None
+    if mapper is None and t in _FREE_TEXT_TYPES and not text:
+        batch.ignored[f"misp:{t}"] += 1
+        return
+    if mapper is None:
+        mapper = MISP_TYPES.get(t)
     if mapper is None:
         batch.unmapped[f"misp:{t[:64]}"] += 1
         return
@@ -179,20 +228,30 @@ def map_attribute(batch: InputBatch, t: str, v: Any, pos: str, origin: str) -> N
     batch.rows.extend(InputRow(k, val, origin) for k, val in pairs)
 
 
-def parse_misp(text: str, source: str) -> InputBatch:
+def parse_misp(text: str, source: str, *, misp_text: bool = False) -> InputBatch:
     """Every attribute of every event (top-level ones and those inside objects).
 
-    Deleted attributes and objects are ignored (counted); attributes of a type not in :data:`MISP_TYPES`,
-    or a composite value without its ``|``, are counted as unmapped ``misp:<type>``.
+    Attributes of objects are mapped by (object name, relation) when :data:`MISP_OBJECT_RELATIONS` has
+    them, otherwise by type. Free text (type ``text``) is read only with ``misp_text=True`` (otherwise
+    counted as ignored ``misp:text``). Deleted attributes and objects are ignored (counted); attributes of
+    a type not in :data:`MISP_TYPES`, or a composite value without its ``|``, are counted as unmapped
+    ``misp:<type>``.
     """
-    return misp_from_doc(load_json(text, source), source)
+    return misp_from_doc(load_json(text, source), source, misp_text=misp_text)
 
 
-def misp_from_doc(doc: Any, source: str) -> InputBatch:
+def _relation(obj: dict[str, Any] | None, a: dict[str, Any]) -> tuple[str, str] | None:
+    if obj is None:
+        return None
+    name, rel = obj.get("name"), a.get("object_relation")
+    return (name, rel) if isinstance(name, str) and isinstance(rel, str) else None
+
+
+def misp_from_doc(doc: Any, source: str, *, misp_text: bool = False) -> InputBatch:
     """:func:`parse_misp` on an already parsed JSON document."""
     batch = InputBatch(source, "misp")
     for where, ev in _events(doc, source):
-        for pos, a, _obj in _attributes(ev, where, batch):
+        for pos, a, obj in _attributes(ev, where, batch):
             if not isinstance(a, dict):
                 raise MalformedFile(f"{source}#{pos}: expected an object")
             t = a.get("type")
@@ -201,5 +260,7 @@ def misp_from_doc(doc: Any, source: str) -> InputBatch:
             if _is_deleted(a):
                 batch.ignored["misp:deleted"] += 1
                 continue
-            map_attribute(batch, t, a.get("value"), pos, f"{source}#{pos}")
+            map_attribute(
+                batch, t, a.get("value"), pos, f"{source}#{pos}", relation=_relation(obj, a), text=misp_text
+            )
     return batch

@@ -68,6 +68,7 @@ def parse_csv(
     kind: str | None = None,
     column: str | None = None,
     kinds: Iterable[str] | None = None,
+    misp_text: bool = False,
 ) -> InputBatch:
     """CSV with a header row.
 
@@ -75,7 +76,8 @@ def parse_csv(
     ``value`` and no ``kind`` is MISP's CSV export, whose ``type`` goes through the MISP type map. With
     ``column`` (and ``kind``), values come from that column, all of one kind; with only ``kind``, from the
     ``value`` column. Header names are matched case-insensitively. A row with an unknown kind is counted in
-    ``unmapped`` as ``kind:<name>``; a row with more fields than the header is malformed.
+    ``unmapped`` as ``kind:<name>``; a row with more fields than the header is malformed. ``misp_text``
+    reads free text from MISP's export (see :func:`~blindmatch.inputs.parse_misp`).
     """
     ks = known_kinds(kinds)
     if column is not None and kind is None:
@@ -94,7 +96,7 @@ def parse_csv(
             raise MalformedFile(f"{source}: line 1: no column named {value_name!r} in the header")
         vcol = names.index(value_name)
         if kind is None and _is_misp_export(names):
-            _misp_csv(reader, names, batch, ks)
+            _misp_csv(reader, names, batch, ks, misp_text)
             return batch
         kcol: int | None = None
         if kind is None:
@@ -114,11 +116,18 @@ def parse_csv(
     return batch
 
 
-def _misp_csv(reader: Any, names: list[str], batch: InputBatch, kinds: frozenset[str]) -> None:
+def _misp_csv(reader: Any, names: list[str], batch: InputBatch, kinds: frozenset[str], text: bool) -> None:
     tcol, vcol = names.index("type"), names.index("value")
+    ocol = names.index("object_name") if "object_name" in names else None
+    rcol = names.index("object_relation") if "object_relation" in names else None
     for line, row in _data_rows(reader, lambda: int(reader.line_num), len(names), max(tcol, vcol) + 1, batch):
+        obj = row[ocol].strip() if ocol is not None and ocol < len(row) else ""
+        rel = row[rcol].strip() if rcol is not None and rcol < len(row) else ""
         before = len(batch.rows)
-        map_attribute(batch, row[tcol].strip(), row[vcol], f"line {line}", f"{batch.source}:{line}")
+        map_attribute(
+            batch, row[tcol].strip(), row[vcol], f"line {line}", f"{batch.source}:{line}",
+            relation=(obj, rel) if obj and rel else None, text=text,
+        )  # fmt: skip
         _keep_kinds(batch, before, kinds)
 
 
