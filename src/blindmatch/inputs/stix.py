@@ -5,6 +5,8 @@ Mapping tables are in ``docs/input-formats.md``.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
 from ..errors import MalformedFile
@@ -28,7 +30,15 @@ STIX_PATTERN_PATHS: dict[str, str] = {
     "email-message:to_refs[*].value": "email",
     "email-message:cc_refs[*].value": "email",
     "email-message:bcc_refs[*].value": "email",
+    # what MISP's STIX 2.1 export writes for AS, email-reply-to, user-agent and domain|ip attributes
+    "autonomous-system:number": "asn",
+    "email-message:additional_header_fields.reply_to": "email",
+    "email-message:additional_header_fields.'Reply-To'": "email",
+    "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'": "user-agent",
+    "domain-name:resolves_to_refs[*].value": "ip",  # or "domain" when the value is not an address
 }
+
+_LIST_INDEX = re.compile(r"\[[0-9]+\]")
 
 #: Paths that only qualify another comparison of the same group; they are consumed, not counted.
 _HELPER_PATHS = frozenset(
@@ -57,6 +67,20 @@ _SCO_TYPES = frozenset(
 
 def _kind_value(kind: str, value: str) -> tuple[str, str]:
     return ip_or_cidr(value) if kind == "ip" else (kind, value)
+
+
+def _path_key(path: str) -> str:
+    """The table key of a pattern path: a list index (``to_refs[0]``) reads as any element (``[*]``)."""
+    return _LIST_INDEX.sub("[*]", path) if "[" in path else path
+
+
+def _resolved(value: str) -> tuple[str, str]:
+    """A ``resolves_to_refs`` value: an address (``ip``/``cidr``) or a domain name (STIX allows both)."""
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        return "domain", value
+    return ip_or_cidr(value)
 
 
 _REF_TYPE_PATHS = {
@@ -92,8 +116,10 @@ def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, s
         elif c.path in _REF_TYPE_PATHS and _ref_type_conflicts(group, c.path, value):
             # e.g. dst_ref.value = '1.2.3.4' AND dst_ref.type = 'ipv6-addr': contradictory, not ours to guess
             batch.unmapped["stix:network-traffic address contradicts its declared type"] += 1
-        elif c.path in STIX_PATTERN_PATHS:
-            out.append(_kind_value(STIX_PATTERN_PATHS[c.path], value))
+        elif _path_key(c.path) == "domain-name:resolves_to_refs[*].value":
+            out.append(_resolved(value))
+        elif _path_key(c.path) in STIX_PATTERN_PATHS:
+            out.append(_kind_value(STIX_PATTERN_PATHS[_path_key(c.path)], value))
         elif c.path in _ACCOUNT_IDS:
             if len(acct_types) == 1 and isinstance(acct_types[0], str) and acct_types[0].strip():
                 out.append(("account", f"{acct_types[0].strip().lower()}:{value.strip()}"))
@@ -151,6 +177,15 @@ def _observable(obj: dict[str, Any], t: str, pos: str, batch: InputBatch) -> Non
             for v in ids:
                 batch.rows.append(InputRow("account", f"{platform}:{v.strip()}", f"{source}#{pos}"))
         return
+    if t == "autonomous-system":
+        number = obj.get("number")
+        if isinstance(number, int) and not isinstance(number, bool):
+            batch.rows.append(InputRow("asn", str(number), f"{source}#{pos}"))
+        elif isinstance(number, str) and number.strip():
+            batch.rows.append(InputRow("asn", number, f"{source}#{pos}"))
+        else:
+            batch.unmapped["stix:autonomous-system without number"] += 1
+        return
     kind, prop = STIX_OBSERVABLES[t]
     value = _str_prop(obj, prop, source, pos)
     if value is None:
@@ -169,7 +204,7 @@ def _object(obj: Any, pos: str, batch: InputBatch) -> None:
         batch.ignored["stix:revoked"] += 1
     elif t == "indicator":
         _indicator(obj, pos, batch)
-    elif t in STIX_OBSERVABLES or t == "user-account":
+    elif t in STIX_OBSERVABLES or t in ("user-account", "autonomous-system"):
         _observable(obj, t, pos, batch)
     elif t == "observed-data" and isinstance(obj.get("objects"), dict):
         # STIX 2.0 style: observables embedded in the observed-data object.
