@@ -13,6 +13,7 @@ from blindmatch.inputs import (
     InputRow,
     parse_csv,
     parse_jsonl,
+    parse_lines,
     parse_misp,
     parse_stix,
     parse_text,
@@ -287,3 +288,54 @@ def test_stix_integer_autonomous_system_number() -> None:
     p = "[autonomous-system:number = 64500]"
     b = parse_stix(json.dumps({"type": "bundle", "objects": [{"type": "indicator", "pattern": p}]}), "b.json")
     assert _kv(b) == [("asn", "64500")]
+
+
+# --- url values without a scheme: one rule for every format -----------------------------------------------
+
+SCHEMELESS = [
+    ("evil.example/a.php?x=1", "http://evil.example/a.php?x=1"),
+    ("evil.example:8080/gate", "http://evil.example:8080/gate"),
+    ("localhost:8080", "http://localhost:8080"),
+    ("198.51.100.7/payload.bin", "http://198.51.100.7/payload.bin"),
+    ("[2001:db8::1]:8443/x", "http://[2001:db8::1]:8443/x"),
+    ("//cdn.example/lib.js", "http://cdn.example/lib.js"),
+    ("  evil.example/b ", "http://evil.example/b"),
+]
+KEPT = ["https://evil.example/a", "HTTP://Evil.example/", "ftp://files.example/x", "mailto:a@b.example",
+        "/relative/path/only", ""]  # fmt: skip
+
+
+def _first_value(b: InputBatch) -> str:
+    return b.rows[0].value
+
+
+def test_url_without_scheme_is_read_as_http_in_every_format() -> None:
+    for written, read in SCHEMELESS:
+        enc = json.dumps(written)
+        event = {"Event": {"Attribute": [{"type": "url", "value": written}]}}
+        indicator = {"type": "indicator", "pattern": f"[url:value = '{written}']"}
+        got = {
+            "lines": _first_value(parse_lines(written, "f.txt", kind="url")),
+            "csv": _first_value(parse_csv(f"kind,value\nurl,{enc}\n", "f.csv")),
+            "jsonl": _first_value(parse_jsonl(f'{{"kind": "url", "value": {enc}}}\n', "f.jsonl")),
+            "misp": _first_value(parse_misp(json.dumps(event), "e")),
+            "misp-csv": _first_value(parse_csv(f"category,type,value\nNetwork,url,{enc}\n", "m.csv")),
+            "stix-pattern": _first_value(parse_stix(json.dumps([indicator]), "s")),
+            "stix-object": _first_value(parse_stix(json.dumps([{"type": "url", "value": written}]), "s")),
+        }
+        assert set(got.values()) == {read}, (written, got)
+
+
+def test_url_with_a_scheme_or_a_bare_path_is_kept_as_written() -> None:
+    for written in KEPT:
+        if written:
+            assert parse_lines(written, "f.txt", kind="url").rows[0].value == written
+        b = parse_misp(json.dumps({"Event": {"Attribute": [{"type": "url", "value": written}]}}), "e")
+        assert [r.value for r in b.rows] == [written]
+
+
+def test_schemeless_url_canonicalizes_like_its_http_form() -> None:
+    from blindmatch.canonical import canonicalize
+
+    row = parse_lines("Evil.Example:80/a/../b", "f.txt", kind="url").rows[0]
+    assert canonicalize("url", row.value) == canonicalize("url", "http://evil.example/b") == "http://evil.example/b"
