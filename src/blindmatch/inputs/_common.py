@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -13,7 +14,15 @@ from .._fileio import read_capped
 from ..canonical import KINDS
 from ..errors import InputUnreadable, MalformedFile
 
-__all__ = ["DEFAULT_MAX_BYTES", "InputBatch", "InputRow", "decode_text", "load_json", "read_limited"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "InputBatch",
+    "InputRow",
+    "decode_text",
+    "load_json",
+    "read_limited",
+    "url_with_scheme",
+]
 
 #: Largest input file read by default (bytes). Larger files are refused, not truncated.
 DEFAULT_MAX_BYTES = 1 << 30
@@ -56,6 +65,30 @@ class InputBatch:
 
     def extend(self, rows: Iterable[InputRow]) -> None:
         self.rows.extend(rows)
+
+    def add(self, kind: str, value: str, origin: str) -> None:
+        """Append one row as read; a ``url`` without a scheme gets ``http://`` (:func:`url_with_scheme`)."""
+        if kind == "url":
+            value = url_with_scheme(value)
+        self.rows.append(InputRow(kind, value, origin))
+
+
+# A scheme (RFC 3986 s.3.1) ...; and "host:port" at the start, which the scheme syntax also matches
+# ("evil.example:8080/x" would otherwise read as scheme "evil.example").
+_HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_HOST_PORT = re.compile(r"[A-Za-z0-9.\-]+:[0-9]+(?:[/?#]|$)")
+
+
+def url_with_scheme(value: str) -> str:
+    """A ``url`` as written, or ``http://`` + the trimmed value when it has no scheme (see
+    ``docs/input-formats.md``): ``evil.example/a`` and ``evil.example:8080/a`` get ``http://``, ``//host/a``
+    gets ``http:``; a value with a scheme, an empty one and a bare path (``/a``) are returned unchanged."""
+    v = value.strip()
+    if not v or (v.startswith("/") and not v.startswith("//")):
+        return value
+    if _HAS_SCHEME.match(v) is not None and _HOST_PORT.match(v) is None:
+        return value
+    return "http:" + v if v.startswith("//") else "http://" + v
 
 
 def known_kinds(kinds: Iterable[str] | None) -> frozenset[str]:

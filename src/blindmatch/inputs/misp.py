@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import MalformedFile
-from ._common import InputBatch, InputRow, load_json
+from ._common import InputBatch, load_json
 from ._ipkind import ip_or_cidr
 
 __all__ = [
@@ -225,7 +225,8 @@ def map_attribute(
     if pairs is None:
         batch.unmapped[f"misp:{t[:64]}"] += 1
         return
-    batch.rows.extend(InputRow(k, val, origin) for k, val in pairs)
+    for k, val in pairs:
+        batch.add(k, val, origin)
 
 
 def parse_misp(text: str, source: str, *, misp_text: bool = False) -> InputBatch:

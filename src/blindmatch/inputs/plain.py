@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import InvalidParameter, MalformedFile
-from ._common import InputBatch, InputRow, known_kinds, lines_of, load_json, resolve_kind
+from ._common import InputBatch, known_kinds, lines_of, load_json, resolve_kind
 from .misp import map_attribute
 
 __all__ = ["parse_csv", "parse_jsonl", "parse_lines"]
@@ -29,7 +29,7 @@ def parse_lines(text: str, source: str, *, kind: str, kinds: Iterable[str] | Non
         if not line.strip():
             batch.ignored["blank line"] += 1
             continue
-        batch.rows.append(InputRow(kind, line, f"{source}:{n}"))
+        batch.add(kind, line, f"{source}:{n}")
     return batch
 
 
@@ -110,7 +110,7 @@ def parse_csv(
                 written = row[kcol if kcol is not None else 0].strip().lower()
                 batch.unmapped[f"kind:{written[:64] or '(empty)'}"] += 1
                 continue
-            batch.rows.append(InputRow(k, row[vcol], f"{source}:{line}"))
+            batch.add(k, row[vcol], f"{source}:{line}")
     except csv.Error as exc:
         raise MalformedFile(f"{source}: line {reader.line_num}: bad CSV: {exc}") from None
     return batch
@@ -162,5 +162,5 @@ def parse_jsonl(text: str, source: str, *, kinds: Iterable[str] | None = None) -
         if ours is None:
             batch.unmapped[f"kind:{k.strip().lower()[:64] or '(empty)'}"] += 1
             continue
-        batch.rows.append(InputRow(ours, v, f"{source}:{n}"))
+        batch.add(ours, v, f"{source}:{n}")
     return batch

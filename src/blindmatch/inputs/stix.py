@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from ..errors import MalformedFile
-from ._common import InputBatch, InputRow, load_json
+from ._common import InputBatch, load_json
 from ._ipkind import ip_or_cidr
 from .stix_pattern import Comparison, PatternSyntaxError, UnsupportedPattern, equality_groups
 
@@ -151,7 +151,7 @@ def _indicator(obj: dict[str, Any], pos: str, batch: InputBatch) -> None:
         for kv in _from_group(group, batch):
             if kv not in seen:
                 seen.add(kv)
-                batch.rows.append(InputRow(kv[0], kv[1], f"{source}#{pos}"))
+                batch.add(kv[0], kv[1], f"{source}#{pos}")
 
 
 def _str_prop(obj: dict[str, Any], name: str, source: str, pos: str) -> str | None:
@@ -175,14 +175,14 @@ def _observable(obj: dict[str, Any], t: str, pos: str, batch: InputBatch) -> Non
         else:
             platform = atype.strip().lower()
             for v in ids:
-                batch.rows.append(InputRow("account", f"{platform}:{v.strip()}", f"{source}#{pos}"))
+                batch.add("account", f"{platform}:{v.strip()}", f"{source}#{pos}")
         return
     if t == "autonomous-system":
         number = obj.get("number")
         if isinstance(number, int) and not isinstance(number, bool):
-            batch.rows.append(InputRow("asn", str(number), f"{source}#{pos}"))
+            batch.add("asn", str(number), f"{source}#{pos}")
         elif isinstance(number, str) and number.strip():
-            batch.rows.append(InputRow("asn", number, f"{source}#{pos}"))
+            batch.add("asn", number, f"{source}#{pos}")
         else:
             batch.unmapped["stix:autonomous-system without number"] += 1
         return
@@ -191,7 +191,7 @@ def _observable(obj: dict[str, Any], t: str, pos: str, batch: InputBatch) -> Non
     if value is None:
         raise MalformedFile(f"{source}#{pos}: {t} object without '{prop}'")
     k, v = _kind_value(kind, value)
-    batch.rows.append(InputRow(k, v, f"{source}#{pos}"))
+    batch.add(k, v, f"{source}#{pos}")
 
 
 def _object(obj: Any, pos: str, batch: InputBatch) -> None:
