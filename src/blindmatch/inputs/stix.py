@@ -32,6 +32,7 @@ STIX_PATTERN_PATHS: dict[str, str] = {
     "email-message:bcc_refs[*].value": "email",
     # what MISP's STIX 2.1 export writes for AS, email-reply-to, user-agent and domain|ip attributes
     "autonomous-system:number": "asn",
+    "autonomous-system:x_misp_subnet_announced": "ip",  # MISP's asn object; a prefix makes it a cidr
     "email-message:additional_header_fields.reply_to": "email",
     "email-message:additional_header_fields.'Reply-To'": "email",
     "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'": "user-agent",
