@@ -76,7 +76,7 @@ MISP_TYPES: dict[str, Mapper] = {
     "twitter-id": _account("twitter"),
     "AS": _same("asn"),
     "user-agent": _same("user-agent"),
-    "text": _same("text"),  # read only with misp_text=True: see _free_text
+    "text": _same("text"),  # read only with misp_text=True: see _FREE_TEXT_TYPES
 }
 
 #: (MISP object name, object relation) -> mapper, tried before the attribute type. MISP stores many
@@ -123,7 +123,7 @@ def looks_like_misp(doc: Any) -> bool:
     return (
         isinstance(doc, list)
         or (isinstance(doc, dict) and ("Event" in doc or "response" in doc))
-        or (_is_bare_event(doc))
+        or _is_bare_event(doc)
     )
 
 
