@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from blindmatch.errors import MalformedFile
 from blindmatch.inputs import (
@@ -339,3 +341,39 @@ def test_schemeless_url_canonicalizes_like_its_http_form() -> None:
 
     row = parse_lines("Evil.Example:80/a/../b", "f.txt", kind="url").rows[0]
     assert canonicalize("url", row.value) == canonicalize("url", "http://evil.example/b") == "http://evil.example/b"
+
+
+# --- hostile shapes: a batch or MalformedFile, nothing else ------------------------------------------------
+
+_words = ["", "text", "url", "domain", "ip-dst", "AS", "name", "twitter-account", "asn", "evil.example/x"]
+_scalars = st.none() | st.booleans() | st.integers(-5, 70000) | st.floats(allow_nan=False)
+_scalars = _scalars | st.sampled_from(_words)
+_keys = st.sampled_from(
+    ["Event", "Attribute", "Object", "response", "type", "value", "name", "object_relation", "deleted",
+     "objects", "more", "revoked", "number", "pattern", "info"]
+)  # fmt: skip
+_json = st.recursive(_scalars, lambda c: st.lists(c, max_size=4) | st.dictionaries(_keys, c, max_size=5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_json_shapes_give_a_batch_or_malformed_file(doc: object) -> None:
+    from blindmatch.inputs.misp import misp_from_doc
+    from blindmatch.inputs.stix import stix_from_doc
+
+    for reader in (misp_from_doc, stix_from_doc):
+        try:
+            reader(doc, "fuzz.json")
+        except MalformedFile as exc:
+            assert str(exc).startswith("fuzz.json")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["url", "text", "x,y", '"', "evil.example", "", "AS1"]), max_size=5),
+                max_size=5))  # fmt: skip
+def test_misp_csv_rows_give_a_batch_or_malformed_file(rows: list[list[str]]) -> None:
+    text = "uuid,category,type,value,object_relation,object_name\n" + "\n".join(",".join(r) for r in rows)
+    try:
+        parse_csv(text, "fuzz.csv", misp_text=True)
+    except MalformedFile as exc:
+        assert str(exc).startswith("fuzz.csv")
