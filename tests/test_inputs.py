@@ -297,7 +297,7 @@ def test_stix_valid_but_unsupported_is_counted(pattern: str) -> None:
     ("doc", "match"),
     [
         ({"type": "report"}, "not a STIX bundle"),
-        ([], "not a STIX bundle"),
+        (3, "not a STIX bundle"),  # a list is a list of objects (an empty one reads as nothing)
         ({"type": "bundle", "objects": {}}, "objects: expected a list"),
         ({"type": "bundle", "objects": [3]}, r"objects\[0\]: expected an object"),
         ({"type": "bundle", "objects": [{"id": "x"}]}, "'type' must be a string"),

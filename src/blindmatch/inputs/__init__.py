@@ -13,13 +13,14 @@ from typing import Literal
 
 from ..errors import InvalidParameter
 from ._common import DEFAULT_MAX_BYTES, InputBatch, InputRow, decode_text, load_json, read_limited
-from .misp import MISP_TYPES, misp_from_doc, parse_misp
+from .misp import MISP_OBJECT_RELATIONS, MISP_TYPES, looks_like_misp, misp_from_doc, parse_misp
 from .plain import parse_csv, parse_jsonl, parse_lines
-from .stix import STIX_OBSERVABLES, STIX_PATTERN_PATHS, parse_stix, stix_from_doc
+from .stix import STIX_OBSERVABLES, STIX_PATTERN_PATHS, looks_like_stix, parse_stix, stix_from_doc
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "FORMATS",
+    "MISP_OBJECT_RELATIONS",
     "MISP_TYPES",
     "STIX_OBSERVABLES",
     "STIX_PATTERN_PATHS",
@@ -76,6 +77,7 @@ def parse_text(
     kind: str | None = None,
     column: str | None = None,
     kinds: Iterable[str] | None = None,
+    misp_text: bool = False,
 ) -> InputBatch:
     """Parse already-decoded text in the given format (see :func:`read_indicators`)."""
     if fmt == "lines":
@@ -83,13 +85,13 @@ def parse_text(
             raise InvalidParameter("plain lines need a kind (--kind)")
         return parse_lines(text, source, kind=kind, kinds=kinds)
     if fmt == "csv":
-        return parse_csv(text, source, kind=kind, column=column, kinds=kinds)
+        return parse_csv(text, source, kind=kind, column=column, kinds=kinds, misp_text=misp_text)
     if kind is not None or column is not None:
         raise InvalidParameter(f"--kind/--column do not apply to {fmt} input")
     if fmt == "jsonl":
         return parse_jsonl(text, source, kinds=kinds)
     if fmt == "misp":
-        return parse_misp(text, source)
+        return parse_misp(text, source, misp_text=misp_text)
     if fmt == "stix":
         return parse_stix(text, source)
     raise InvalidParameter(f"unknown input format {fmt!r} (one of {', '.join(FORMATS)})")
@@ -104,13 +106,16 @@ def read_indicators(
     kinds: Iterable[str] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     source: str | None = None,
+    misp_text: bool = False,
 ) -> InputBatch:
     """Read one indicator file.
 
     ``fmt`` is ``"auto"`` (from the name: ``.csv``, ``.jsonl``/``.ndjson``, ``.txt``; ``.json`` is looked
     into for a STIX bundle or a MISP event; with ``kind`` given, any other name is read as plain lines) or
     one of :data:`FORMATS`. ``kind`` gives the kind of plain lines, or of a CSV ``column``. ``kinds`` limits
-    the kinds accepted from CSV/JSON lines (default: all kinds canonicalization knows).
+    the kinds accepted from CSV/JSON lines (default: all kinds canonicalization knows). MISP free text
+    (attributes of type ``text``: descriptions, PE section names, PEM blobs) is read only with
+    ``misp_text=True``; otherwise it is counted as ignored ``misp:text``.
     """
     p = Path(path)
     name = source if source is not None else str(p)
@@ -126,9 +131,9 @@ def read_indicators(
             if kind is not None or column is not None:
                 raise InvalidParameter("--kind/--column do not apply to JSON documents")
             doc = load_json(text, name)
-            if isinstance(doc, dict) and doc.get("type") == "bundle":
+            if looks_like_stix(doc):
                 return stix_from_doc(doc, name)
-            if (isinstance(doc, dict) and ("Event" in doc or "response" in doc)) or isinstance(doc, list):
-                return misp_from_doc(doc, name)
-            raise InvalidParameter(f"cannot tell the format of {name}: not a STIX bundle or MISP event")
-    return parse_text(text, name, fmt, kind=kind, column=column, kinds=kinds)
+            if looks_like_misp(doc):
+                return misp_from_doc(doc, name, misp_text=misp_text)
+            raise InvalidParameter(f"cannot tell the format of {name}: not STIX objects or a MISP event")
+    return parse_text(text, name, fmt, kind=kind, column=column, kinds=kinds, misp_text=misp_text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -13,7 +14,15 @@ from .._fileio import read_capped
 from ..canonical import KINDS
 from ..errors import InputUnreadable, MalformedFile
 
-__all__ = ["DEFAULT_MAX_BYTES", "InputBatch", "InputRow", "decode_text", "load_json", "read_limited"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "InputBatch",
+    "InputRow",
+    "decode_text",
+    "load_json",
+    "read_limited",
+    "url_with_scheme",
+]
 
 #: Largest input file read by default (bytes). Larger files are refused, not truncated.
 DEFAULT_MAX_BYTES = 1 << 30
@@ -57,9 +66,55 @@ class InputBatch:
     def extend(self, rows: Iterable[InputRow]) -> None:
         self.rows.extend(rows)
 
+    def add(self, kind: str, value: str, origin: str) -> None:
+        """Append one row as read; a ``url`` without a scheme gets ``http://`` (:func:`url_with_scheme`)."""
+        if kind == "url":
+            value = url_with_scheme(value)
+        self.rows.append(InputRow(kind, value, origin))
+
+
+# A scheme (RFC 3986 s.3.1) ...; and "host:port" at the start, which the scheme syntax also matches
+# ("evil.example:8080/x" would otherwise read as scheme "evil.example").
+_HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+_HOST_PORT = re.compile(r"[A-Za-z0-9.\-]+:[0-9]+(?:[/?#]|$)")
+
+
+def url_with_scheme(value: str) -> str:
+    """A ``url`` as written, or ``http://`` + the trimmed value when it has no scheme (see
+    ``docs/input-formats.md``): ``evil.example/a`` and ``evil.example:8080/a`` get ``http://``, ``//host/a``
+    gets ``http:``; a value with a scheme, an empty one and a bare path (``/a``) are returned unchanged."""
+    v = value.strip()
+    if not v or (v.startswith("/") and not v.startswith("//")):
+        return value
+    if _HAS_SCHEME.match(v) is not None and _HOST_PORT.match(v) is None:
+        return value
+    return "http:" + v if v.startswith("//") else "http://" + v
+
 
 def known_kinds(kinds: Iterable[str] | None) -> frozenset[str]:
     return frozenset(KINDS if kinds is None else kinds)
+
+
+#: Other names for our kinds that other tools write in a ``kind`` column (matched after lowercasing and
+#: trimming). Only names with one obvious meaning: ``uri`` (MISP: a path), ``link`` or ``hash`` are not here.
+KIND_ALIASES: dict[str, str] = {
+    "ipv4": "ip", "ipv6": "ip", "ip-address": "ip", "ip_address": "ip", "ipaddress": "ip",
+    "ipv4-addr": "ip", "ipv6-addr": "ip", "ip-addr": "ip",
+    "hostname": "domain", "fqdn": "domain", "domain-name": "domain",
+    "domain_name": "domain", "domainname": "domain",
+    "email-address": "email", "email_address": "email", "email-addr": "email", "e-mail": "email",
+    "phone-number": "phone", "phone_number": "phone", "phonenumber": "phone", "telephone": "phone",
+    "useragent": "user-agent", "user_agent": "user-agent", "ua": "user-agent",
+    "as": "asn", "as-number": "asn", "as_number": "asn", "autonomous-system": "asn",
+    "subnet": "cidr", "ip-cidr": "cidr",
+}  # fmt: skip
+
+
+def resolve_kind(name: str, kinds: frozenset[str]) -> str | None:
+    """Our kind for a ``kind`` cell (lowercased, trimmed, aliases resolved), or None if not in ``kinds``."""
+    k = name.strip().lower()
+    k = k if k in kinds else KIND_ALIASES.get(k, k)
+    return k if k in kinds else None
 
 
 def read_limited(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:

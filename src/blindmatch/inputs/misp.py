@@ -6,10 +6,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import MalformedFile
-from ._common import InputBatch, InputRow, load_json
+from ._common import InputBatch, load_json
 from ._ipkind import ip_or_cidr
 
-__all__ = ["MISP_TYPES", "misp_from_doc", "parse_misp"]
+__all__ = [
+    "MISP_OBJECT_RELATIONS",
+    "MISP_TYPES",
+    "looks_like_misp",
+    "map_attribute",
+    "misp_from_doc",
+    "parse_misp",
+]
 
 Mapper = Callable[[str], list[tuple[str, str]] | None]
 
@@ -69,76 +76,192 @@ MISP_TYPES: dict[str, Mapper] = {
     "twitter-id": _account("twitter"),
     "AS": _same("asn"),
     "user-agent": _same("user-agent"),
-    "text": _same("text"),
+    "text": _same("text"),  # read only with misp_text=True: see _FREE_TEXT_TYPES
 }
+
+#: (MISP object name, object relation) -> mapper, tried before the attribute type. MISP stores many
+#: identifiers of objects as ``text`` attributes (a Twitter handle is ``twitter-account``/``name``): the
+#: relation says what the value is. Relations not listed fall back to the attribute's type.
+MISP_OBJECT_RELATIONS: dict[tuple[str, str], Mapper] = {
+    ("twitter-account", "name"): _account("twitter"),
+    ("twitter-account", "username"): _account("twitter"),
+    ("twitter-account", "id"): _account("twitter"),
+    ("github-user", "username"): _account("github"),
+    ("github-user", "id"): _account("github"),
+    ("gitlab-user", "username"): _account("gitlab"),
+    ("gitlab-user", "id"): _account("gitlab"),
+    ("telegram-account", "username"): _account("telegram"),
+    ("telegram-account", "id"): _account("telegram"),
+    ("email", "from"): _same("email"),
+    ("email", "to"): _same("email"),
+    ("email", "cc"): _same("email"),
+    ("email", "bcc"): _same("email"),
+    ("email", "reply-to"): _same("email"),
+    ("email", "return-path"): _same("email"),
+    ("asn", "asn"): _same("asn"),
+    ("http-request", "user-agent"): _same("user-agent"),
+}
+
+#: Attribute types that hold free text (descriptions, PE section names, PEM blobs): not offered as
+#: indicators unless asked (``misp_text=True``); counted as ignored ``misp:text`` otherwise.
+_FREE_TEXT_TYPES = frozenset({"text"})
+
+
+def _at(where: str, sub: str) -> str:
+    """A JSON position: ``sub`` inside ``where`` (the document itself when ``where`` is empty)."""
+    if not where:
+        return sub
+    return f"{where}{sub}" if sub.startswith("[") else f"{where}.{sub}"
+
+
+def _is_bare_event(doc: Any) -> bool:
+    return isinstance(doc, dict) and "Event" not in doc and ("Attribute" in doc or "Object" in doc)
+
+
+def looks_like_misp(doc: Any) -> bool:
+    """Whether a parsed JSON document has one of the MISP shapes :func:`misp_from_doc` reads."""
+    return (
+        isinstance(doc, list)
+        or (isinstance(doc, dict) and ("Event" in doc or "response" in doc))
+        or _is_bare_event(doc)
+    )
+
+
+def _event_list(items: list[Any], where: str, source: str) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for i, it in enumerate(items):
+        pos = _at(where, f"[{i}]")
+        if isinstance(it, dict) and isinstance(it.get("Event"), dict):
+            out.append((_at(pos, "Event"), it["Event"]))
+        elif _is_bare_event(it):
+            out.append((pos, it))
+        else:
+            raise MalformedFile(f"{source}#{pos}: expected an object with an 'Event' object")
+    return out
 
 
 def _events(doc: Any, source: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(position, event)`` for every event of the document; a ``restSearch`` attribute result is read as
+    one event holding those attributes."""
     if isinstance(doc, dict) and "Event" in doc:
         ev = doc["Event"]
         if not isinstance(ev, dict):
             raise MalformedFile(f"{source}#Event: expected an object")
         return [("Event", ev)]
-    items: Any = doc.get("response") if isinstance(doc, dict) else doc
-    if isinstance(items, list):
-        out = []
-        for i, it in enumerate(items):
-            if not isinstance(it, dict) or not isinstance(it.get("Event"), dict):
-                raise MalformedFile(f"{source}#[{i}]: expected an object with an 'Event' object")
-            out.append((f"[{i}].Event", it["Event"]))
-        return out
+    if isinstance(doc, dict) and "response" in doc:
+        resp = doc["response"]
+        if isinstance(resp, list):
+            return _event_list(resp, "response", source)
+        if isinstance(resp, dict) and "Attribute" in resp:
+            return [("response", resp)]  # restSearch with returnFormat json on /attributes
+        raise MalformedFile(f"{source}#response: expected a list of events or an 'Attribute' list")
+    if isinstance(doc, list):
+        return _event_list(doc, "", source)
+    if _is_bare_event(doc):
+        return [("", doc)]  # PyMISP's MISPEvent.to_json(): the event without its wrapper
     raise MalformedFile(f"{source}: not a MISP event (no 'Event' object at the top)")
 
 
-def _attributes(ev: dict[str, Any], where: str, source: str) -> Iterable[tuple[str, Any]]:
+def _is_deleted(obj: dict[str, Any]) -> bool:
+    return obj.get("deleted") in (True, "1", 1)
+
+
+def _attributes(
+    ev: dict[str, Any], where: str, batch: InputBatch
+) -> Iterable[tuple[str, Any, dict[str, Any] | None]]:
+    """``(position, attribute, its object or None)``; the attributes of deleted objects are skipped."""
+    source = batch.source
     attrs = ev.get("Attribute", [])
     if not isinstance(attrs, list):
-        raise MalformedFile(f"{source}#{where}.Attribute: expected a list")
+        raise MalformedFile(f"{source}#{_at(where, 'Attribute')}: expected a list")
     for i, a in enumerate(attrs):
-        yield f"{where}.Attribute[{i}]", a
+        yield _at(where, f"Attribute[{i}]"), a, None
     objs = ev.get("Object", [])
     if not isinstance(objs, list):
-        raise MalformedFile(f"{source}#{where}.Object: expected a list")
+        raise MalformedFile(f"{source}#{_at(where, 'Object')}: expected a list")
     for j, o in enumerate(objs):
+        opos = _at(where, f"Object[{j}]")
         if not isinstance(o, dict):
-            raise MalformedFile(f"{source}#{where}.Object[{j}]: expected an object")
+            raise MalformedFile(f"{source}#{opos}: expected an object")
         oattrs = o.get("Attribute", [])
         if not isinstance(oattrs, list):
-            raise MalformedFile(f"{source}#{where}.Object[{j}].Attribute: expected a list")
+            raise MalformedFile(f"{source}#{opos}.Attribute: expected a list")
+        if _is_deleted(o):
+            batch.ignored["misp:deleted object"] += 1
+            continue
         for i, a in enumerate(oattrs):
-            yield f"{where}.Object[{j}].Attribute[{i}]", a
+            yield f"{opos}.Attribute[{i}]", a, o
 
 
-def parse_misp(text: str, source: str) -> InputBatch:
+def map_attribute(
+    batch: InputBatch,
+    t: str,
+    v: Any,
+    pos: str,
+    origin: str,
+    *,
+    relation: tuple[str, str] | None = None,
+    text: bool = False,
+) -> None:
+    """Add the rows of one attribute of type ``t`` (or count it as unmapped or ignored).
+
+    ``pos`` names the attribute in messages, ``origin`` in rows; ``relation`` is ``(object name, object
+    relation)`` for an attribute of an object; ``text`` reads free-text types. A value of an unmapped type
+    is not looked at (MISP has numeric and boolean types); a mapped type needs a string (or integer)."""
+    mapper = MISP_OBJECT_RELATIONS.get(relation) if relation is not None else None
+    if mapper is None and t in _FREE_TEXT_TYPES and not text:
+        batch.ignored[f"misp:{t}"] += 1
+        return
+    if mapper is None:
+        mapper = MISP_TYPES.get(t)
+    if mapper is None:
+        batch.unmapped[f"misp:{t[:64]}"] += 1
+        return
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = str(v)
+    if not isinstance(v, str):
+        raise MalformedFile(f"{batch.source}#{pos}: 'value' must be a string")
+    pairs = mapper(v)
+    if pairs is None:
+        batch.unmapped[f"misp:{t[:64]}"] += 1
+        return
+    for k, val in pairs:
+        batch.add(k, val, origin)
+
+
+def parse_misp(text: str, source: str, *, misp_text: bool = False) -> InputBatch:
     """Every attribute of every event (top-level ones and those inside objects).
 
-    Deleted attributes are ignored (counted); attributes of a type not in :data:`MISP_TYPES`, or a
-    composite value without its ``|``, are counted as unmapped ``misp:<type>``.
+    Attributes of objects are mapped by (object name, relation) when :data:`MISP_OBJECT_RELATIONS` has
+    them, otherwise by type. Free text (type ``text``) is read only with ``misp_text=True`` (otherwise
+    counted as ignored ``misp:text``). Deleted attributes and objects are ignored (counted); attributes of
+    a type not in :data:`MISP_TYPES`, or a composite value without its ``|``, are counted as unmapped
+    ``misp:<type>``.
     """
-    return misp_from_doc(load_json(text, source), source)
+    return misp_from_doc(load_json(text, source), source, misp_text=misp_text)
 
 
-def misp_from_doc(doc: Any, source: str) -> InputBatch:
+def _relation(obj: dict[str, Any] | None, a: dict[str, Any]) -> tuple[str, str] | None:
+    if obj is None:
+        return None
+    name, rel = obj.get("name"), a.get("object_relation")
+    return (name, rel) if isinstance(name, str) and isinstance(rel, str) else None
+
+
+def misp_from_doc(doc: Any, source: str, *, misp_text: bool = False) -> InputBatch:
     """:func:`parse_misp` on an already parsed JSON document."""
     batch = InputBatch(source, "misp")
     for where, ev in _events(doc, source):
-        for pos, a in _attributes(ev, where, source):
+        for pos, a, obj in _attributes(ev, where, batch):
             if not isinstance(a, dict):
                 raise MalformedFile(f"{source}#{pos}: expected an object")
-            t, v = a.get("type"), a.get("value")
+            t = a.get("type")
             if not isinstance(t, str):
                 raise MalformedFile(f"{source}#{pos}: 'type' must be a string")
-            if isinstance(v, int) and not isinstance(v, bool):
-                v = str(v)
-            if not isinstance(v, str):
-                raise MalformedFile(f"{source}#{pos}: 'value' must be a string")
-            if a.get("deleted") in (True, "1", 1):
+            if _is_deleted(a):
                 batch.ignored["misp:deleted"] += 1
                 continue
-            mapper = MISP_TYPES.get(t)
-            pairs = mapper(v) if mapper is not None else None
-            if pairs is None:
-                batch.unmapped[f"misp:{t[:64]}"] += 1
-                continue
-            batch.rows.extend(InputRow(k, val, f"{source}#{pos}") for k, val in pairs)
+            map_attribute(
+                batch, t, a.get("value"), pos, f"{source}#{pos}", relation=_relation(obj, a), text=misp_text
+            )
     return batch

@@ -5,14 +5,16 @@ Mapping tables are in ``docs/input-formats.md``.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Any
 
 from ..errors import MalformedFile
-from ._common import InputBatch, InputRow, load_json
+from ._common import InputBatch, load_json
 from ._ipkind import ip_or_cidr
 from .stix_pattern import Comparison, PatternSyntaxError, UnsupportedPattern, equality_groups
 
-__all__ = ["STIX_OBSERVABLES", "STIX_PATTERN_PATHS", "parse_stix", "stix_from_doc"]
+__all__ = ["STIX_OBSERVABLES", "STIX_PATTERN_PATHS", "looks_like_stix", "parse_stix", "stix_from_doc"]
 
 #: Object path in a pattern -> our kind (``ip`` may become ``cidr`` when the value has a prefix).
 STIX_PATTERN_PATHS: dict[str, str] = {
@@ -28,7 +30,16 @@ STIX_PATTERN_PATHS: dict[str, str] = {
     "email-message:to_refs[*].value": "email",
     "email-message:cc_refs[*].value": "email",
     "email-message:bcc_refs[*].value": "email",
+    # what MISP's STIX 2.1 export writes for AS, email-reply-to, user-agent and domain|ip attributes
+    "autonomous-system:number": "asn",
+    "autonomous-system:x_misp_subnet_announced": "ip",  # MISP's asn object; a prefix makes it a cidr
+    "email-message:additional_header_fields.reply_to": "email",
+    "email-message:additional_header_fields.'Reply-To'": "email",
+    "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'": "user-agent",
+    "domain-name:resolves_to_refs[*].value": "ip",  # or "domain" when the value is not an address
 }
+
+_LIST_INDEX = re.compile(r"\[[0-9]+\]")
 
 #: Paths that only qualify another comparison of the same group; they are consumed, not counted.
 _HELPER_PATHS = frozenset(
@@ -57,6 +68,20 @@ _SCO_TYPES = frozenset(
 
 def _kind_value(kind: str, value: str) -> tuple[str, str]:
     return ip_or_cidr(value) if kind == "ip" else (kind, value)
+
+
+def _path_key(path: str) -> str:
+    """The table key of a pattern path: a list index (``to_refs[0]``) reads as any element (``[*]``)."""
+    return _LIST_INDEX.sub("[*]", path) if "[" in path else path
+
+
+def _resolved(value: str) -> tuple[str, str]:
+    """A ``resolves_to_refs`` value: an address (``ip``/``cidr``) or a domain name (STIX allows both)."""
+    try:
+        ipaddress.ip_network(value.strip(), strict=False)
+    except ValueError:
+        return "domain", value
+    return ip_or_cidr(value)
 
 
 _REF_TYPE_PATHS = {
@@ -92,8 +117,10 @@ def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, s
         elif c.path in _REF_TYPE_PATHS and _ref_type_conflicts(group, c.path, value):
             # e.g. dst_ref.value = '1.2.3.4' AND dst_ref.type = 'ipv6-addr': contradictory, not ours to guess
             batch.unmapped["stix:network-traffic address contradicts its declared type"] += 1
-        elif c.path in STIX_PATTERN_PATHS:
-            out.append(_kind_value(STIX_PATTERN_PATHS[c.path], value))
+        elif _path_key(c.path) == "domain-name:resolves_to_refs[*].value":
+            out.append(_resolved(value))
+        elif _path_key(c.path) in STIX_PATTERN_PATHS:
+            out.append(_kind_value(STIX_PATTERN_PATHS[_path_key(c.path)], value))
         elif c.path in _ACCOUNT_IDS:
             if len(acct_types) == 1 and isinstance(acct_types[0], str) and acct_types[0].strip():
                 out.append(("account", f"{acct_types[0].strip().lower()}:{value.strip()}"))
@@ -125,7 +152,7 @@ def _indicator(obj: dict[str, Any], pos: str, batch: InputBatch) -> None:
         for kv in _from_group(group, batch):
             if kv not in seen:
                 seen.add(kv)
-                batch.rows.append(InputRow(kv[0], kv[1], f"{source}#{pos}"))
+                batch.add(kv[0], kv[1], f"{source}#{pos}")
 
 
 def _str_prop(obj: dict[str, Any], name: str, source: str, pos: str) -> str | None:
@@ -149,14 +176,23 @@ def _observable(obj: dict[str, Any], t: str, pos: str, batch: InputBatch) -> Non
         else:
             platform = atype.strip().lower()
             for v in ids:
-                batch.rows.append(InputRow("account", f"{platform}:{v.strip()}", f"{source}#{pos}"))
+                batch.add("account", f"{platform}:{v.strip()}", f"{source}#{pos}")
+        return
+    if t == "autonomous-system":
+        number = obj.get("number")
+        if isinstance(number, int) and not isinstance(number, bool):
+            batch.add("asn", str(number), f"{source}#{pos}")
+        elif isinstance(number, str) and number.strip():
+            batch.add("asn", number, f"{source}#{pos}")
+        else:
+            batch.unmapped["stix:autonomous-system without number"] += 1
         return
     kind, prop = STIX_OBSERVABLES[t]
     value = _str_prop(obj, prop, source, pos)
     if value is None:
         raise MalformedFile(f"{source}#{pos}: {t} object without '{prop}'")
     k, v = _kind_value(kind, value)
-    batch.rows.append(InputRow(k, v, f"{source}#{pos}"))
+    batch.add(k, v, f"{source}#{pos}")
 
 
 def _object(obj: Any, pos: str, batch: InputBatch) -> None:
@@ -165,9 +201,11 @@ def _object(obj: Any, pos: str, batch: InputBatch) -> None:
     t = obj.get("type")
     if not isinstance(t, str):
         raise MalformedFile(f"{batch.source}#{pos}: 'type' must be a string")
-    if t == "indicator":
+    if obj.get("revoked") is True:
+        batch.ignored["stix:revoked"] += 1
+    elif t == "indicator":
         _indicator(obj, pos, batch)
-    elif t in STIX_OBSERVABLES or t == "user-account":
+    elif t in STIX_OBSERVABLES or t in ("user-account", "autonomous-system"):
         _observable(obj, t, pos, batch)
     elif t == "observed-data" and isinstance(obj.get("objects"), dict):
         # STIX 2.0 style: observables embedded in the observed-data object.
@@ -179,19 +217,45 @@ def _object(obj: Any, pos: str, batch: InputBatch) -> None:
         batch.ignored[f"stix:{t[:64]}"] += 1
 
 
+def _is_envelope(doc: dict[str, Any]) -> bool:
+    """A TAXII 2.1 envelope: ``objects`` and/or ``more``/``next``, no ``type`` (an empty one may be ``{}``,
+    which is not recognised: give the format)."""
+    return "type" not in doc and ("objects" in doc or "more" in doc) and "Event" not in doc
+
+
+def looks_like_stix(doc: Any) -> bool:
+    """Whether a parsed JSON document is a bundle, a TAXII 2.1 envelope or a list of STIX objects."""
+    if isinstance(doc, dict):
+        return doc.get("type") == "bundle" or _is_envelope(doc)
+    if isinstance(doc, list) and doc:
+        first = doc[0]
+        return (
+            isinstance(first, dict) and "type" in first and "Event" not in first and "Attribute" not in first
+        )
+    return False
+
+
 def parse_stix(text: str, source: str) -> InputBatch:
-    """Every object of a bundle (``{"type": "bundle", "objects": [...]}``)."""
+    """Every object of a bundle (``{"type": "bundle", "objects": [...]}``), of a TAXII 2.1 envelope
+    (``{"objects": [...], "more": ...}``) or of a JSON list of objects."""
     return stix_from_doc(load_json(text, source), source)
 
 
 def stix_from_doc(doc: Any, source: str) -> InputBatch:
     """:func:`parse_stix` on an already parsed JSON document."""
-    if not isinstance(doc, dict) or doc.get("type") != "bundle":
-        raise MalformedFile(f"{source}: not a STIX bundle (top-level 'type' must be 'bundle')")
-    objects = doc.get("objects", [])
+    if isinstance(doc, list):
+        objects: Any = doc
+        where = ""
+    elif isinstance(doc, dict) and (doc.get("type") == "bundle" or _is_envelope(doc)):
+        objects = doc.get("objects", [])
+        where = "objects"
+    else:
+        raise MalformedFile(
+            f"{source}: not a STIX bundle (top-level 'type' must be 'bundle'), TAXII envelope or object list"
+        )
     if not isinstance(objects, list):
         raise MalformedFile(f"{source}#objects: expected a list")
     batch = InputBatch(source, "stix")
     for i, obj in enumerate(objects):
-        _object(obj, f"objects[{i}]", batch)
+        _object(obj, f"{where}[{i}]", batch)
     return batch
