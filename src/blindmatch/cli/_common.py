@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import stat
 import sys
@@ -11,7 +13,17 @@ from typing import BinaryIO
 
 from .exitcodes import CliError, ExitCode
 
-__all__ = ["MAX_LINE_REPORTS", "Messages", "iter_input_lines", "open_input", "read_token_key"]
+__all__ = [
+    "MAX_LINE_REPORTS",
+    "Messages",
+    "iter_input_lines",
+    "open_input",
+    "port_number",
+    "positive_float",
+    "positive_int",
+    "probability",
+    "read_token_key",
+]
 
 #: How many per-line problems are printed before only counting the rest.
 MAX_LINE_REPORTS = 50
@@ -46,6 +58,50 @@ class Messages:
         if self._suppressed:
             print(f"blindmatch: ... and {self._suppressed} more", file=sys.stderr)
             self._suppressed = 0
+
+
+# -- argument types: a bad number is a usage error (exit 2) before any file is read ---------------------
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An ``argparse`` type: a TCP port, 0 to 65535 (0: any free port, where that makes sense)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An ``argparse`` type: a finite number greater than 0 (seconds, say)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, not {text}")
+    return value
+
+
+def probability(text: str) -> float:
+    """An ``argparse`` type: a number strictly between 0 and 1."""
+    value = positive_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be below 1, not {text}")
+    return value
 
 
 def open_input(path: str | None) -> BinaryIO:

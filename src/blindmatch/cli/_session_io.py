@@ -29,7 +29,7 @@ from ..session import (
     ResponderSession,
 )
 from ..transport import DailySessionBudget, SessionBudgetExceeded
-from ._common import Messages
+from ._common import Messages, positive_int
 from .exitcodes import CliError, ExitCode
 from .progress import Progress
 
@@ -212,8 +212,23 @@ def add_identity_args(p: argparse.ArgumentParser, *, peers: bool = True) -> None
         p.add_argument("--peers", default="peers.json", metavar="FILE", help="trust store (peers.json)")
 
 
+def _check_private_key_file(path: str) -> None:
+    """A file that is no PEM private key (a ``.pub`` file given by mistake) is named as such, before the
+    permission check would talk about ``chmod``."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if b"PRIVATE KEY-----" in head:
+        return
+    hint = " (this is a public key: give the identity file `keygen` wrote, not FILE.pub)"
+    raise CliError(
+        ExitCode.INVALID_INPUT,
+        f"{path}: not a private key" + (hint if head.lstrip().startswith(b"blindmatch-") else ""),
+    )
+
+
 def load_identity(path: str) -> Identity:
     try:
+        _check_private_key_file(path)
         return Identity.load(path)
     except FileNotFoundError:
         raise CliError(
@@ -250,11 +265,12 @@ def add_proposal_args(p: argparse.ArgumentParser, *, validity: int = 3600) -> No
     g.add_argument("--peer", required=True, metavar="NAME", help="the responder's name in the peers file")
     g.add_argument("--mode", choices=MODES, default="intersection", help="default: intersection")
     g.add_argument("--purpose", required=True, help="one line saying why, for both disclosure records")
-    g.add_argument("--max-items", type=int, default=1 << 17, metavar="N",
+    g.add_argument("--max-items", type=positive_int, default=1 << 17, metavar="N",
                    help="cap on each side's set size (default: 131072)")  # fmt: skip
-    g.add_argument("--peer-max-items", type=int, metavar="N", help="a different cap for the responder's set")
+    g.add_argument("--peer-max-items", type=positive_int, metavar="N",
+                   help="a different cap for the responder's set")  # fmt: skip
     g.add_argument("--padding", choices=PADDING_RULES, default="pow2", help="default: pow2")
-    g.add_argument("--validity", type=int, default=validity, metavar="SECONDS",
+    g.add_argument("--validity", type=positive_int, default=validity, metavar="SECONDS",
                    help=f"how long the proposal is valid (default: {validity})")  # fmt: skip
 
 
@@ -271,9 +287,9 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--allow-mode", action="append", choices=MODES, help="modes accepted (repeatable; all)")
     g.add_argument("--allow-kind", action="append", choices=KINDS, metavar="KIND",
                    help="kinds accepted (repeatable; default: any)")  # fmt: skip
-    g.add_argument("--max-peer-items", type=int, default=1 << 20, metavar="N",
+    g.add_argument("--max-peer-items", type=positive_int, default=1 << 20, metavar="N",
                    help="largest initiator cap accepted (default: 1048576)")  # fmt: skip
-    g.add_argument("--max-own-items", type=int, default=1 << 17, metavar="N",
+    g.add_argument("--max-own-items", type=positive_int, default=1 << 17, metavar="N",
                    help="our own public cap: our set may not exceed it, and a proposal must give us at "
                    "least this cap (exactly it with padding cap); default: 131072, the default "
                    "--max-items of connect")  # fmt: skip

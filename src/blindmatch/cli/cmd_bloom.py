@@ -30,7 +30,7 @@ from ..bloom.native import MAGIC
 from ..canonical import CANON_VERSION, KINDS, canonicalize
 from ..errors import CapacityError, InvalidIndicator, InvalidParameter, MalformedFile
 from ..tokens import Tokenizer
-from ._common import Messages, iter_input_lines, open_input, read_token_key
+from ._common import Messages, iter_input_lines, open_input, positive_int, probability, read_token_key
 from .exitcodes import CliError, ExitCode
 
 __all__ = ["add_parsers"]
@@ -67,8 +67,9 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
 
     c = bs.add_parser("create", parents=[common], help="create an empty filter file")
     c.add_argument("file")
-    c.add_argument("-n", "--capacity", type=int, required=True, help="number of values it will hold")
-    c.add_argument("-p", "--fpr", type=float, default=1e-6, help="false-positive rate at capacity (1e-6)")
+    c.add_argument("-n", "--capacity", type=positive_int, required=True, help="number of values it will hold")
+    c.add_argument("-p", "--fpr", type=probability, default=1e-6,
+                   help="false-positive rate at capacity (1e-6)")  # fmt: skip
     c.add_argument("--format", choices=("native", "dcso"), default="native")
     c.add_argument("--gzip", action="store_true", help="gzip-compress the file")
     c.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",

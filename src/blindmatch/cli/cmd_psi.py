@@ -26,7 +26,7 @@ from ..fingerprints import get_profile
 from ..session import InitiatorSession, ResponderSession
 from ..transport import delete_state, read_message, write_message
 from ..transport.files import DEFAULT_MAX_MESSAGE
-from ._common import Messages
+from ._common import Messages, positive_int
 from ._ledger import StepLedger
 from ._session_io import (
     add_identity_args,
@@ -72,7 +72,8 @@ def _add_step_args(p: argparse.ArgumentParser, *, first: bool) -> None:
     if first:
         p.add_argument("--out-dir", metavar="DIR",
                        help="where the report and record go (default: beside the state file)")
-        p.add_argument("--workers", type=int, default=1, help="processes for the PSI work (default: 1)")
+        p.add_argument("--workers", type=positive_int, default=1,
+                       help="processes for the PSI work (default: 1)")  # fmt: skip
 
 
 def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
