@@ -1,0 +1,71 @@
+"""Issue 11, sections D and F: what the exchange commands print and write, and where. The file flow runs
+in-process (``main``); the TCP cases in subprocesses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cli_support import cli, make_lab_keys, serve, write_csv
+
+from blindmatch.cli import main
+
+A_ROWS = [("email", "alicesmith@gmail.com"), ("ip", "203.0.113.7")] + [
+    ("email", f"only-a-{i}@example.net") for i in range(5)
+]
+B_ROWS = [("email", "alicesmith@gmail.com"), ("ip", "203.0.113.7"), ("domain", "b.example")]
+
+
+@pytest.fixture
+def w(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    make_lab_keys(tmp_path)
+    write_csv(tmp_path / "a.csv", A_ROWS)
+    write_csv(tmp_path / "b.csv", B_ROWS)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def initiate(*extra: str, mode: str = "mutual") -> int:
+    return main(["psi", "initiate", "--identity", "a.pem", "--peers", "a-peers.json", "--peer", "lab-b",
+                 "-i", "a.csv", "--purpose", "t", "--max-items", "64", "--mode", mode, "--state", "a.state",
+                 *extra])  # fmt: skip
+
+
+def respond(*extra: str) -> int:
+    return main(["psi", "respond", "--identity", "b.pem", "--peers", "b-peers.json", "-i", "b.csv",
+                 "--in", "a-msg0.bin", "--state", "b.state", "--max-own-items", "64", *extra])  # fmt: skip
+
+
+def step(side: str, n: int, *extra: str) -> int:
+    other = "b" if side == "a" else "a"
+    return main(["psi", "continue", "--state", f"{side}.state", "--in", f"{other}-msg{n}.bin", *extra])
+
+
+# ---- item F: -q is quiet -----------------------------------------------------------------------------
+
+
+def test_quiet_file_flow_prints_nothing(w: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert initiate("-q") == 0
+    assert respond("-q") == 0
+    assert step("a", 1, "-q") == 0
+    assert step("b", 2, "-q") == 0
+    assert step("a", 3, "-q") == 0
+    assert step("b", 4, "-q") == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+    assert (w / "a-report.json").exists() and (w / "b-report.json").exists()
+
+
+def test_quiet_serve_and_connect_print_nothing(w: Path) -> None:
+    server, port = serve(w, w, "b.csv", 64, "-q")
+    try:
+        r = cli("connect", "-q", "--identity", "a.pem", "--peers", "a-peers.json", "--peer", "lab-b",
+                "--port", port, "-i", "a.csv", "--purpose", "t", "--max-items", "64", "--out-dir", "a-out",
+                cwd=w)  # fmt: skip
+        out, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert r.returncode == 0 and server.returncode == 0, (r.stderr, err)
+    assert (r.stdout, r.stderr) == ("", "")
+    assert (out, err) == ("", "")
