@@ -30,16 +30,24 @@ MAX_LINE_REPORTS = 50
 
 
 class Messages:
-    """Writes ``blindmatch: ...`` lines on stderr; ``info`` is silenced by ``--quiet``, problems are not."""
+    """Writes ``blindmatch: ...`` lines on stderr and summaries on stdout; ``info`` and ``out`` are silenced
+    by ``--quiet``, problems are not."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
+        self.stdout_is_data = False
         self._line_reports = 0
         self._suppressed = 0
 
     def info(self, text: str) -> None:
         if not self.quiet:
             print(f"blindmatch: {text}", file=sys.stderr)
+
+    def out(self, text: str) -> None:
+        """A line of a command's summary on standard output (on standard error when standard output
+        carries data, e.g. ``--out -``); ``--quiet`` silences it: the outputs are in the files."""
+        if not self.quiet:
+            print(text, file=sys.stderr if self.stdout_is_data else sys.stdout, flush=True)
 
     def warn(self, text: str) -> None:
         print(f"blindmatch: warning: {text}", file=sys.stderr)

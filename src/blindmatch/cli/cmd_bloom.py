@@ -193,7 +193,7 @@ def run_create(args: argparse.Namespace) -> int:
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
     _save(args.file, loaded, gzip=args.gzip)
-    print(f"created {args.file}: {args.format}, m={bf.m} bits ({bf.nbytes} bytes), k={bf.k}, "
+    msgs.out(f"created {args.file}: {args.format}, m={bf.m} bits ({bf.nbytes} bytes), k={bf.k}, "
           f"capacity {bf.capacity}, fpr {bf.fpr:g}" + (f", key id {tok.key_id}" if tok else ""))  # fmt: skip
     return ExitCode.OK
 

@@ -151,7 +151,7 @@ def run_peers_add(args: argparse.Namespace) -> int:
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
     _save(store, args.peers)
-    print(f"trusted {args.name}: {public.fingerprint}")
+    msgs.out(f"trusted {args.name}: {public.fingerprint}")
     if args.fingerprint is None:
         msgs.warn("compare this fingerprint with the peer over a channel you trust (or pass --fingerprint)")
     return ExitCode.OK
@@ -178,5 +178,5 @@ def run_peers_remove(args: argparse.Namespace) -> int:
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
     _save(store, args.peers)
-    print(f"removed {args.name}")
+    Messages(args.quiet).out(f"removed {args.name}")
     return ExitCode.OK

@@ -199,7 +199,7 @@ def run_connect(args: argparse.Namespace) -> int:
             msgs.info(line.strip())
         raise CliError(_code_of(error), f"exchange with {args.peer} failed: {error}")
     for line in lines:
-        print(line)
+        msgs.out(line)
     return ExitCode.OK
 
 
@@ -270,7 +270,7 @@ class _ServeSessions:
             msgs.info(f"refused a session from {o.peer}: {party.refusal_reason}")
         for line in lines:
             if o.error is None and party.result is not None:
-                print(line, flush=True)
+                msgs.out(line)
             else:
                 msgs.info(line.strip())
 

@@ -148,7 +148,7 @@ def _write_out(path: Path, data: bytes) -> Path:
 
 def _announce(msgs: Messages, role: str, seq: int, out: Path, peer: str | None) -> None:
     template = _NEXT.get((role, seq))
-    print(f"wrote message {seq} to {out}")
+    msgs.out(f"wrote message {seq} to {out}")
     if template:
         msgs.info("next: " + template.format(out=out, name=out.name, peer=peer or "the peer"))
 
@@ -317,18 +317,18 @@ def _finish(
         near_duplicates=state.near_duplicates,
     )  # fmt: skip
     if isinstance(party, ResponderSession) and party.refusal_reason is not None:
-        print(f"refused the proposal: {party.refusal_reason}")
+        msgs.out(f"refused the proposal: {party.refusal_reason}")
         if out_path is not None:
-            print(f"wrote the signed refusal to {out_path}: send it so the peer learns why")
+            msgs.out(f"wrote the signed refusal to {out_path}: send it so the peer learns why")
     elif report is not None:
         for line in summary_lines(report, peer=report.peer or "peer"):
-            print(line)
+            msgs.out(line)
         if out_path is not None:
-            print(f"wrote message {seq} to {out_path}")
+            msgs.out(f"wrote message {seq} to {out_path}")
             msgs.info("next: " + _NEXT[(party.role, seq)].format(
                 out=out_path, name=out_path.name, peer=state.peer_name or "the peer"))  # fmt: skip
     for p in paths:
-        print(f"  wrote {p}")
+        msgs.out(f"  wrote {p}")
 
 
 def _wipe(state_path: Path, first: bool) -> None:
@@ -347,6 +347,6 @@ def run_abort(args: argparse.Namespace) -> int:
     except (MalformedFile, FileAccessError) as exc:
         raise CliError(ExitCode.LOCAL, str(exc)) from None
     if delete_state(path):
-        print(f"wiped and deleted {path}")
+        Messages(args.quiet).out(f"wiped and deleted {path}")
         return ExitCode.OK
     raise CliError(ExitCode.LOCAL, f"could not delete {path}")  # pragma: no cover - it existed just now
