@@ -26,6 +26,7 @@ from typing import TypeAlias
 
 from .._fileio import atomic_write
 from ..bloom import EXCHANGE_NAME, BloomFilter, DcsoFile, ExchangeFile, FilterMetadata, dcso_filter
+from ..bloom._container import GZIP_MAGIC, read_capped, ungzip_capped
 from ..bloom.native import MAGIC
 from ..canonical import CANON_VERSION, KINDS, canonicalize
 from ..errors import CapacityError, InvalidIndicator, InvalidParameter, MalformedFile
@@ -36,7 +37,6 @@ from .exitcodes import CliError, ExitCode
 __all__ = ["add_parsers"]
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-_GZIP = b"\x1f\x8b"
 _MAX_FILE = 1 << 32
 
 
@@ -116,23 +116,19 @@ class _Loaded:
 
 
 def _load(path: str) -> _Loaded:
+    """Read a filter file through the library's guarded loaders: a gzip file is decompressed only as far as
+    its own header allows (a gzip bomb is refused from its first bytes, never inflated)."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            data = fh.read(_MAX_FILE + 1)
+        data = read_capped(p, _MAX_FILE)
     except OSError as exc:
         raise CliError(ExitCode.LOCAL, f"cannot read {p}: {exc.strerror or exc}") from None
-    gz = data[:2] == _GZIP
     try:
-        if gz:
-            from ..bloom._container import ungzip_capped
-
-            raw = ungzip_capped(data, _MAX_FILE)
-        else:
-            raw = data
-        if raw[: len(MAGIC)] == MAGIC:
-            return _Loaded("native", BloomFilter.from_bytes(raw, max_bytes=_MAX_FILE), gz)
-        d = DcsoFile.from_bytes(raw, max_bytes=_MAX_FILE)
+        gz = data[:2] == GZIP_MAGIC
+        head = ungzip_capped(data, len(MAGIC), head=True) if gz else data[: len(MAGIC)]
+        if head == MAGIC:
+            return _Loaded("native", BloomFilter.from_bytes(data, max_bytes=_MAX_FILE), gz)
+        d = DcsoFile.from_bytes(data, max_bytes=_MAX_FILE)
         return _Loaded("dcso", d.filter, gz, d.data)
     except MalformedFile as exc:
         raise CliError(ExitCode.INVALID_INPUT, f"{p}: not a usable filter file: {exc}") from None
