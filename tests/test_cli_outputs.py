@@ -3,6 +3,7 @@ in-process (``main``); the TCP cases in subprocesses."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,36 @@ def test_quiet_serve_and_connect_print_nothing(w: Path) -> None:
     assert r.returncode == 0 and server.returncode == 0, (r.stderr, err)
     assert (r.stdout, r.stderr) == ("", "")
     assert (out, err) == ("", "")
+
+
+# ---- item D: --out refuses what is not a regular file; `-` is standard output ---------------------------
+
+
+def test_out_dash_writes_the_message_on_stdout(w: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    assert initiate("--out", "-") == 0
+    out, err = capsysbinary.readouterr()
+    assert b"wrote message 0" in err
+    assert out.startswith(b"BMS1") and b"wrote message" not in out
+    assert not (w / "-").exists() and not (w / "a-msg0.bin").exists()
+    (w / "a-msg0.bin").write_bytes(out)
+    assert respond() == 0  # the message on stdout is the whole message
+
+
+@pytest.mark.parametrize("target", ["symlink", "fifo", "folder"])
+def test_out_refuses_a_target_that_is_not_a_regular_file(
+    w: Path, target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = w / "target"
+    victim = w / "victim.txt"
+    victim.write_text("keep me\n")
+    if target == "symlink":
+        out.symlink_to(victim)
+    elif target == "fifo":
+        os.mkfifo(out)
+    else:
+        out.mkdir()
+    assert initiate("--out", str(out)) == 5
+    assert "not a regular file" in capsys.readouterr().err
+    assert victim.read_text() == "keep me\n"
+    assert out.is_symlink() if target == "symlink" else not out.is_file()
+    assert not (w / "a.state").exists()  # refused before the exchange began
