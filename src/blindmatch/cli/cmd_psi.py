@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
-from .._fileio import read_capped
+from .._fileio import check_regular_target, read_capped
 from ..errors import BlindmatchError, FileAccessError, InvalidParameter, MalformedFile, RemoteError
 from ..fingerprints import get_profile
 from ..session import InitiatorSession, ResponderSession
@@ -68,7 +69,7 @@ def _add_step_args(p: argparse.ArgumentParser, *, first: bool) -> None:
     p.add_argument("--state", required=True, metavar="FILE",
                    help="this side's state file (secret, mode 600; deleted at the end)")
     p.add_argument("--out", metavar="FILE",
-                   help="message to send (default: <state>-msg<N>.bin beside the state)")
+                   help="message to send (default: <state>-msg<N>.bin beside the state; - is stdout)")
     if first:
         p.add_argument("--out-dir", metavar="DIR",
                        help="where the report and record go (default: beside the state file)")
@@ -139,7 +140,26 @@ def _read_in(path: str) -> bytes:
         raise CliError(ExitCode.LOCAL, str(exc)) from None
 
 
+def _check_out(args: argparse.Namespace, msgs: Messages) -> None:
+    """Before anything else: ``--out`` must be a regular file or a new path, or ``-`` (standard output)."""
+    if args.out is None:
+        return
+    if args.out == "-":
+        if sys.stdout.isatty():
+            raise CliError(ExitCode.USAGE, "--out -: standard output is a terminal; redirect it to a file")
+        msgs.stdout_is_data = True  # summaries go to standard error
+        return
+    try:
+        check_regular_target(args.out)
+    except FileAccessError as exc:
+        raise CliError(ExitCode.LOCAL, f"--out: {exc}") from None
+
+
 def _write_out(path: Path, data: bytes) -> Path:
+    if str(path) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return path
     try:
         return write_message(path, data)
     except InvalidParameter as exc:
@@ -148,13 +168,15 @@ def _write_out(path: Path, data: bytes) -> Path:
 
 def _announce(msgs: Messages, role: str, seq: int, out: Path, peer: str | None) -> None:
     template = _NEXT.get((role, seq))
-    msgs.out(f"wrote message {seq} to {out}")
+    where = "standard output" if str(out) == "-" else str(out)
+    msgs.out(f"wrote message {seq} to {where}")
     if template:
-        msgs.info("next: " + template.format(out=out, name=out.name, peer=peer or "the peer"))
+        msgs.info("next: " + template.format(out=where, name=out.name, peer=peer or "the peer"))
 
 
 def run_initiate(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
+    _check_out(args, msgs)
     state_path = Path(args.state)
     if state_path.exists():
         raise CliError(ExitCode.LOCAL, f"{state_path} exists already (an exchange in progress?)")
@@ -203,6 +225,7 @@ def run_initiate(args: argparse.Namespace) -> int:
 
 def run_respond(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
+    _check_out(args, msgs)
     state_path = Path(args.state)
     if state_path.exists():
         raise CliError(ExitCode.LOCAL, f"{state_path} exists already (an exchange in progress?)")
@@ -233,6 +256,7 @@ def run_respond(args: argparse.Namespace) -> int:
 
 def run_continue(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
+    _check_out(args, msgs)
     state_path = Path(args.state)
     state = StepState.load(state_path)
     incoming = _read_in(args.inp)
