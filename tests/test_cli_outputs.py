@@ -4,6 +4,7 @@ in-process (``main``); the TCP cases in subprocesses."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,53 @@ def test_out_refuses_a_target_that_is_not_a_regular_file(
     assert victim.read_text() == "keep me\n"
     assert out.is_symlink() if target == "symlink" else not out.is_file()
     assert not (w / "a.state").exists()  # refused before the exchange began
+
+
+# ---- item D: output folders are checked before anything is sent; ours are written before the last message
+
+
+def test_connect_checks_its_output_folder_before_sending_anything(w: Path) -> None:
+    (w / "a-file").write_text("not a folder\n")
+    server, port = serve(w, w, "b.csv", 64)
+    try:
+        r = cli("connect", "--identity", "a.pem", "--peers", "a-peers.json", "--peer", "lab-b",
+                "--port", port, "-i", "a.csv", "--purpose", "t", "--max-items", "64",
+                "--out-dir", "a-file/out", cwd=w, timeout=60)  # fmt: skip
+        time.sleep(0.5)
+        assert server.poll() is None  # the server never saw a session
+    finally:
+        server.kill()
+        server.communicate()
+    assert r.returncode == 5, r.stderr
+    assert "a-file/out" in r.stderr
+    assert not list((w / "b-out").glob("*")) if (w / "b-out").exists() else True
+
+
+@pytest.mark.parametrize("who", ["initiate", "respond"])
+def test_psi_first_steps_check_their_output_folder(w: Path, who: str) -> None:
+    (w / "a-file").write_text("not a folder\n")
+    if who == "respond":
+        assert initiate() == 0
+        assert respond("--out-dir", "a-file/out") == 5
+        assert not (w / "b-msg1.bin").exists() and not (w / "b.state").exists()
+    else:
+        assert initiate("--out-dir", "a-file/out") == 5
+        assert not (w / "a-msg0.bin").exists() and not (w / "a.state").exists()
+
+
+def test_psi_finish_writes_our_outputs_before_releasing_the_last_message(w: Path) -> None:
+    assert initiate("--out-dir", "a-out") == 0
+    assert respond() == 0
+    assert step("a", 1) == 0
+    assert step("b", 2) == 0
+    if (w / "a-out").is_dir():
+        (w / "a-out").rmdir()
+    (w / "a-out").write_text("a file where the folder was\n")
+    assert step("a", 3) == 5
+    assert not (w / "a-msg4.bin").exists()  # the peer learns nothing we could not keep
+    assert (w / "a.state").exists()  # kept: the step can be run again once the folder is fixed
+    (w / "a-out").unlink()
+    assert step("a", 3) == 0
+    assert (w / "a-msg4.bin").exists() and (w / "a-out" / "a-record.json").exists()
+    assert step("b", 4) == 0
+    assert (w / "b-report.json").exists()
