@@ -151,6 +151,6 @@ def test_psi_finish_writes_our_outputs_before_releasing_the_last_message(w: Path
     assert (w / "a.state").exists()  # kept: the step can be run again once the folder is fixed
     (w / "a-out").unlink()
     assert step("a", 3) == 0
-    assert (w / "a-msg4.bin").exists() and (w / "a-out" / "a-record.json").exists()
+    assert (w / "a-msg4.bin").exists() and (w / "a-out" / "record.json").exists()
     assert step("b", 4) == 0
     assert (w / "b-report.json").exists()

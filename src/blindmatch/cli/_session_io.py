@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ __all__ = [
     "add_proposal_args",
     "build_policy",
     "check_cap",
+    "check_out_dir",
     "check_own_cap",
     "finish_outputs",
     "input_spec",
@@ -366,6 +369,21 @@ def finish_outputs(
         write_outputs(out_dir, prefix, report=None, record=record)
         raise CliError(ExitCode.LOCAL, f"cannot write the local report: {exc}") from None
     return report, write_outputs(out_dir, prefix, report=report, record=record)
+
+
+def check_out_dir(out_dir: str | Path) -> None:
+    """Before any message is sent: the output folder exists or can be made, and a file can be created in
+    it (so an exchange never ends with the peer holding its results and us unable to keep ours)."""
+    d = Path(out_dir)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".blindmatch-probe-", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CliError(
+            ExitCode.LOCAL, f"cannot write to the output folder {d}: {exc.strerror or exc} (nothing was sent)"
+        ) from None
 
 
 def write_outputs(

@@ -32,6 +32,7 @@ from ._session_io import (
     add_proposal_args,
     build_policy,
     check_cap,
+    check_out_dir,
     check_own_cap,
     finish_outputs,
     load_identity,
@@ -167,6 +168,7 @@ def run_connect(args: argparse.Namespace) -> int:
         raise CliError(
             ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers} (add it with `peers add`)"
         ) from None
+    check_out_dir(args.out_dir)
     iset = load_inputs(args, msgs)
     items = session_items(iset, args.near_duplicates, msgs)
     check_cap(items, int(args.max_items))
@@ -300,6 +302,7 @@ def run_serve(args: argparse.Namespace) -> int:
     peers = load_peers(args.peers)
     if not len(peers):
         raise CliError(ExitCode.LOCAL, f"no peers in {args.peers}: nobody could connect")
+    check_out_dir(args.out_dir)
     iset = load_inputs(args, msgs)
     budget = DailySessionBudget(args.sessions_per_day)
     items = session_items(iset, args.near_duplicates, msgs)

@@ -24,6 +24,7 @@ from typing import NoReturn, TypeAlias
 from .._fileio import check_regular_target, read_capped
 from ..errors import BlindmatchError, FileAccessError, InvalidParameter, MalformedFile, RemoteError
 from ..fingerprints import get_profile
+from ..outputs import LocalReport
 from ..session import InitiatorSession, ResponderSession
 from ..transport import delete_state, read_message, write_message
 from ..transport.files import DEFAULT_MAX_MESSAGE
@@ -37,6 +38,7 @@ from ._session_io import (
     add_proposal_args,
     build_policy,
     check_cap,
+    check_out_dir,
     check_own_cap,
     finish_outputs,
     input_spec,
@@ -186,6 +188,8 @@ def run_initiate(args: argparse.Namespace) -> int:
         peer = peers.get(args.peer)
     except InvalidParameter:
         raise CliError(ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers}") from None
+    out_dir, prefix = _out_dir_prefix(args, state_path)
+    check_out_dir(out_dir)
     spec = input_spec(args)
     iset = load_inputs(args, msgs, spec)
     items = session_items(iset, args.near_duplicates, msgs)
@@ -195,7 +199,6 @@ def run_initiate(args: argparse.Namespace) -> int:
         "mode": args.mode, "prompt_profile": items.manifest_profile, "max_items": max_items_of(args),
         "padding": args.padding, "purpose": args.purpose, "validity_s": args.validity,
     }  # fmt: skip
-    out_dir, prefix = _out_dir_prefix(args, state_path)
     state = StepState(
         role="initiator",
         seed=new_seed(),
@@ -231,12 +234,13 @@ def run_respond(args: argparse.Namespace) -> int:
         raise CliError(ExitCode.LOCAL, f"{state_path} exists already (an exchange in progress?)")
     load_identity(args.identity)
     peers = load_peers(args.peers)
+    out_dir, prefix = _out_dir_prefix(args, state_path)
+    check_out_dir(out_dir)
     spec = input_spec(args)
     iset = load_inputs(args, msgs, spec)
     tag = get_profile(args.near_duplicates).tag if args.near_duplicates else None
     check_own_cap(session_items(iset, args.near_duplicates), int(args.max_own_items))
     policy = build_policy(args, prompt_profile=tag)
-    out_dir, prefix = _out_dir_prefix(args, state_path)
     state = StepState(
         role="responder",
         seed=new_seed(),
@@ -288,10 +292,11 @@ def _step(
     seq = in_seq + 1  # the number of our answer
     out_path = (Path(args.out) if args.out else _default_out(state_path, seq)) if out is not None else None
     if party.done:
+        report, paths = _keep_ours(state, party)  # ours first: the last message may give the peer its result
         _wipe(state_path, first)
         if out_path is not None and out is not None:
             _write_out(out_path, out)
-        _finish(msgs, state, party, seq, out_path)
+        _finish(msgs, state, party, report, paths, seq, out_path)
         return ExitCode.OK
     if out is None or out_path is None:
         raise CliError(ExitCode.INTERNAL, "the session neither answered nor ended")
@@ -328,18 +333,33 @@ def _step_failed(
     raise CliError(code, f"the exchange failed: {exc}; state deleted") from None
 
 
+def _keep_ours(
+    state: StepState, party: InitiatorSession | ResponderSession
+) -> tuple[LocalReport | None, list[Path]]:
+    """The last step's report and record, written before its message leaves: when they cannot be written,
+    nothing is sent and the state file is kept, so the step can run again once the folder is fixed."""
+    try:
+        return finish_outputs(
+            state.indicators(), party, state.out_dir, state.prefix, started=state.started,
+            near_duplicates=state.near_duplicates,
+        )  # fmt: skip
+    except (CliError, BlindmatchError, OSError) as exc:
+        text = exc.message if isinstance(exc, CliError) else str(exc)
+        raise CliError(
+            ExitCode.LOCAL, f"{text}; nothing was sent and the state is kept: fix it and run this step again"
+        ) from None
+
+
 def _finish(
     msgs: Messages,
     state: StepState,
     party: InitiatorSession | ResponderSession,
+    report: LocalReport | None,
+    paths: list[Path],
     seq: int,
     out_path: Path | None,
 ) -> None:
-    """The last step: the report, the record and what to tell the operator."""
-    report, paths = finish_outputs(
-        state.indicators(), party, state.out_dir, state.prefix, started=state.started,
-        near_duplicates=state.near_duplicates,
-    )  # fmt: skip
+    """The last step: what to tell the operator."""
     if isinstance(party, ResponderSession) and party.refusal_reason is not None:
         msgs.out(f"refused the proposal: {party.refusal_reason}")
         if out_path is not None:
