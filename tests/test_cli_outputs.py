@@ -154,3 +154,24 @@ def test_psi_finish_writes_our_outputs_before_releasing_the_last_message(w: Path
     assert (w / "a-msg4.bin").exists() and (w / "a-out" / "record.json").exists()
     assert step("b", 4) == 0
     assert (w / "b-report.json").exists()
+
+
+# ---- item D: a second connect keeps the first one's outputs --------------------------------------------
+
+
+def test_two_connects_write_outputs_named_by_session(w: Path) -> None:
+    server, port = serve(w, w, "b.csv", 64, "--max-sessions", "2")
+    try:
+        for _ in range(2):
+            r = cli("connect", "--identity", "a.pem", "--peers", "a-peers.json", "--peer", "lab-b",
+                    "--port", port, "-i", "a.csv", "--purpose", "t", "--max-items", "64",
+                    "--out-dir", "a-out", cwd=w, timeout=60)  # fmt: skip
+            assert r.returncode == 0, r.stderr
+        server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    records = sorted((w / "a-out").glob("lab-b-*-record.json"))
+    reports = sorted((w / "a-out").glob("lab-b-*-report.json"))
+    assert len(records) == 2 and len(reports) == 2
+    assert not (w / "a-out" / "record.json").exists()
