@@ -195,7 +195,9 @@ def run_connect(args: argparse.Namespace) -> int:
             )  # fmt: skip
         except BlindmatchError as exc:
             error = exc
-    lines = _finish_outputs(party, iset, args.out_dir, "", started, args.near_duplicates)
+    # named by session, as serve names them: a second exchange never replaces the first one's outputs
+    prefix = _prefix(party, peer.name)
+    lines = _finish_outputs(party, iset, args.out_dir, prefix, started, args.near_duplicates)
     if error is not None:
         for line in lines:
             msgs.info(line.strip())
