@@ -175,3 +175,22 @@ def test_two_connects_write_outputs_named_by_session(w: Path) -> None:
     reports = sorted((w / "a-out").glob("lab-b-*-report.json"))
     assert len(records) == 2 and len(reports) == 2
     assert not (w / "a-out" / "record.json").exists()
+
+
+# ---- item D: our own earlier message given to a step is a usage error; the state is kept -----------------
+
+
+def test_our_own_message_is_a_usage_error_that_keeps_the_state(
+    w: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert initiate() == 0
+    assert respond() == 0
+    a_state, b_state = (w / "a.state").read_bytes(), (w / "b.state").read_bytes()
+    capsys.readouterr()
+    assert main(["psi", "continue", "--state", "a.state", "--in", "a-msg0.bin"]) == 2
+    assert main(["psi", "continue", "--state", "b.state", "--in", "b-msg1.bin"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("is a message this side wrote") == 2, err
+    assert (w / "a.state").read_bytes() == a_state and (w / "b.state").read_bytes() == b_state
+    assert not list(w.glob("*record.json"))
+    assert step("a", 1) == 0 and step("b", 2) == 0 and step("a", 3) == 0 and step("b", 4) == 0
