@@ -26,6 +26,7 @@ from ..errors import BlindmatchError, FileAccessError, InvalidParameter, Malform
 from ..fingerprints import get_profile
 from ..outputs import LocalReport
 from ..session import InitiatorSession, ResponderSession
+from ..session.channel import HEADER_BYTES, MAGIC, ROLE_INITIATOR, ROLE_RESPONDER
 from ..transport import delete_state, read_message, write_message
 from ..transport.files import DEFAULT_MAX_MESSAGE
 from ._common import Messages, positive_int
@@ -57,6 +58,7 @@ from .progress import Progress
 __all__ = ["add_parsers"]
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+_ROLE_AT, _SEQ_AT, _KEY_AT = 6, 8, 60  # offsets in a session message's header (session/channel.py)
 
 _NEXT = {
     ("initiator", 0): "send {out} to {peer}; they run `blindmatch psi respond --in {name} ...`",
@@ -264,8 +266,28 @@ def run_continue(args: argparse.Namespace) -> int:
     state_path = Path(args.state)
     state = StepState.load(state_path)
     incoming = _read_in(args.inp)
+    _refuse_own_message(state, incoming, args.inp)
     state.indicators()  # read the inputs again, refused (state kept) when they changed
     return _step(args, msgs, state, state_path, incoming, first=False)
+
+
+def _refuse_own_message(state: StepState, incoming: bytes, path: str) -> None:
+    """A message this side wrote (its role byte and sender key are ours: ``docs/sessions.md``) given back
+    to a step is an operator's mix-up, not the peer's doing: a usage error, before the state is touched
+    (the session would take it as a reflection and end the exchange)."""
+    if len(incoming) < HEADER_BYTES or incoming[: len(MAGIC)] != MAGIC:
+        return
+    ours = ROLE_INITIATOR if state.role == "initiator" else ROLE_RESPONDER
+    if incoming[_ROLE_AT] != ours:
+        return
+    if incoming[_KEY_AT : _KEY_AT + 32] != load_identity(state.identity).public.raw:
+        return
+    seq = int.from_bytes(incoming[_SEQ_AT : _SEQ_AT + 4], "big")
+    raise CliError(
+        ExitCode.USAGE,
+        f"{path} is a message this side wrote (message {seq}), not the peer's: give the message the peer "
+        "sent (the state is unchanged)",
+    )
 
 
 def _step(
