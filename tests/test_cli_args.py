@@ -80,3 +80,48 @@ def test_a_public_key_given_as_identity_is_named_as_such(
     assert rc == 3, err
     assert "not a private key" in err and "chmod" not in err
     assert not (lab / "s").exists()
+
+
+# ---- item F: consistent names (old spellings kept, hidden); --json; untrusted clients ---------------------
+
+
+def test_consistent_option_names_with_hidden_deprecated_aliases(capsys: pytest.CaptureFixture[str]) -> None:
+    from blindmatch.cli import build_parser
+
+    parser = build_parser()
+    new = parser.parse_args(["connect", "--identity", "x", "--peer", "p", "--purpose", "t", "--port", "1",
+                             "-i", "f", "--responder-max-items", "7"])  # fmt: skip
+    old = parser.parse_args(["connect", "--identity", "x", "--peer", "p", "--purpose", "t", "--port", "1",
+                             "-i", "f", "--peer-max-items", "7"])  # fmt: skip
+    assert new.responder_max_items == old.responder_max_items == 7
+    new = parser.parse_args(["serve", "--identity", "x", "-i", "f", "--max-initiator-items", "9"])
+    old = parser.parse_args(["serve", "--identity", "x", "-i", "f", "--max-peer-items", "9"])
+    assert new.max_initiator_items == old.max_initiator_items == 9
+    respond = ["psi", "respond", "--identity", "x", "-i", "f", "--state", "s"]
+    new = parser.parse_args([*respond, "--message", "m"])
+    old = parser.parse_args([*respond, "--in", "m"])
+    assert new.message == old.message == "m"
+    for argv in (["connect", "--help"], ["serve", "--help"], ["psi", "respond", "--help"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(argv)
+        text = capsys.readouterr().out
+        assert "--peer-max-items" not in text and "--max-peer-items" not in text and "--in " not in text
+
+
+def test_json_output_of_peers_list_fingerprint_and_bloom_show(
+    lab: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    capsys.readouterr()
+    assert main(["peers", "list", "--peers", str(lab / "a-peers.json"), "--json"]) == 0
+    peers = json.loads(capsys.readouterr().out)
+    assert [p["name"] for p in peers] == ["lab-b"] and "fingerprint" in peers[0]
+    assert main(["fingerprint", "--identity", str(lab / "a.pem"), "--json"]) == 0
+    fp = json.loads(capsys.readouterr().out)
+    assert set(fp) == {"public", "fingerprint"}
+    assert main(["bloom", "create", str(lab / "f.bloom"), "-n", "10"]) == 0
+    capsys.readouterr()
+    assert main(["bloom", "show", str(lab / "f.bloom"), "--json"]) == 0
+    show = json.loads(capsys.readouterr().out)
+    assert show["format"] == "native" and show["capacity"] == 10 and show["gzip"] is False

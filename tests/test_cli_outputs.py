@@ -194,3 +194,38 @@ def test_our_own_message_is_a_usage_error_that_keeps_the_state(
     assert (w / "a.state").read_bytes() == a_state and (w / "b.state").read_bytes() == b_state
     assert not list(w.glob("*record.json"))
     assert step("a", 1) == 0 and step("b", 2) == 0 and step("a", 3) == 0 and step("b", 4) == 0
+
+
+# ---- item F: count-only and learn-nothing sides; a client the server does not know ----------------------
+
+
+def test_count_only_modes_print_the_count_and_write_no_empty_matches(
+    w: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert initiate(mode="cardinality") == 0
+    assert respond() == 0
+    assert step("a", 1) == 0 and step("b", 2) == 0
+    capsys.readouterr()
+    assert step("a", 3) == 0
+    assert "shared indicators: 2" in capsys.readouterr().out
+    assert (w / "a-report.json").exists() and (w / "b-record.json").exists()
+    assert not list(w.glob("*matches.csv")) and not list(w.glob("*counts.csv"))
+
+
+def test_a_client_the_server_does_not_know_is_told_so(w: Path) -> None:
+    from blindmatch.session import Identity, PeerStore
+
+    Identity.generate().save(w / "c.pem")
+    store = PeerStore()
+    store.add("lab-b", Identity.load(w / "b.pem").public)
+    store.save(w / "c-peers.json")
+    server, port = serve(w, w, "b.csv", 64)
+    try:
+        r = cli("connect", "--identity", "c.pem", "--peers", "c-peers.json", "--peer", "lab-b",
+                "--port", port, "-i", "a.csv", "--purpose", "t", "--max-items", "64",
+                "--out-dir", "c-out", cwd=w, timeout=60)  # fmt: skip
+    finally:
+        server.kill()
+        server.communicate()
+    assert r.returncode == 4
+    assert "does not know or trust our key" in r.stderr, r.stderr
