@@ -35,12 +35,13 @@ def initiate(*extra: str, mode: str = "mutual") -> int:
 
 def respond(*extra: str) -> int:
     return main(["psi", "respond", "--identity", "b.pem", "--peers", "b-peers.json", "-i", "b.csv",
-                 "--in", "a-msg0.bin", "--state", "b.state", "--max-own-items", "64", *extra])  # fmt: skip
+                 "--message", "a-msg0.bin", "--state", "b.state", "--max-own-items", "64",
+                 *extra])  # fmt: skip
 
 
 def step(side: str, n: int, *extra: str) -> int:
     other = "b" if side == "a" else "a"
-    return main(["psi", "continue", "--state", f"{side}.state", "--in", f"{other}-msg{n}.bin", *extra])
+    return main(["psi", "continue", "--state", f"{side}.state", "--message", f"{other}-msg{n}.bin", *extra])
 
 
 # ---- item F: -q is quiet -----------------------------------------------------------------------------
@@ -187,8 +188,8 @@ def test_our_own_message_is_a_usage_error_that_keeps_the_state(
     assert respond() == 0
     a_state, b_state = (w / "a.state").read_bytes(), (w / "b.state").read_bytes()
     capsys.readouterr()
-    assert main(["psi", "continue", "--state", "a.state", "--in", "a-msg0.bin"]) == 2
-    assert main(["psi", "continue", "--state", "b.state", "--in", "b-msg1.bin"]) == 2
+    assert main(["psi", "continue", "--state", "a.state", "--message", "a-msg0.bin"]) == 2
+    assert main(["psi", "continue", "--state", "b.state", "--message", "b-msg1.bin"]) == 2
     err = capsys.readouterr().err
     assert err.count("is a message this side wrote") == 2, err
     assert (w / "a.state").read_bytes() == a_state and (w / "b.state").read_bytes() == b_state

@@ -16,6 +16,7 @@ from .exitcodes import CliError, ExitCode
 __all__ = [
     "MAX_LINE_REPORTS",
     "Messages",
+    "add_deprecated_alias",
     "iter_input_lines",
     "open_input",
     "port_number",
@@ -66,6 +67,32 @@ class Messages:
         if self._suppressed:
             print(f"blindmatch: ... and {self._suppressed} more", file=sys.stderr)
             self._suppressed = 0
+
+
+class _DeprecatedAlias(argparse.Action):
+    """An old spelling of an option: hidden from ``--help``, still accepted, with a warning naming the new
+    one (so scripts keep working while they are updated)."""
+
+    def __init__(self, option_strings: list[str], dest: str, *, new: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, **kwargs)  # type: ignore[arg-type]
+        self.new = new
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"blindmatch: warning: {option_string} is deprecated; use {self.new}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_deprecated_alias(
+    p: argparse.ArgumentParser | argparse._ArgumentGroup, old: str, new: str, dest: str, **kwargs: object
+) -> None:
+    """Accept ``old`` as a hidden, deprecated spelling of ``new`` (same ``dest``)."""
+    p.add_argument(old, dest=dest, action=_DeprecatedAlias, new=new, help=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
 
 
 # -- argument types: a bad number is a usage error (exit 2) before any file is read ---------------------

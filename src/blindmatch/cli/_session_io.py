@@ -31,7 +31,7 @@ from ..session import (
     ResponderSession,
 )
 from ..transport import DailySessionBudget, SessionBudgetExceeded
-from ._common import Messages, positive_int
+from ._common import Messages, add_deprecated_alias, positive_int
 from .exitcodes import CliError, ExitCode
 from .progress import Progress
 
@@ -270,17 +270,19 @@ def add_proposal_args(p: argparse.ArgumentParser, *, validity: int = 3600) -> No
     g.add_argument("--purpose", required=True, help="one line saying why, for both disclosure records")
     g.add_argument("--max-items", type=positive_int, default=1 << 17, metavar="N",
                    help="cap on each side's set size (default: 131072)")  # fmt: skip
-    g.add_argument("--peer-max-items", type=positive_int, metavar="N",
+    g.add_argument("--responder-max-items", type=positive_int, metavar="N",
                    help="a different cap for the responder's set")  # fmt: skip
+    add_deprecated_alias(g, "--peer-max-items", "--responder-max-items", "responder_max_items",
+                         type=positive_int, metavar="N")  # fmt: skip
     g.add_argument("--padding", choices=PADDING_RULES, default="pow2", help="default: pow2")
     g.add_argument("--validity", type=positive_int, default=validity, metavar="SECONDS",
                    help=f"how long the proposal is valid (default: {validity})")  # fmt: skip
 
 
 def max_items_of(args: argparse.Namespace) -> int | tuple[int, int]:
-    if args.peer_max_items is None:
+    if args.responder_max_items is None:
         return int(args.max_items)
-    return (int(args.max_items), int(args.peer_max_items))
+    return (int(args.max_items), int(args.responder_max_items))
 
 
 def add_policy_args(p: argparse.ArgumentParser) -> None:
@@ -290,8 +292,10 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--allow-mode", action="append", choices=MODES, help="modes accepted (repeatable; all)")
     g.add_argument("--allow-kind", action="append", choices=KINDS, metavar="KIND",
                    help="kinds accepted (repeatable; default: any)")  # fmt: skip
-    g.add_argument("--max-peer-items", type=positive_int, default=1 << 20, metavar="N",
-                   help="largest initiator cap accepted (default: 1048576)")  # fmt: skip
+    g.add_argument("--max-initiator-items", type=positive_int, default=1 << 20, metavar="N",
+                   help="largest cap an initiator may propose for its set (default: 1048576)")  # fmt: skip
+    add_deprecated_alias(g, "--max-peer-items", "--max-initiator-items", "max_initiator_items",
+                         type=positive_int, metavar="N")  # fmt: skip
     g.add_argument("--max-own-items", type=positive_int, default=1 << 17, metavar="N",
                    help="our own public cap: our set may not exceed it, and a proposal must give us at "
                    "least this cap (exactly it with padding cap); default: 131072, the default "
@@ -335,7 +339,7 @@ def build_policy(
             allowed_peers=frozenset(args.allow_peer) if args.allow_peer else None,
             modes=frozenset(args.allow_mode) if args.allow_mode else frozenset(MODES),
             kinds=_allowed_kinds(args.allow_kind, prompt_profile),
-            max_items_initiator=args.max_peer_items,
+            max_items_initiator=args.max_initiator_items,
             max_items_responder=args.max_own_items,
             budget=budget,
             prompt_profile=prompt_profile,
@@ -394,7 +398,8 @@ def write_outputs(
     record: dict[str, Any] | None,
 ) -> list[Path]:
     """Write ``<prefix>report.json``, ``<prefix>matches.csv``, ``<prefix>counts.csv`` (mode 0600, local
-    only) and ``<prefix>record.json`` (the signed, shareable disclosure record)."""
+    only; the CSV files only where the mode gives this side the matches) and ``<prefix>record.json`` (the
+    signed, shareable disclosure record)."""
     d = Path(out_dir)
     try:
         d.mkdir(parents=True, exist_ok=True)
@@ -403,6 +408,9 @@ def write_outputs(
     written: list[Path] = []
     if report is not None:
         written.append(report.write_json(d / f"{prefix}report.json"))
+        if report.learned in ("nothing", "count"):
+            report = None  # no matches to list: no empty CSV files (the count is in the report)
+    if report is not None:
         written.append(report.write_csv(d / f"{prefix}matches.csv", counts_path=d / f"{prefix}counts.csv"))
         if report.prompt_profile is not None:
             written.append(report.write_near_duplicates_csv(d / f"{prefix}near-duplicates.csv"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -100,6 +101,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
 
     s = bs.add_parser("show", parents=[common], help="print a filter file's parameters and metadata")
     s.add_argument("file")
+    s.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     s.set_defaults(func=run_show)
 
 
@@ -339,6 +341,29 @@ def run_show(args: argparse.Namespace) -> int:
         ]
     else:
         rows.append(("trailing data", f"{len(loaded.dcso_data)} bytes"))
+    if args.json:
+        print(json.dumps(_show_json(loaded), indent=2))
+        return ExitCode.OK
     for name, value in rows:
         print(f"{name:20s} {value}")
     return ExitCode.OK
+
+
+def _show_json(loaded: _Loaded) -> dict[str, object]:
+    bf = loaded.filter
+    md = bf.metadata
+    doc: dict[str, object] = {
+        "format": loaded.fmt, "gzip": loaded.gzipped, "scheme": bf.scheme, "bits": bf.m, "bytes": bf.nbytes,
+        "hash_functions": bf.k, "capacity": bf.capacity, "target_fpr": bf.fpr, "values_inserted": len(bf),
+        "estimated_values": round(bf.estimated_count()), "fill_ratio": bf.fill_ratio,
+        "current_fpr": bf.expected_fpr(),
+    }  # fmt: skip
+    if loaded.fmt == "native":
+        doc.update(
+            key_id=md.key_id, canon_version=md.canon_version, kinds=list(md.kinds), algorithm=md.algorithm,
+            context=(md.context or b"").decode("utf-8", "replace") or None,
+            description=md.description or None,
+        )  # fmt: skip
+    else:
+        doc["trailing_data_bytes"] = len(loaded.dcso_data)
+    return doc

@@ -19,6 +19,7 @@ from ..transport import (
     DEFAULT_MAX_FRAME,
     DEFAULT_TIMEOUT,
     DailySessionBudget,
+    PeerDisconnected,
     Server,
     SessionOutcome,
     connect_and_run,
@@ -174,16 +175,17 @@ def run_connect(args: argparse.Namespace) -> int:
     check_cap(items, int(args.max_items))
     error: BlindmatchError | None = None
     steps = 2 + mode_spec(args.mode).messages  # hello, accept, then the PSI messages (docs/sessions.md)
-    sent = 0
+    sent = received = 0
     # one bar: the PSI stages drive its count, the messages exchanged show after it
     with Progress(f"exchange with {args.peer}", quiet=msgs.quiet, ticking=True) as bar:
         party = _initiator(args, identity, peer, items, bar)
         started = time.time()
         msgs.info(f"connecting to {args.peer} at {args.host}:{args.port} ...")
 
-        def on_event(_what: str, _size: int) -> None:
-            nonlocal sent
+        def on_event(what: str, _size: int) -> None:
+            nonlocal sent, received
             sent += 1
+            received += what == "received"
             bar.note(f"message {sent}/{steps}")
 
         try:
@@ -201,7 +203,13 @@ def run_connect(args: argparse.Namespace) -> int:
     if error is not None:
         for line in lines:
             msgs.info(line.strip())
-        raise CliError(_code_of(error), f"exchange with {args.peer} failed: {error}")
+        hint = ""
+        if isinstance(error, PeerDisconnected) and sent and not received:
+            hint = (
+                " before answering our hello: the peer does not know or trust our key (its operator must "
+                "`peers add` it; compare `blindmatch fingerprint`), or it refused the connection (a limit)"
+            )
+        raise CliError(_code_of(error), f"exchange with {args.peer} failed: {error}{hint}")
     for line in lines:
         msgs.out(line)
     return ExitCode.OK

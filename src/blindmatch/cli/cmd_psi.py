@@ -29,7 +29,7 @@ from ..session import InitiatorSession, ResponderSession
 from ..session.channel import HEADER_BYTES, MAGIC, ROLE_INITIATOR, ROLE_RESPONDER
 from ..transport import delete_state, read_message, write_message
 from ..transport.files import DEFAULT_MAX_MESSAGE
-from ._common import Messages, positive_int
+from ._common import Messages, add_deprecated_alias, positive_int
 from ._ledger import StepLedger
 from ._session_io import (
     add_identity_args,
@@ -61,11 +61,11 @@ SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 _ROLE_AT, _SEQ_AT, _KEY_AT = 6, 8, 60  # offsets in a session message's header (session/channel.py)
 
 _NEXT = {
-    ("initiator", 0): "send {out} to {peer}; they run `blindmatch psi respond --in {name} ...`",
-    ("responder", 1): "send {out} to {peer}; they run `blindmatch psi continue --state ... --in {name}`",
-    ("initiator", 2): "send {out} to {peer}; they run `blindmatch psi continue --state ... --in {name}`",
-    ("responder", 3): "send {out} to {peer}; they run `blindmatch psi finish --state ... --in {name}`",
-    ("initiator", 4): "send {out} to {peer}; they run `blindmatch psi finish --state ... --in {name}`",
+    ("initiator", 0): "send {out} to {peer}; they run `blindmatch psi respond --message {name} ...`",
+    ("responder", 1): "send {out} to {peer}; they run `blindmatch psi continue --state ... --message {name}`",
+    ("initiator", 2): "send {out} to {peer}; they run `blindmatch psi continue --state ... --message {name}`",
+    ("responder", 3): "send {out} to {peer}; they run `blindmatch psi finish --state ... --message {name}`",
+    ("initiator", 4): "send {out} to {peer}; they run `blindmatch psi finish --state ... --message {name}`",
 }
 
 
@@ -79,6 +79,18 @@ def _add_step_args(p: argparse.ArgumentParser, *, first: bool) -> None:
                        help="where the report and record go (default: beside the state file)")
         p.add_argument("--workers", type=positive_int, default=1,
                        help="processes for the PSI work (default: 1)")  # fmt: skip
+
+
+def _add_message_arg(p: argparse.ArgumentParser) -> None:
+    # --message, not --in: `psi respond` also takes --input (our indicators)
+    p.add_argument("--message", metavar="FILE", help="the message received from the peer (required)")
+    add_deprecated_alias(p, "--in", "--message", "message", metavar="FILE")
+
+
+def _message_path(args: argparse.Namespace) -> str:
+    if not args.message:
+        raise CliError(ExitCode.USAGE, "give the peer's message: --message FILE")
+    return str(args.message)
 
 
 def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
@@ -105,7 +117,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     add_input_args(r)
     add_near_duplicates_arg(r)
     add_policy_args(r)
-    r.add_argument("--in", dest="inp", required=True, metavar="FILE", help="the message received")
+    _add_message_arg(r)
     _add_step_args(r, first=True)
     r.set_defaults(func=run_respond)
 
@@ -114,7 +126,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         ("finish", "take the peer's last message: write the report and record (same as continue)"),
     ):
         c = ps.add_parser(name, parents=[common], help=helptext)
-        c.add_argument("--in", dest="inp", required=True, metavar="FILE", help="the message received")
+        _add_message_arg(c)
         _add_step_args(c, first=False)
         c.set_defaults(func=run_continue)
 
@@ -257,7 +269,7 @@ def run_respond(args: argparse.Namespace) -> int:
         near_duplicates=args.near_duplicates,
     )
     state.adopt(iset)
-    return _step(args, msgs, state, state_path, _read_in(args.inp), first=True)
+    return _step(args, msgs, state, state_path, _read_in(_message_path(args)), first=True)
 
 
 def run_continue(args: argparse.Namespace) -> int:
@@ -265,8 +277,8 @@ def run_continue(args: argparse.Namespace) -> int:
     _check_out(args, msgs)
     state_path = Path(args.state)
     state = StepState.load(state_path)
-    incoming = _read_in(args.inp)
-    _refuse_own_message(state, incoming, args.inp)
+    incoming = _read_in(_message_path(args))
+    _refuse_own_message(state, incoming, args.message)
     state.indicators()  # read the inputs again, refused (state kept) when they changed
     return _step(args, msgs, state, state_path, incoming, first=False)
 
