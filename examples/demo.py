@@ -5,7 +5,8 @@ loopback TCP, each knowing only its own indicator file (``examples/data/lab_a.cs
 the other's public identity key. Both learn which of their own indicators the other also holds (mode
 ``mutual``), and nothing else beyond the padded set sizes. Everything lands in ``demo-output/``:
 
-    demo-output/lab_a/   identity key, peers file, report.json, matches.csv, counts.csv, record.json
+    demo-output/lab_a/   identity key, peers file, report, matches.csv, counts.csv, record (each named
+                         <peer>-<session id>-...)
     demo-output/lab_b/   the same for lab B (report and record named after the session)
 
 The reports hold indicators and stay local; the records are signed and shareable.
@@ -122,8 +123,8 @@ def main() -> int:
         sys.stderr.write(server_err)
         raise SystemExit(f"demo: lab B's server failed (exit code {server.returncode})")
 
-    rep_a = load(a / "report.json")
-    rec_a = load(a / "record.json")
+    rep_a = load(next(a.glob("*-report.json")))
+    rec_a = load(next(a.glob("*-record.json")))
     rep_b = load(next(b.glob("*-report.json")))
     rec_b = load(next(b.glob("*-record.json")))
     # Each record is signed by its lab; check both with the keys each lab holds of the other.

@@ -32,23 +32,23 @@ cp "$A/a-msg0.bin" "$B/"          # "send" it
 
 step "lab B checks the proposal against its policy and answers with message 1"
 (cd "$B" && "$BM" psi respond --identity identity.pem --max-own-items 8192 --input "$DATA/lab_b.csv" --skip-invalid \
-    --allow-peer lab-a --in a-msg0.bin --state b.state -q)
+    --allow-peer lab-a --message a-msg0.bin --state b.state -q)
 cp "$B/b-msg1.bin" "$A/"
 
 step "lab A sends its blinded set (message 2)"
-(cd "$A" && "$BM" psi continue --state a.state --in b-msg1.bin -q)
+(cd "$A" && "$BM" psi continue --state a.state --message b-msg1.bin -q)
 cp "$A/a-msg2.bin" "$B/"
 
 step "lab B answers (message 3)"
-(cd "$B" && "$BM" psi continue --state b.state --in a-msg2.bin -q)
+(cd "$B" && "$BM" psi continue --state b.state --message a-msg2.bin -q)
 cp "$B/b-msg3.bin" "$A/"
 
 step "lab A finishes"
-(cd "$A" && "$BM" psi finish --state a.state --in b-msg3.bin -q)
+(cd "$A" && "$BM" psi finish --state a.state --message b-msg3.bin -q)
 if [[ "$MODE" == mutual* ]]; then
     cp "$A/a-msg4.bin" "$B/"
     step "lab B finishes (mutual modes)"
-    (cd "$B" && "$BM" psi finish --state b.state --in a-msg4.bin -q)
+    (cd "$B" && "$BM" psi finish --state b.state --message a-msg4.bin -q)
 fi
 
 step "results"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 VECTORS = Path(__file__).resolve().parent / "vectors" / "dcso"
@@ -75,3 +76,29 @@ def test_keyed_filter_canonicalizes_and_checks_the_key(tmp_path: Path) -> None:
     assert (tmp_path / "ex.bloom").read_bytes() == before
     show = cli("show", "ex.bloom", cwd=tmp_path).stdout
     assert b"keyed                yes" in show and b"kinds                email" in show
+
+
+def test_a_gzip_bomb_is_refused_from_its_header_without_decompressing_it(tmp_path: Path) -> None:
+    # 256 MiB of zeros in ~256 KB: the header (zeros) is refused before the rest is decompressed
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = bytes(1 << 20)
+    with (tmp_path / "bomb.bloom").open("wb") as fh:
+        for _ in range(256):
+            fh.write(z.compress(chunk))
+        fh.write(z.flush())
+    probe = (
+        "import resource, sys\n"
+        "from blindmatch.cli import main\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "rc = main(sys.argv[1:])\n"
+        "grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before\n"
+        "print(f'rc={rc} grew_kb={grew}')\n"
+    )
+    for verb in ("show", "check"):
+        r = subprocess.run(
+            [sys.executable, "-c", probe, "bloom", verb, str(tmp_path / "bomb.bloom")],
+            capture_output=True, text=True, timeout=120, input="x\n", check=False,
+        )  # fmt: skip
+        rc, grew = (int(f.split("=")[1]) for f in r.stdout.split())
+        assert rc == 3, r.stderr
+        assert grew < 64 * 1024, f"{verb}: peak memory grew by {grew} KB"

@@ -157,9 +157,10 @@ def test_tcp_flow_every_mode(lab: Path, tmp_path: Path, mode: str) -> None:
     assert server.returncode == 0, err
     assert "Traceback" not in err
     rep_b = next((tmp_path / "b-out").glob("*-report.json"))
-    rep_a = json.loads((tmp_path / "a-out" / "report.json").read_text())
+    rep_a = json.loads(next((tmp_path / "a-out").glob("*-report.json")).read_text())
     _check_reports(rep_a, json.loads(rep_b.read_text()), mode)
-    _check_records(tmp_path / "a-out" / "record.json", next((tmp_path / "b-out").glob("*-record.json")), lab)
+    rec_a = next((tmp_path / "a-out").glob("*-record.json"))
+    _check_records(rec_a, next((tmp_path / "b-out").glob("*-record.json")), lab)
 
 
 # ---- failure cases -----------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ def test_unknown_or_wrong_peer_over_tcp(
     try:
         r = _connect(lab, tmp_path, port, identity=identity, peers=peers)
         assert r.returncode == 4 and "failed" in r.stderr
-        assert not (tmp_path / "a-out" / "report.json").exists()
+        assert not list((tmp_path / "a-out").glob("*report.json"))
         # neither an unknown key's hello nor one addressed to another responder (anyone could forward
         # one) counts toward --max-sessions: an honest session still runs
         assert _connect(lab, tmp_path, port).returncode == 0
@@ -351,7 +352,7 @@ def test_policy_refusal_and_daily_budget_over_tcp(lab: Path, tmp_path: Path) -> 
             server.kill()
     assert r.returncode == 4 and "not allowed" in r.stderr
     assert server.returncode == 0 and "refused" in err
-    rec = json.loads((tmp_path / "a-out" / "record.json").read_text())
+    rec = json.loads(next((tmp_path / "a-out").glob("*-record.json")).read_text())
     assert rec["outcome"]["status"] == "refused" and rec["own_set_sent"] is False
 
     port_file = tmp_path / "port2"

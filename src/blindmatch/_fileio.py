@@ -10,17 +10,19 @@ from pathlib import Path
 
 from .errors import BlindmatchError, FileAccessError, MalformedFile
 
-__all__ = ["atomic_write", "read_capped", "remove_quietly", "wipe_and_remove"]
+__all__ = ["atomic_write", "check_regular_target", "read_capped", "remove_quietly", "wipe_and_remove"]
 
 
 def atomic_write(path: str | Path, data: bytes, *, mode: int = 0o644) -> Path:
     """Write ``data`` to ``path`` so readers see either the old file or the whole new one.
 
     The bytes go to a temporary file in the same folder (created with ``mode``, never wider), are flushed
-    to disk, then renamed over ``path``. Failures raise :class:`~blindmatch.FileAccessError` (an
+    to disk, then renamed over ``path``. A ``path`` that is not a regular file (a link, device, FIFO or
+    folder) is refused, never replaced. Failures raise :class:`~blindmatch.FileAccessError` (an
     ``InvalidParameter``) naming the path.
     """
     p = Path(path)
+    check_regular_target(p)
     folder = p.parent if str(p.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=folder)
@@ -32,6 +34,7 @@ def atomic_write(path: str | Path, data: bytes, *, mode: int = 0o644) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        check_regular_target(p)
         os.replace(tmp, p)
     except OSError as exc:
         remove_quietly(tmp)
@@ -40,6 +43,25 @@ def atomic_write(path: str | Path, data: bytes, *, mode: int = 0o644) -> Path:
         remove_quietly(tmp)
         raise
     return p
+
+
+def check_regular_target(path: str | Path) -> None:
+    """Refuse to replace what is not a regular file: a symbolic link, a device node, a FIFO, a socket or a
+    folder (:class:`~blindmatch.FileAccessError`). A path that does not exist yet is fine."""
+    p = Path(path)
+    try:
+        st = p.lstat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise FileAccessError(f"cannot write {p}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        what = "a device, FIFO or socket"
+        if stat.S_ISLNK(st.st_mode):
+            what = "a symbolic link"
+        elif stat.S_ISDIR(st.st_mode):
+            what = "a folder"
+        raise FileAccessError(f"{p} is not a regular file ({what}): it is not replaced")
 
 
 def read_capped(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ from ..session import (
     ResponderSession,
 )
 from ..transport import DailySessionBudget, SessionBudgetExceeded
-from ._common import Messages
+from ._common import Messages, add_deprecated_alias, positive_int
 from .exitcodes import CliError, ExitCode
 from .progress import Progress
 
@@ -42,6 +44,7 @@ __all__ = [
     "add_proposal_args",
     "build_policy",
     "check_cap",
+    "check_out_dir",
     "check_own_cap",
     "finish_outputs",
     "input_spec",
@@ -212,8 +215,23 @@ def add_identity_args(p: argparse.ArgumentParser, *, peers: bool = True) -> None
         p.add_argument("--peers", default="peers.json", metavar="FILE", help="trust store (peers.json)")
 
 
+def _check_private_key_file(path: str) -> None:
+    """A file that is no PEM private key (a ``.pub`` file given by mistake) is named as such, before the
+    permission check would talk about ``chmod``."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    if b"PRIVATE KEY-----" in head:
+        return
+    hint = " (this is a public key: give the identity file `keygen` wrote, not FILE.pub)"
+    raise CliError(
+        ExitCode.INVALID_INPUT,
+        f"{path}: not a private key" + (hint if head.lstrip().startswith(b"blindmatch-") else ""),
+    )
+
+
 def load_identity(path: str) -> Identity:
     try:
+        _check_private_key_file(path)
         return Identity.load(path)
     except FileNotFoundError:
         raise CliError(
@@ -250,18 +268,21 @@ def add_proposal_args(p: argparse.ArgumentParser, *, validity: int = 3600) -> No
     g.add_argument("--peer", required=True, metavar="NAME", help="the responder's name in the peers file")
     g.add_argument("--mode", choices=MODES, default="intersection", help="default: intersection")
     g.add_argument("--purpose", required=True, help="one line saying why, for both disclosure records")
-    g.add_argument("--max-items", type=int, default=1 << 17, metavar="N",
+    g.add_argument("--max-items", type=positive_int, default=1 << 17, metavar="N",
                    help="cap on each side's set size (default: 131072)")  # fmt: skip
-    g.add_argument("--peer-max-items", type=int, metavar="N", help="a different cap for the responder's set")
+    g.add_argument("--responder-max-items", type=positive_int, metavar="N",
+                   help="a different cap for the responder's set")  # fmt: skip
+    add_deprecated_alias(g, "--peer-max-items", "--responder-max-items", "responder_max_items",
+                         type=positive_int, metavar="N")  # fmt: skip
     g.add_argument("--padding", choices=PADDING_RULES, default="pow2", help="default: pow2")
-    g.add_argument("--validity", type=int, default=validity, metavar="SECONDS",
+    g.add_argument("--validity", type=positive_int, default=validity, metavar="SECONDS",
                    help=f"how long the proposal is valid (default: {validity})")  # fmt: skip
 
 
 def max_items_of(args: argparse.Namespace) -> int | tuple[int, int]:
-    if args.peer_max_items is None:
+    if args.responder_max_items is None:
         return int(args.max_items)
-    return (int(args.max_items), int(args.peer_max_items))
+    return (int(args.max_items), int(args.responder_max_items))
 
 
 def add_policy_args(p: argparse.ArgumentParser) -> None:
@@ -271,9 +292,11 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--allow-mode", action="append", choices=MODES, help="modes accepted (repeatable; all)")
     g.add_argument("--allow-kind", action="append", choices=KINDS, metavar="KIND",
                    help="kinds accepted (repeatable; default: any)")  # fmt: skip
-    g.add_argument("--max-peer-items", type=int, default=1 << 20, metavar="N",
-                   help="largest initiator cap accepted (default: 1048576)")  # fmt: skip
-    g.add_argument("--max-own-items", type=int, default=1 << 17, metavar="N",
+    g.add_argument("--max-initiator-items", type=positive_int, default=1 << 20, metavar="N",
+                   help="largest cap an initiator may propose for its set (default: 1048576)")  # fmt: skip
+    add_deprecated_alias(g, "--max-peer-items", "--max-initiator-items", "max_initiator_items",
+                         type=positive_int, metavar="N")  # fmt: skip
+    g.add_argument("--max-own-items", type=positive_int, default=1 << 17, metavar="N",
                    help="our own public cap: our set may not exceed it, and a proposal must give us at "
                    "least this cap (exactly it with padding cap); default: 131072, the default "
                    "--max-items of connect")  # fmt: skip
@@ -316,7 +339,7 @@ def build_policy(
             allowed_peers=frozenset(args.allow_peer) if args.allow_peer else None,
             modes=frozenset(args.allow_mode) if args.allow_mode else frozenset(MODES),
             kinds=_allowed_kinds(args.allow_kind, prompt_profile),
-            max_items_initiator=args.max_peer_items,
+            max_items_initiator=args.max_initiator_items,
             max_items_responder=args.max_own_items,
             budget=budget,
             prompt_profile=prompt_profile,
@@ -352,6 +375,21 @@ def finish_outputs(
     return report, write_outputs(out_dir, prefix, report=report, record=record)
 
 
+def check_out_dir(out_dir: str | Path) -> None:
+    """Before any message is sent: the output folder exists or can be made, and a file can be created in
+    it (so an exchange never ends with the peer holding its results and us unable to keep ours)."""
+    d = Path(out_dir)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".blindmatch-probe-", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CliError(
+            ExitCode.LOCAL, f"cannot write to the output folder {d}: {exc.strerror or exc} (nothing was sent)"
+        ) from None
+
+
 def write_outputs(
     out_dir: str | Path,
     prefix: str,
@@ -360,7 +398,8 @@ def write_outputs(
     record: dict[str, Any] | None,
 ) -> list[Path]:
     """Write ``<prefix>report.json``, ``<prefix>matches.csv``, ``<prefix>counts.csv`` (mode 0600, local
-    only) and ``<prefix>record.json`` (the signed, shareable disclosure record)."""
+    only; the CSV files only where the mode gives this side the matches) and ``<prefix>record.json`` (the
+    signed, shareable disclosure record)."""
     d = Path(out_dir)
     try:
         d.mkdir(parents=True, exist_ok=True)
@@ -369,6 +408,9 @@ def write_outputs(
     written: list[Path] = []
     if report is not None:
         written.append(report.write_json(d / f"{prefix}report.json"))
+        if report.learned in ("nothing", "count"):
+            report = None  # no matches to list: no empty CSV files (the count is in the report)
+    if report is not None:
         written.append(report.write_csv(d / f"{prefix}matches.csv", counts_path=d / f"{prefix}counts.csv"))
         if report.prompt_profile is not None:
             written.append(report.write_near_duplicates_csv(d / f"{prefix}near-duplicates.csv"))

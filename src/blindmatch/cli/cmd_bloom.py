@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,17 +27,17 @@ from typing import TypeAlias
 
 from .._fileio import atomic_write
 from ..bloom import EXCHANGE_NAME, BloomFilter, DcsoFile, ExchangeFile, FilterMetadata, dcso_filter
+from ..bloom._container import GZIP_MAGIC, read_capped, ungzip_capped
 from ..bloom.native import MAGIC
 from ..canonical import CANON_VERSION, KINDS, canonicalize
 from ..errors import CapacityError, InvalidIndicator, InvalidParameter, MalformedFile
 from ..tokens import Tokenizer
-from ._common import Messages, iter_input_lines, open_input, read_token_key
+from ._common import Messages, iter_input_lines, open_input, positive_int, probability, read_token_key
 from .exitcodes import CliError, ExitCode
 
 __all__ = ["add_parsers"]
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-_GZIP = b"\x1f\x8b"
 _MAX_FILE = 1 << 32
 
 
@@ -67,8 +68,9 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
 
     c = bs.add_parser("create", parents=[common], help="create an empty filter file")
     c.add_argument("file")
-    c.add_argument("-n", "--capacity", type=int, required=True, help="number of values it will hold")
-    c.add_argument("-p", "--fpr", type=float, default=1e-6, help="false-positive rate at capacity (1e-6)")
+    c.add_argument("-n", "--capacity", type=positive_int, required=True, help="number of values it will hold")
+    c.add_argument("-p", "--fpr", type=probability, default=1e-6,
+                   help="false-positive rate at capacity (1e-6)")  # fmt: skip
     c.add_argument("--format", choices=("native", "dcso"), default="native")
     c.add_argument("--gzip", action="store_true", help="gzip-compress the file")
     c.add_argument("--kind", action="append", choices=KINDS, metavar="KIND",
@@ -99,6 +101,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
 
     s = bs.add_parser("show", parents=[common], help="print a filter file's parameters and metadata")
     s.add_argument("file")
+    s.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     s.set_defaults(func=run_show)
 
 
@@ -115,23 +118,19 @@ class _Loaded:
 
 
 def _load(path: str) -> _Loaded:
+    """Read a filter file through the library's guarded loaders: a gzip file is decompressed only as far as
+    its own header allows (a gzip bomb is refused from its first bytes, never inflated)."""
     p = Path(path)
     try:
-        with p.open("rb") as fh:
-            data = fh.read(_MAX_FILE + 1)
+        data = read_capped(p, _MAX_FILE)
     except OSError as exc:
         raise CliError(ExitCode.LOCAL, f"cannot read {p}: {exc.strerror or exc}") from None
-    gz = data[:2] == _GZIP
     try:
-        if gz:
-            from ..bloom._container import ungzip_capped
-
-            raw = ungzip_capped(data, _MAX_FILE)
-        else:
-            raw = data
-        if raw[: len(MAGIC)] == MAGIC:
-            return _Loaded("native", BloomFilter.from_bytes(raw, max_bytes=_MAX_FILE), gz)
-        d = DcsoFile.from_bytes(raw, max_bytes=_MAX_FILE)
+        gz = data[:2] == GZIP_MAGIC
+        head = ungzip_capped(data, len(MAGIC), head=True) if gz else data[: len(MAGIC)]
+        if head == MAGIC:
+            return _Loaded("native", BloomFilter.from_bytes(data, max_bytes=_MAX_FILE), gz)
+        d = DcsoFile.from_bytes(data, max_bytes=_MAX_FILE)
         return _Loaded("dcso", d.filter, gz, d.data)
     except MalformedFile as exc:
         raise CliError(ExitCode.INVALID_INPUT, f"{p}: not a usable filter file: {exc}") from None
@@ -192,7 +191,7 @@ def run_create(args: argparse.Namespace) -> int:
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
     _save(args.file, loaded, gzip=args.gzip)
-    print(f"created {args.file}: {args.format}, m={bf.m} bits ({bf.nbytes} bytes), k={bf.k}, "
+    msgs.out(f"created {args.file}: {args.format}, m={bf.m} bits ({bf.nbytes} bytes), k={bf.k}, "
           f"capacity {bf.capacity}, fpr {bf.fpr:g}" + (f", key id {tok.key_id}" if tok else ""))  # fmt: skip
     return ExitCode.OK
 
@@ -342,6 +341,29 @@ def run_show(args: argparse.Namespace) -> int:
         ]
     else:
         rows.append(("trailing data", f"{len(loaded.dcso_data)} bytes"))
+    if args.json:
+        print(json.dumps(_show_json(loaded), indent=2))
+        return ExitCode.OK
     for name, value in rows:
         print(f"{name:20s} {value}")
     return ExitCode.OK
+
+
+def _show_json(loaded: _Loaded) -> dict[str, object]:
+    bf = loaded.filter
+    md = bf.metadata
+    doc: dict[str, object] = {
+        "format": loaded.fmt, "gzip": loaded.gzipped, "scheme": bf.scheme, "bits": bf.m, "bytes": bf.nbytes,
+        "hash_functions": bf.k, "capacity": bf.capacity, "target_fpr": bf.fpr, "values_inserted": len(bf),
+        "estimated_values": round(bf.estimated_count()), "fill_ratio": bf.fill_ratio,
+        "current_fpr": bf.expected_fpr(),
+    }  # fmt: skip
+    if loaded.fmt == "native":
+        doc.update(
+            key_id=md.key_id, canon_version=md.canon_version, kinds=list(md.kinds), algorithm=md.algorithm,
+            context=(md.context or b"").decode("utf-8", "replace") or None,
+            description=md.description or None,
+        )  # fmt: skip
+    else:
+        doc["trailing_data_bytes"] = len(loaded.dcso_data)
+    return doc

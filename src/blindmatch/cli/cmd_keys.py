@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 from pathlib import Path
@@ -44,6 +45,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     src.add_argument("--identity", metavar="FILE", help="our identity key file")
     src.add_argument("--public", metavar="KEY", help="a public key (blindmatch-ed25519:...)")
     src.add_argument("--public-file", metavar="FILE", help="a file holding a public key (e.g. FILE.pub)")
+    f.add_argument("--json", action="store_true", help="print a JSON object (public key, fingerprint)")
     f.set_defaults(func=run_fingerprint)
 
     p = sub.add_parser("peers", parents=[common], help="manage the trust store (peers file)")
@@ -62,6 +64,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     a.add_argument("--replace", action="store_true", help="replace an existing peer of that name")
     a.set_defaults(func=run_peers_add)
     ls = psub.add_parser("list", parents=[pc], help="list trusted peers")
+    ls.add_argument("--json", action="store_true", help="a JSON list (name, public key, fingerprint, note)")
     ls.set_defaults(func=run_peers_list)
     rm = psub.add_parser("remove", parents=[pc], help="stop trusting a peer")
     rm.add_argument("name")
@@ -112,11 +115,16 @@ def _read_public(text: str | None, file: str | None) -> PublicIdentity:
 
 def run_fingerprint(args: argparse.Namespace) -> int:
     if args.identity:
-        ident = load_identity(args.identity)
-        print(ident.public.to_text())
-        print(ident.fingerprint)
+        public = load_identity(args.identity).public
     else:
-        print(_read_public(args.public, args.public_file).fingerprint)
+        public = _read_public(args.public, args.public_file)
+    if args.json:
+        print(json.dumps({"public": public.to_text(), "fingerprint": public.fingerprint}, indent=2))
+    elif args.identity:
+        print(public.to_text())
+        print(public.fingerprint)
+    else:
+        print(public.fingerprint)
     return ExitCode.OK
 
 
@@ -151,7 +159,7 @@ def run_peers_add(args: argparse.Namespace) -> int:
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
     _save(store, args.peers)
-    print(f"trusted {args.name}: {public.fingerprint}")
+    msgs.out(f"trusted {args.name}: {public.fingerprint}")
     if args.fingerprint is None:
         msgs.warn("compare this fingerprint with the peer over a channel you trust (or pass --fingerprint)")
     return ExitCode.OK
@@ -159,6 +167,11 @@ def run_peers_add(args: argparse.Namespace) -> int:
 
 def run_peers_list(args: argparse.Namespace) -> int:
     store = load_peers(args.peers, missing_ok=True)
+    if args.json:
+        doc = [{"name": p.name, "public": p.public.to_text(), "fingerprint": p.fingerprint, "note": p.note}
+               for p in store]  # fmt: skip
+        print(json.dumps(doc, indent=2))
+        return ExitCode.OK
     if not len(store):
         Messages(args.quiet).info(f"no peers in {args.peers}")
         return ExitCode.OK
@@ -178,5 +191,5 @@ def run_peers_remove(args: argparse.Namespace) -> int:
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
     _save(store, args.peers)
-    print(f"removed {args.name}")
+    Messages(args.quiet).out(f"removed {args.name}")
     return ExitCode.OK

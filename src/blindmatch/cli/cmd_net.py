@@ -19,11 +19,12 @@ from ..transport import (
     DEFAULT_MAX_FRAME,
     DEFAULT_TIMEOUT,
     DailySessionBudget,
+    PeerDisconnected,
     Server,
     SessionOutcome,
     connect_and_run,
 )
-from ._common import Messages
+from ._common import Messages, port_number, positive_float, positive_int
 from ._session_io import (
     add_identity_args,
     add_input_args,
@@ -32,6 +33,7 @@ from ._session_io import (
     add_proposal_args,
     build_policy,
     check_cap,
+    check_out_dir,
     check_own_cap,
     finish_outputs,
     load_identity,
@@ -54,12 +56,14 @@ def _add_net_args(p: argparse.ArgumentParser, *, server: bool) -> None:
     where = "listen on" if server else "connect to"
     g.add_argument("--host", default=DEFAULT_HOST, help=f"address to {where} (default: {DEFAULT_HOST})")
     port_help = "TCP port" + (" (default: 0, any free port; see --port-file)" if server else "")
-    g.add_argument("--port", type=int, required=not server, default=0 if server else None, help=port_help)
+    g.add_argument("--port", type=port_number, required=not server, default=0 if server else None,
+                   help=port_help)  # fmt: skip
     timeout_help = f"longest wait for any single read from the peer (default: {DEFAULT_TIMEOUT:g})"
-    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS", help=timeout_help)
-    g.add_argument("--max-frame", type=int, default=DEFAULT_MAX_FRAME, metavar="BYTES",
+    g.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=timeout_help)  # fmt: skip
+    g.add_argument("--max-frame", type=positive_int, default=DEFAULT_MAX_FRAME, metavar="BYTES",
                    help="largest message accepted (default: 256 MiB)")  # fmt: skip
-    p.add_argument("--workers", type=int, default=1, help="processes for the PSI work (default: 1)")
+    p.add_argument("--workers", type=positive_int, default=1, help="processes for the PSI work (default: 1)")
     p.add_argument("--out-dir", default="blindmatch-out", metavar="DIR",
                    help="where reports and records go (default: blindmatch-out)")  # fmt: skip
 
@@ -77,12 +81,13 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     add_near_duplicates_arg(s)
     add_policy_args(s)
     _add_net_args(s, server=True)
-    s.add_argument("--max-sessions", type=int, metavar="N", help="stop after N sessions")
-    s.add_argument("--sessions-per-day", type=int, default=24, metavar="N",
+    s.add_argument("--max-sessions", type=positive_int, metavar="N", help="stop after N sessions")
+    s.add_argument("--sessions-per-day", type=positive_int, default=24, metavar="N",
                    help="per-peer budget of sessions per UTC day (default: 24)")  # fmt: skip
-    s.add_argument("--session-timeout", type=float, default=3600.0, metavar="SECONDS",
+    s.add_argument("--session-timeout", type=positive_float, default=3600.0, metavar="SECONDS",
                    help="longest a whole session may take (default: 3600)")  # fmt: skip
-    s.add_argument("--handshake-timeout", type=float, default=DEFAULT_HANDSHAKE_TIMEOUT, metavar="SECONDS",
+    s.add_argument("--handshake-timeout", type=positive_float, default=DEFAULT_HANDSHAKE_TIMEOUT,
+                   metavar="SECONDS",
                    help="how long a new connection has to send its whole hello (default: "
                    f"{DEFAULT_HANDSHAKE_TIMEOUT:g}); until then it holds no session slot")  # fmt: skip
     s.add_argument("--port-file", metavar="FILE", help="write the port listened on to FILE (for port 0)")
@@ -164,21 +169,23 @@ def run_connect(args: argparse.Namespace) -> int:
         raise CliError(
             ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers} (add it with `peers add`)"
         ) from None
+    check_out_dir(args.out_dir)
     iset = load_inputs(args, msgs)
     items = session_items(iset, args.near_duplicates, msgs)
     check_cap(items, int(args.max_items))
     error: BlindmatchError | None = None
     steps = 2 + mode_spec(args.mode).messages  # hello, accept, then the PSI messages (docs/sessions.md)
-    sent = 0
+    sent = received = 0
     # one bar: the PSI stages drive its count, the messages exchanged show after it
     with Progress(f"exchange with {args.peer}", quiet=msgs.quiet, ticking=True) as bar:
         party = _initiator(args, identity, peer, items, bar)
         started = time.time()
         msgs.info(f"connecting to {args.peer} at {args.host}:{args.port} ...")
 
-        def on_event(_what: str, _size: int) -> None:
-            nonlocal sent
+        def on_event(what: str, _size: int) -> None:
+            nonlocal sent, received
             sent += 1
+            received += what == "received"
             bar.note(f"message {sent}/{steps}")
 
         try:
@@ -190,13 +197,21 @@ def run_connect(args: argparse.Namespace) -> int:
             )  # fmt: skip
         except BlindmatchError as exc:
             error = exc
-    lines = _finish_outputs(party, iset, args.out_dir, "", started, args.near_duplicates)
+    # named by session, as serve names them: a second exchange never replaces the first one's outputs
+    prefix = _prefix(party, peer.name)
+    lines = _finish_outputs(party, iset, args.out_dir, prefix, started, args.near_duplicates)
     if error is not None:
         for line in lines:
             msgs.info(line.strip())
-        raise CliError(_code_of(error), f"exchange with {args.peer} failed: {error}")
+        hint = ""
+        if isinstance(error, PeerDisconnected) and sent and not received:
+            hint = (
+                " before answering our hello: the peer does not know or trust our key (its operator must "
+                "`peers add` it; compare `blindmatch fingerprint`), or it refused the connection (a limit)"
+            )
+        raise CliError(_code_of(error), f"exchange with {args.peer} failed: {error}{hint}")
     for line in lines:
-        print(line)
+        msgs.out(line)
     return ExitCode.OK
 
 
@@ -267,7 +282,7 @@ class _ServeSessions:
             msgs.info(f"refused a session from {o.peer}: {party.refusal_reason}")
         for line in lines:
             if o.error is None and party.result is not None:
-                print(line, flush=True)
+                msgs.out(line)
             else:
                 msgs.info(line.strip())
 
@@ -297,9 +312,8 @@ def run_serve(args: argparse.Namespace) -> int:
     peers = load_peers(args.peers)
     if not len(peers):
         raise CliError(ExitCode.LOCAL, f"no peers in {args.peers}: nobody could connect")
+    check_out_dir(args.out_dir)
     iset = load_inputs(args, msgs)
-    if args.sessions_per_day < 1:
-        raise CliError(ExitCode.USAGE, "--sessions-per-day must be at least 1")
     budget = DailySessionBudget(args.sessions_per_day)
     items = session_items(iset, args.near_duplicates, msgs)
     check_own_cap(items, int(args.max_own_items))

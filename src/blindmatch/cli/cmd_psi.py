@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 from typing import NoReturn, TypeAlias
 
-from .._fileio import read_capped
+from .._fileio import check_regular_target, read_capped
 from ..errors import BlindmatchError, FileAccessError, InvalidParameter, MalformedFile, RemoteError
 from ..fingerprints import get_profile
+from ..outputs import LocalReport
 from ..session import InitiatorSession, ResponderSession
+from ..session.channel import HEADER_BYTES, MAGIC, ROLE_INITIATOR, ROLE_RESPONDER
 from ..transport import delete_state, read_message, write_message
 from ..transport.files import DEFAULT_MAX_MESSAGE
-from ._common import Messages
+from ._common import Messages, add_deprecated_alias, positive_int
 from ._ledger import StepLedger
 from ._session_io import (
     add_identity_args,
@@ -36,6 +39,7 @@ from ._session_io import (
     add_proposal_args,
     build_policy,
     check_cap,
+    check_out_dir,
     check_own_cap,
     finish_outputs,
     input_spec,
@@ -54,13 +58,14 @@ from .progress import Progress
 __all__ = ["add_parsers"]
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+_ROLE_AT, _SEQ_AT, _KEY_AT = 6, 8, 60  # offsets in a session message's header (session/channel.py)
 
 _NEXT = {
-    ("initiator", 0): "send {out} to {peer}; they run `blindmatch psi respond --in {name} ...`",
-    ("responder", 1): "send {out} to {peer}; they run `blindmatch psi continue --state ... --in {name}`",
-    ("initiator", 2): "send {out} to {peer}; they run `blindmatch psi continue --state ... --in {name}`",
-    ("responder", 3): "send {out} to {peer}; they run `blindmatch psi finish --state ... --in {name}`",
-    ("initiator", 4): "send {out} to {peer}; they run `blindmatch psi finish --state ... --in {name}`",
+    ("initiator", 0): "send {out} to {peer}; they run `blindmatch psi respond --message {name} ...`",
+    ("responder", 1): "send {out} to {peer}; they run `blindmatch psi continue --state ... --message {name}`",
+    ("initiator", 2): "send {out} to {peer}; they run `blindmatch psi continue --state ... --message {name}`",
+    ("responder", 3): "send {out} to {peer}; they run `blindmatch psi finish --state ... --message {name}`",
+    ("initiator", 4): "send {out} to {peer}; they run `blindmatch psi finish --state ... --message {name}`",
 }
 
 
@@ -68,11 +73,24 @@ def _add_step_args(p: argparse.ArgumentParser, *, first: bool) -> None:
     p.add_argument("--state", required=True, metavar="FILE",
                    help="this side's state file (secret, mode 600; deleted at the end)")
     p.add_argument("--out", metavar="FILE",
-                   help="message to send (default: <state>-msg<N>.bin beside the state)")
+                   help="message to send (default: <state>-msg<N>.bin beside the state; - is stdout)")
     if first:
         p.add_argument("--out-dir", metavar="DIR",
                        help="where the report and record go (default: beside the state file)")
-        p.add_argument("--workers", type=int, default=1, help="processes for the PSI work (default: 1)")
+        p.add_argument("--workers", type=positive_int, default=1,
+                       help="processes for the PSI work (default: 1)")  # fmt: skip
+
+
+def _add_message_arg(p: argparse.ArgumentParser) -> None:
+    # --message, not --in: `psi respond` also takes --input (our indicators)
+    p.add_argument("--message", metavar="FILE", help="the message received from the peer (required)")
+    add_deprecated_alias(p, "--in", "--message", "message", metavar="FILE")
+
+
+def _message_path(args: argparse.Namespace) -> str:
+    if not args.message:
+        raise CliError(ExitCode.USAGE, "give the peer's message: --message FILE")
+    return str(args.message)
 
 
 def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
@@ -99,7 +117,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     add_input_args(r)
     add_near_duplicates_arg(r)
     add_policy_args(r)
-    r.add_argument("--in", dest="inp", required=True, metavar="FILE", help="the message received")
+    _add_message_arg(r)
     _add_step_args(r, first=True)
     r.set_defaults(func=run_respond)
 
@@ -108,7 +126,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         ("finish", "take the peer's last message: write the report and record (same as continue)"),
     ):
         c = ps.add_parser(name, parents=[common], help=helptext)
-        c.add_argument("--in", dest="inp", required=True, metavar="FILE", help="the message received")
+        _add_message_arg(c)
         _add_step_args(c, first=False)
         c.set_defaults(func=run_continue)
 
@@ -138,7 +156,26 @@ def _read_in(path: str) -> bytes:
         raise CliError(ExitCode.LOCAL, str(exc)) from None
 
 
+def _check_out(args: argparse.Namespace, msgs: Messages) -> None:
+    """Before anything else: ``--out`` must be a regular file or a new path, or ``-`` (standard output)."""
+    if args.out is None:
+        return
+    if args.out == "-":
+        if sys.stdout.isatty():
+            raise CliError(ExitCode.USAGE, "--out -: standard output is a terminal; redirect it to a file")
+        msgs.stdout_is_data = True  # summaries go to standard error
+        return
+    try:
+        check_regular_target(args.out)
+    except FileAccessError as exc:
+        raise CliError(ExitCode.LOCAL, f"--out: {exc}") from None
+
+
 def _write_out(path: Path, data: bytes) -> Path:
+    if str(path) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return path
     try:
         return write_message(path, data)
     except InvalidParameter as exc:
@@ -147,13 +184,15 @@ def _write_out(path: Path, data: bytes) -> Path:
 
 def _announce(msgs: Messages, role: str, seq: int, out: Path, peer: str | None) -> None:
     template = _NEXT.get((role, seq))
-    print(f"wrote message {seq} to {out}")
+    where = "standard output" if str(out) == "-" else str(out)
+    msgs.out(f"wrote message {seq} to {where}")
     if template:
-        msgs.info("next: " + template.format(out=out, name=out.name, peer=peer or "the peer"))
+        msgs.info("next: " + template.format(out=where, name=out.name, peer=peer or "the peer"))
 
 
 def run_initiate(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
+    _check_out(args, msgs)
     state_path = Path(args.state)
     if state_path.exists():
         raise CliError(ExitCode.LOCAL, f"{state_path} exists already (an exchange in progress?)")
@@ -163,6 +202,8 @@ def run_initiate(args: argparse.Namespace) -> int:
         peer = peers.get(args.peer)
     except InvalidParameter:
         raise CliError(ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers}") from None
+    out_dir, prefix = _out_dir_prefix(args, state_path)
+    check_out_dir(out_dir)
     spec = input_spec(args)
     iset = load_inputs(args, msgs, spec)
     items = session_items(iset, args.near_duplicates, msgs)
@@ -172,7 +213,6 @@ def run_initiate(args: argparse.Namespace) -> int:
         "mode": args.mode, "prompt_profile": items.manifest_profile, "max_items": max_items_of(args),
         "padding": args.padding, "purpose": args.purpose, "validity_s": args.validity,
     }  # fmt: skip
-    out_dir, prefix = _out_dir_prefix(args, state_path)
     state = StepState(
         role="initiator",
         seed=new_seed(),
@@ -202,17 +242,19 @@ def run_initiate(args: argparse.Namespace) -> int:
 
 def run_respond(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
+    _check_out(args, msgs)
     state_path = Path(args.state)
     if state_path.exists():
         raise CliError(ExitCode.LOCAL, f"{state_path} exists already (an exchange in progress?)")
     load_identity(args.identity)
     peers = load_peers(args.peers)
+    out_dir, prefix = _out_dir_prefix(args, state_path)
+    check_out_dir(out_dir)
     spec = input_spec(args)
     iset = load_inputs(args, msgs, spec)
     tag = get_profile(args.near_duplicates).tag if args.near_duplicates else None
     check_own_cap(session_items(iset, args.near_duplicates), int(args.max_own_items))
     policy = build_policy(args, prompt_profile=tag)
-    out_dir, prefix = _out_dir_prefix(args, state_path)
     state = StepState(
         role="responder",
         seed=new_seed(),
@@ -227,16 +269,37 @@ def run_respond(args: argparse.Namespace) -> int:
         near_duplicates=args.near_duplicates,
     )
     state.adopt(iset)
-    return _step(args, msgs, state, state_path, _read_in(args.inp), first=True)
+    return _step(args, msgs, state, state_path, _read_in(_message_path(args)), first=True)
 
 
 def run_continue(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
+    _check_out(args, msgs)
     state_path = Path(args.state)
     state = StepState.load(state_path)
-    incoming = _read_in(args.inp)
+    incoming = _read_in(_message_path(args))
+    _refuse_own_message(state, incoming, args.message)
     state.indicators()  # read the inputs again, refused (state kept) when they changed
     return _step(args, msgs, state, state_path, incoming, first=False)
+
+
+def _refuse_own_message(state: StepState, incoming: bytes, path: str) -> None:
+    """A message this side wrote (its role byte and sender key are ours: ``docs/sessions.md``) given back
+    to a step is an operator's mix-up, not the peer's doing: a usage error, before the state is touched
+    (the session would take it as a reflection and end the exchange)."""
+    if len(incoming) < HEADER_BYTES or incoming[: len(MAGIC)] != MAGIC:
+        return
+    ours = ROLE_INITIATOR if state.role == "initiator" else ROLE_RESPONDER
+    if incoming[_ROLE_AT] != ours:
+        return
+    if incoming[_KEY_AT : _KEY_AT + 32] != load_identity(state.identity).public.raw:
+        return
+    seq = int.from_bytes(incoming[_SEQ_AT : _SEQ_AT + 4], "big")
+    raise CliError(
+        ExitCode.USAGE,
+        f"{path} is a message this side wrote (message {seq}), not the peer's: give the message the peer "
+        "sent (the state is unchanged)",
+    )
 
 
 def _step(
@@ -263,10 +326,11 @@ def _step(
     seq = in_seq + 1  # the number of our answer
     out_path = (Path(args.out) if args.out else _default_out(state_path, seq)) if out is not None else None
     if party.done:
+        report, paths = _keep_ours(state, party)  # ours first: the last message may give the peer its result
         _wipe(state_path, first)
         if out_path is not None and out is not None:
             _write_out(out_path, out)
-        _finish(msgs, state, party, seq, out_path)
+        _finish(msgs, state, party, report, paths, seq, out_path)
         return ExitCode.OK
     if out is None or out_path is None:
         raise CliError(ExitCode.INTERNAL, "the session neither answered nor ended")
@@ -303,31 +367,46 @@ def _step_failed(
     raise CliError(code, f"the exchange failed: {exc}; state deleted") from None
 
 
+def _keep_ours(
+    state: StepState, party: InitiatorSession | ResponderSession
+) -> tuple[LocalReport | None, list[Path]]:
+    """The last step's report and record, written before its message leaves: when they cannot be written,
+    nothing is sent and the state file is kept, so the step can run again once the folder is fixed."""
+    try:
+        return finish_outputs(
+            state.indicators(), party, state.out_dir, state.prefix, started=state.started,
+            near_duplicates=state.near_duplicates,
+        )  # fmt: skip
+    except (CliError, BlindmatchError, OSError) as exc:
+        text = exc.message if isinstance(exc, CliError) else str(exc)
+        raise CliError(
+            ExitCode.LOCAL, f"{text}; nothing was sent and the state is kept: fix it and run this step again"
+        ) from None
+
+
 def _finish(
     msgs: Messages,
     state: StepState,
     party: InitiatorSession | ResponderSession,
+    report: LocalReport | None,
+    paths: list[Path],
     seq: int,
     out_path: Path | None,
 ) -> None:
-    """The last step: the report, the record and what to tell the operator."""
-    report, paths = finish_outputs(
-        state.indicators(), party, state.out_dir, state.prefix, started=state.started,
-        near_duplicates=state.near_duplicates,
-    )  # fmt: skip
+    """The last step: what to tell the operator."""
     if isinstance(party, ResponderSession) and party.refusal_reason is not None:
-        print(f"refused the proposal: {party.refusal_reason}")
+        msgs.out(f"refused the proposal: {party.refusal_reason}")
         if out_path is not None:
-            print(f"wrote the signed refusal to {out_path}: send it so the peer learns why")
+            msgs.out(f"wrote the signed refusal to {out_path}: send it so the peer learns why")
     elif report is not None:
         for line in summary_lines(report, peer=report.peer or "peer"):
-            print(line)
+            msgs.out(line)
         if out_path is not None:
-            print(f"wrote message {seq} to {out_path}")
+            msgs.out(f"wrote message {seq} to {out_path}")
             msgs.info("next: " + _NEXT[(party.role, seq)].format(
                 out=out_path, name=out_path.name, peer=state.peer_name or "the peer"))  # fmt: skip
     for p in paths:
-        print(f"  wrote {p}")
+        msgs.out(f"  wrote {p}")
 
 
 def _wipe(state_path: Path, first: bool) -> None:
@@ -346,6 +425,6 @@ def run_abort(args: argparse.Namespace) -> int:
     except (MalformedFile, FileAccessError) as exc:
         raise CliError(ExitCode.LOCAL, str(exc)) from None
     if delete_state(path):
-        print(f"wiped and deleted {path}")
+        Messages(args.quiet).out(f"wiped and deleted {path}")
         return ExitCode.OK
     raise CliError(ExitCode.LOCAL, f"could not delete {path}")  # pragma: no cover - it existed just now
