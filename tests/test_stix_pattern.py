@@ -77,5 +77,5 @@ def test_reader_counts_a_hostile_pattern_as_unmapped() -> None:
          "pattern_type": "stix"},
     ]  # fmt: skip
     batch = parse_stix(json.dumps({"type": "bundle", "id": "bundle--1", "objects": objs}), "b.json")
-    assert sum(batch.unmapped.values()) == 1
+    assert dict(batch.unmapped) == {"stix:pattern too large": 1}
     assert [(r.kind, r.value) for r in batch.rows] == [("email", "a@example.org")]

@@ -12,7 +12,13 @@ from typing import Any
 from ..errors import MalformedFile
 from ._common import InputBatch, load_json
 from ._ipkind import ip_or_cidr
-from .stix_pattern import Comparison, PatternSyntaxError, UnsupportedPattern, equality_groups
+from .stix_pattern import (
+    Comparison,
+    PatternSyntaxError,
+    PatternTooLarge,
+    UnsupportedPattern,
+    equality_groups,
+)
 
 __all__ = ["STIX_OBSERVABLES", "STIX_PATTERN_PATHS", "looks_like_stix", "parse_stix", "stix_from_doc"]
 
@@ -144,6 +150,8 @@ def _indicator(obj: dict[str, Any], pos: str, batch: InputBatch) -> None:
         groups = equality_groups(pattern)
     except PatternSyntaxError as exc:
         raise MalformedFile(f"{source}#{pos}: invalid STIX pattern: {exc}") from None
+    except PatternTooLarge:
+        batch.unmapped["stix:pattern too large"] += 1
     except UnsupportedPattern:
         batch.unmapped["stix:unsupported pattern"] += 1
         return
