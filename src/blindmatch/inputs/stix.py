@@ -152,6 +152,7 @@ def _indicator(obj: dict[str, Any], pos: str, batch: InputBatch) -> None:
         raise MalformedFile(f"{source}#{pos}: invalid STIX pattern: {exc}") from None
     except PatternTooLarge:
         batch.unmapped["stix:pattern too large"] += 1
+        return
     except UnsupportedPattern:
         batch.unmapped["stix:unsupported pattern"] += 1
         return
