@@ -1,0 +1,133 @@
+"""``Server`` under unauthenticated load, on loopback only (Linux routes all of 127.0.0.0/8 to ``lo``):
+idle sockets from many addresses, or from the honest peer's own address, cannot shut honest sessions out;
+junk connections leave bounded state behind; one trusted peer cannot hold every session slot."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from session_support import ALICE, Clock, make_parties, trust
+
+from blindmatch.errors import BlindmatchError
+from blindmatch.session import ResponderSession
+from blindmatch.transport import FramedConnection, PeerTimeout, Server, run_party
+
+T = TypeVar("T")
+A = {"email": [f"a{i}@example.org" for i in range(6)] + ["shared@example.org"]}
+B = {"email": [f"b{i}@example.org" for i in range(9)] + ["shared@example.org"]}
+
+
+def run(coro: Awaitable[T], limit: float = 60) -> T:
+    async def wrapped() -> T:
+        return await asyncio.wait_for(coro, limit)
+
+    return asyncio.run(wrapped())
+
+
+def _factory(_addr: str) -> ResponderSession:
+    _, resp = make_parties(A, B, peers=trust(("alice", ALICE)), clock=Clock())
+    return resp
+
+
+async def _hold(port: int, source: str, stop: asyncio.Event, reopen: int = 25) -> int:
+    """An attacker's idle socket from ``source``: sends nothing, re-opens it (at most ``reopen`` times)
+    whenever the server closes it. Returns how many times it connected."""
+    opened = 0
+    while not stop.is_set() and opened <= reopen:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+        except OSError:
+            await asyncio.sleep(0.2)
+            continue
+        opened += 1
+        with contextlib.suppress(Exception):
+            closed = asyncio.ensure_future(reader.read())
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([closed, stopping], return_when=asyncio.FIRST_COMPLETED)
+            closed.cancel()
+            stopping.cancel()
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+        await asyncio.sleep(0.2)
+    return opened
+
+
+async def _honest(port: int, n: int, source: str = "127.0.0.1") -> int:
+    """Run ``n`` honest sessions one after another from ``source``; returns how many succeeded."""
+    ok = 0
+    for k in range(n):
+        init, _ = make_parties(A, B, clock=Clock(), seed=b"honest%d" % k)
+        with contextlib.suppress(BlindmatchError, OSError):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+            await run_party(init, FramedConnection(reader, writer, timeout=10), initiator=True)
+        ok += init.result is not None and init.result.count == 1
+    return ok
+
+
+def test_idle_sockets_from_other_addresses_do_not_shut_out_honest_sessions() -> None:
+    async def go() -> tuple[int, int, int]:
+        server = Server(_factory, port=0, timeout=10)  # the default limits
+        _, port = await server.start()
+        task = asyncio.ensure_future(server.serve())
+        stop = asyncio.Event()
+        attackers = [asyncio.ensure_future(_hold(port, f"127.0.0.{2 + i % 12}", stop)) for i in range(100)]
+        while server.pending_handshakes() < server.max_handshakes:  # the attackers fill every place
+            await asyncio.sleep(0.05)
+        ok = await _honest(port, 5)
+        most = server.pending_handshakes()
+        stop.set()
+        opened = sum(await asyncio.gather(*attackers))
+        server.stop()
+        await task
+        return ok, most, opened
+
+    ok, most, opened = run(go())
+    assert ok == 5
+    assert most <= 64 and opened > 100  # the attackers kept re-opening
+
+
+def test_an_attacker_on_the_honest_address_holds_at_most_its_share() -> None:
+    async def go() -> tuple[int, list[int]]:
+        server = Server(_factory, port=0, timeout=10, max_handshakes=32, max_handshakes_per_source=4)
+        _, port = await server.start()
+        task = asyncio.ensure_future(server.serve())
+        stop = asyncio.Event()
+        attackers = [asyncio.ensure_future(_hold(port, "127.0.0.1", stop, reopen=10)) for _ in range(100)]
+        while server.pending_handshakes("127.0.0.1") < 4:
+            await asyncio.sleep(0.05)
+        seen = [server.pending_handshakes("127.0.0.1")]
+        ok = await _honest(port, 3, source="127.0.0.5")  # another address is not shut out at all
+        for _ in range(10):
+            seen.append(server.pending_handshakes("127.0.0.1"))
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.gather(*attackers)
+        server.stop()
+        await task
+        return ok, seen
+
+    ok, seen = run(go())
+    assert ok == 3 and max(seen) <= 4
+
+
+def test_first_bytes_have_a_short_deadline() -> None:
+    async def go() -> Server:
+        server = Server(_factory, port=0, timeout=30, handshake_timeout=30, first_byte_timeout=0.2)
+        _, port = await server.start()
+        task = asyncio.ensure_future(server.serve())
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        while not server.outcomes:
+            await asyncio.sleep(0.02)
+        server.stop()
+        await task
+        writer.close()
+        return server
+
+    server = run(go(), 20)
+    (outcome,) = server.outcomes
+    assert isinstance(outcome.error, PeerTimeout) and "0.2 s" in str(outcome.error)
+    assert not outcome.authenticated
