@@ -7,13 +7,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from session_support import ALICE, Clock, make_parties, trust
+from session_support import ALICE, CAROL, Clock, make_parties, trust
 
 from blindmatch.errors import BlindmatchError
-from blindmatch.session import ResponderSession
-from blindmatch.transport import FramedConnection, PeerTimeout, Server, run_party
+from blindmatch.session import InitiatorSession, ResponderSession, SessionParty
+from blindmatch.transport import (
+    FramedConnection,
+    PeerTimeout,
+    Server,
+    SessionOutcome,
+    TooManySessions,
+    connect_and_run,
+    run_party,
+)
+from blindmatch.transport.framing import HEADER
 
 T = TypeVar("T")
 A = {"email": [f"a{i}@example.org" for i in range(6)] + ["shared@example.org"]}
@@ -131,3 +140,95 @@ def test_first_bytes_have_a_short_deadline() -> None:
     (outcome,) = server.outcomes
     assert isinstance(outcome.error, PeerTimeout) and "0.2 s" in str(outcome.error)
     assert not outcome.authenticated
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+async def _junk(port: int, n: int) -> None:
+    for _ in range(n):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(HEADER.pack(4) + b"junk")
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+def test_junk_connections_leave_bounded_state_and_reach_no_outcome_callback() -> None:
+    reported: list[SessionOutcome] = []
+    lines: list[str] = []
+
+    async def go() -> tuple[Server, int]:
+        server = Server(_factory, port=0, timeout=10, on_outcome=reported.append,
+                        on_unauthenticated=lines.append, log_interval=3600)  # fmt: skip
+        _, port = await server.start()
+        task = asyncio.ensure_future(server.serve())
+        await asyncio.gather(*(_junk(port, 50) for _ in range(4)))  # warm-up
+        while server.stats.unauthenticated < 200:
+            await asyncio.sleep(0.01)
+        before = _rss_kb()
+        await asyncio.gather(*(_junk(port, 750) for _ in range(4)))
+        while server.stats.unauthenticated < 3200:
+            await asyncio.sleep(0.01)
+        grown = _rss_kb() - before
+        server.stop()
+        await task
+        return server, grown
+
+    server, grown = run(go(), 120)
+    assert grown < 8 * 1024, f"RSS grew by {grown} KiB"
+    assert len(server.outcomes) <= 256
+    assert all(o.party is None and not o.authenticated for o in server.outcomes)
+    assert reported == []  # nothing that could write a file saw them
+    assert server.stats.connections == 3200 and server.stats.sessions == 0
+    assert len(lines) == 2 and "1 connection" in lines[0] and "3199 connections" in lines[1]
+
+
+def test_one_trusted_peer_cannot_hold_every_slot() -> None:
+    peers = trust(("alice", ALICE), ("carol", CAROL))
+    made: list[ResponderSession] = []
+
+    def factory(_addr: str) -> ResponderSession:
+        _, resp = make_parties(A, B, peers=peers, clock=Clock())
+        made.append(resp)
+        return resp
+
+    def peer_key(party: SessionParty, _addr: str) -> str:
+        return str(cast(ResponderSession, party).peer_name)
+
+    async def hello_from_alice(port: int, k: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        init, _ = make_parties(A, B, clock=Clock(), seed=b"alice%d" % k)
+        hello = init.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(HEADER.pack(len(hello)) + hello)
+        await writer.drain()
+        answered = len(await asyncio.wait_for(reader.read(HEADER.size), 10)) == HEADER.size
+        return reader, writer, answered
+
+    async def go() -> tuple[Server, list[bool], InitiatorSession]:
+        server = Server(factory, port=0, timeout=10, max_concurrent=4, max_sessions_per_peer=2,
+                        peer_key=peer_key)  # fmt: skip
+        _, port = await server.start()
+        task = asyncio.ensure_future(server.serve())
+        held = [await hello_from_alice(port, k) for k in range(3)]  # two held, the third refused
+        carol, _ = make_parties(A, B, clock=Clock(), seed=b"carol", initiator=CAROL)
+        await connect_and_run(carol, "127.0.0.1", port, timeout=10)
+        server.stop()
+        await task
+        for _, w, _ in held:
+            w.close()
+        return server, [a for _, _, a in held], carol
+
+    server, answered, carol = run(go())
+    assert answered == [True, True, False]
+    assert carol.result is not None and carol.result.count == 1
+    refused = [o for o in server.outcomes if isinstance(o.error, TooManySessions)]
+    assert len(refused) == 1 and refused[0].authenticated and "2 sessions" in str(refused[0].error)
+    assert made[2].record()["outcome"]["status"] == "failed"
