@@ -74,6 +74,7 @@ async def _honest(port: int, n: int, source: str = "127.0.0.1") -> int:
             reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
             await run_party(init, FramedConnection(reader, writer, timeout=10), initiator=True)
         ok += init.result is not None and init.result.count == 1
+        await asyncio.sleep(0.3)  # the attackers re-open what was dropped meanwhile
     return ok
 
 
