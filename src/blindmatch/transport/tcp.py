@@ -52,10 +52,9 @@ class SessionOutcome:
     """How one served connection ended: ``error`` is None on success.
 
     ``authenticated``: the peer was authenticated (for a session party: its hello verified), so the
-    session began and ``party`` has a signed record to give. Only such outcomes reach ``on_outcome``; a
-    connection that never authenticated must not cause any file to be written. :class:`Server` drops
-    ``party`` (sets it to None) once ``on_outcome`` returned, and never hands out the party of an
-    unauthenticated connection.
+    session began and ``party`` has a signed record to give. A connection that never authenticated must
+    not cause any file to be written: :class:`Server` never hands out its party (``party`` is None), and
+    drops every other ``party`` (sets it to None) once ``on_outcome`` returned.
     """
 
     peer: str
@@ -130,10 +129,13 @@ class Server:
     ``max_next_message`` too (and at ``max_frame``). ``session_timeout`` caps the rest of a session, on
     top of the per-read ``timeout``.
 
-    Only outcomes of authenticated connections reach ``on_outcome`` (their ``party`` is dropped after
-    it). Connections that never authenticated are counted in :attr:`stats` and summed up in at most one
-    ``on_unauthenticated(line)`` call per ``log_interval`` seconds (the rest when the server stops).
-    :attr:`outcomes` holds the last ``keep_outcomes`` outcomes of both kinds, without their parties.
+    Every outcome is counted in :attr:`stats`. An authenticated one reaches ``on_outcome`` with its
+    party (dropped once ``on_outcome`` returned). One that never authenticated never carries its party
+    (``party`` is None, ``authenticated`` False: write no file for it); given ``on_unauthenticated``,
+    such connections are only summed up in at most one ``on_unauthenticated(line)`` call per
+    ``log_interval`` seconds (the rest when the server stops) and do not reach ``on_outcome``; without
+    it they reach ``on_outcome`` one by one. :attr:`outcomes` holds the last ``keep_outcomes`` outcomes
+    of both kinds, without their parties.
     """
 
     def __init__(
@@ -373,10 +375,13 @@ class Server:
                 self.stats.failed += outcome.error is not None
                 if self._on_outcome is not None:
                     self._on_outcome(outcome)
-            else:
+            else:  # its party is never handed out: nothing may write a record or a file for it
                 self.stats.unauthenticated += 1
                 outcome.party = None
-                self._quiet.note(f"{outcome.peer}: {outcome.error}")
+                if self._on_unauthenticated is not None:
+                    self._quiet.note(f"{outcome.peer}: {outcome.error}")
+                elif self._on_outcome is not None:
+                    self._on_outcome(outcome)
         finally:
             outcome.party = None  # nothing keeps a party (and what it holds) once it was reported
             _forget_frames(outcome.error)
