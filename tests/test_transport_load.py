@@ -233,3 +233,33 @@ def test_one_trusted_peer_cannot_hold_every_slot() -> None:
     refused = [o for o in server.outcomes if isinstance(o.error, TooManySessions)]
     assert len(refused) == 1 and refused[0].authenticated and "2 sessions" in str(refused[0].error)
     assert made[2].record()["outcome"]["status"] == "failed"
+
+
+def test_stop_with_a_reason_aborts_running_sessions_with_signed_failed_records() -> None:
+    made: list[ResponderSession] = []
+
+    def factory(_addr: str) -> ResponderSession:
+        made.append(_factory(_addr))
+        return made[-1]
+
+    async def go() -> Server:
+        server = Server(factory, port=0, timeout=30)
+        _, port = await server.start()
+        task = asyncio.ensure_future(server.serve())
+        init, _ = make_parties(A, B, clock=Clock(), seed=b"stalls")
+        hello = init.start()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(HEADER.pack(len(hello)) + hello)  # begins a session, then goes quiet
+        await writer.drain()
+        await asyncio.wait_for(reader.readexactly(HEADER.size), 10)
+        server.stop("SIGTERM: the server is shutting down")  # what a signal handler calls
+        await asyncio.wait_for(task, 10)
+        writer.close()
+        return server
+
+    server = run(go(), 30)
+    (outcome,) = server.outcomes
+    assert outcome.authenticated and isinstance(outcome.error, PeerTimeout)
+    assert "SIGTERM" in str(outcome.error)
+    record = made[0].record()
+    assert record["outcome"]["status"] == "failed" and "SIGTERM" in str(record["outcome"]["reason"])
