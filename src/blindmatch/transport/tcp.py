@@ -201,6 +201,7 @@ class Server:
         self._finished = 0
         self._accepted = 0
         self._done = asyncio.Event()
+        self._stop_reason = "the server stopped before the session ended"
         self._tasks: set[asyncio.Task[None]] = set()
         self._quiet = _QuietLog(on_unauthenticated, log_interval)
         self.stats = ServerStats()
@@ -231,7 +232,14 @@ class Server:
         await self._shutdown()
         return list(self.outcomes)
 
-    def stop(self) -> None:
+    def stop(self, reason: str = "the server stopped before the session ended") -> None:
+        """Stop: :meth:`serve` closes the listener, aborts every running session with ``reason`` (each
+        party that began gives a signed ``failed`` record: ``party.abort(reason)``), reports them and
+        returns. Plain (not async), so a signal handler can call it
+        (``loop.add_signal_handler(signal.SIGTERM, server.stop, "SIGTERM")``); idempotent, the first
+        reason wins."""
+        if not self._done.is_set():
+            self._stop_reason = reason
         self._done.set()
 
     async def _shutdown(self) -> None:
@@ -274,8 +282,8 @@ class Server:
             if c.pending.dropped:
                 c.outcome.error = _dropped()
             else:  # the server is stopping: a session that began ends with a signed failed record
-                c.outcome.error = PeerTimeout("the server stopped before the session ended")
-                _abort_begun(c.outcome.party, "server stopped before the session ended")
+                c.outcome.error = PeerTimeout(self._stop_reason)
+                _abort_begun(c.outcome.party, self._stop_reason)
         except Exception as exc:  # reported through the outcome, never raised into asyncio's handler
             c.outcome.error = exc
             # a session that had begun (a timeout, the budget): the party records the failure
