@@ -263,3 +263,25 @@ def test_stop_with_a_reason_aborts_running_sessions_with_signed_failed_records()
     assert "SIGTERM" in str(outcome.error)
     record = made[0].record()
     assert record["outcome"]["status"] == "failed" and "SIGTERM" in str(record["outcome"]["reason"])
+
+
+def test_sources_and_random_drops_never_touch_a_complete_first_frame() -> None:
+    import random
+
+    from blindmatch.transport._admission import Pending, PendingTable, source_key
+
+    assert source_key("192.0.2.7") == "192.0.2.7"
+    assert source_key("2001:db8:1:2:aaaa::1") == source_key("2001:db8:1:2:ffff::9") == "2001:db8:1:2::/64"
+    assert source_key("2001:db8:1:3::1") != source_key("2001:db8:1:2::1")
+    assert source_key("::ffff:192.0.2.7") == "192.0.2.7" and source_key("fe80::1%lo") == "fe80::/64"
+    table = PendingTable(max_total=4, max_per_source=2, rng=random.Random(7))
+    complete = [Pending("a", None, complete=True), Pending("a", None, complete=True)]
+    assert all(table.admit(p) for p in complete)
+    assert not table.admit(Pending("a", None))  # only complete ones hold a's places: the new one goes
+    idle = [Pending("b", None), Pending("b", None)]
+    assert all(table.admit(p) for p in idle) and table.count() == 4
+    for _ in range(20):  # the table is full: each newcomer from c drops an idle one of b (or itself)
+        new = Pending("c", None)
+        admitted = table.admit(new)
+        assert admitted != new.dropped and not any(p.dropped for p in complete)
+        assert table.count() <= 4 and table.count("a") == 2 and table.count("c") <= 2

@@ -74,7 +74,7 @@ class ServerStats:
     connections: int = 0  # every accepted TCP connection
     refused: int = 0  # closed at once: the server was stopping or had taken all its sessions
     dropped: int = 0  # dropped before their whole first frame, to make room (see ``max_handshakes``)
-    unauthenticated: int = 0  # reported connections that never authenticated (the dropped included)
+    unauthenticated: int = 0  # reported connections that never authenticated (dropped pending ones too)
     sessions: int = 0  # reported connections whose peer authenticated (given to ``on_outcome``)
     failed: int = 0  # of those, the ones that ended with an error
 
@@ -135,7 +135,8 @@ class Server:
     such connections are only summed up in at most one ``on_unauthenticated(line)`` call per
     ``log_interval`` seconds (the rest when the server stops) and do not reach ``on_outcome``; without
     it they reach ``on_outcome`` one by one. :attr:`outcomes` holds the last ``keep_outcomes`` outcomes
-    of both kinds, without their parties.
+    of both kinds, without their parties. ``rng`` picks the connections to drop (default:
+    :class:`random.SystemRandom`; tests may seed one).
     """
 
     def __init__(
@@ -174,7 +175,9 @@ class Server:
                 "must be at least 1"
             )
         if not (handshake_timeout > 0 and first_byte_timeout > 0 and log_interval >= 0):
-            raise InvalidParameter("handshake_timeout and first_byte_timeout must be positive")
+            raise InvalidParameter(
+                "handshake_timeout and first_byte_timeout must be positive, log_interval at least 0"
+            )
         if keep_outcomes < 0:
             raise InvalidParameter("keep_outcomes must be >= 0")
         self._factory = party_factory
