@@ -128,7 +128,9 @@ async def _serve(factory: Callable[[str], Any], **kw: Any) -> tuple[Server, asyn
 
 def test_ping_pong_several_peers_one_session_each() -> None:
     async def go() -> None:
-        server, task, port = await _serve(lambda peer: Ponger(4), max_sessions=3, timeout=5)
+        pongers: list[Ponger] = []
+        server, task, port = await _serve(lambda peer: pongers.append(Ponger(4)) or pongers[-1],
+                                          max_sessions=3, timeout=5)  # fmt: skip
         pingers = [Pinger(4, payload=bytes(100_000 * (i + 1))) for i in range(3)]
         conns = await asyncio.gather(*(connect_and_run(p, "127.0.0.1", port, timeout=5) for p in pingers))
         outcomes = await task
@@ -136,7 +138,8 @@ def test_ping_pong_several_peers_one_session_each() -> None:
         assert len(outcomes) == 3
         assert all(o.error is None for o in outcomes)
         assert sorted(o.bytes_received for o in outcomes) == sorted(c.bytes_sent for c in conns)
-        assert all(isinstance(o.party, Ponger) and o.party.done for o in outcomes)
+        assert all(o.authenticated and o.party is None for o in outcomes)  # dropped once reported
+        assert len(pongers) == 3 and all(p.done for p in pongers)
         assert conns[0].frames_sent == 4 and conns[0].frames_received == 4
         del server
 

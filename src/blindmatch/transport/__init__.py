@@ -9,11 +9,13 @@ from .budget import DailySessionBudget
 from .driver import InitiatingParty, Party, abort_party, next_frame_limit, run_party
 from .errors import (
     FrameTooLarge,
+    HandshakeDropped,
     ListenError,
     PeerDisconnected,
     PeerTimeout,
     PeerUnreachable,
     SessionBudgetExceeded,
+    TooManySessions,
 )
 from .files import (
     MessageFileError,
@@ -26,9 +28,18 @@ from .files import (
     write_state,
 )
 from .framing import DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT, FramedConnection
-from .tcp import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HOST, Server, SessionOutcome, connect_and_run
+from .tcp import (
+    DEFAULT_FIRST_BYTE_TIMEOUT,
+    DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_HOST,
+    Server,
+    ServerStats,
+    SessionOutcome,
+    connect_and_run,
+)
 
 __all__ = [
+    "DEFAULT_FIRST_BYTE_TIMEOUT",
     "DEFAULT_HANDSHAKE_TIMEOUT",
     "DEFAULT_HOST",
     "DEFAULT_MAX_FRAME",
@@ -36,6 +47,7 @@ __all__ = [
     "DailySessionBudget",
     "FrameTooLarge",
     "FramedConnection",
+    "HandshakeDropped",
     "InitiatingParty",
     "ListenError",
     "MessageFileError",
@@ -44,9 +56,11 @@ __all__ = [
     "PeerTimeout",
     "PeerUnreachable",
     "Server",
+    "ServerStats",
     "SessionBudgetExceeded",
     "SessionOutcome",
     "StateFileError",
+    "TooManySessions",
     "abort_party",
     "connect_and_run",
     "delete_state",

@@ -6,11 +6,13 @@ from ..errors import LocalError, RemoteError, RemoteProtocolError
 
 __all__ = [
     "FrameTooLarge",
+    "HandshakeDropped",
     "ListenError",
     "PeerDisconnected",
     "PeerTimeout",
     "PeerUnreachable",
     "SessionBudgetExceeded",
+    "TooManySessions",
 ]
 
 
@@ -32,6 +34,15 @@ class PeerUnreachable(RemoteError):
 
 class SessionBudgetExceeded(RemoteProtocolError):
     """The peer asked for more sessions today than its budget allows."""
+
+
+class HandshakeDropped(RemoteProtocolError):
+    """The server dropped a connection that had not yet sent its whole first frame, to make room for
+    another one (too many connections were waiting, from its source or in all)."""
+
+
+class TooManySessions(RemoteProtocolError):
+    """The peer already runs as many sessions at once as the server allows one peer."""
 
 
 class ListenError(LocalError):

@@ -71,16 +71,22 @@ class FramedConnection:
         self.bytes_received += len(data)
         return data
 
-    async def recv(self, max_len: int | None = None, *, timeout: float | None = None) -> bytes:
+    async def recv(
+        self, max_len: int | None = None, *, timeout: float | None = None, header_timeout: float | None = None
+    ) -> bytes:
         """Read one frame of at most ``min(max_len, max_frame)`` bytes (what the reader expects next),
-        waiting at most ``timeout`` (default: the connection's) for each read."""
+        waiting at most ``timeout`` (default: the connection's) for each read, and at most
+        ``header_timeout`` (default: ``timeout``) for the 4-byte header."""
         if self._closed:
             raise LocalProtocolError("connection already closed")
         limit = self.max_frame if max_len is None else min(max_len, self.max_frame)
         wait = self.timeout if timeout is None else timeout
         if not wait > 0:
             raise InvalidParameter("timeout must be positive")
-        header = await self._read_exactly(HEADER.size, "a frame header", wait)
+        first = wait if header_timeout is None else header_timeout
+        if not first > 0:
+            raise InvalidParameter("header_timeout must be positive")
+        header = await self._read_exactly(HEADER.size, "a frame header", first)
         (length,) = HEADER.unpack(header)
         if length > limit:
             raise FrameTooLarge(f"the peer announced a {length}-byte frame; the maximum here is {limit}")
