@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import time
 from typing import TypeAlias
 
@@ -12,7 +13,7 @@ from .._fileio import atomic_write
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
 from ..indicator_set import IndicatorSet, PsiItems
 from ..psi import mode_spec
-from ..session import Identity, InitiatorSession, Peer, PeerStore, Policy, ResponderSession
+from ..session import Identity, InitiatorSession, Peer, PeerStore, Policy, ResponderSession, SessionParty
 from ..transport import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HOST,
@@ -90,6 +91,10 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
                    metavar="SECONDS",
                    help="how long a new connection has to send its whole hello (default: "
                    f"{DEFAULT_HANDSHAKE_TIMEOUT:g}); until then it holds no session slot")  # fmt: skip
+    s.add_argument("--max-handshakes", type=positive_int, default=64, metavar="N",
+                   help="connections that may wait for their whole hello at once (default: 64; at most 8 "
+                   "per source address or IPv6 /64); past that one that has not sent its hello is dropped "
+                   "at random")  # fmt: skip
     s.add_argument("--port-file", metavar="FILE", help="write the port listened on to FILE (for port 0)")
     s.set_defaults(func=run_serve)
 
@@ -242,7 +247,15 @@ class _ServeSessions:
         self._indicators = iset.psi_items(args.near_duplicates).indicators
         self._seen: set[bytes] = set()
         self._bars: dict[int, Progress] = {}  # one bar per running session (sessions may overlap)
-        self.failures: list[SessionOutcome] = []
+        self.failures: list[SessionOutcome] = []  # authenticated sessions that failed
+        self.server: Server | None = None
+        self.stopped_by: int | None = None  # the signal that stopped serve
+
+    def stop(self, signum: int, why: str) -> None:
+        """A signal handler: stop accepting, end running sessions with signed failed records."""
+        self.stopped_by = signum
+        if self.server is not None:
+            self.server.stop(why)
 
     def factory(self, addr: str) -> ResponderSession:
         bar = Progress(f"session from {addr}", quiet=self._msgs.quiet)
@@ -287,6 +300,12 @@ class _ServeSessions:
                 msgs.info(line.strip())
 
 
+def _peer_of(party: SessionParty, addr: str) -> str:
+    """What the per-peer session limit counts: the trusted peer's name once its hello verified."""
+    name = party.peer_name if isinstance(party, ResponderSession) else None
+    return f"peer:{name}" if name else f"address:{addr}"
+
+
 async def _serve(args: argparse.Namespace, sessions: _ServeSessions, msgs: Messages, what: str) -> None:
     server = Server(
         sessions.factory,
@@ -297,9 +316,17 @@ async def _serve(args: argparse.Namespace, sessions: _ServeSessions, msgs: Messa
         session_timeout=args.session_timeout,
         handshake_timeout=args.handshake_timeout,
         on_outcome=sessions.on_outcome,
+        on_unauthenticated=msgs.warn,  # junk connections: at most one summed-up line per interval
         max_sessions=args.max_sessions,
+        max_handshakes=args.max_handshakes,
+        peer_key=_peer_of,
     )
+    sessions.server = server
     host, port = await server.start()
+    loop = asyncio.get_running_loop()
+    for signum, why in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "interrupted (Ctrl-C)")):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signal handlers on this platform
+            loop.add_signal_handler(signum, sessions.stop, signum, why)
     if args.port_file:
         atomic_write(args.port_file, f"{port}\n".encode(), mode=0o644)
     msgs.info(f"listening on {host}:{port} with {what}; Ctrl-C stops")
@@ -322,8 +349,13 @@ def run_serve(args: argparse.Namespace) -> int:
     what = f"{len(items)} items" if items.profile else f"{len(iset)} indicators"
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args, sessions, msgs, what))
+    if sessions.stopped_by is not None:
+        code = ExitCode.TERMINATED if sessions.stopped_by == signal.SIGTERM else ExitCode.INTERRUPTED
+        raise CliError(code, "serve stopped; running sessions ended with signed failed records")
     failures = sessions.failures
-    if args.max_sessions is not None and failures:
-        last = failures[-1].error
-        raise CliError(_code_of(last) if last else ExitCode.PEER, f"{len(failures)} session(s) failed")
+    junk = sessions.server.stats.unauthenticated if sessions.server is not None else 0
+    if args.max_sessions is not None and (failures or junk):
+        last = failures[-1].error if failures else None
+        raise CliError(_code_of(last) if last else ExitCode.PEER,
+                       f"{len(failures) + junk} session(s) or connection(s) failed")  # fmt: skip
     return ExitCode.OK

@@ -24,6 +24,8 @@ class ExitCode(IntEnum):
     INTERNAL = 70
     #: Interrupted (Ctrl-C).
     INTERRUPTED = 130
+    #: Stopped by SIGTERM (``serve``; running sessions leave signed failed records).
+    TERMINATED = 143
     #: Standard output was closed early (e.g. piped into ``head``).
     BROKEN_PIPE = 141
 
