@@ -84,6 +84,8 @@ def read_state(path: str | Path, *, max_bytes: int = DEFAULT_MAX_MESSAGE) -> byt
         raise StateFileError(f"{p} is a symbolic link; give the state file's own path")
     if not stat.S_ISREG(st.st_mode):
         raise StateFileError(f"{p} is not a regular file")
+    if os.name == "posix" and st.st_uid != os.geteuid():
+        raise StateFileError(f"{p} is owned by another user; a state file must be this user's own")
     if os.name == "posix" and st.st_mode & 0o077:
         raise StateFileError(f"{p} is accessible by other users (mode {st.st_mode & 0o777:o}); expected 600")
     return read_capped(p, max_bytes, what="state file", read_error=StateFileError)
