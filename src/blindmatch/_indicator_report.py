@@ -107,7 +107,8 @@ def _reread(iset: IndicatorSet, src: int, wanted: dict[Ref, set[int]]) -> dict[K
     if s.path is None:  # pragma: no cover - only file sources are read again
         raise InvalidParameter("no file to read")
     try:
-        batch = read_indicators(s.path, fmt=s.fmt, kind=s.kind, column=s.column, source=s.prefix)
+        batch = read_indicators(s.path, fmt=s.fmt, kind=s.kind, column=s.column, source=s.prefix,
+                                misp_text=s.misp_text)  # fmt: skip
     except MalformedFile as exc:
         raise InputChanged(f"{s.prefix} changed since it was read: {exc}") from None
     ref_of = iset._file_refs(src)

@@ -87,6 +87,7 @@ class InputSpec:
     kinds: tuple[str, ...] | None = None
     default_region: str | None = None
     errors: Literal["raise", "skip"] = "raise"
+    misp_text: bool = False  # MISP free-text attributes are read only when asked (read_indicators)
 
     def __post_init__(self) -> None:
         if len(self.paths) != len(self.names) or not all(
@@ -117,6 +118,7 @@ class InputSpec:
         kinds: Iterable[str] | None = None,
         default_region: str | None = None,
         errors: Literal["raise", "skip"] = "raise",
+        misp_text: bool = False,
     ) -> InputSpec:
         if isinstance(paths, str | bytes | os.PathLike):
             raise InvalidParameter("paths must be an iterable of paths (a list, even of one)")
@@ -132,6 +134,7 @@ class InputSpec:
             kinds=tuple(sorted(set(kinds))) if kinds is not None else None,
             default_region=default_region,
             errors=errors,
+            misp_text=bool(misp_text),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,6 +147,7 @@ class InputSpec:
             "kinds": list(self.kinds) if self.kinds is not None else None,
             "default_region": self.default_region,
             "errors": self.errors,
+            "misp_text": self.misp_text,
         }
 
     @classmethod
@@ -160,8 +164,9 @@ class InputSpec:
                 kinds=tuple(kinds) if kinds is not None else None,
                 default_region=d["default_region"],
                 errors=d["errors"],
+                misp_text=d.get("misp_text", False) is True,
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise InvalidParameter(f"not an input specification ({exc})") from None
 
 

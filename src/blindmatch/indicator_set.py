@@ -80,6 +80,7 @@ class _Source:
     fmt: str
     kind: str | None = None
     column: str | None = None
+    misp_text: bool = False
 
 
 @dataclass
@@ -161,10 +162,12 @@ class IndicatorSet:
         default_region: str | None = None,
         errors: Errors = "raise",
         progress: SourceProgress | None = None,
+        misp_text: bool = False,
     ) -> IndicatorSet:
         """Read and canonicalize indicator files (every format of :func:`~blindmatch.read_indicators`).
 
-        ``fmt``, ``kind`` and ``column`` are passed to the reader; ``kinds`` selects the kinds that take
+        ``fmt``, ``kind``, ``column`` and ``misp_text`` (MISP free text is read only when true) are
+        passed to the reader; ``kinds`` selects the kinds that take
         part (rows of other kinds are counted as ignored, ``kind not selected: <kind>``).
         ``default_region`` is for national phone numbers. With ``errors="raise"`` (default) rows that do
         not canonicalize raise :class:`~blindmatch.errors.InvalidInputs` once every file is read; with
@@ -179,6 +182,7 @@ class IndicatorSet:
             kinds=kinds,
             default_region=default_region,
             errors=errors,
+            misp_text=misp_text,
         )
         return cls.from_spec(spec, progress=progress)
 
@@ -188,8 +192,11 @@ class IndicatorSet:
         out = cls(default_region=spec.default_region, kinds=spec.kinds)
         out.spec = spec
         for path, name in zip(spec.paths, spec.names, strict=True):
-            batch = read_indicators(path, fmt=spec.fmt, kind=spec.kind, column=spec.column, source=name)
-            src = out._add_source(_Source(name, name, path, batch.format, spec.kind, spec.column))
+            batch = read_indicators(path, fmt=spec.fmt, kind=spec.kind, column=spec.column, source=name,
+                                    misp_text=spec.misp_text)  # fmt: skip
+            src = out._add_source(
+                _Source(name, name, path, batch.format, spec.kind, spec.column, spec.misp_text)
+            )
             counts = _Counts()
             done = 0
             for rows in out._kind_groups(batch.rows, counts):

@@ -69,6 +69,9 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--column", help="CSV column holding the values (with --kind)")
     g.add_argument("--kinds", help="only these kinds take part (comma-separated; default: every kind read)")
     g.add_argument("--default-region", metavar="CC", help="region for national phone numbers (e.g. US)")
+    g.add_argument("--misp-text", action="store_true",
+                   help="also offer MISP free-text attributes (type text) as indicators (default: counted as "
+                   "ignored misp:text; section names, descriptions and blobs match by accident)")  # fmt: skip
     g.add_argument("--skip-invalid", action="store_true",
                    help="leave out indicators that do not canonicalize (default: stop, exit 3)")  # fmt: skip
 
@@ -89,6 +92,7 @@ def input_spec(args: argparse.Namespace) -> InputSpec:
         return InputSpec.of(
             args.input, fmt=args.format, kind=args.kind, column=args.column, kinds=_kinds_option(args.kinds),
             default_region=args.default_region, errors="skip" if args.skip_invalid else "raise",
+            misp_text=args.misp_text,
         )  # fmt: skip
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
