@@ -48,11 +48,11 @@ def test_save_load_mode_0600(tmp_path: Path) -> None:
 
 def test_encrypted_key_file(tmp_path: Path) -> None:
     p = tmp_path / "id.pem"
-    ALICE.save(p, password=b"correct horse")
+    ALICE.save(p, passphrase=b"correct horse")
     assert b"ENCRYPTED" in p.read_bytes()
-    assert Identity.load(p, password=b"correct horse").public == ALICE.public
+    assert Identity.load(p, passphrase=b"correct horse").public == ALICE.public
     with pytest.raises(MalformedFile):
-        Identity.load(p, password=b"wrong")
+        Identity.load(p, passphrase=b"wrong")
     with pytest.raises(MalformedFile):
         Identity.load(p)
 

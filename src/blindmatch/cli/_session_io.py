@@ -234,9 +234,18 @@ def _check_private_key_file(path: str) -> None:
 
 
 def load_identity(path: str) -> Identity:
+    """Read our identity; an encrypted one takes its passphrase by the rule of ``_passphrase`` (from
+    ``BLINDMATCH_PASSPHRASE``, else a prompt on a terminal), an unencrypted one never asks for it."""
+    from ..session.identity import PassphraseError
+    from ._passphrase import PASSPHRASE_ENV, get_passphrase
+
     try:
         _check_private_key_file(path)
-        return Identity.load(path)
+        passphrase = get_passphrase(path) if Identity.file_is_encrypted(path) else None
+        return Identity.load(path, passphrase)
+    except PassphraseError as exc:
+        hint = "" if exc.missing else f" (check {PASSPHRASE_ENV} or what was typed)"
+        raise CliError(ExitCode.LOCAL, f"{path}: {exc}{hint}") from None
     except FileNotFoundError:
         raise CliError(
             ExitCode.LOCAL, f"identity file {path} not found (make one with `blindmatch keygen`)"

@@ -13,6 +13,7 @@ from .._fileio import atomic_write
 from ..errors import InvalidParameter
 from ..session import Identity, PublicIdentity, fingerprints_match, normalize_fingerprint
 from ._common import Messages
+from ._passphrase import PASSPHRASE_ENV, get_passphrase
 from ._session_io import load_identity, load_peers
 from .exitcodes import CliError, ExitCode
 
@@ -33,6 +34,9 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     k.add_argument("file", help="where to write the private key")
     k.add_argument("--token", action="store_true", help="make a shared token key (hex) instead")
     k.add_argument("--force", action="store_true", help="replace an existing file")
+    k.add_argument("--encrypt", action="store_true",
+                   help=f"encrypt the identity key with a passphrase: from ${PASSPHRASE_ENV} if set, else "
+                   "typed twice at a prompt (on a terminal only; else exit 5)")  # fmt: skip
     k.set_defaults(func=run_keygen)
 
     f = sub.add_parser(
@@ -79,20 +83,24 @@ def run_keygen(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if path.exists() and not args.force:
         raise CliError(ExitCode.LOCAL, f"{path} exists already (use --force to replace it)")
+    if args.token and args.encrypt:
+        raise CliError(ExitCode.USAGE, "--encrypt is for identity keys, not --token")
     if args.token:
         atomic_write(path, (secrets.token_hex(32) + "\n").encode(), mode=0o600)
         print(f"wrote a 32-byte token key to {path} (mode 600): share it only with the group that uses it")
         return ExitCode.OK
+    passphrase = get_passphrase(str(path), new=True) if args.encrypt else None
     ident = Identity.generate()
     if args.force:
         path.unlink(missing_ok=True)
     try:
-        ident.save(path)
+        ident.save(path, passphrase)
     except OSError as exc:
         raise CliError(ExitCode.LOCAL, f"cannot write {path}: {exc.strerror or exc}") from None
     pub = path.with_name(path.name + ".pub")
     atomic_write(pub, (ident.public.to_text() + "\n").encode(), mode=0o644)
-    print(f"identity key: {path} (mode 600, keep it secret)")
+    how = "mode 600, encrypted with the passphrase" if passphrase else "mode 600, keep it secret"
+    print(f"identity key: {path} ({how})")
     print(f"public key:   {pub}")
     print(ident.public.to_text())
     print(f"fingerprint:  {ident.fingerprint}")

@@ -22,11 +22,12 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..errors import InvalidParameter, MalformedFile
+from ..errors import InvalidParameter, LocalError, MalformedFile
 
 __all__ = [
     "PUBLIC_KEY_PREFIX",
     "Identity",
+    "PassphraseError",
     "PublicIdentity",
     "fingerprints_match",
     "normalize_fingerprint",
@@ -35,6 +36,22 @@ __all__ = [
 PUBLIC_KEY_PREFIX = "blindmatch-ed25519:"
 _FP_LABEL = b"blindmatch/v1/identity-fingerprint"
 _FP_BYTES = 20
+_ENCRYPTED_PEM = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+
+
+class PassphraseError(MalformedFile, LocalError):
+    """An encrypted identity file was read without its passphrase (``missing``) or with a wrong one.
+
+    A :class:`~blindmatch.errors.MalformedFile` (what a wrong password raised before), and a
+    :class:`~blindmatch.errors.LocalError`: the fix is local. The message never holds the passphrase."""
+
+    def __init__(self, *, missing: bool) -> None:
+        super().__init__(
+            "the identity file is encrypted: a passphrase is needed"
+            if missing
+            else "wrong passphrase for the encrypted identity file (or the file is damaged)"
+        )
+        self.missing = missing
 
 
 def normalize_fingerprint(text: str) -> str:
@@ -157,33 +174,53 @@ class Identity:
             serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
         )
 
-    def to_pem(self, password: bytes | None = None) -> bytes:
-        """PKCS #8 PEM of the private key; encrypted with ``password`` when one is given."""
+    def to_pem(self, passphrase: bytes | None = None) -> bytes:
+        """PKCS #8 PEM of the private key; encrypted with ``passphrase`` (``BestAvailableEncryption``)
+        when one is given."""
         enc: serialization.KeySerializationEncryption
-        if password is None:
+        if passphrase is None:
             enc = serialization.NoEncryption()
         else:
-            if not isinstance(password, bytes) or not password:
-                raise InvalidParameter("password must be non-empty bytes")
-            enc = serialization.BestAvailableEncryption(password)
+            if not isinstance(passphrase, bytes) or not passphrase:
+                raise InvalidParameter("the passphrase must be non-empty bytes")
+            enc = serialization.BestAvailableEncryption(passphrase)
         return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
 
+    @staticmethod
+    def pem_is_encrypted(data: bytes) -> bool:
+        """Whether ``data`` is an encrypted PKCS #8 PEM private key (one that needs a passphrase)."""
+        return data.lstrip().startswith(_ENCRYPTED_PEM)
+
     @classmethod
-    def from_pem(cls, data: bytes, password: bytes | None = None) -> Identity:
-        """Parse :meth:`to_pem` output. A malformed file or a wrong password raises ``MalformedFile``."""
+    def file_is_encrypted(cls, path: str | os.PathLike[str]) -> bool:
+        """Whether the identity file at ``path`` is encrypted (``OSError`` if it cannot be read)."""
+        with open(path, "rb") as fh:
+            return cls.pem_is_encrypted(fh.read(256))
+
+    @classmethod
+    def from_pem(cls, data: bytes, passphrase: bytes | None = None) -> Identity:
+        """Parse :meth:`to_pem` output. An encrypted key read without its passphrase, or with a wrong one,
+        raises :class:`PassphraseError`; a passphrase given for a key that is not encrypted is not used;
+        any other unreadable key raises ``MalformedFile``."""
+        encrypted = cls.pem_is_encrypted(data)
+        if encrypted and passphrase is None:
+            raise PassphraseError(missing=True)
         try:
-            key = serialization.load_pem_private_key(data, password=password)
+            key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
         except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            if encrypted and isinstance(exc, ValueError):
+                raise PassphraseError(missing=False) from None
             raise MalformedFile(f"not a readable PEM private key ({type(exc).__name__})") from None
         if not isinstance(key, Ed25519PrivateKey):
             raise MalformedFile("the PEM private key is not an Ed25519 key")
         return cls(key)
 
     def save(
-        self, path: str | os.PathLike[str], password: bytes | None = None, *, overwrite: bool = False
+        self, path: str | os.PathLike[str], passphrase: bytes | None = None, *, overwrite: bool = False
     ) -> None:
-        """Write the key as PEM to ``path``, mode 0600 (replaces a file only with ``overwrite``)."""
-        data = self.to_pem(password)
+        """Write the key as PEM to ``path``, mode 0600 (replaces a file only with ``overwrite``); encrypted
+        with ``passphrase`` when one is given."""
+        data = self.to_pem(passphrase)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
         try:
             fd = os.open(path, flags, 0o600)
@@ -199,13 +236,15 @@ class Identity:
 
     @classmethod
     def load(
-        cls, path: str | os.PathLike[str], password: bytes | None = None, *, check_permissions: bool = True
+        cls, path: str | os.PathLike[str], passphrase: bytes | None = None, *, check_permissions: bool = True
     ) -> Identity:
-        """Read a key saved by :meth:`save`; refuses a file others can read unless told not to check."""
+        """Read a key saved by :meth:`save` (encrypted or not); refuses a file others can read unless told
+        not to check. An encrypted file without its passphrase, or with a wrong one, raises
+        :class:`PassphraseError`."""
         p = Path(path)
         if check_permissions and stat.S_IMODE(p.stat().st_mode) & 0o077:
             raise InvalidParameter("the identity file is readable by others: chmod 600 it")
-        return cls.from_pem(p.read_bytes(), password)
+        return cls.from_pem(p.read_bytes(), passphrase)
 
     def __repr__(self) -> str:
         return f"Identity(fingerprint={self.fingerprint!r})"
