@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .errors import InvalidParameter
 
-__all__ = ["SEED_BYTES", "derive_bytes", "derive_key", "derive_permutation", "new_seed"]
+__all__ = ["SEED_BYTES", "derive_bytes", "derive_key", "derive_permutation", "new_seed", "seed_once"]
 
 SEED_BYTES = 32
 _SALT = b"blindmatch/derive/v1"
@@ -35,6 +35,19 @@ def new_seed(rng: Callable[[int], bytes] | None = None) -> bytes:
     if not isinstance(out, bytes) or len(out) != SEED_BYTES:
         raise InvalidParameter("rng(n) must return exactly n bytes")
     return out
+
+
+def seed_once(seed: bytes, error: type[Exception] = InvalidParameter) -> Callable[[int], bytes]:
+    """An ``rng`` that gives ``seed`` to a party's one 32-byte draw (``new_seed``) and raises ``error`` on
+    any other draw (a second one would repeat the first): how a caller hands a party a chosen seed."""
+    draws = [seed]
+
+    def rng(n: int) -> bytes:
+        if n != len(seed) or not draws:
+            raise error("a party draws only its one 32-byte seed, once")
+        return draws.pop()
+
+    return rng
 
 
 def _check(seed: bytes, label: bytes, index: int) -> None:

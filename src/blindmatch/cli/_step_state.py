@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._derive import derive_key
+from .._derive import derive_key, seed_once
 from .._progress import ProgressCallback
 from ..errors import InvalidParameter, MalformedFile
 from ..indicator_set import IndicatorSet, InputSpec, PsiItems
@@ -49,16 +49,8 @@ def inputs_key(seed: bytes) -> bytes:
 
 
 def _party_rng(seed: bytes) -> Callable[[int], bytes]:
-    """The ``rng`` of a new session party: its one 32-byte draw is the party seed derived from ours; a
-    second draw raises (it would repeat the first)."""
-    draws = [derive_key(seed, _PARTY_LABEL)]
-
-    def rng(n: int) -> bytes:
-        if n != 32 or not draws:
-            raise InvalidParameter("a session party draws only its 32-byte seed, once")
-        return draws.pop()
-
-    return rng
+    """The ``rng`` of a new session party: its one draw is the party seed derived from ours."""
+    return seed_once(derive_key(seed, _PARTY_LABEL))
 
 
 @dataclass

@@ -10,6 +10,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from .._derive import seed_once
 from .._progress import ProgressCallback
 from .._strictjson import DuplicateKeyError, object_without_duplicates
 from .._text import safe_text
@@ -308,14 +309,7 @@ class PartyBase:
         message it consumed last with the same output again; any other message goes through every check
         (an older or different one is ``Replayed`` or ``OutOfOrder``)."""
         saved = SavedState.from_bytes(state, ROLE_NAMES[cls._role])
-        draws = [saved.seed]
-
-        def replay_rng(n: int) -> bytes:
-            if n != len(saved.seed) or not draws:
-                raise LocalProtocolError("a restored party draws nothing but its saved seed")
-            return draws.pop()
-
-        kwargs["rng"] = replay_rng
+        kwargs["rng"] = seed_once(saved.seed, LocalProtocolError)  # the restored party's one draw
         kwargs.pop("seen_session_ids", None)  # the hello is replayed, not received again
         cls._restore_kwargs(saved, kwargs)
         party = cls(*args, **kwargs)
