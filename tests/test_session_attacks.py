@@ -255,7 +255,7 @@ def test_session_running_past_its_window_fails_for_the_initiator() -> None:
         (Policy(allowed_peers=frozenset({"dave"})), "not allowed"),
         (Policy(kinds=frozenset({"ip"})), "kinds"),
         (Policy(max_items_initiator=8), "initiator cap"),
-        (Policy(paddings=frozenset({"cap"})), "padding"),
+        (Policy(paddings=("cap",), max_items_responder=32), "pad our set with 'cap'"),
         (Policy(max_validity_s=60), "validity"),
     ],
 )

@@ -39,7 +39,8 @@ HELLO_EDITS: list[tuple[Callable[[dict[str, Any]], Any], type[Exception]]] = [
     (lambda d: d["manifest"]["validity"].update(not_after=0), MalformedMessage),
     (lambda d: d["manifest"].update(session_id="00"), MalformedMessage),
     (lambda d: d["manifest"].update(session_id="ab" * 16), MalformedMessage),  # differs from the header's
-    (lambda d: d["manifest"].update(protocol="blindmatch-session/2"), UnsupportedVersion),
+    (lambda d: d["manifest"].update(protocol="blindmatch-session/1"), UnsupportedVersion),
+    (lambda d: d["manifest"].update(protocol="blindmatch-session/3"), UnsupportedVersion),
     (lambda d: d["manifest"].update(psi_suite="other"), UnsupportedVersion),
     (lambda d: d.update(ephemeral="zz" * 32), MalformedMessage),
     (lambda d: d.update(ephemeral="00" * 32), MalformedMessage),  # small-order point
@@ -113,8 +114,9 @@ def test_same_seeds_same_bytes_and_pinned_hello() -> None:
 # Regenerated when the ephemeral key became derived from the party's seed (docs/sessions.md, "Seeded
 # randomness"): header, manifest and padded size are unchanged, only "ephemeral" (seeded bytes) differs;
 # and again when the manifest's session id became the initiator's first derivation from its one seed (the
-# seed is now drawn first): the session id and the ephemeral key differ, the layout does not.
-PINNED_HELLO_SHA256 = "873bf6374992e4653ee946203af623058227eb95935a1e3534506fe48a448af1"
+# seed is now drawn first): the session id and the ephemeral key differ, the layout does not; and for
+# session protocol 2, whose manifest names "blindmatch-session/2".
+PINNED_HELLO_SHA256 = "c5ccb005cd90233e696b18db453871b903436b17436a678980f18c389c136d73"
 
 
 def test_local_misuse() -> None:

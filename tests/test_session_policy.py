@@ -21,7 +21,7 @@ def test_policy_refusal_takes_no_set_size() -> None:
     assert policy.refusal(_manifest(48), "alice") is None
     assert policy.refusal(_manifest(64), "alice") is None  # pow2 padding stays under 2 x our cap
     assert "below" in (policy.refusal(_manifest(47), "alice") or "")
-    assert "padding 'cap'" in (policy.refusal(_manifest(64, "cap"), "alice") or "")
+    assert "pad our set with 'cap'" in (policy.refusal(_manifest(64, "cap"), "alice") or "")
     assert policy.refusal(_manifest(48, "cap"), "alice") is None
 
 

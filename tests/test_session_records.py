@@ -57,7 +57,10 @@ def test_responder_learns_nothing_in_intersection_mode() -> None:
         lambda r: r.update(transcript_hash="00" * 32),
         lambda r: r["signature"].update(value="A" * 88),
         lambda r: r.pop("signature"),
-        lambda r: r.update(version=2),
+        lambda r: r.update(version=1),
+        lambda r: r.update(version=3),
+        lambda r: r.update(padding="pow2"),
+        lambda r: r["padding"].update(responder=None, extra="x"),
         lambda r: r.update(extra=1.5),
     ],
 )

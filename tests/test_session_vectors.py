@@ -1,6 +1,7 @@
-"""Full-hex session transcript vectors (tests/vectors/session-transcripts-v1.json), checked two ways: rebuilt
+"""Full-hex session transcript vectors (tests/vectors/session-transcripts-v2.json), checked two ways: rebuilt
 from the specification by the standalone checker (cryptography primitives, _derive, the PSI checker and a
-hand-written frame), and reproduced byte for byte by the session party classes."""
+hand-written frame), and reproduced byte for byte by the session party classes. The version-1 file
+(protocol blindmatch-session/1) stays for implementations of that version: the checker still rebuilds it."""
 
 from __future__ import annotations
 
@@ -29,14 +30,25 @@ def _load(name: str) -> ModuleType:
 
 checker = _load("check_session_vectors")
 maker = _load("make_session_vectors")
-DOC = json.loads((_DIR / "session-transcripts-v1.json").read_text("utf-8"))
+DOC = json.loads((_DIR / "session-transcripts-v2.json").read_text("utf-8"))
 SESSIONS: list[dict[str, Any]] = DOC["sessions"]
+V1 = _DIR / "session-transcripts-v1.json"
 
 
 def test_vectors_cover_every_mode_padding_and_a_refusal() -> None:
+    assert {v["manifest"]["protocol"] for v in SESSIONS} == {"blindmatch-session/2"}
     done = [v for v in SESSIONS if v["refusal_reason"] is None]
     assert {v["manifest"]["mode"] for v in done} == set(MODES)
-    assert all(v["manifest"]["padding"] == "none" for v in done if v["name"].endswith("/none"))
+    for v in done:
+        if v["name"].endswith("/none"):  # neither side pads
+            assert v["manifest"]["padding"] == "none" and v["policy"]["paddings"] == ["none"]
+            assert all(v[f"{r}_result"]["own_padded_size"] == v[f"{r}_result"]["own_size"]
+                       for r in ("initiator", "responder"))  # fmt: skip
+    chosen = [v for v in done if v["manifest"]["padding"] not in v["policy"]["paddings"]]
+    assert chosen, "a session where the responder pads by its own rule, not the proposed one"
+    for v in chosen:
+        assert v["responder_record"]["padding"] == {"initiator": "none", "responder": "pow2"}
+        assert v["initiator_result"]["peer_padded_size"] > v["responder_result"]["own_size"]
     pow2 = [v for v in done if v["manifest"]["padding"] == "pow2"]
     assert pow2 and any(v["manifest"]["mode"] == "mutual" for v in pow2)
     for v in pow2:  # dummies on both sides
@@ -58,6 +70,19 @@ def test_checker_rebuilds_every_session(capsys: pytest.CaptureFixture[str]) -> N
     assert checker.main(["check"]) == 0
     n = len(SESSIONS)
     assert f"{n} of {n} sessions match" in capsys.readouterr().out
+
+
+def test_checker_still_rebuilds_the_version_1_vectors(capsys: pytest.CaptureFixture[str]) -> None:
+    old = json.loads(V1.read_text("utf-8"))
+    assert {v["manifest"]["protocol"] for v in old["sessions"]} == {"blindmatch-session/1"}
+    assert checker.check(V1) == []
+    assert checker.main(["check", str(V1)]) == 0
+    n = len(old["sessions"])
+    assert f"{n} of {n} sessions match" in capsys.readouterr().out
+    for v in old["sessions"]:  # version-1 records still verify
+        for role in ("initiator", "responder"):
+            rec = verify_record(v[f"{role}_record"], bytes.fromhex(old["identities"][role]["public_key"]))
+            assert rec["version"] == 1 and isinstance(rec["padding"], str)
 
 
 def test_checker_catches_a_flipped_byte_and_a_changed_result(

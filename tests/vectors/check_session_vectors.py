@@ -1,6 +1,9 @@
-"""Rebuild every message, result and record of tests/vectors/session-transcripts-v1.json from the spec.
+"""Rebuild every message, result and record of tests/vectors/session-transcripts-v*.json from the spec.
 
-Run it: ``python tests/vectors/check_session_vectors.py [path.json]`` (needs blindmatch installed). It uses
+Run it: ``python tests/vectors/check_session_vectors.py [path.json]`` (needs blindmatch installed). It
+reads both protocol versions: ``blindmatch-session/1`` (one padding rule for both sides, record version
+1) and ``blindmatch-session/2`` (the responder pads its own set by its policy and names the rule in its
+accept; record version 2); the manifest's ``protocol`` says which. It uses
 ``cryptography``'s Ed25519, X25519, HKDF and ChaCha20-Poly1305 directly, ``blindmatch._derive`` (the seed
 derivations) and, for the PSI payloads inside the data messages, ``check_psi_vectors.py`` (which itself
 uses only ``blindmatch.hazmat`` and a hand-written layout). It does not use the session party classes,
@@ -30,7 +33,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from blindmatch._derive import derive_bytes, derive_key
 
-VECTORS = Path(__file__).with_name("session-transcripts-v1.json")
+VECTORS = Path(__file__).with_name("session-transcripts-v2.json")
 _PSI_CHECKER = Path(__file__).with_name("check_psi_vectors.py")
 _psi_spec = importlib.util.spec_from_file_location("check_psi_vectors", _PSI_CHECKER)
 assert _psi_spec is not None and _psi_spec.loader is not None
@@ -55,7 +58,8 @@ ITEM_PREFIX, CANON_VERSION = b"blindmatch/psi-item/v1\x00", 1
 RECORD_CONTEXT = b"blindmatch-record/v1\x00"
 FP_LABEL = b"blindmatch/v1/identity-fingerprint"
 KEY_PREFIX = "blindmatch-ed25519:"
-PROTOCOL, CHANNEL_SUITE = "blindmatch-session/1", "ed25519/x25519/hkdf-sha256/chacha20poly1305"
+PROTOCOLS = ("blindmatch-session/1", "blindmatch-session/2")
+CHANNEL_SUITE = "ed25519/x25519/hkdf-sha256/chacha20poly1305"
 PSI_SUITE = psi.SUITE.decode("ascii")
 LEARNS = {  # mode: (what the initiator learns, what the responder learns)
     "intersection": ("intersection", "nothing"),
@@ -86,6 +90,22 @@ def own_items(items_by_kind: dict[str, list[str]], kinds: list[str]) -> list[tup
                 seen.add(it)
                 out.append((it, kind, value))
     return out
+
+
+def version_of(m: dict[str, Any]) -> int:
+    """The session protocol version a manifest names (1 or 2)."""
+    if m["protocol"] not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {m['protocol']!r}")
+    return PROTOCOLS.index(m["protocol"]) + 1
+
+
+def responder_rule(v: dict[str, Any]) -> str:
+    """Version 1: the manifest's rule for both sides. Version 2: the proposed rule when the responder's
+    policy lists it, else the policy's first rule."""
+    proposed, allowed = v["manifest"]["padding"], v["policy"].get("paddings")
+    if version_of(v["manifest"]) == 1:
+        return str(proposed)
+    return str(proposed if proposed in allowed else allowed[0])
 
 
 def padded_size(rule: str, n: int, cap: int) -> int:
@@ -175,6 +195,10 @@ def record(
 ) -> dict[str, Any]:  # fmt: skip
     """The signed disclosure record ``me`` writes (docs/disclosure-record.md)."""
     m = v["manifest"]
+    version = version_of(m)
+    padding: Any = m["padding"]
+    if version == 2:  # each side's rule; the responder's is unknown without an accept
+        padding = {"initiator": m["padding"], "responder": responder_rule(v) if result is not None else None}
     learned = {}
     for i, role in enumerate(("initiator", "responder")):
         what = LEARNS[m["mode"]][i]
@@ -183,14 +207,14 @@ def record(
             count = result["count"]  # the peer's count, in the mutual modes, is the one we computed
         learned[role] = {"learns": what, "count": count}
     body = {
-        "format": "blindmatch-disclosure-record", "version": 1, "role": me.role,
+        "format": "blindmatch-disclosure-record", "version": version, "role": me.role,
         "session_id": m["session_id"],
         "self": {"fingerprint": fingerprint(me.public), "public_key": KEY_PREFIX + me.public.hex()},
         "peer": {
             "fingerprint": fingerprint(peer.public), "public_key": KEY_PREFIX + peer.public.hex(),
             "name": v["policy"]["initiator_name"] if me.role == "responder" else None,
         },
-        "purpose": m["purpose"], "mode": m["mode"], "kinds": m["kinds"], "padding": m["padding"],
+        "purpose": m["purpose"], "mode": m["mode"], "kinds": m["kinds"], "padding": padding,
         "caps": m["max_items"], "padded_sizes": padded, "learned": learned,
         "own_set_sent": result is not None, "transcript_hash": t.hash.hex(), "messages": len(t.messages),
         "wire_bytes": {"sent": me.sent, "received": me.received},
@@ -199,7 +223,8 @@ def record(
             "not_before": iso(m["validity"]["not_before"]), "not_after": iso(m["validity"]["not_after"]),
         },
         "versions": {
-            "library": library, "protocol": PROTOCOL, "channel_suite": CHANNEL_SUITE, "psi_suite": PSI_SUITE,
+            "library": library, "protocol": m["protocol"], "channel_suite": CHANNEL_SUITE,
+            "psi_suite": PSI_SUITE,
             "peer_library": m["library_version"] if me.role == "responder" else None,
         },
         "outcome": {"status": outcome[0], "error": outcome[1], "reason": outcome[2]},
@@ -226,7 +251,8 @@ def rebuild(doc: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
     t = Transcript(sid)
     a = own_items(v["initiator_items"], m["kinds"])
     b = own_items(v["responder_items"], m["kinds"])
-    na, nb = padded_size(rule, len(a), caps["initiator"]), padded_size(rule, len(b), caps["responder"])
+    rule_r = responder_rule(v)
+    na, nb = padded_size(rule, len(a), caps["initiator"]), padded_size(rule_r, len(b), caps["responder"])
     eph = {s.role: s.ephemeral.public_key().public_bytes_raw().hex() for s in (i, r)}
     t.send(i, r, T_HELLO, canonical_json({"manifest": m, "ephemeral": eph["initiator"], "padded_size": na}))
     reason = v["refusal_reason"]
@@ -242,7 +268,10 @@ def rebuild(doc: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
             doc["library_version"],
         )  # fmt: skip
         return out
-    t.send(r, i, T_ACCEPT, canonical_json({"ephemeral": eph["responder"], "padded_size": nb}))
+    accept: dict[str, Any] = {"ephemeral": eph["responder"], "padded_size": nb}
+    if version_of(m) == 2:
+        accept["padding"] = rule_r
+    t.send(r, i, T_ACCEPT, canonical_json(accept))
     shared = i.ephemeral.exchange(X25519PublicKey.from_public_bytes(bytes.fromhex(eph["responder"])))
     okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=t.hash, info=KEYS_INFO).derive(shared)
     k_i2r, k_r2i = okm[:32], okm[32:]

@@ -1,11 +1,12 @@
-"""Write tests/vectors/session-transcripts-v1.json by running the session party classes on fixed inputs.
+"""Write tests/vectors/session-transcripts-v2.json by running the session party classes on fixed inputs.
 
 ``python tests/vectors/make_session_vectors.py``. Every input is fixed: both Ed25519 identity seeds, each
 party's one 32-byte seed (its ``rng`` returns it once), the manifest (session id, caps, padding, purpose,
 validity, and ``library_version``, which is an input like the clock), the clock and the items. The file is
 then checked independently by ``check_session_vectors.py`` (a rebuild from docs/sessions.md) and by
 ``tests/test_session_vectors.py``. Regenerating it is a protocol change: it needs a reason in the commit
-message.
+message. The version-1 file (protocol ``blindmatch-session/1``) stays beside it for implementations of
+that version; ``check_session_vectors.py`` still checks it, the party classes no longer speak it.
 
 The disclosure records are deterministic given the clock and the writer's library version (Ed25519
 signatures are deterministic); the generator pins that version to ``LIBRARY_VERSION`` while it runs.
@@ -35,13 +36,13 @@ from blindmatch.session import (
 from blindmatch.session._seeded import LABEL_SESSION_ID
 from blindmatch.session.manifest import Manifest
 
-OUT = Path(__file__).with_name("session-transcripts-v1.json")
+OUT = Path(__file__).with_name("session-transcripts-v2.json")
 
 #: The library version the manifests propose and the records name (an input of the vectors).
 LIBRARY_VERSION = "0.0.0+vectors"
 CLOCK = 1_800_000_000  # 2027-01-15T08:00:00Z
 VALIDITY_S = 3600
-PURPOSE = "session test vectors v1"
+PURPOSE = "session test vectors v2"
 INITIATOR_NAME = "lab-a"  # the responder's trust-store name for the initiator
 ID_SEEDS = {
     "initiator": hashlib.sha256(b"blindmatch session vectors v1: initiator identity").digest(),
@@ -51,14 +52,21 @@ _EMAILS = [
     "alice@example.org", "bob@example.org", "carol@example.net", "dave@example.com", "erin@example.org",
     "frank@example.net", "grace@example.com",
 ]  # fmt: skip
-# (name, mode, padding, caps (initiator, responder), initiator e-mails, responder e-mails, policy modes)
-Case = tuple[str, str, str, tuple[int, int], list[int], list[int], tuple[str, ...]]
+# (name, mode, initiator padding, caps (initiator, responder), initiator e-mails, responder e-mails,
+#  policy modes, policy paddings (the responder's own rules, in order of preference))
+Case = tuple[str, str, str, tuple[int, int], list[int], list[int], tuple[str, ...], tuple[str, ...]]
+_DEFAULT = ("pow2", "cap")
 CASES: list[Case] = [
-    *[(f"{m}/3x4-shared-2/none", m, "none", (8, 8), [0, 1, 2], [1, 2, 3, 4], MODES) for m in MODES],
-    ("intersection/3x5-shared-2/pow2", "intersection", "pow2", (8, 8), [0, 1, 2], [1, 2, 3, 4, 5], MODES),
-    ("mutual/3x5-shared-1/pow2", "mutual", "pow2", (8, 8), [2, 0, 1], [5, 4, 3, 0, 6], MODES),
-    ("refuse/mutual-not-allowed", "mutual", "none", (8, 8), [0, 1, 2], [1, 2, 3, 4], ("intersection",)),
-]
+    *[(f"{m}/3x4-shared-2/none", m, "none", (8, 8), [0, 1, 2], [1, 2, 3, 4], MODES, ("none",))
+      for m in MODES],
+    ("intersection/3x5-shared-2/pow2", "intersection", "pow2", (8, 8), [0, 1, 2], [1, 2, 3, 4, 5], MODES,
+     _DEFAULT),
+    ("mutual/3x5-shared-1/pow2", "mutual", "pow2", (8, 8), [2, 0, 1], [5, 4, 3, 0, 6], MODES, _DEFAULT),
+    ("intersection/3x5-shared-2/none-by-pow2", "intersection", "none", (8, 8), [0, 1, 2], [1, 2, 3, 4, 5],
+     MODES, _DEFAULT),
+    ("refuse/mutual-not-allowed", "mutual", "none", (8, 8), [0, 1, 2], [1, 2, 3, 4], ("intersection",),
+     _DEFAULT),
+]  # fmt: skip
 
 
 def identities() -> dict[str, Identity]:
@@ -101,7 +109,7 @@ def result_summary(r: SessionResult | None) -> dict[str, Any] | None:
 
 
 def case_inputs(case: Case) -> dict[str, Any]:
-    name, mode, padding, caps, xa, xb, modes = case
+    name, mode, padding, caps, xa, xb, modes, paddings = case
     ids = identities()
     initiator_seed = hashlib.sha256(f"session-vector/{name}/initiator".encode()).digest()
     manifest = Manifest(  # the session id an initiator proposes: derived from its seed (docs/sessions.md)
@@ -117,7 +125,12 @@ def case_inputs(case: Case) -> dict[str, Any]:
         "initiator_seed": initiator_seed.hex(),
         "responder_seed": hashlib.sha256(f"session-vector/{name}/responder".encode()).hexdigest(),
         "manifest": manifest.to_dict(),
-        "policy": {"modes": sorted(modes), "max_items_responder": caps[1], "initiator_name": INITIATOR_NAME},
+        "policy": {
+            "modes": sorted(modes),
+            "paddings": list(paddings),
+            "max_items_responder": caps[1],
+            "initiator_name": INITIATOR_NAME,
+        },
         "initiator_items": {"email": [_EMAILS[i] for i in xa]},
         "responder_items": {"email": [_EMAILS[i] for i in xb]},
     }
@@ -135,7 +148,8 @@ def parties(v: dict[str, Any]) -> tuple[InitiatorSession, ResponderSession]:
     peers = PeerStore()
     peers.add(v["policy"]["initiator_name"], ids["initiator"].public)
     pol = v["policy"]
-    policy = Policy(modes=frozenset(pol["modes"]), max_items_responder=pol["max_items_responder"])
+    policy = Policy(modes=frozenset(pol["modes"]), paddings=tuple(pol["paddings"]),
+                    max_items_responder=pol["max_items_responder"])  # fmt: skip
     resp = ResponderSession(
         ids["responder"], peers, policy, items_by_kind=v["responder_items"],
         rng=once(bytes.fromhex(v["responder_seed"])), clock=lambda: clock,
@@ -173,7 +187,7 @@ def run(v: dict[str, Any]) -> dict[str, Any]:
 def build() -> dict[str, Any]:
     ids = identities()
     return {
-        "description": "blindmatch session transcripts (protocol blindmatch-session/1): fixed identities, "
+        "description": "blindmatch session transcripts (protocol blindmatch-session/2): fixed identities, "
         "party seeds, manifest, policy, clock and items; every wire message in full hex, in order, with its "
         "sender; both SessionResult summaries and both signed disclosure records (library version pinned to "
         f"{LIBRARY_VERSION!r}). Layout and derivations: docs/sessions.md, docs/protocol.md, "

@@ -22,6 +22,7 @@ from ..indicator_set import IndicatorSet, InputSpec, PsiItems
 from ..inputs import FORMATS
 from ..outputs import LocalReport
 from ..session import (
+    DEFAULT_PADDINGS,
     MODES,
     PADDING_RULES,
     Identity,
@@ -287,7 +288,9 @@ def add_proposal_args(p: argparse.ArgumentParser, *, validity: int = 3600) -> No
                    help="a different cap for the responder's set")  # fmt: skip
     add_deprecated_alias(g, "--peer-max-items", "--responder-max-items", "responder_max_items",
                          type=positive_int, metavar="N")  # fmt: skip
-    g.add_argument("--padding", choices=PADDING_RULES, default="pow2", help="default: pow2")
+    g.add_argument("--padding", choices=PADDING_RULES, default="pow2",
+                   help="how we pad our own set (the size the peer sees), also proposed to the peer; the "
+                   "responder pads its own set by its --allow-padding (default: pow2)")  # fmt: skip
     g.add_argument("--validity", type=positive_int, default=validity, metavar="SECONDS",
                    help=f"how long the proposal is valid (default: {validity})")  # fmt: skip
 
@@ -298,6 +301,16 @@ def max_items_of(args: argparse.Namespace) -> int | tuple[int, int]:
     return (int(args.max_items), int(args.responder_max_items))
 
 
+def padding_list(text: str) -> tuple[str, ...]:
+    """``--allow-padding``: distinct padding rules, comma-separated, in order of preference."""
+    rules = tuple(r.strip() for r in text.split(","))
+    if not rules or any(r not in PADDING_RULES for r in rules) or len(set(rules)) != len(rules):
+        raise argparse.ArgumentTypeError(
+            f"expected distinct rules from {', '.join(PADDING_RULES)}, comma-separated (got {text!r})"
+        )
+    return rules
+
+
 def add_policy_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("what we accept (the policy)")
     g.add_argument("--allow-peer", action="append", metavar="NAME",
@@ -305,6 +318,10 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--allow-mode", action="append", choices=MODES, help="modes accepted (repeatable; all)")
     g.add_argument("--allow-kind", action="append", choices=KINDS, metavar="KIND",
                    help="kinds accepted (repeatable; default: any)")  # fmt: skip
+    g.add_argument("--allow-padding", type=padding_list, default=DEFAULT_PADDINGS, metavar="RULES",
+                   help="how we pad our own set: comma-separated rules in order of preference; the "
+                   "initiator's proposed rule when it is listed, else the first (default: pow2,cap; "
+                   "'none' shows our exact set size)")  # fmt: skip
     g.add_argument("--max-initiator-items", type=positive_int, default=1 << 20, metavar="N",
                    help="largest cap an initiator may propose for its set (default: 1048576)")  # fmt: skip
     add_deprecated_alias(g, "--max-peer-items", "--max-initiator-items", "max_initiator_items",
@@ -354,6 +371,7 @@ def build_policy(
             kinds=_allowed_kinds(args.allow_kind, prompt_profile),
             max_items_initiator=args.max_initiator_items,
             max_items_responder=args.max_own_items,
+            paddings=tuple(args.allow_padding),
             budget=budget,
             prompt_profile=prompt_profile,
         )

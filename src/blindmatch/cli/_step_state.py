@@ -36,7 +36,9 @@ from .exitcodes import CliError, ExitCode
 __all__ = ["StepState", "new_party", "new_seed", "policy_to_dict", "restore_party"]
 
 STATE_FORMAT = "blindmatch-psi-state"
-STATE_VERSION = 3  # 3: the session party's saved state instead of the messages to replay
+# 3: the session party's saved state instead of the messages to replay; 4: session protocol 2 (the
+# responder's padding rules, in order of preference)
+STATE_VERSION = 4
 _INPUTS_LABEL = b"blindmatch/cli/v1 inputs hmac"
 _PARTY_LABEL = b"blindmatch/cli/v1 party seed"
 
@@ -183,7 +185,7 @@ def policy_to_dict(p: Policy) -> dict[str, Any]:
         "allowed_peers": sorted(p.allowed_peers) if p.allowed_peers is not None else None,
         "modes": sorted(p.modes),
         "kinds": sorted(p.kinds) if p.kinds is not None else None,
-        "paddings": sorted(p.paddings),
+        "paddings": list(p.paddings),  # in order of preference
         "max_items_initiator": p.max_items_initiator,
         "max_items_responder": p.max_items_responder,
         "max_validity_s": p.max_validity_s,
@@ -197,7 +199,7 @@ def policy_from_dict(d: dict[str, Any]) -> Policy:
         allowed_peers=frozenset(d["allowed_peers"]) if d["allowed_peers"] is not None else None,
         modes=frozenset(d["modes"]),
         kinds=frozenset(d["kinds"]) if d["kinds"] is not None else None,
-        paddings=frozenset(d["paddings"]),
+        paddings=tuple(d["paddings"]),
         max_items_initiator=int(d["max_items_initiator"]),
         max_items_responder=int(d["max_items_responder"]),
         max_validity_s=int(d["max_validity_s"]),

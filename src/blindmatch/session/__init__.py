@@ -28,7 +28,7 @@ from .errors import (
     WrongSession,
 )
 from .identity import Identity, PublicIdentity, fingerprints_match, normalize_fingerprint
-from .manifest import CHANNEL_SUITE, MODES, PROTOCOL, PSI_SUITE, Manifest, Policy
+from .manifest import CHANNEL_SUITE, DEFAULT_PADDINGS, MODES, PROTOCOL, PSI_SUITE, Manifest, Policy
 from .padding import PADDING_RULES, padded_size
 from .parties import InitiatorSession, ResponderSession, SessionParty, SessionResult, run_session_in_memory
 from .peers import Peer, PeerStore
@@ -36,6 +36,7 @@ from .record import verify_record
 
 __all__ = [
     "CHANNEL_SUITE",
+    "DEFAULT_PADDINGS",
     "MODES",
     "PADDING_RULES",
     "PROTOCOL",

@@ -66,7 +66,7 @@ ROLE_NAMES = {ROLE_INITIATOR: "initiator", ROLE_RESPONDER: "responder"}
 MAX_HANDSHAKE_BODY = 16 * 1024
 #: The members of each handshake body (docs/sessions.md): exactly these, in canonical JSON.
 HELLO_MEMBERS = frozenset({"manifest", "ephemeral", "padded_size"})
-ACCEPT_MEMBERS = frozenset({"ephemeral", "padded_size"})
+ACCEPT_MEMBERS = frozenset({"ephemeral", "padded_size", "padding"})
 REFUSE_MEMBERS = frozenset({"reason"})
 _NOT_RECEIVING = {
     SessionState.FAILED: "this session failed; start a new one",
@@ -430,7 +430,8 @@ class PartyBase:
     def _skew(self) -> int:
         return 0
 
-    def _check_declared_size(self, size: Any, peer_role: str) -> int:
+    def _check_declared_size(self, size: Any, peer_role: str, rule: str) -> int:
+        """The peer's declared padded size: an integer within its cap that its padding ``rule`` can give."""
         m = self._facts.manifest
         if m is None:  # pragma: no cover - set before any size is read
             raise LocalProtocolError("no manifest")
@@ -439,10 +440,8 @@ class PartyBase:
         cap = m.cap_of(peer_role)
         if size > cap:
             raise CapExceeded(f"the {peer_role} declares {size} items, more than the agreed cap of {cap}")
-        if not conforms(m.padding, size, cap):
-            raise PaddingViolation(
-                f"the {peer_role}'s size {size} does not follow padding rule {m.padding!r}"
-            )
+        if not conforms(rule, size, cap):
+            raise PaddingViolation(f"the {peer_role}'s size {size} does not follow its padding rule {rule!r}")
         return size
 
     @staticmethod
@@ -495,6 +494,7 @@ class PartyBase:
             manifest=f.manifest,
             own_padded=f.own_padded,
             peer_padded=f.peer_padded,
+            responder_padding=f.responder_padding,
             result=self._result,
             own_set_sent=self._own_set_sent,
             transcript_hash=self._transcript.hash,

@@ -34,6 +34,7 @@ class Facts:
     own_size: int | None = None
     own_padded: int | None = None
     peer_padded: int | None = None
+    responder_padding: str | None = None  # the rule the responder states in its accept
 
 
 @dataclass(frozen=True, repr=False)

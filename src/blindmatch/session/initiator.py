@@ -34,7 +34,7 @@ from .channel import (
 from .errors import MalformedMessage, Refused
 from .identity import Identity, PublicIdentity
 from .manifest import Manifest
-from .padding import padded_size
+from .padding import PADDING_RULES, padded_size
 from .result import ResultContext, make_result
 
 __all__ = ["InitiatorSession"]
@@ -166,8 +166,11 @@ class InitiatorSession(PartyBase):
         prop = self._phase(Proposal)
         eph, _ = ephemeral(prop.seed)
         eph_peer = self._ephemeral_of(doc)
-        peer_padded = self._check_declared_size(doc.get("padded_size"), "responder")
-        self._learn(peer_padded=peer_padded)
+        rule = doc.get("padding")
+        if not isinstance(rule, str) or rule not in PADDING_RULES:
+            raise MalformedMessage(f"the accept's padding must be one of {', '.join(PADDING_RULES)}")
+        peer_padded = self._check_declared_size(doc.get("padded_size"), "responder", rule)
+        self._learn(peer_padded=peer_padded, responder_padding=rule)
         i2r, r2i = traffic_keys(x25519_shared(eph, eph_peer), self._transcript.hash)
         own = prop.items + dummies(prop.seed, prop.own_padded - len(prop.items))
         psi, request = self._psi_party(own, cast("Mode", prop.manifest.mode), prop.seed, peer_padded)

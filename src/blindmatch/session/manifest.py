@@ -19,6 +19,7 @@ from .identity import PublicIdentity
 from .padding import PADDING_RULES
 
 __all__ = [
+    "DEFAULT_PADDINGS",
     "MODES",
     "PROTOCOL",
     "PSI_SUITE",
@@ -26,14 +27,17 @@ __all__ = [
     "Policy",
 ]
 
-#: Session protocol name and version (the wire format of docs/sessions.md).
-PROTOCOL = "blindmatch-session/1"
+#: Session protocol name and version (the wire format of docs/sessions.md). Version 2: the manifest's
+#: ``padding`` is the initiator's own rule and the responder states its own in its accept.
+PROTOCOL = "blindmatch-session/2"
 #: Channel suite: signatures, key agreement, KDF and AEAD of the session layer.
 CHANNEL_SUITE = "ed25519/x25519/hkdf-sha256/chacha20poly1305"
 #: The PSI suite the payloads use (docs/protocol.md).
 PSI_SUITE = SUITE_ID.decode("ascii")
 MODES: tuple[str, ...] = _PSI_MODES
 MAX_ITEMS_LIMIT = 1 << 26
+#: A responder's padding rules unless its policy says otherwise: never its exact size.
+DEFAULT_PADDINGS: tuple[str, ...] = ("pow2", "cap")
 SESSION_ID_BYTES = 16
 MAX_PURPOSE = 300
 MAX_KINDS = 64
@@ -57,7 +61,11 @@ def _check_kind(kind: str) -> None:
 
 @dataclass(frozen=True)
 class Manifest:
-    """The terms of one session, proposed by the initiator, signed inside its hello."""
+    """The terms of one session, proposed by the initiator, signed inside its hello.
+
+    ``padding`` is the rule the initiator pads its own set with, and the rule it proposes to the
+    responder; the responder pads its own set as its :class:`Policy` decides and says so in its accept.
+    """
 
     session_id: bytes
     mode: str
@@ -234,27 +242,47 @@ class Policy:
     """What a responder agrees to. A manifest outside it is refused with a signed reason.
 
     ``allowed_peers``: names from the trust store that may start sessions (``None``: every trusted peer).
-    ``modes``, ``kinds`` (``None``: any), ``paddings``: what may be proposed. ``max_items_initiator``: the
-    largest initiator set (cap) accepted. ``max_items_responder``: our own public cap: our set never holds
-    more (:class:`~blindmatch.session.ResponderSession` checks that locally, once, when it is made), and a
-    proposal must give the responder at least this cap (and, with padding ``cap``, exactly this cap, so the
-    padding we do is bounded by our own policy). The decision never looks at the size of our real set, so
-    a refusal tells the initiator nothing about it. ``max_validity_s``: the longest validity window;
-    ``clock_skew_s``: tolerance when
-    checking that window against the local clock. ``prompt_profile``: the fingerprint profile tag our
-    ``prompt-band`` items are made with (``None``: we hold no bands); a manifest naming another profile,
-    naming one when we hold none, or proposing prompts without our profile is refused.
+    ``modes``, ``kinds`` (``None``: any): what may be proposed. ``paddings``: the rules we pad our own set
+    with, in order of preference: the initiator's proposed rule when it is one of them, else the first
+    (see :meth:`padding_for`; the initiator's own padding is its own business and never refused).
+    ``max_items_initiator``: the largest initiator set (cap) accepted. ``max_items_responder``: our own
+    public cap: our set never holds more (:class:`~blindmatch.session.ResponderSession` checks that
+    locally, once, when it is made), and a proposal must give the responder at least this cap (and, when
+    we pad with ``cap``, exactly this cap, so the padding we do is bounded by our own policy). The decision
+    never looks at the size of our real set, so a refusal tells the initiator nothing about it.
+    ``max_validity_s``: the longest validity window; ``clock_skew_s``: tolerance when checking that window
+    against the local clock. ``prompt_profile``: the fingerprint profile tag our ``prompt-band`` items are
+    made with (``None``: we hold no bands); a manifest naming another profile, naming one when we hold
+    none, or proposing prompts without our profile is refused.
     """
 
     allowed_peers: frozenset[str] | None = None
     modes: frozenset[str] = field(default_factory=lambda: frozenset(MODES))
     kinds: frozenset[str] | None = None
-    paddings: frozenset[str] = field(default_factory=lambda: frozenset(PADDING_RULES))
+    paddings: tuple[str, ...] = DEFAULT_PADDINGS
     max_items_initiator: int = 1 << 20
     max_items_responder: int = 1 << 17
     max_validity_s: int = 24 * 3600
     clock_skew_s: int = 300
     prompt_profile: str | None = None
+
+    def __post_init__(self) -> None:
+        rules = self.paddings
+        if (
+            not isinstance(rules, tuple | list)
+            or not rules
+            or any(r not in PADDING_RULES for r in rules)
+            or len(set(rules)) != len(rules)
+        ):
+            raise InvalidParameter(
+                f"paddings is a non-empty ordered list of distinct rules from {', '.join(PADDING_RULES)}"
+            )
+        object.__setattr__(self, "paddings", tuple(rules))
+
+    def padding_for(self, manifest: Manifest) -> str:
+        """The rule we pad our own set with in ``manifest``'s session: the proposed one when we allow it,
+        else our first choice."""
+        return manifest.padding if manifest.padding in self.paddings else self.paddings[0]
 
     def refusal(self, manifest: Manifest, peer_name: str) -> str | None:
         """The reason to refuse ``manifest`` from ``peer_name``, or ``None`` to accept it.
@@ -269,8 +297,6 @@ class Policy:
             bad = [k for k in manifest.kinds if k not in self.kinds]
             if bad:
                 return f"kinds not allowed: {', '.join(bad)}"
-        if manifest.padding not in self.paddings:
-            return f"padding {manifest.padding!r} is not allowed"
         if manifest.max_items_initiator > self.max_items_initiator:
             return (
                 f"initiator cap {manifest.max_items_initiator} exceeds the limit {self.max_items_initiator}"
@@ -280,9 +306,9 @@ class Policy:
                 f"responder cap {manifest.max_items_responder} is below this responder's cap "
                 f"{self.max_items_responder}"
             )
-        if manifest.padding == "cap" and manifest.max_items_responder > self.max_items_responder:
+        if self.padding_for(manifest) == "cap" and manifest.max_items_responder > self.max_items_responder:
             return (
-                "with padding 'cap' the responder cap must be this responder's cap "
+                "we pad our set with 'cap': the responder cap must be this responder's cap "
                 f"{self.max_items_responder} (proposed {manifest.max_items_responder})"
             )
         if manifest.not_after - manifest.not_before > self.max_validity_s:

@@ -30,6 +30,7 @@ from .result import SessionResult
 __all__ = [
     "RECORD_FORMAT",
     "RECORD_VERSION",
+    "RECORD_VERSIONS",
     "RecordSummary",
     "iso_time",
     "record_body",
@@ -38,7 +39,9 @@ __all__ = [
 ]
 
 RECORD_FORMAT = "blindmatch-disclosure-record"
-RECORD_VERSION = 1
+RECORD_VERSION = 2
+#: Versions ``verify_record`` reads: 1 (one ``padding`` rule for both sides) and 2 (one rule per side).
+RECORD_VERSIONS = (1, 2)
 _CONTEXT = b"blindmatch-record/v1\x00"
 _MAX_RECORD_BYTES = 1 << 20
 
@@ -77,6 +80,8 @@ class RecordSummary:
     status: str
     error: str | None
     reason: str | None
+    #: The rule the responder padded its set with (stated in its accept); ``None`` before the accept.
+    responder_padding: str | None = None
 
 
 def _learned(s: RecordSummary) -> dict[str, Any]:
@@ -94,7 +99,7 @@ def _learned(s: RecordSummary) -> dict[str, Any]:
     return learned
 
 
-def _manifest_members(m: Manifest | None) -> dict[str, Any]:
+def _manifest_members(m: Manifest | None, responder_padding: str | None) -> dict[str, Any]:
     if m is None:
         return {"purpose": None, "mode": None, "kinds": None, "padding": None, "caps": None}
     return {
@@ -102,7 +107,7 @@ def _manifest_members(m: Manifest | None) -> dict[str, Any]:
         "mode": m.mode,
         "kinds": list(m.kinds),
         **({"prompt_profile": m.prompt_profile} if m.prompt_profile else {}),
-        "padding": m.padding,
+        "padding": {"initiator": m.padding, "responder": responder_padding},
         "caps": {"initiator": m.max_items_initiator, "responder": m.max_items_responder},
     }
 
@@ -124,7 +129,7 @@ def record_body(s: RecordSummary) -> dict[str, Any]:
             "public_key": peer.to_text() if peer is not None else None,
             "name": safe_text(s.peer_name, 200) if s.peer_name is not None else None,
         },
-        **_manifest_members(m),
+        **_manifest_members(m, s.responder_padding),
         "padded_sizes": {"initiator": sizes["initiator"], "responder": sizes["responder"]},
         "learned": _learned(s),
         "own_set_sent": s.own_set_sent,
@@ -167,7 +172,8 @@ def sign_record(identity: Identity, body: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
-# Members every version-1 record has, with the JSON types they may take (None: JSON null).
+# Members every record has, with the JSON types they may take (None: JSON null); ``padding`` is a string
+# in version 1 and an object in version 2 (checked in _check_schema).
 _REQUIRED: dict[str, tuple[type, ...]] = {
     "format": (str,),
     "version": (int,),
@@ -178,7 +184,7 @@ _REQUIRED: dict[str, tuple[type, ...]] = {
     "purpose": (str, type(None)),
     "mode": (str, type(None)),
     "kinds": (list, type(None)),
-    "padding": (str, type(None)),
+    "padding": (str, dict, type(None)),
     "caps": (dict, type(None)),
     "padded_sizes": (dict, type(None)),
     "learned": (dict,),
@@ -192,6 +198,19 @@ _REQUIRED: dict[str, tuple[type, ...]] = {
 }
 
 
+def _padding_v2(padding: Any) -> bool:
+    """A version-2 ``padding``: null (no manifest) or each side's rule (the responder's null before its
+    accept)."""
+    if padding is None:
+        return True
+    return (
+        isinstance(padding, dict)
+        and set(padding) == {"initiator", "responder"}
+        and isinstance(padding["initiator"], str)
+        and isinstance(padding["responder"], str | type(None))
+    )
+
+
 def _check_schema(doc: Mapping[str, Any]) -> None:
     for key, types in _REQUIRED.items():
         if key not in doc:
@@ -199,6 +218,11 @@ def _check_schema(doc: Mapping[str, Any]) -> None:
         value = doc[key]
         if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
             raise InvalidRecord(f"record member {key!r} has the wrong type")
+    padding = doc["padding"]
+    if doc["version"] == 1 and isinstance(padding, dict):
+        raise InvalidRecord("record member 'padding' has the wrong type")
+    if doc["version"] >= 2 and not _padding_v2(padding):
+        raise InvalidRecord("record member 'padding' must be {initiator: rule, responder: rule or null}")
     if doc["role"] not in ("initiator", "responder"):
         raise InvalidRecord("record member 'role' must be 'initiator' or 'responder'")
     if doc["outcome"].get("status") not in ("completed", "refused", "failed"):
@@ -280,8 +304,11 @@ def verify_record(
     if not isinstance(record, Mapping):
         raise InvalidRecord("a record is a JSON object")
     doc = dict(record)
-    if doc.get("format") != RECORD_FORMAT or doc.get("version") != RECORD_VERSION:
-        raise InvalidRecord("not a version 1 blindmatch disclosure record")
+    version = doc.get("version")
+    if doc.get("format") != RECORD_FORMAT or type(version) is not int or version not in RECORD_VERSIONS:
+        raise InvalidRecord(
+            f"not a blindmatch disclosure record of version {' or '.join(map(str, RECORD_VERSIONS))}"
+        )
     sig = doc.pop("signature", None)
     if not isinstance(sig, Mapping) or sig.get("algorithm") != "ed25519":
         raise InvalidRecord("record has no ed25519 signature")

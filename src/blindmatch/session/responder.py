@@ -153,7 +153,7 @@ class ResponderSession(PartyBase):
         if self._seen is not None:
             self._seen.add(manifest.session_id)
         eph_peer = self._ephemeral_of(doc)
-        peer_padded = self._check_declared_size(doc.get("padded_size"), "initiator")
+        peer_padded = self._check_declared_size(doc.get("padded_size"), "initiator", manifest.padding)
         self._learn(peer_padded=peer_padded)
         self._absorb(msg)
         # the decision comes first, from the manifest and the policy only (not even the time it takes to
@@ -176,12 +176,14 @@ class ResponderSession(PartyBase):
             real = back.items
         else:
             real = listening.items
-        own_padded = padded_size(manifest.padding, len(real), manifest.max_items_responder)
-        self._learn(own_size=len(real), own_padded=own_padded)
+        rule = self._policy.padding_for(manifest)  # we pad our own set, by our own policy
+        own_padded = padded_size(rule, len(real), manifest.max_items_responder)
+        self._learn(own_size=len(real), own_padded=own_padded, responder_padding=rule)
         eph, eph_pub = ephemeral(listening.seed)
         shared = x25519_shared(eph, eph_peer)  # a small-order key fails here, before the accept is sent
         own = real + dummies(listening.seed, own_padded - len(real))
-        out = self._send(T_ACCEPT, canonical_json({"ephemeral": eph_pub.hex(), "padded_size": own_padded}))
+        accept = {"ephemeral": eph_pub.hex(), "padded_size": own_padded, "padding": rule}
+        out = self._send(T_ACCEPT, canonical_json(accept))
         i2r, r2i = traffic_keys(shared, self._transcript.hash)
         modes = (cast("Mode", manifest.mode),)
         saved = self._restoring.psi if self._restoring is not None else None
