@@ -285,7 +285,6 @@ def test_stix_autonomous_system_object_without_number_is_unmapped() -> None:
     assert b.rows == [] and b.unmapped == {"stix:autonomous-system without number": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="stix_pattern.py only returns comparisons with string literals")
 def test_stix_integer_autonomous_system_number() -> None:
     p = "[autonomous-system:number = 64500]"
     b = parse_stix(json.dumps({"type": "bundle", "objects": [{"type": "indicator", "pattern": p}]}), "b.json")

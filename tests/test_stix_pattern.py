@@ -79,3 +79,41 @@ def test_reader_counts_a_hostile_pattern_as_unmapped() -> None:
     batch = parse_stix(json.dumps({"type": "bundle", "id": "bundle--1", "objects": objs}), "b.json")
     assert dict(batch.unmapped) == {"stix:pattern too large": 1}
     assert [(r.kind, r.value) for r in batch.rows] == [("email", "a@example.org")]
+
+
+# --- integer literals, IN sets, qualifiers (issue 11, section E) -------------------------------------------
+
+
+def _pairs(pattern: str) -> list[list[tuple[str, object]]]:
+    return [[(c.path, c.value) for c in g] for g in equality_groups(pattern)]
+
+
+def test_integer_literal_is_read_as_its_decimal_text() -> None:
+    assert _pairs("[autonomous-system:number = 64500]") == [[("autonomous-system:number", "64500")]]
+    assert _pairs("[autonomous-system:number = +0064500]") == [[("autonomous-system:number", "64500")]]
+    (c,) = equality_groups("[autonomous-system:number = 64500]")[0]
+    assert c.literal == "int"
+    (s,) = equality_groups("[autonomous-system:number = '64500']")[0]
+    assert s.literal == "str"
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "[file:size = 1.5]",
+        "[x:y = true]",
+        "[x:y = t'2020-01-01T00:00:00Z']",
+        "[x:y = h'ff']",
+        "[x:y = b'AA==']",
+    ],
+)
+def test_other_non_string_literals_stay_unsupported(pattern: str) -> None:
+    with pytest.raises(UnsupportedPattern):
+        equality_groups(pattern)
+
+
+def test_stix_reader_takes_an_integer_only_where_stix_defines_one() -> None:
+    objs = [{"type": "indicator", "pattern": "[autonomous-system:number = 64500 OR url:value = 7]"}]
+    batch = parse_stix(json.dumps(objs), "b.json")
+    assert [(r.kind, r.value) for r in batch.rows] == [("asn", "64500")]
+    assert dict(batch.unmapped) == {"stix-path:url:value (integer)": 1}
