@@ -47,6 +47,9 @@ STIX_PATTERN_PATHS: dict[str, str] = {
 
 _LIST_INDEX = re.compile(r"\[[0-9]+\]")
 
+#: Paths whose STIX property is an integer: an integer literal (``number = 64500``) is read there only.
+_INTEGER_PATHS = frozenset({"autonomous-system:number"})
+
 #: Paths that only qualify another comparison of the same group; they are consumed, not counted.
 _HELPER_PATHS = frozenset(
     {"network-traffic:src_ref.type", "network-traffic:dst_ref.type", "user-account:account_type"}
@@ -116,9 +119,11 @@ def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, s
     acct_types = [c.value for c in group if c.path == "user-account:account_type"]
     for c in group:
         value = c.value
-        if not isinstance(value, str):  # equality_groups only returns string comparisons
+        if not isinstance(value, str):  # equality_groups only returns string (or integer text) comparisons
             continue
-        if c.path in _REF_TYPE_PATHS and not _ref_types_are_addresses(group, c.path):
+        if c.literal == "int" and c.path not in _INTEGER_PATHS:
+            batch.unmapped[f"stix-path:{c.path[:80]} (integer)"] += 1
+        elif c.path in _REF_TYPE_PATHS and not _ref_types_are_addresses(group, c.path):
             batch.unmapped["stix:network-traffic reference to a non-IP object"] += 1
         elif c.path in _REF_TYPE_PATHS and _ref_type_conflicts(group, c.path, value):
             # e.g. dst_ref.value = '1.2.3.4' AND dst_ref.type = 'ipv6-addr': contradictory, not ours to guess

@@ -96,7 +96,8 @@ class Comparison:
     path: str  # e.g. "user-account:account_login", "network-traffic:src_ref.value", "file:hashes.'SHA-256'"
     op: str  # "=", "!=", "<", "IN", "LIKE", "MATCHES", "EXISTS", ...
     negated: bool
-    value: object  # str for string literals; other literal kinds as _Tok or tuples
+    value: object  # str for string and integer literals; other literal kinds as _Tok or tuples
+    literal: str = "str"  # "int" when ``value`` is an integer literal's decimal text (``number = 64500``)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,18 @@ class _Observation:
 
 
 _Node = Comparison | _Bool | _Observation
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _integer_text(text: str) -> str:
+    """An integer literal's decimal text: no ``+``, no leading zeros (``+0064500`` -> ``64500``).
+
+    Done on the digits, not with ``int()``: a 5000-digit literal is text, not a ``ValueError``."""
+    sign = "-" if text.startswith("-") else ""
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    return sign + digits if digits != "0" else "0"
 
 
 def _unquote(text: str) -> str:
@@ -231,7 +244,10 @@ class _Parser:
             t = self.take()
             if t.kind == "op":
                 op = {"==": "=", "<>": "!="}.get(t.text, t.text)
-                return Comparison(path, op, negated, self.literal())
+                value = self.literal()
+                if isinstance(value, _Tok) and value.kind == "num" and _INTEGER.fullmatch(value.text):
+                    return Comparison(path, op, negated, _integer_text(value.text), "int")
+                return Comparison(path, op, negated, value)
             if t.kind == "kw" and t.text == "IN":
                 return Comparison(path, "IN", negated, self.set_literal())
             if t.kind == "kw" and t.text in ("LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET"):
@@ -294,7 +310,7 @@ def parse_pattern(pattern: str) -> _Node:
 
 def _check_comparison(node: Comparison) -> None:
     if node.op != "=" or node.negated or not isinstance(node.value, str):
-        raise UnsupportedPattern("only '=' comparisons with string values are supported")
+        raise UnsupportedPattern("only '=' comparisons with string or integer values are supported")
 
 
 def _size(node: _Node) -> tuple[int, int]:
