@@ -117,3 +117,53 @@ def test_stix_reader_takes_an_integer_only_where_stix_defines_one() -> None:
     batch = parse_stix(json.dumps(objs), "b.json")
     assert [(r.kind, r.value) for r in batch.rows] == [("asn", "64500")]
     assert dict(batch.unmapped) == {"stix-path:url:value (integer)": 1}
+
+
+def test_in_set_is_read_as_equalities_joined_by_or() -> None:
+    assert _pairs("[domain-name:value IN ('a.example', 'b.example')]") == [
+        [("domain-name:value", "a.example")],
+        [("domain-name:value", "b.example")],
+    ]
+    assert _pairs("[autonomous-system:number IN (64500, '64501') AND x:y = 'z']") == [
+        [("autonomous-system:number", "64500"), ("x:y", "z")],
+        [("autonomous-system:number", "64501"), ("x:y", "z")],
+    ]
+
+
+@pytest.mark.parametrize(
+    "pattern", ["[a:b NOT IN ('x', 'y')]", "[a:b IN ('x', 1.5)]", "[a:b IN ('x', t'2020-01-01T00:00:00Z')]"]
+)
+def test_negated_in_or_a_set_of_other_literals_is_unsupported(pattern: str) -> None:
+    with pytest.raises(UnsupportedPattern):
+        equality_groups(pattern)
+
+
+def test_in_sets_count_against_the_caps_before_they_are_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    wide = "(" + ", ".join(f"'{i}'" for i in range(300)) + ")"
+    built: list[int] = []
+    real_dnf = stix_pattern._dnf
+
+    def counting_dnf(node: object) -> list[list[stix_pattern.Comparison]]:
+        out = real_dnf(node)  # type: ignore[arg-type]
+        built.append(len(out))
+        return out
+
+    monkeypatch.setattr(stix_pattern, "_dnf", counting_dnf)
+    with pytest.raises(UnsupportedPattern, match="alternatives"):
+        equality_groups(f"[a:b IN {wide}]")
+    sixteen = "(" + ", ".join(f"'{i}'" for i in range(16)) + ")"
+    with pytest.raises(UnsupportedPattern, match="alternatives"):  # 16 x 16 x 16
+        equality_groups(f"[a:b IN {sixteen} AND c:d IN {sixteen} AND e:f IN {sixteen}]")
+    assert built == []
+    assert len(equality_groups(f"[a:b IN {sixteen} AND c:d IN {sixteen}]")) == 256
+
+
+def test_stix_reader_reads_an_in_set() -> None:
+    p = "[domain-name:value IN ('a.example', 'b.example') OR autonomous-system:number IN (64500, 64501)]"
+    batch = parse_stix(json.dumps([{"type": "indicator", "pattern": p}]), "b.json")
+    assert [(r.kind, r.value) for r in batch.rows] == [
+        ("domain", "a.example"),
+        ("domain", "b.example"),
+        ("asn", "64500"),
+        ("asn", "64501"),
+    ]
