@@ -275,7 +275,7 @@ def test_stix_invalid_pattern_is_malformed(pattern: str) -> None:
     [
         "[email-addr:value != 'x']",
         "[email-addr:value NOT = 'x']",
-        "[email-addr:value IN ('x', 'y')]",
+        "[email-addr:value NOT IN ('x', 'y')]",
         "[email-addr:value MATCHES '^x']",
         "[ipv4-addr:value ISSUBSET '10.0.0.0/8']",
         "[EXISTS email-addr:value]",

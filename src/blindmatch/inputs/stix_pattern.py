@@ -127,6 +127,16 @@ def _integer_text(text: str) -> str:
     return sign + digits if digits != "0" else "0"
 
 
+def _read_literal(value: object) -> tuple[object, str]:
+    """``(value, literal kind)``: a string as itself (``"str"``), an integer as its decimal text
+    (``"int"``), any other literal as its token (``"other"``)."""
+    if isinstance(value, str):
+        return value, "str"
+    if isinstance(value, _Tok) and value.kind == "num" and _INTEGER.fullmatch(value.text):
+        return _integer_text(value.text), "int"
+    return value, "other"
+
+
 def _unquote(text: str) -> str:
     body = text[1:-1] if text[0] == "'" else text[2:-1]
     return re.sub(r"\\(['\\])", r"\1", body)
@@ -244,10 +254,8 @@ class _Parser:
             t = self.take()
             if t.kind == "op":
                 op = {"==": "=", "<>": "!="}.get(t.text, t.text)
-                value = self.literal()
-                if isinstance(value, _Tok) and value.kind == "num" and _INTEGER.fullmatch(value.text):
-                    return Comparison(path, op, negated, _integer_text(value.text), "int")
-                return Comparison(path, op, negated, value)
+                value, literal = _read_literal(self.literal())
+                return Comparison(path, op, negated, value, literal)
             if t.kind == "kw" and t.text == "IN":
                 return Comparison(path, "IN", negated, self.set_literal())
             if t.kind == "kw" and t.text in ("LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET"):
@@ -264,12 +272,13 @@ class _Parser:
             return t
         raise PatternSyntaxError(f"expected a literal at position {t.pos}")
 
-    def set_literal(self) -> object:
+    def set_literal(self) -> tuple[tuple[object, str], ...]:
+        """``(value, literal kind)`` of each member, as :func:`_read_literal` gives them."""
         self.expect("punct", "(")
-        vals = [self.literal()]
+        vals = [_read_literal(self.literal())]
         while self.at("punct", ","):
             self.take()
-            vals.append(self.literal())
+            vals.append(_read_literal(self.literal()))
         self.expect("punct", ")")
         return tuple(vals)
 
@@ -319,6 +328,10 @@ def _size(node: _Node) -> tuple[int, int]:
     Raises :class:`PatternTooLarge` as soon as a partial count passes a cap (the counts only grow:
     every part has at least one alternative of at least one comparison), so the numbers stay small.
     """
+    if isinstance(node, Comparison) and node.op == "IN":
+        n = len(_in_members(node))  # path IN (v1, ..., vn): n alternatives of one comparison
+        _check_caps(n, n)
+        return n, n
     if isinstance(node, Comparison):
         _check_comparison(node)
         return 1, 1
@@ -345,6 +358,17 @@ def _size(node: _Node) -> tuple[int, int]:
     return groups, comps
 
 
+def _in_members(node: Comparison) -> list[Comparison]:
+    """``path IN (v1, v2)`` as the comparisons ``path = v1``, ``path = v2`` (read as joined by ``OR``)."""
+    members = node.value if isinstance(node.value, tuple) else ()
+    out = [Comparison(node.path, "=", False, v, lit) for v, lit in members]
+    if node.negated or not out:
+        raise UnsupportedPattern("only 'IN' sets that are not negated are supported")
+    for c in out:
+        _check_comparison(c)
+    return out
+
+
 def _check_caps(groups: int, comps: int) -> None:
     if groups > MAX_GROUPS:
         raise PatternTooLarge(f"pattern expands to more than {MAX_GROUPS} alternatives")
@@ -355,6 +379,8 @@ def _check_caps(groups: int, comps: int) -> None:
 def _dnf(node: _Node) -> list[list[Comparison]]:
     """The expansion; call it only on a tree :func:`_size` accepted (its work is then linear in the
     result: no node's expansion is larger than the whole, and the tree is at most ``MAX_DEPTH`` deep)."""
+    if isinstance(node, Comparison) and node.op == "IN":
+        return [[c] for c in _in_members(node)]
     if isinstance(node, Comparison):
         return [[node]]
     if isinstance(node, _Observation):
