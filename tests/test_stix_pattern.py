@@ -167,3 +167,33 @@ def test_stix_reader_reads_an_in_set() -> None:
         ("asn", "64500"),
         ("asn", "64501"),
     ]
+
+
+@pytest.mark.parametrize(
+    "qualifier",
+    ["WITHIN 300 SECONDS", "REPEATS 5 TIMES", "START t'2026-01-01T00:00:00Z' STOP t'2026-02-01T00:00:00Z'"],
+)
+def test_qualifiers_keep_the_comparisons_of_their_observation(qualifier: str) -> None:
+    # they constrain when and how often the observations happen, not what is observed
+    assert _pairs(f"[domain-name:value = 'a.example'] {qualifier}") == [[("domain-name:value", "a.example")]]
+    assert _pairs(f"([a:b = '1'] AND [c:d = '2']) {qualifier} OR [e:f = '3']") == [
+        [("a:b", "1"), ("c:d", "2")],
+        [("e:f", "3")],
+    ]
+
+
+def test_qualifiers_stack_and_followedby_stays_unsupported() -> None:
+    assert _pairs("[a:b = '1'] REPEATS 2 TIMES WITHIN 60 SECONDS") == [[("a:b", "1")]]
+    with pytest.raises(UnsupportedPattern, match="FOLLOWEDBY"):
+        equality_groups("[a:b = '1'] WITHIN 60 SECONDS FOLLOWEDBY [c:d = '2']")
+
+
+def test_stix_reader_keeps_the_indicators_of_a_qualified_pattern() -> None:
+    obs = "[ipv4-addr:value = '198.51.100.7' AND url:value = 'http://evil.example/']"
+    p = obs + " REPEATS 3 TIMES WITHIN 60 SECONDS"
+    batch = parse_stix(json.dumps([{"type": "indicator", "pattern": p}]), "b.json")
+    assert [(r.kind, r.value) for r in batch.rows] == [
+        ("ip", "198.51.100.7"),
+        ("url", "http://evil.example/"),
+    ]
+    assert not batch.unmapped
