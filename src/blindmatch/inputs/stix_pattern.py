@@ -2,10 +2,12 @@
 
 It accepts the whole grammar (so a valid pattern is never reported as broken) and builds a small tree;
 :func:`equality_groups` then extracts what we can use: patterns made only of ``path = 'string'``
-comparisons joined by ``AND`` / ``OR`` (in one or more observations joined by ``AND`` / ``OR``), as a
-disjunctive normal form. Anything else (other operators, ``NOT``, qualifiers, ``FOLLOWEDBY``) is valid but
-unsupported. Written for this project rather than depending on ``stix2-patterns`` (and its ANTLR runtime)
-for the small subset we use.
+(or ``path = 64500``, an integer) comparisons and ``path IN ('a', 'b')`` sets (read as ``path = 'a' OR
+path = 'b'``) joined by ``AND`` / ``OR``, in one or more observations joined by ``AND`` / ``OR``, as a
+disjunctive normal form. Qualifiers (``WITHIN``, ``REPEATS``, ``START``/``STOP``) only constrain when and how
+often an observation happens, so they are read past. Anything else (other operators, ``NOT``, other
+literals, ``FOLLOWEDBY``) is valid but unsupported. Written for this project rather than depending on
+``stix2-patterns`` (and its ANTLR runtime) for the small subset we use.
 """
 
 from __future__ import annotations
@@ -336,8 +338,8 @@ def _size(node: _Node) -> tuple[int, int]:
         _check_comparison(node)
         return 1, 1
     if isinstance(node, _Observation):
-        if node.qualified:
-            raise UnsupportedPattern("qualifiers (WITHIN, REPEATS, START/STOP) are not supported")
+        # WITHIN, REPEATS and START/STOP only say when and how often the observation happens: what it
+        # observes (the comparisons) is the same, so a qualified observation reads as the bare one
         return _size(node.expr)
     if node.op == "OR":
         groups, comps = 0, 0
@@ -392,7 +394,8 @@ def _dnf(node: _Node) -> list[list[Comparison]]:
 
 
 def equality_groups(pattern: str) -> list[list[Comparison]]:
-    """The pattern as OR-ed groups of AND-ed ``path = 'value'`` comparisons.
+    """The pattern as OR-ed groups of AND-ed ``path = 'value'`` comparisons (an ``IN`` set becomes one
+    alternative per member; qualifiers are read past; an integer literal's ``value`` is its decimal text).
 
     Raises :class:`PatternSyntaxError` for text that is not a pattern and :class:`UnsupportedPattern` for a
     valid pattern outside the subset, :class:`PatternTooLarge` (one) when the expansion would hold more
