@@ -398,8 +398,8 @@ def test_stix_network_traffic_ref_to_a_non_ip_object_is_unmapped_as_such() -> No
     from blindmatch.inputs import parse_stix
 
     ind = {"type": "indicator", "id": "indicator--2", "pattern_type": "stix",
-           "pattern": "[network-traffic:dst_ref.value = 'evil.example' AND "
-                      "network-traffic:dst_ref.type = 'domain-name']"}  # fmt: skip
+           "pattern": "[network-traffic:dst_ref.value = '12:34:56:78:90:ab' AND "
+                      "network-traffic:dst_ref.type = 'mac-addr']"}  # fmt: skip
     batch = parse_stix(json.dumps({"type": "bundle", "id": "bundle--2", "objects": [ind]}), "t.json")
     assert list(batch.rows) == []
     assert dict(batch.unmapped) == {"stix:network-traffic reference to a non-IP object": 1}
