@@ -364,6 +364,57 @@ def test_ref_type_decides_what_the_value_is(
     assert b.unmapped == unmapped
 
 
+def test_misp_stix_custom_properties_of_mapped_objects_are_read() -> None:
+    # misp-stix writes a MISP object's extra identifiers as x_misp_ properties of the main observable
+    p = (
+        "[domain-name:value = 'circl.lu' AND domain-name:x_misp_hostname = 'www.circl.lu' AND "
+        "domain-name:x_misp_port = '8443'] OR [url:value = 'https://www.circl.lu/team' AND "
+        "url:x_misp_domain = 'circl.lu' AND url:x_misp_host = 'www.circl.lu' AND "
+        "url:x_misp_ip = '149.13.33.14']"
+    )
+    b = parse_stix(json.dumps([{"type": "indicator", "pattern": p}]), "b.json")
+    assert _kv(b) == [
+        ("domain", "circl.lu"),
+        ("domain", "www.circl.lu"),
+        ("url", "https://www.circl.lu/team"),
+        ("ip", "149.13.33.14"),
+    ]
+    assert b.unmapped == {"stix-path:domain-name:x_misp_port": 1}
+
+
+def test_http_request_value_is_a_url_only_when_absolute() -> None:
+    http = "network-traffic:extensions.'http-request-ext'.request_value"
+    p = f"[{http} = '/projects/internships/' AND {http} = 'http://circl.lu/projects/internships/']"
+    b = parse_stix(json.dumps([{"type": "indicator", "pattern": p}]), "b.json")
+    assert _kv(b) == [("url", "http://circl.lu/projects/internships/")]
+    assert b.unmapped == {f"stix-path:{http}": 1}
+
+
+def test_misp_user_account_object_is_an_account_of_its_account_type() -> None:
+    def event(*attrs: tuple[str, str]) -> str:
+        rows = [{"type": "text", "object_relation": r, "value": v} for r, v in attrs]
+        return json.dumps({"Event": {"Object": [{"name": "user-account", "Attribute": rows}]}})
+
+    b = parse_misp(event(("username", "iglocska"), ("user-id", "1001"), ("account-type", "Unix")), "e.json")
+    assert _kv(b) == [("account", "unix:iglocska"), ("account", "unix:1001")]
+    orphan = parse_misp(event(("username", "iglocska"), ("display-name", "Code Monkey")), "e.json")
+    assert orphan.rows == []
+    assert orphan.unmapped == {"misp:user-account without account-type": 1}
+    assert orphan.ignored == {"misp:text": 1}
+
+
+def test_misp_object_gives_each_value_once() -> None:
+    # as a STIX indicator gives each value once: misp-stix exports one object as one indicator
+    obj = {"name": "domain-ip", "Attribute": [
+        {"type": "domain", "object_relation": "domain", "value": "circl.lu"},
+        {"type": "hostname", "object_relation": "hostname", "value": "circl.lu"},
+        {"type": "ip-dst", "object_relation": "ip", "value": "149.13.33.14"},
+    ]}  # fmt: skip
+    b = parse_misp(json.dumps({"Event": {"Object": [obj, obj]}}), "e.json")
+    assert _kv(b) == [("domain", "circl.lu"), ("ip", "149.13.33.14")] * 2
+    assert b.rows[0].origin.endswith("#Event.Object[0].Attribute[0]")
+
+
 # --- url values without a scheme: one rule for every format -----------------------------------------------
 
 SCHEMELESS = [
