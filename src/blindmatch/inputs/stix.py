@@ -43,7 +43,16 @@ STIX_PATTERN_PATHS: dict[str, str] = {
     "email-message:additional_header_fields.'Reply-To'": "email",
     "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'": "user-agent",
     "domain-name:resolves_to_refs[*].value": "ip",  # or "domain" when the value is not an address
+    # what MISP's export writes for the other identifiers of its domain-ip and url objects
+    "domain-name:x_misp_hostname": "domain",
+    "url:x_misp_domain": "domain",
+    "url:x_misp_host": "domain",
+    "url:x_misp_ip": "ip",
 }
+
+#: The request line's target: a URL (MISP's http-request ``url``) or a bare path (its ``uri``, not ours).
+_HTTP_REQUEST_VALUE = "network-traffic:extensions.'http-request-ext'.request_value"
+_ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
 
 _LIST_INDEX = re.compile(r"\[[0-9]+\]")
 
@@ -141,6 +150,8 @@ def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, s
                 batch.unmapped[read] += 1
             else:
                 out.append(read)
+        elif c.path == _HTTP_REQUEST_VALUE and _ABSOLUTE_URL.match(value.strip()):
+            out.append(("url", value))
         elif _path_key(c.path) == "domain-name:resolves_to_refs[*].value":
             out.append(_resolved(value))
         elif _path_key(c.path) in STIX_PATTERN_PATHS:
