@@ -285,11 +285,134 @@ def test_stix_autonomous_system_object_without_number_is_unmapped() -> None:
     assert b.rows == [] and b.unmapped == {"stix:autonomous-system without number": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="stix_pattern.py only returns comparisons with string literals")
 def test_stix_integer_autonomous_system_number() -> None:
     p = "[autonomous-system:number = 64500]"
     b = parse_stix(json.dumps({"type": "bundle", "objects": [{"type": "indicator", "pattern": p}]}), "b.json")
     assert _kv(b) == [("asn", "64500")]
+
+
+# Each object path MISP's STIX 2.1 export writes (misp-stix, documentation/mapping/misp_*_to_stix21.json),
+# alone in a pattern: what it gives, and that nothing of the pattern is left unmapped.
+MISP_PATHS = [
+    ("[autonomous-system:number = 64500]", [("asn", "64500")]),
+    ("[autonomous-system:number = '64500']", [("asn", "64500")]),
+    ("[email-message:to_refs[0].value = 'to@corp.example']", [("email", "to@corp.example")]),
+    ("[email-message:to_refs[*].value = 'to@corp.example']", [("email", "to@corp.example")]),
+    ("[email-message:cc_refs[0].value = 'cc@corp.example']", [("email", "cc@corp.example")]),
+    ("[email-message:cc_refs[*].value = 'cc@corp.example']", [("email", "cc@corp.example")]),
+    ("[email-message:bcc_refs[0].value = 'bcc@corp.example']", [("email", "bcc@corp.example")]),
+    ("[email-message:bcc_refs[*].value = 'bcc@corp.example']", [("email", "bcc@corp.example")]),
+    ("[email-message:additional_header_fields.reply_to = 'r@free.example']", [("email", "r@free.example")]),
+    ("[network-traffic:extensions.'http-request-ext'.request_header.'User-Agent' = 'Mozilla Firefox']",
+     [("user-agent", "Mozilla Firefox")]),
+    ("[domain-name:resolves_to_refs[*].value = '149.13.33.14']", [("ip", "149.13.33.14")]),
+    ("[domain-name:resolves_to_refs[0].value = '2001:db8::1']", [("ip", "2001:db8::1")]),
+    ("[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '5.6.7.8']",
+     [("ip", "5.6.7.8")]),
+    ("[network-traffic:src_ref.type = 'ipv6-addr' AND network-traffic:src_ref.value = '2001:db8::5']",
+     [("ip", "2001:db8::5")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("pattern", "rows"), MISP_PATHS, ids=[p for p, _ in MISP_PATHS])
+def test_each_path_misp_writes_is_mapped(pattern: str, rows: list[tuple[str, str]]) -> None:
+    b = parse_stix(json.dumps([{"type": "indicator", "pattern": pattern}]), "b.json")
+    assert _kv(b) == rows
+    assert not b.unmapped and not b.ignored
+
+
+def test_ref_type_is_a_selector_not_an_indicator() -> None:
+    p = "[network-traffic:dst_ref.type = 'ipv4-addr']"
+    b = parse_stix(json.dumps([{"type": "indicator", "pattern": p}]), "b.json")
+    assert b.rows == [] and not b.unmapped
+
+
+# misp-stix's ip-port and http-request objects (documentation/mapping/misp_objects_to_stix21.json): one
+# network-traffic reference typed ipv4-addr and one typed domain-name, in one AND group.
+IP_PORT = (
+    "[(network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '149.13.33.14') AND "
+    "(network-traffic:dst_ref.type = 'domain-name' AND network-traffic:dst_ref.value = 'circl.lu') AND "
+    "network-traffic:dst_port = '443']"
+)
+
+
+def test_ref_types_select_each_value_in_a_group_with_an_address_and_a_domain() -> None:
+    b = parse_stix(json.dumps([{"type": "indicator", "pattern": IP_PORT}]), "b.json")
+    assert _kv(b) == [("ip", "149.13.33.14"), ("domain", "circl.lu")]
+    assert b.unmapped == {"stix-path:network-traffic:dst_port": 1}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "rows", "unmapped"),
+    [
+        ("[network-traffic:dst_ref.type = 'domain-name' AND network-traffic:dst_ref.value = 'evil.example']",
+         [("domain", "evil.example")], {}),
+        ("[network-traffic:dst_ref.type = 'mac-addr' AND "
+         "network-traffic:dst_ref.value = '12:34:56:78:90:ab']",
+         [], {"stix:network-traffic reference to a non-IP object": 1}),
+        ("[network-traffic:dst_ref.type = 'domain-name' AND network-traffic:dst_ref.value = '192.0.2.1']",
+         [], {"stix:network-traffic address contradicts its declared type": 1}),
+        ("[network-traffic:dst_ref.type = 'ipv6-addr' AND network-traffic:dst_ref.value = '192.0.2.1']",
+         [], {"stix:network-traffic address contradicts its declared type": 1}),
+    ],
+)  # fmt: skip
+def test_ref_type_decides_what_the_value_is(
+    pattern: str, rows: list[tuple[str, str]], unmapped: dict[str, int]
+) -> None:
+    b = parse_stix(json.dumps([{"type": "indicator", "pattern": pattern}]), "b.json")
+    assert _kv(b) == rows
+    assert b.unmapped == unmapped
+
+
+def test_misp_stix_custom_properties_of_mapped_objects_are_read() -> None:
+    # misp-stix writes a MISP object's extra identifiers as x_misp_ properties of the main observable
+    p = (
+        "[domain-name:value = 'circl.lu' AND domain-name:x_misp_hostname = 'www.circl.lu' AND "
+        "domain-name:x_misp_port = '8443'] OR [url:value = 'https://www.circl.lu/team' AND "
+        "url:x_misp_domain = 'circl.lu' AND url:x_misp_host = 'www.circl.lu' AND "
+        "url:x_misp_ip = '149.13.33.14']"
+    )
+    b = parse_stix(json.dumps([{"type": "indicator", "pattern": p}]), "b.json")
+    assert _kv(b) == [
+        ("domain", "circl.lu"),
+        ("domain", "www.circl.lu"),
+        ("url", "https://www.circl.lu/team"),
+        ("ip", "149.13.33.14"),
+    ]
+    assert b.unmapped == {"stix-path:domain-name:x_misp_port": 1}
+
+
+def test_http_request_value_is_a_url_only_when_absolute() -> None:
+    http = "network-traffic:extensions.'http-request-ext'.request_value"
+    p = f"[{http} = '/projects/internships/' AND {http} = 'http://circl.lu/projects/internships/']"
+    b = parse_stix(json.dumps([{"type": "indicator", "pattern": p}]), "b.json")
+    assert _kv(b) == [("url", "http://circl.lu/projects/internships/")]
+    assert b.unmapped == {f"stix-path:{http}": 1}
+
+
+def test_misp_user_account_object_is_an_account_of_its_account_type() -> None:
+    def event(*attrs: tuple[str, str]) -> str:
+        rows = [{"type": "text", "object_relation": r, "value": v} for r, v in attrs]
+        return json.dumps({"Event": {"Object": [{"name": "user-account", "Attribute": rows}]}})
+
+    b = parse_misp(event(("username", "iglocska"), ("user-id", "1001"), ("account-type", "Unix")), "e.json")
+    assert _kv(b) == [("account", "unix:iglocska"), ("account", "unix:1001")]
+    orphan = parse_misp(event(("username", "iglocska"), ("display-name", "Code Monkey")), "e.json")
+    assert orphan.rows == []
+    assert orphan.unmapped == {"misp:user-account without account-type": 1}
+    assert orphan.ignored == {"misp:text": 1}
+
+
+def test_misp_object_gives_each_value_once() -> None:
+    # as a STIX indicator gives each value once: misp-stix exports one object as one indicator
+    obj = {"name": "domain-ip", "Attribute": [
+        {"type": "domain", "object_relation": "domain", "value": "circl.lu"},
+        {"type": "hostname", "object_relation": "hostname", "value": "circl.lu"},
+        {"type": "ip-dst", "object_relation": "ip", "value": "149.13.33.14"},
+    ]}  # fmt: skip
+    b = parse_misp(json.dumps({"Event": {"Object": [obj, obj]}}), "e.json")
+    assert _kv(b) == [("domain", "circl.lu"), ("ip", "149.13.33.14")] * 2
+    assert b.rows[0].origin.endswith("#Event.Object[0].Attribute[0]")
 
 
 # --- url values without a scheme: one rule for every format -----------------------------------------------

@@ -102,6 +102,12 @@ MISP_OBJECT_RELATIONS: dict[tuple[str, str], Mapper] = {
     ("http-request", "user-agent"): _same("user-agent"),
 }
 
+#: MISP objects whose login/id attributes are accounts of the platform their ``account-type`` names:
+#: object name -> (relations holding a login or an id, the relation holding the platform).
+_TYPED_ACCOUNT_OBJECTS: dict[str, tuple[frozenset[str], str]] = {
+    "user-account": (frozenset({"username", "user-id"}), "account-type"),
+}
+
 #: Attribute types that hold free text (descriptions, PE section names, PEM blobs): not offered as
 #: indicators unless asked (``misp_text=True``); counted as ignored ``misp:text`` otherwise.
 _FREE_TEXT_TYPES = frozenset({"text"})
@@ -202,13 +208,16 @@ def map_attribute(
     *,
     relation: tuple[str, str] | None = None,
     text: bool = False,
+    mapper: Mapper | None = None,
 ) -> None:
     """Add the rows of one attribute of type ``t`` (or count it as unmapped or ignored).
 
     ``pos`` names the attribute in messages, ``origin`` in rows; ``relation`` is ``(object name, object
     relation)`` for an attribute of an object; ``text`` reads free-text types. A value of an unmapped type
-    is not looked at (MISP has numeric and boolean types); a mapped type needs a string (or integer)."""
-    mapper = MISP_OBJECT_RELATIONS.get(relation) if relation is not None else None
+    is not looked at (MISP has numeric and boolean types); a mapped type needs a string (or integer).
+    ``mapper``, when given, is used whatever the type and relation."""
+    if mapper is None and relation is not None:
+        mapper = MISP_OBJECT_RELATIONS.get(relation)
     if mapper is None and t in _FREE_TEXT_TYPES and not text:
         batch.ignored[f"misp:{t}"] += 1
         return
@@ -248,11 +257,51 @@ def _relation(obj: dict[str, Any] | None, a: dict[str, Any]) -> tuple[str, str] 
     return (name, rel) if isinstance(name, str) and isinstance(rel, str) else None
 
 
+def _account_type(obj: dict[str, Any], relation: str) -> str | None:
+    """The platform an object's ``relation`` attribute names (``user-account``'s ``account-type``),
+    lowercased; None when it has none (or only a blank or deleted one)."""
+    for a in obj.get("Attribute", []):
+        if isinstance(a, dict) and a.get("object_relation") == relation and not _is_deleted(a):
+            v = a.get("value")
+            if isinstance(v, str) and v.strip():
+                return v.strip().lower()
+    return None
+
+
+def _typed_account(obj: dict[str, Any] | None, a: dict[str, Any]) -> tuple[str, str | None] | None:
+    """``(object name, platform or None)`` when ``a`` is the login or id of a typed-account object."""
+    rel = _relation(obj, a)
+    if obj is None or rel is None or rel[0] not in _TYPED_ACCOUNT_OBJECTS:
+        return None
+    ids, type_relation = _TYPED_ACCOUNT_OBJECTS[rel[0]]
+    return (rel[0], _account_type(obj, type_relation)) if rel[1] in ids else None
+
+
+def _map_one(
+    batch: InputBatch, t: str, a: dict[str, Any], obj: dict[str, Any] | None, pos: str, misp_text: bool
+) -> None:
+    origin = f"{batch.source}#{pos}"
+    typed = _typed_account(obj, a)
+    if typed is None:
+        map_attribute(batch, t, a.get("value"), pos, origin, relation=_relation(obj, a), text=misp_text)
+    elif typed[1] is None:
+        batch.unmapped[f"misp:{typed[0]} without account-type"] += 1
+    else:
+        map_attribute(batch, t, a.get("value"), pos, origin, mapper=_account(typed[1]))
+
+
 def misp_from_doc(doc: Any, source: str, *, misp_text: bool = False) -> InputBatch:
-    """:func:`parse_misp` on an already parsed JSON document."""
+    """:func:`parse_misp` on an already parsed JSON document.
+
+    An object gives each of its ``(kind, value)`` rows once (the first attribute's position is its origin),
+    as MISP's STIX export makes one indicator of an object and a STIX indicator gives each value once."""
     batch = InputBatch(source, "misp")
     for where, ev in _events(doc, source):
+        current: dict[str, Any] | None = None
+        seen: set[tuple[str, str]] = set()
         for pos, a, obj in _attributes(ev, where, batch):
+            if obj is not current:
+                current, seen = obj, set()
             if not isinstance(a, dict):
                 raise MalformedFile(f"{source}#{pos}: expected an object")
             t = a.get("type")
@@ -261,7 +310,13 @@ def misp_from_doc(doc: Any, source: str, *, misp_text: bool = False) -> InputBat
             if _is_deleted(a):
                 batch.ignored["misp:deleted"] += 1
                 continue
-            map_attribute(
-                batch, t, a.get("value"), pos, f"{source}#{pos}", relation=_relation(obj, a), text=misp_text
-            )
+            start = len(batch.rows)
+            _map_one(batch, t, a, obj, pos, misp_text)
+            if obj is not None:
+                new = batch.rows[start:]
+                del batch.rows[start:]
+                for row in new:
+                    if (row.kind, row.value) not in seen:
+                        seen.add((row.kind, row.value))
+                        batch.rows.append(row)
     return batch

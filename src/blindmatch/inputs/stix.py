@@ -43,9 +43,21 @@ STIX_PATTERN_PATHS: dict[str, str] = {
     "email-message:additional_header_fields.'Reply-To'": "email",
     "network-traffic:extensions.'http-request-ext'.request_header.'User-Agent'": "user-agent",
     "domain-name:resolves_to_refs[*].value": "ip",  # or "domain" when the value is not an address
+    # what MISP's export writes for the other identifiers of its domain-ip and url objects
+    "domain-name:x_misp_hostname": "domain",
+    "url:x_misp_domain": "domain",
+    "url:x_misp_host": "domain",
+    "url:x_misp_ip": "ip",
 }
 
+#: The request line's target: a URL (MISP's http-request ``url``) or a bare path (its ``uri``, not ours).
+_HTTP_REQUEST_VALUE = "network-traffic:extensions.'http-request-ext'.request_value"
+_ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+
 _LIST_INDEX = re.compile(r"\[[0-9]+\]")
+
+#: Paths whose STIX property is an integer: an integer literal (``number = 64500``) is read there only.
+_INTEGER_PATHS = frozenset({"autonomous-system:number"})
 
 #: Paths that only qualify another comparison of the same group; they are consumed, not counted.
 _HELPER_PATHS = frozenset(
@@ -81,13 +93,17 @@ def _path_key(path: str) -> str:
     return _LIST_INDEX.sub("[*]", path) if "[" in path else path
 
 
-def _resolved(value: str) -> tuple[str, str]:
-    """A ``resolves_to_refs`` value: an address (``ip``/``cidr``) or a domain name (STIX allows both)."""
+def _is_address(value: str) -> bool:
     try:
         ipaddress.ip_network(value.strip(), strict=False)
     except ValueError:
-        return "domain", value
-    return ip_or_cidr(value)
+        return False
+    return True
+
+
+def _resolved(value: str) -> tuple[str, str]:
+    """A ``resolves_to_refs`` value: an address (``ip``/``cidr``) or a domain name (STIX allows both)."""
+    return ip_or_cidr(value) if _is_address(value) else ("domain", value)
 
 
 _REF_TYPE_PATHS = {
@@ -96,19 +112,27 @@ _REF_TYPE_PATHS = {
 }
 
 
-def _ref_types_are_addresses(group: list[Comparison], value_path: str) -> bool:
-    """Whether every ``*_ref.type`` comparison in the group names an IP address type (or there is none)."""
-    declared = {c.value for c in group if c.path == _REF_TYPE_PATHS[value_path]}
-    return declared <= {"ipv4-addr", "ipv6-addr"}
+_ADDRESS_TYPES = frozenset({"ipv4-addr", "ipv6-addr"})
 
 
-def _ref_type_conflicts(group: list[Comparison], value_path: str, value: str) -> bool:
-    """Whether a ``*_ref.type`` comparison in the group names another address family than ``value``."""
+def _ref_value(group: list[Comparison], value_path: str, value: str) -> tuple[str, str] | str:
+    """A ``*_ref.value``: its ``(kind, value)``, or why it is not read (an unmapped reason).
+
+    The ``*_ref.type`` comparisons of the group select what the value is, not which values are read:
+    misp-stix writes one AND group holding an ``ipv4-addr`` reference and a ``domain-name`` one (its
+    ``ip-port`` and ``http-request`` objects). An address is read when its family is declared (or no type
+    is), a name when ``domain-name`` is declared; a value no declared type fits is not ours to guess."""
     declared = {c.value for c in group if c.path == _REF_TYPE_PATHS[value_path]}
-    if not declared:
-        return False
-    family = "ipv6-addr" if ":" in value else "ipv4-addr"
-    return declared != {family}
+    if _is_address(value):
+        family = "ipv6-addr" if ":" in value else "ipv4-addr"
+        if not declared or family in declared:
+            return ip_or_cidr(value)
+        return "stix:network-traffic address contradicts its declared type"
+    if "domain-name" in declared:
+        return "domain", value
+    if declared and not declared & _ADDRESS_TYPES:
+        return "stix:network-traffic reference to a non-IP object"
+    return ip_or_cidr(value)  # no type, or an address type: read as written (canonicalization judges it)
 
 
 def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, str]]:
@@ -116,13 +140,18 @@ def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, s
     acct_types = [c.value for c in group if c.path == "user-account:account_type"]
     for c in group:
         value = c.value
-        if not isinstance(value, str):  # equality_groups only returns string comparisons
+        if not isinstance(value, str):  # equality_groups only returns string (or integer text) comparisons
             continue
-        if c.path in _REF_TYPE_PATHS and not _ref_types_are_addresses(group, c.path):
-            batch.unmapped["stix:network-traffic reference to a non-IP object"] += 1
-        elif c.path in _REF_TYPE_PATHS and _ref_type_conflicts(group, c.path, value):
-            # e.g. dst_ref.value = '1.2.3.4' AND dst_ref.type = 'ipv6-addr': contradictory, not ours to guess
-            batch.unmapped["stix:network-traffic address contradicts its declared type"] += 1
+        if c.literal == "int" and c.path not in _INTEGER_PATHS:
+            batch.unmapped[f"stix-path:{c.path[:80]} (integer)"] += 1
+        elif c.path in _REF_TYPE_PATHS:
+            read = _ref_value(group, c.path, value)
+            if isinstance(read, str):
+                batch.unmapped[read] += 1
+            else:
+                out.append(read)
+        elif c.path == _HTTP_REQUEST_VALUE and _ABSOLUTE_URL.match(value.strip()):
+            out.append(("url", value))
         elif _path_key(c.path) == "domain-name:resolves_to_refs[*].value":
             out.append(_resolved(value))
         elif _path_key(c.path) in STIX_PATTERN_PATHS:

@@ -2,10 +2,12 @@
 
 It accepts the whole grammar (so a valid pattern is never reported as broken) and builds a small tree;
 :func:`equality_groups` then extracts what we can use: patterns made only of ``path = 'string'``
-comparisons joined by ``AND`` / ``OR`` (in one or more observations joined by ``AND`` / ``OR``), as a
-disjunctive normal form. Anything else (other operators, ``NOT``, qualifiers, ``FOLLOWEDBY``) is valid but
-unsupported. Written for this project rather than depending on ``stix2-patterns`` (and its ANTLR runtime)
-for the small subset we use.
+(or ``path = 64500``, an integer) comparisons and ``path IN ('a', 'b')`` sets (read as ``path = 'a' OR
+path = 'b'``) joined by ``AND`` / ``OR``, in one or more observations joined by ``AND`` / ``OR``, as a
+disjunctive normal form. Qualifiers (``WITHIN``, ``REPEATS``, ``START``/``STOP``) only constrain when and how
+often an observation happens, so they are read past. Anything else (other operators, ``NOT``, other
+literals, ``FOLLOWEDBY``) is valid but unsupported. Written for this project rather than depending on
+``stix2-patterns`` (and its ANTLR runtime) for the small subset we use.
 """
 
 from __future__ import annotations
@@ -96,7 +98,8 @@ class Comparison:
     path: str  # e.g. "user-account:account_login", "network-traffic:src_ref.value", "file:hashes.'SHA-256'"
     op: str  # "=", "!=", "<", "IN", "LIKE", "MATCHES", "EXISTS", ...
     negated: bool
-    value: object  # str for string literals; other literal kinds as _Tok or tuples
+    value: object  # str for string and integer literals; other literal kinds as _Tok or tuples
+    literal: str = "str"  # "int" when ``value`` is an integer literal's decimal text (``number = 64500``)
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,28 @@ class _Observation:
 
 
 _Node = Comparison | _Bool | _Observation
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def _integer_text(text: str) -> str:
+    """An integer literal's decimal text: no ``+``, no leading zeros (``+0064500`` -> ``64500``).
+
+    Done on the digits, not with ``int()``: a 5000-digit literal is text, not a ``ValueError``."""
+    sign = "-" if text.startswith("-") else ""
+    digits = text.lstrip("+-").lstrip("0") or "0"
+    return sign + digits if digits != "0" else "0"
+
+
+def _read_literal(value: object) -> tuple[object, str]:
+    """``(value, literal kind)``: a string as itself (``"str"``), an integer as its decimal text
+    (``"int"``), any other literal as its token (``"other"``)."""
+    if isinstance(value, str):
+        return value, "str"
+    if isinstance(value, _Tok) and value.kind == "num" and _INTEGER.fullmatch(value.text):
+        return _integer_text(value.text), "int"
+    return value, "other"
 
 
 def _unquote(text: str) -> str:
@@ -231,7 +256,8 @@ class _Parser:
             t = self.take()
             if t.kind == "op":
                 op = {"==": "=", "<>": "!="}.get(t.text, t.text)
-                return Comparison(path, op, negated, self.literal())
+                value, literal = _read_literal(self.literal())
+                return Comparison(path, op, negated, value, literal)
             if t.kind == "kw" and t.text == "IN":
                 return Comparison(path, "IN", negated, self.set_literal())
             if t.kind == "kw" and t.text in ("LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET"):
@@ -248,12 +274,13 @@ class _Parser:
             return t
         raise PatternSyntaxError(f"expected a literal at position {t.pos}")
 
-    def set_literal(self) -> object:
+    def set_literal(self) -> tuple[tuple[object, str], ...]:
+        """``(value, literal kind)`` of each member, as :func:`_read_literal` gives them."""
         self.expect("punct", "(")
-        vals = [self.literal()]
+        vals = [_read_literal(self.literal())]
         while self.at("punct", ","):
             self.take()
-            vals.append(self.literal())
+            vals.append(_read_literal(self.literal()))
         self.expect("punct", ")")
         return tuple(vals)
 
@@ -294,7 +321,7 @@ def parse_pattern(pattern: str) -> _Node:
 
 def _check_comparison(node: Comparison) -> None:
     if node.op != "=" or node.negated or not isinstance(node.value, str):
-        raise UnsupportedPattern("only '=' comparisons with string values are supported")
+        raise UnsupportedPattern("only '=' comparisons with string or integer values are supported")
 
 
 def _size(node: _Node) -> tuple[int, int]:
@@ -303,12 +330,16 @@ def _size(node: _Node) -> tuple[int, int]:
     Raises :class:`PatternTooLarge` as soon as a partial count passes a cap (the counts only grow:
     every part has at least one alternative of at least one comparison), so the numbers stay small.
     """
+    if isinstance(node, Comparison) and node.op == "IN":
+        n = len(_in_members(node))  # path IN (v1, ..., vn): n alternatives of one comparison
+        _check_caps(n, n)
+        return n, n
     if isinstance(node, Comparison):
         _check_comparison(node)
         return 1, 1
     if isinstance(node, _Observation):
-        if node.qualified:
-            raise UnsupportedPattern("qualifiers (WITHIN, REPEATS, START/STOP) are not supported")
+        # WITHIN, REPEATS and START/STOP only say when and how often the observation happens: what it
+        # observes (the comparisons) is the same, so a qualified observation reads as the bare one
         return _size(node.expr)
     if node.op == "OR":
         groups, comps = 0, 0
@@ -329,6 +360,17 @@ def _size(node: _Node) -> tuple[int, int]:
     return groups, comps
 
 
+def _in_members(node: Comparison) -> list[Comparison]:
+    """``path IN (v1, v2)`` as the comparisons ``path = v1``, ``path = v2`` (read as joined by ``OR``)."""
+    members = node.value if isinstance(node.value, tuple) else ()
+    out = [Comparison(node.path, "=", False, v, lit) for v, lit in members]
+    if node.negated or not out:
+        raise UnsupportedPattern("only 'IN' sets that are not negated are supported")
+    for c in out:
+        _check_comparison(c)
+    return out
+
+
 def _check_caps(groups: int, comps: int) -> None:
     if groups > MAX_GROUPS:
         raise PatternTooLarge(f"pattern expands to more than {MAX_GROUPS} alternatives")
@@ -339,6 +381,8 @@ def _check_caps(groups: int, comps: int) -> None:
 def _dnf(node: _Node) -> list[list[Comparison]]:
     """The expansion; call it only on a tree :func:`_size` accepted (its work is then linear in the
     result: no node's expansion is larger than the whole, and the tree is at most ``MAX_DEPTH`` deep)."""
+    if isinstance(node, Comparison) and node.op == "IN":
+        return [[c] for c in _in_members(node)]
     if isinstance(node, Comparison):
         return [[node]]
     if isinstance(node, _Observation):
@@ -350,7 +394,8 @@ def _dnf(node: _Node) -> list[list[Comparison]]:
 
 
 def equality_groups(pattern: str) -> list[list[Comparison]]:
-    """The pattern as OR-ed groups of AND-ed ``path = 'value'`` comparisons.
+    """The pattern as OR-ed groups of AND-ed ``path = 'value'`` comparisons (an ``IN`` set becomes one
+    alternative per member; qualifiers are read past; an integer literal's ``value`` is its decimal text).
 
     Raises :class:`PatternSyntaxError` for text that is not a pattern and :class:`UnsupportedPattern` for a
     valid pattern outside the subset, :class:`PatternTooLarge` (one) when the expansion would hold more
