@@ -327,7 +327,8 @@ class _NoCrypto:
 def test_list_larger_than_declared_is_rejected_before_any_crypto(extra: int) -> None:
     init, resp = make_parties(padding="none", max_items=1024)
     accept = resp.receive(init.start()) or b""
-    tamper(init, items=init._work.items + [hashlib.sha256(bytes([i])).digest() for i in range(extra)])
+    more = init._work.items + [hashlib.sha256(bytes([i])).digest() for i in range(extra)]
+    tamper(init, items=more, padded=more)
     request = init.receive(accept) or b""
     tamper(resp, psi=_NoCrypto())
     attack(resp, request, CapExceeded)
@@ -337,7 +338,7 @@ def test_list_smaller_than_declared() -> None:
     init, resp = make_parties(padding="none", max_items=1024)
     accept = resp.receive(init.start()) or b""
     items = init._work.items[:-1]
-    tamper(init, items=items, own_padded=len(items))  # sends one item fewer than the hello declared
+    tamper(init, items=items, padded=items, own_padded=len(items))  # one item fewer than the hello declared
     attack(resp, init.receive(accept) or b"", PaddingViolation)
 
 

@@ -115,8 +115,8 @@ def test_same_seeds_same_bytes_and_pinned_hello() -> None:
 # randomness"): header, manifest and padded size are unchanged, only "ephemeral" (seeded bytes) differs;
 # and again when the manifest's session id became the initiator's first derivation from its one seed (the
 # seed is now drawn first): the session id and the ephemeral key differ, the layout does not; and for
-# session protocol 2, whose manifest names "blindmatch-session/2".
-PINNED_HELLO_SHA256 = "c5ccb005cd90233e696b18db453871b903436b17436a678980f18c389c136d73"
+# session protocol 2, whose manifest names "blindmatch-session/2" and whose hello holds a commitment.
+PINNED_HELLO_SHA256 = "24d44a37240d4e3435ed5d1b52f550d9717193ed03080b4f33fbae6d67008140"
 
 
 def test_local_misuse() -> None:

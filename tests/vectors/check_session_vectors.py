@@ -3,7 +3,8 @@
 Run it: ``python tests/vectors/check_session_vectors.py [path.json]`` (needs blindmatch installed). It
 reads both protocol versions: ``blindmatch-session/1`` (one padding rule for both sides, record version
 1) and ``blindmatch-session/2`` (the responder pads its own set by its policy and names the rule in its
-accept; record version 2); the manifest's ``protocol`` says which. It uses
+accept, and each side commits to its seed and padded list in its first message, docs/audit.md; record
+version 2); the manifest's ``protocol`` says which. It uses
 ``cryptography``'s Ed25519, X25519, HKDF and ChaCha20-Poly1305 directly, ``blindmatch._derive`` (the seed
 derivations) and, for the PSI payloads inside the data messages, ``check_psi_vectors.py`` (which itself
 uses only ``blindmatch.hazmat`` and a hand-written layout). It does not use the session party classes,
@@ -106,6 +107,17 @@ def responder_rule(v: dict[str, Any]) -> str:
     if version_of(v["manifest"]) == 1:
         return str(proposed)
     return str(proposed if proposed in allowed else allowed[0])
+
+
+def commitment(role: str, session_id: bytes, seed: bytes, padded: list[bytes]) -> str:
+    """docs/audit.md, "The commitment" (protocol 2)."""
+    root = hashlib.sha256(b"blindmatch/audit/v1 items\x00" + len(padded).to_bytes(8, "big"))
+    for it in sorted(padded):
+        root.update(len(it).to_bytes(4, "big") + it)
+    salt = derive_key(seed, b"blindmatch/audit/v1 commitment salt")
+    h = hashlib.sha256(b"blindmatch/audit/v1 commitment\x00" + bytes([ROLE[role]]) + session_id + salt + seed)
+    h.update(root.digest())
+    return h.hexdigest()
 
 
 def padded_size(rule: str, n: int, cap: int) -> int:
@@ -229,6 +241,8 @@ def record(
         },
         "outcome": {"status": outcome[0], "error": outcome[1], "reason": outcome[2]},
     }  # fmt: skip
+    if version == 2:
+        body["audit"] = None  # the vectors' sessions name no auditor
     sig = me.key.sign(RECORD_CONTEXT + canonical_json(body))
     body["signature"] = {
         "algorithm": "ed25519", "public_key": KEY_PREFIX + me.public.hex(),
@@ -254,7 +268,13 @@ def rebuild(doc: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
     rule_r = responder_rule(v)
     na, nb = padded_size(rule, len(a), caps["initiator"]), padded_size(rule_r, len(b), caps["responder"])
     eph = {s.role: s.ephemeral.public_key().public_bytes_raw().hex() for s in (i, r)}
-    t.send(i, r, T_HELLO, canonical_json({"manifest": m, "ephemeral": eph["initiator"], "padded_size": na}))
+    a_padded = [x[0] for x in a] + dummies(i.seed, na - len(a))
+    b_padded = [y[0] for y in b] + dummies(r.seed, nb - len(b))
+    v2 = version_of(m) == 2
+    hello: dict[str, Any] = {"manifest": m, "ephemeral": eph["initiator"], "padded_size": na}
+    if v2:
+        hello["commitment"] = commitment("initiator", sid, i.seed, a_padded)
+    t.send(i, r, T_HELLO, canonical_json(hello))
     reason = v["refusal_reason"]
     if reason is not None:  # the responder's policy refuses the manifest: a signed refuse, the end
         t.send(r, i, T_REFUSE, canonical_json({"reason": reason}))
@@ -269,14 +289,13 @@ def rebuild(doc: dict[str, Any], v: dict[str, Any]) -> dict[str, Any]:
         )  # fmt: skip
         return out
     accept: dict[str, Any] = {"ephemeral": eph["responder"], "padded_size": nb}
-    if version_of(m) == 2:
+    if v2:
         accept["padding"] = rule_r
+        accept["commitment"] = commitment("responder", sid, r.seed, b_padded)
     t.send(r, i, T_ACCEPT, canonical_json(accept))
     shared = i.ephemeral.exchange(X25519PublicKey.from_public_bytes(bytes.fromhex(eph["responder"])))
     okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=t.hash, info=KEYS_INFO).derive(shared)
     k_i2r, k_r2i = okm[:32], okm[32:]
-    a_padded = [x[0] for x in a] + dummies(i.seed, na - len(a))
-    b_padded = [y[0] for y in b] + dummies(r.seed, nb - len(b))
     core = psi.rebuild({
         "mode": mode, "initiator_seed": derive_key(i.seed, LABEL_PSI).hex(),
         "responder_seed": derive_key(r.seed, LABEL_PSI).hex(),

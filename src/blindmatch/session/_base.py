@@ -19,9 +19,10 @@ from ..hazmat.group import InvalidGroupElement
 from ..psi import MalformedMessage as PsiMalformedMessage
 from ..psi import ModeNotAllowed, PeerTooLarge, UnexpectedMessage
 from ._canonjson import canonical_json
-from ._phases import Established, Facts, Listening, Proposal
+from ._phases import Established, Facts, Listening, Opening, Proposal
 from ._saved import SavedState, params_hash
 from ._states import EVENT_OF_TYPE, TERMINAL, Event, SessionState, Transition, message_types
+from .audit_package import AuditContents, package_sha256, seal_package
 from .channel import (
     HEADER_BYTES,
     ROLE_INITIATOR,
@@ -40,6 +41,7 @@ from .channel import (
     signed_bytes,
     split_message,
 )
+from .commitment import COMMITMENT_BYTES, commitment, selected_for_audit
 from .errors import (
     BadSignature,
     CapExceeded,
@@ -65,8 +67,8 @@ Clock = Callable[[], float]
 ROLE_NAMES = {ROLE_INITIATOR: "initiator", ROLE_RESPONDER: "responder"}
 MAX_HANDSHAKE_BODY = 16 * 1024
 #: The members of each handshake body (docs/sessions.md): exactly these, in canonical JSON.
-HELLO_MEMBERS = frozenset({"manifest", "ephemeral", "padded_size"})
-ACCEPT_MEMBERS = frozenset({"ephemeral", "padded_size", "padding"})
+HELLO_MEMBERS = frozenset({"manifest", "ephemeral", "padded_size", "commitment"})
+ACCEPT_MEMBERS = frozenset({"ephemeral", "padded_size", "padding", "commitment"})
 REFUSE_MEMBERS = frozenset({"reason"})
 _NOT_RECEIVING = {
     SessionState.FAILED: "this session failed; start a new one",
@@ -135,6 +137,11 @@ class PartyBase:
         self._binding = b""  # keyed digest of the own items (set by each role once it has its seed)
         self._refeed: tuple[bytes, bytes | None] | None = None  # after a restore: last input, its output
         self._restoring: SavedState | None = None  # while restore_state re-executes the consumed messages
+        self._wire: list[bytes] = []  # every message of the transcript, in order (for an audit package)
+        self._opening: Opening | None = None  # what our commitment commits to (secret until escrowed)
+        self._keys: tuple[bytes, bytes] | None = None  # the traffic keys (i2r, r2i), for the package
+        self._package: bytes | None = None  # the sealed audit package, made once when the session ends
+        self._selected: bool | None = None  # our routine-audit coin (docs/audit.md), drawn at the end
 
     # -- public state ------------------------------------------------------------------------------------
     @property
@@ -265,10 +272,70 @@ class PartyBase:
         self._forget()
 
     def _forget(self) -> None:
-        """Drop keys, ephemeral secrets, the PSI party and the own set: nothing of it can be sent any more."""
+        """Drop keys, ephemeral secrets, the PSI party and the own set: nothing of it can be sent any more
+        (an audited session first seals what the auditor needs into the audit package)."""
+        self._escrow()
         self._work = None
+        self._opening = None
+        self._keys = None
         self._received = []
         self._refeed = None
+
+    # -- commitment and audit package (docs/audit.md) -----------------------------------------------------
+    def _commit(self, seed: bytes, real: list[bytes], padded: list[bytes]) -> str:
+        """Our commitment to ``seed`` and the padded list (hex, for our first message); keeps the opening."""
+        session_id = self._facts.session_id
+        if session_id is None:  # pragma: no cover - known before the first message
+            raise LocalProtocolError("no session id")
+        value = commitment(self.role, session_id, seed, padded)
+        self._opening = Opening(seed, tuple(real), tuple(sorted(padded)), value)
+        return value.hex()
+
+    @staticmethod
+    def _commitment_of(doc: Mapping[str, Any]) -> bytes:
+        value = doc.get("commitment")
+        if not isinstance(value, str) or len(value) != 2 * COMMITMENT_BYTES or value != value.lower():
+            raise MalformedMessage("commitment must be 64 lowercase hex digits")
+        try:
+            return bytes.fromhex(value)
+        except ValueError:
+            raise MalformedMessage("commitment must be 64 lowercase hex digits") from None
+
+    def _escrow(self) -> None:
+        """Seal the audit package once, when an audited session ends (docs/audit.md)."""
+        m, work = self._facts.manifest, self._work
+        if m is None or m.audit is None or self._package is not None or work is None:
+            return
+        opening = self._opening
+        if self._role == ROLE_RESPONDER and opening is None:
+            return  # we refused (or failed before accepting): we never agreed to this auditor
+        seed = opening.seed if opening is not None else work.seed
+        contents = AuditContents(
+            role=self.role,
+            session_id=m.session_id,
+            seed=seed,
+            items=opening.items if opening is not None else (),
+            padded=opening.padded if opening is not None else (),
+            traffic_keys=self._keys,
+            transcript=tuple(self._wire),
+            commitment=opening.commitment if opening is not None else None,
+        )
+        self._package = seal_package(self._identity, m.audit.auditor, contents)
+        self._selected = selected_for_audit(seed, self._transcript.hash, m.audit.rate_ppm)
+
+    def audit_package(self) -> bytes | None:
+        """The sealed audit package of an audited session (the same bytes on every call), to hand to the
+        auditor; ``None`` when the manifest names no auditor or we never accepted it. Available once the
+        session ended (completed, refused, failed or aborted). Keep it with mode 0600."""
+        if not self.done:
+            raise LocalProtocolError("the audit package is made when the session ends")
+        return self._package
+
+    @property
+    def selected_for_audit(self) -> bool | None:
+        """Our routine-audit coin for this audited session (docs/audit.md), once it ended; ``None`` when
+        no package was made."""
+        return self._selected
 
     # -- saved state -------------------------------------------------------------------------------------
     def _params(self) -> bytes:
@@ -352,6 +419,7 @@ class PartyBase:
             body = sealer.seal(header, body)
         wire = sign_message(self._identity, header, body)
         self._transcript.add(wire)
+        self._wire.append(wire)
         self._count += 1
         self._bytes_sent += len(wire)
         return wire
@@ -370,6 +438,7 @@ class PartyBase:
 
     def _absorb(self, msg: Message) -> None:
         self._transcript.add(msg.wire)
+        self._wire.append(msg.wire)
         self._count += 1
 
     def _max_body(self, types: tuple[int, ...]) -> int:
@@ -506,6 +575,8 @@ class PartyBase:
             status=status,
             error=error,
             reason=reason,
+            auditor=m.audit.auditor if (m := f.manifest) is not None and m.audit is not None else None,
+            package_sha256=package_sha256(self._package) if self._package is not None else None,
         )
 
     def record(self) -> dict[str, Any]:

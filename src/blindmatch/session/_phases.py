@@ -18,7 +18,7 @@ from .channel import Opener, Sealer
 from .manifest import Manifest
 from .result import ResultContext
 
-__all__ = ["Established", "Facts", "Listening", "Proposal"]
+__all__ = ["Established", "Facts", "Listening", "Opening", "Proposal"]
 
 P = TypeVar("P")
 
@@ -38,6 +38,17 @@ class Facts:
 
 
 @dataclass(frozen=True, repr=False)
+class Opening:
+    """What a party's commitment commits to (docs/audit.md): its seed and padded list (sorted), with its
+    real items; kept until the session ends, then sealed into the audit package or dropped."""
+
+    seed: bytes
+    items: tuple[bytes, ...]
+    padded: tuple[bytes, ...]
+    commitment: bytes
+
+
+@dataclass(frozen=True, repr=False)
 class Proposal:
     """Initiator, until the accept: the manifest it proposes, the set it will send, and the party's seed
     (its ephemeral key, dummies and PSI randomness derive from it)."""
@@ -49,6 +60,7 @@ class Proposal:
     indicators: IndicatorItems | None  # what the own items come from (raw items: None)
     own_padded: int
     seed: bytes
+    padded: list[bytes]  # the items followed by the seed's dummies: the list the PSI party gets
 
 
 @dataclass(frozen=True, repr=False)

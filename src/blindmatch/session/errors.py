@@ -105,3 +105,7 @@ class PaddingViolation(SessionError):
 
 class InvalidRecord(MalformedFile):
     """A disclosure record is malformed, or its signature does not verify under the expected key."""
+
+
+class InvalidAuditPackage(MalformedFile):
+    """An audit package is malformed, not signed by its author, altered, or not sealed to this auditor."""

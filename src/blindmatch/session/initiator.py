@@ -119,7 +119,8 @@ class InitiatorSession(PartyBase):
             manifest=manifest, session_id=manifest.session_id, peer_key=peer.raw, peer_name=peer_name,
             own_size=len(real), own_padded=own_padded,
         )  # fmt: skip
-        self._work = Proposal(manifest, peer.raw, peer_name, real, back, own_padded, seed)
+        padded = real + dummies(seed, own_padded - len(real))
+        self._work = Proposal(manifest, peer.raw, peer_name, real, back, own_padded, seed, padded)
         self._binding = items_binding(seed, real)
 
     @classmethod
@@ -145,9 +146,11 @@ class InitiatorSession(PartyBase):
             raise InvalidParameter("the manifest is not valid at the current time")
         self._started_at = now
         _, eph_pub = ephemeral(prop.seed)
-        body = canonical_json(
-            {"manifest": m.to_dict(), "ephemeral": eph_pub.hex(), "padded_size": prop.own_padded}
-        )
+        committed = self._commit(prop.seed, prop.items, prop.padded)
+        body = canonical_json({
+            "manifest": m.to_dict(), "ephemeral": eph_pub.hex(), "padded_size": prop.own_padded,
+            "commitment": committed,
+        })  # fmt: skip
         return SessionState.AWAIT_ACCEPT, self._send(T_HELLO, body)
 
     def _expected_payload(self) -> int:
@@ -170,9 +173,11 @@ class InitiatorSession(PartyBase):
         if not isinstance(rule, str) or rule not in PADDING_RULES:
             raise MalformedMessage(f"the accept's padding must be one of {', '.join(PADDING_RULES)}")
         peer_padded = self._check_declared_size(doc.get("padded_size"), "responder", rule)
+        self._commitment_of(doc)  # well formed; only an auditor can open it
         self._learn(peer_padded=peer_padded, responder_padding=rule)
         i2r, r2i = traffic_keys(x25519_shared(eph, eph_peer), self._transcript.hash)
-        own = prop.items + dummies(prop.seed, prop.own_padded - len(prop.items))
+        self._keys = (i2r, r2i)
+        own = prop.padded
         psi, request = self._psi_party(own, cast("Mode", prop.manifest.mode), prop.seed, peer_padded)
         ctx = ResultContext(self.role, prop.manifest, prop.peer_key, prop.peer_name, len(prop.items),
                             prop.own_padded, peer_padded, prop.indicators)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -23,6 +24,7 @@ __all__ = [
     "MODES",
     "PROTOCOL",
     "PSI_SUITE",
+    "AuditTerms",
     "Manifest",
     "Policy",
 ]
@@ -52,6 +54,45 @@ def _check_purpose(purpose: str) -> None:
         raise InvalidParameter(
             "purpose is a single line without control, escape, bidi or other format characters"
         )
+
+
+@dataclass(frozen=True)
+class AuditTerms:
+    """An audited session's terms (docs/audit.md): the auditor both sides escrow their audit packages to
+    (its Ed25519 public key), the routine-audit rate per side in parts per million, and the time after
+    the session's end by which both packages must reach the auditor."""
+
+    auditor: bytes
+    rate_ppm: int = 10_000
+    deadline_s: int = 14 * 86400
+
+    def __post_init__(self) -> None:
+        if isinstance(self.auditor, PublicIdentity):
+            object.__setattr__(self, "auditor", self.auditor.raw)
+        if not isinstance(self.auditor, bytes) or len(self.auditor) != 32:
+            raise InvalidParameter("the auditor is a 32-byte Ed25519 public key")
+        PublicIdentity(self.auditor)  # a valid point, or InvalidParameter / ValueError
+        if (
+            not isinstance(self.rate_ppm, int)
+            or isinstance(self.rate_ppm, bool)
+            or not 0 <= self.rate_ppm <= 10**6
+        ):
+            raise InvalidParameter("rate_ppm is an integer in 0..1000000")
+        if (
+            not isinstance(self.deadline_s, int)
+            or isinstance(self.deadline_s, bool)
+            or not 60 <= self.deadline_s <= 366 * 86400
+        ):
+            raise InvalidParameter("deadline_s is a whole number of seconds from 60 to one year")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"auditor": self.auditor.hex(), "rate_ppm": self.rate_ppm, "deadline_s": self.deadline_s}
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> AuditTerms:
+        if not isinstance(doc, Mapping) or set(doc) != {"auditor", "rate_ppm", "deadline_s"}:
+            raise TypeError("audit must be {auditor, rate_ppm, deadline_s}")
+        return cls(_hex(doc["auditor"], 32), doc["rate_ppm"], doc["deadline_s"])
 
 
 def _check_kind(kind: str) -> None:
@@ -84,6 +125,8 @@ class Manifest:
     library_version: str = __version__
     #: Tag of the fingerprint profile the ``prompt-band`` items were made with (``None``: no bands).
     prompt_profile: str | None = None
+    #: The audit terms of an audited session (docs/audit.md); ``None``: not audited.
+    audit: AuditTerms | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.session_id, bytes) or len(self.session_id) != SESSION_ID_BYTES:
@@ -117,6 +160,8 @@ class Manifest:
             _check_kind(self.prompt_profile)
             if BAND_KIND not in self.kinds:
                 raise InvalidParameter(f"a prompt profile is named only with the kind {BAND_KIND!r}")
+        if self.audit is not None and not isinstance(self.audit, AuditTerms):
+            raise InvalidParameter("audit must be AuditTerms or None")
 
     @classmethod
     def propose(
@@ -133,12 +178,14 @@ class Manifest:
         rng: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], float] = time.time,
         prompt_profile: str | None = None,
+        audit: AuditTerms | None = None,
     ) -> Manifest:
         """A manifest with a random session id, valid from now for ``validity_s`` seconds.
 
         ``max_items`` is one cap for both sides or ``(initiator_cap, responder_cap)``. ``prompt_profile``
         is the :attr:`~blindmatch.fingerprints.FingerprintProfile.tag` of the ``prompt-band`` items, so a
         responder that fingerprints under another profile refuses instead of silently matching nothing.
+        ``audit`` names the auditor (docs/audit.md).
         """
         if isinstance(max_items, tuple):
             cap_i, cap_r = max_items
@@ -160,6 +207,7 @@ class Manifest:
             initiator_key=initiator.raw,
             responder_key=responder.raw,
             prompt_profile=prompt_profile,
+            audit=audit,
         )
 
     def cap_of(self, role: str) -> int:
@@ -187,6 +235,8 @@ class Manifest:
         }
         if self.prompt_profile is not None:  # absent otherwise: manifests without bands are unchanged
             doc["prompt_profile"] = self.prompt_profile
+        if self.audit is not None:  # absent otherwise, like prompt_profile
+            doc["audit"] = self.audit.to_dict()
         return doc
 
     @classmethod
@@ -219,6 +269,7 @@ class Manifest:
                 responder_key=_hex(doc["responder_key"], 32),
                 library_version=doc["library_version"],
                 prompt_profile=doc.get("prompt_profile"),
+                audit=AuditTerms.from_dict(doc["audit"]) if "audit" in doc else None,
             )
         except UnsupportedVersion:
             raise
@@ -253,7 +304,9 @@ class Policy:
     ``max_validity_s``: the longest validity window; ``clock_skew_s``: tolerance when checking that window
     against the local clock. ``prompt_profile``: the fingerprint profile tag our ``prompt-band`` items are
     made with (``None``: we hold no bands); a manifest naming another profile, naming one when we hold
-    none, or proposing prompts without our profile is refused.
+    none, or proposing prompts without our profile is refused. ``auditor``: the Ed25519 public key of
+    the one auditor we escrow audit packages to (docs/audit.md): a manifest naming another auditor, or
+    none when we name one, is refused, and so is an audited manifest when we name none.
     """
 
     allowed_peers: frozenset[str] | None = None
@@ -265,8 +318,13 @@ class Policy:
     max_validity_s: int = 24 * 3600
     clock_skew_s: int = 300
     prompt_profile: str | None = None
+    auditor: bytes | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.auditor, PublicIdentity):
+            object.__setattr__(self, "auditor", self.auditor.raw)
+        if self.auditor is not None and (not isinstance(self.auditor, bytes) or len(self.auditor) != 32):
+            raise InvalidParameter("the policy's auditor is a 32-byte Ed25519 public key")
         rules = self.paddings
         if (
             not isinstance(rules, tuple | list)
@@ -313,7 +371,20 @@ class Policy:
             )
         if manifest.not_after - manifest.not_before > self.max_validity_s:
             return f"validity window longer than {self.max_validity_s} s"
-        return self._prompt_refusal(manifest)
+        return self._audit_refusal(manifest) or self._prompt_refusal(manifest)
+
+    def _audit_refusal(self, manifest: Manifest) -> str | None:
+        terms, ours = manifest.audit, self.auditor
+        if terms is None and ours is not None:
+            return f"this responder takes only audited sessions (auditor {PublicIdentity(ours).fingerprint})"
+        if terms is not None and ours is None:
+            return "audited sessions are not offered by this responder (no auditor configured)"
+        if terms is not None and ours is not None and not hmac.compare_digest(terms.auditor, ours):
+            return (
+                f"the proposed auditor {PublicIdentity(terms.auditor).fingerprint} is not ours "
+                f"({PublicIdentity(ours).fingerprint})"
+            )
+        return None
 
     def _prompt_refusal(self, manifest: Manifest) -> str | None:
         theirs, ours = manifest.prompt_profile, self.prompt_profile

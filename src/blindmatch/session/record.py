@@ -82,6 +82,9 @@ class RecordSummary:
     reason: str | None
     #: The rule the responder padded its set with (stated in its accept); ``None`` before the accept.
     responder_padding: str | None = None
+    #: An audited session's auditor (Ed25519 key) and the SHA-256 of our sealed audit package.
+    auditor: bytes | None = None
+    package_sha256: bytes | None = None
 
 
 def _learned(s: RecordSummary) -> dict[str, Any]:
@@ -149,6 +152,12 @@ def record_body(s: RecordSummary) -> dict[str, Any]:
             "psi_suite": PSI_SUITE,
             "peer_library": m.library_version if m is not None and s.role == "responder" else None,
         },
+        "audit": {
+            "auditor": PublicIdentity(s.auditor).to_text(),
+            "package_sha256": s.package_sha256.hex() if s.package_sha256 is not None else None,
+        }
+        if s.auditor is not None
+        else None,
         "outcome": {
             "status": s.status,
             "error": s.error,
@@ -223,6 +232,17 @@ def _check_schema(doc: Mapping[str, Any]) -> None:
         raise InvalidRecord("record member 'padding' has the wrong type")
     if doc["version"] >= 2 and not _padding_v2(padding):
         raise InvalidRecord("record member 'padding' must be {initiator: rule, responder: rule or null}")
+    if doc["version"] >= 2:
+        audit = doc.get("audit", "missing")
+        if audit == "missing":
+            raise InvalidRecord("record lacks the member 'audit'")
+        if audit is not None and (
+            not isinstance(audit, dict)
+            or set(audit) != {"auditor", "package_sha256"}
+            or not isinstance(audit["auditor"], str)
+            or not isinstance(audit["package_sha256"], str | type(None))
+        ):
+            raise InvalidRecord("record member 'audit' must be null or {auditor, package_sha256}")
     if doc["role"] not in ("initiator", "responder"):
         raise InvalidRecord("record member 'role' must be 'initiator' or 'responder'")
     if doc["outcome"].get("status") not in ("completed", "refused", "failed"):

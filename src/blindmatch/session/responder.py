@@ -154,6 +154,7 @@ class ResponderSession(PartyBase):
             self._seen.add(manifest.session_id)
         eph_peer = self._ephemeral_of(doc)
         peer_padded = self._check_declared_size(doc.get("padded_size"), "initiator", manifest.padding)
+        self._commitment_of(doc)  # well formed; only an auditor can open it
         self._learn(peer_padded=peer_padded)
         self._absorb(msg)
         # the decision comes first, from the manifest and the policy only (not even the time it takes to
@@ -182,9 +183,12 @@ class ResponderSession(PartyBase):
         eph, eph_pub = ephemeral(listening.seed)
         shared = x25519_shared(eph, eph_peer)  # a small-order key fails here, before the accept is sent
         own = real + dummies(listening.seed, own_padded - len(real))
-        accept = {"ephemeral": eph_pub.hex(), "padded_size": own_padded, "padding": rule}
+        committed = self._commit(listening.seed, real, own)
+        accept = {"ephemeral": eph_pub.hex(), "padded_size": own_padded, "padding": rule,
+                  "commitment": committed}  # fmt: skip
         out = self._send(T_ACCEPT, canonical_json(accept))
         i2r, r2i = traffic_keys(shared, self._transcript.hash)
+        self._keys = (i2r, r2i)
         modes = (cast("Mode", manifest.mode),)
         saved = self._restoring.psi if self._restoring is not None else None
         if saved is not None:  # restoring: the PSI party from its own saved state (no PSI work redone)
