@@ -10,7 +10,14 @@ from pathlib import Path
 
 from .errors import BlindmatchError, FileAccessError, MalformedFile
 
-__all__ = ["atomic_write", "check_regular_target", "read_capped", "remove_quietly", "wipe_and_remove"]
+__all__ = [
+    "atomic_write",
+    "check_private_file",
+    "check_regular_target",
+    "read_capped",
+    "remove_quietly",
+    "wipe_and_remove",
+]
 
 
 def atomic_write(path: str | Path, data: bytes, *, mode: int = 0o644) -> Path:
@@ -62,6 +69,33 @@ def check_regular_target(path: str | Path) -> None:
         elif stat.S_ISDIR(st.st_mode):
             what = "a folder"
         raise FileAccessError(f"{p} is not a regular file ({what}): it is not replaced")
+
+
+def check_private_file(
+    path: str | Path, *, what: str = "file", error: type[BlindmatchError] = FileAccessError
+) -> os.stat_result | None:
+    """Refuse a secret local file (a state file, the store) unless it is this user's own private regular file.
+
+    Raises ``error`` for a symbolic link (never followed: a later rewrite would leave the target behind),
+    anything but a regular file, and (on POSIX) a file owned by another user or open to other users, as
+    ssh does for keys. Returns the file's ``lstat``, or None when there is no such file.
+    """
+    p = Path(path)
+    try:
+        st = p.lstat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise error(f"cannot read {p}: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise error(f"{p} is a symbolic link; give the {what}'s own path")
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{p} is not a regular file")
+    if os.name == "posix" and st.st_uid != os.geteuid():
+        raise error(f"{p} is owned by another user; a {what} must be this user's own")
+    if os.name == "posix" and st.st_mode & 0o077:
+        raise error(f"{p} is accessible by other users (mode {st.st_mode & 0o777:o}); expected 600")
+    return st
 
 
 def read_capped(

@@ -31,7 +31,7 @@ from ..session import (
     Policy,
     ResponderSession,
 )
-from ..transport import DailySessionBudget, SessionBudgetExceeded
+from ..transport import SessionBudget, SessionBudgetExceeded
 from ._common import Messages, add_deprecated_alias, positive_int
 from .exitcodes import CliError, ExitCode
 from .progress import Progress
@@ -340,7 +340,7 @@ class BudgetPolicy(Policy):
     it charges before any other check, so refused proposals (probes) cost the peer a session too.
     """
 
-    budget: DailySessionBudget | None = None
+    budget: SessionBudget | None = None
 
     def refusal(self, manifest: Any, peer_name: str) -> str | None:
         if self.budget is not None:
@@ -362,7 +362,7 @@ def _allowed_kinds(allowed: list[str] | None, prompt_profile: str | None) -> fro
 
 
 def build_policy(
-    args: argparse.Namespace, budget: DailySessionBudget | None = None, *, prompt_profile: str | None = None
+    args: argparse.Namespace, budget: SessionBudget | None = None, *, prompt_profile: str | None = None
 ) -> Policy:
     try:
         return BudgetPolicy(

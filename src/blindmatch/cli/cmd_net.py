@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import time
 from typing import TypeAlias
@@ -19,10 +20,12 @@ from ..transport import (
     DEFAULT_HOST,
     DEFAULT_MAX_FRAME,
     DEFAULT_TIMEOUT,
-    DailySessionBudget,
     PeerDisconnected,
     Server,
     SessionOutcome,
+    StateStore,
+    StoredSessionBudget,
+    StoreError,
     connect_and_run,
 )
 from ._common import Messages, port_number, positive_float, positive_int
@@ -48,6 +51,9 @@ from .exitcodes import CliError, ExitCode
 from .progress import Progress
 
 __all__ = ["add_parsers"]
+
+#: The store's file name in --out-dir when serve is given no --store.
+STORE_NAME = "blindmatch-store.sqlite3"
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -84,7 +90,11 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     _add_net_args(s, server=True)
     s.add_argument("--max-sessions", type=positive_int, metavar="N", help="stop after N sessions")
     s.add_argument("--sessions-per-day", type=positive_int, default=24, metavar="N",
-                   help="per-peer budget of sessions per UTC day (default: 24)")  # fmt: skip
+                   help="per-peer budget of sessions per UTC day (default: 24), kept in --store")  # fmt: skip
+    s.add_argument("--store", metavar="FILE",
+                   help="SQLite file of what serve keeps across restarts: the daily session budgets "
+                   "(created with mode 0600; servers may share one; default: "
+                   f"{STORE_NAME} in --out-dir)")  # fmt: skip
     s.add_argument("--session-timeout", type=positive_float, default=3600.0, metavar="SECONDS",
                    help="longest a whole session may take (default: 3600)")  # fmt: skip
     s.add_argument("--handshake-timeout", type=positive_float, default=DEFAULT_HANDSHAKE_TIMEOUT,
@@ -333,6 +343,14 @@ async def _serve(args: argparse.Namespace, sessions: _ServeSessions, msgs: Messa
     await server.serve()
 
 
+def _open_store(args: argparse.Namespace) -> StateStore:
+    """The store of ``--store`` (default: :data:`STORE_NAME` in ``--out-dir``), or exit 5 (LOCAL)."""
+    try:
+        return StateStore(args.store or os.path.join(args.out_dir, STORE_NAME))
+    except StoreError as exc:
+        raise CliError(ExitCode.LOCAL, str(exc)) from None
+
+
 def run_serve(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
     identity = load_identity(args.identity)
@@ -341,13 +359,14 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CliError(ExitCode.LOCAL, f"no peers in {args.peers}: nobody could connect")
     check_out_dir(args.out_dir)
     iset = load_inputs(args, msgs)
-    budget = DailySessionBudget(args.sessions_per_day)
+    store = _open_store(args)  # before listening: a store that cannot be used stops serve here
+    budget = StoredSessionBudget(store, args.sessions_per_day)
     items = session_items(iset, args.near_duplicates, msgs)
     check_own_cap(items, int(args.max_own_items))
     policy = build_policy(args, budget, prompt_profile=items.profile.tag if items.profile else None)
     sessions = _ServeSessions(args, msgs, identity, peers, policy, iset)
     what = f"{len(items)} items" if items.profile else f"{len(iset)} indicators"
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt), store:
         asyncio.run(_serve(args, sessions, msgs, what))
     if sessions.stopped_by is not None:
         code = ExitCode.TERMINATED if sessions.stopped_by == signal.SIGTERM else ExitCode.INTERRUPTED

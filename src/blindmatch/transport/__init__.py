@@ -1,11 +1,12 @@
-"""Moving protocol messages between labs: TCP frames (asyncio) and message/state files.
+"""Moving protocol messages between labs: TCP frames (asyncio) and message/state files; the SQLite store of
+what a server keeps across restarts (per-peer daily session budgets).
 
 Protocol parties stay sans-I/O; this package only carries their bytes.
 """
 
 from __future__ import annotations
 
-from .budget import DailySessionBudget
+from .budget import DailySessionBudget, SessionBudget, StoredSessionBudget
 from .driver import InitiatingParty, Party, abort_party, next_frame_limit, run_party
 from .errors import (
     FrameTooLarge,
@@ -28,6 +29,7 @@ from .files import (
     write_state,
 )
 from .framing import DEFAULT_MAX_FRAME, DEFAULT_TIMEOUT, FramedConnection
+from .store import StateStore, StoreError, StoreVersionError
 from .tcp import (
     DEFAULT_FIRST_BYTE_TIMEOUT,
     DEFAULT_HANDSHAKE_TIMEOUT,
@@ -57,9 +59,14 @@ __all__ = [
     "PeerUnreachable",
     "Server",
     "ServerStats",
+    "SessionBudget",
     "SessionBudgetExceeded",
     "SessionOutcome",
     "StateFileError",
+    "StateStore",
+    "StoreError",
+    "StoreVersionError",
+    "StoredSessionBudget",
     "TooManySessions",
     "abort_party",
     "connect_and_run",

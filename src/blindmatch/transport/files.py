@@ -8,13 +8,11 @@ steps of a file-based exchange, including secret scalars).
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .._fileio import atomic_write, read_capped, wipe_and_remove
+from .._fileio import atomic_write, check_private_file, read_capped, wipe_and_remove
 from ..errors import FileAccessError
 
 __all__ = [
@@ -74,20 +72,8 @@ def read_state(path: str | Path, *, max_bytes: int = DEFAULT_MAX_MESSAGE) -> byt
     """Read a state file, refusing one that others can read or write (as ssh does for keys) and a symbolic
     link (the next step would replace the link by a file and leave the secret target behind, unwiped)."""
     p = Path(path)
-    try:
-        st = p.lstat()
-    except FileNotFoundError:
-        raise StateFileError(f"state file {p} not found (already finished, or failed and deleted?)") from None
-    except OSError as exc:
-        raise StateFileError(f"cannot read {p}: {exc.strerror or exc}") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise StateFileError(f"{p} is a symbolic link; give the state file's own path")
-    if not stat.S_ISREG(st.st_mode):
-        raise StateFileError(f"{p} is not a regular file")
-    if os.name == "posix" and st.st_uid != os.geteuid():
-        raise StateFileError(f"{p} is owned by another user; a state file must be this user's own")
-    if os.name == "posix" and st.st_mode & 0o077:
-        raise StateFileError(f"{p} is accessible by other users (mode {st.st_mode & 0o777:o}); expected 600")
+    if check_private_file(p, what="state file", error=StateFileError) is None:
+        raise StateFileError(f"state file {p} not found (already finished, or failed and deleted?)")
     return read_capped(p, max_bytes, what="state file", read_error=StateFileError)
 
 
