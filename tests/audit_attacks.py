@@ -79,20 +79,46 @@ from blindmatch.session.result import ResultContext
 
 __all__ = [
     "ATTACKS",
+    "A_ONLY",
     "A_VALUES",
+    "B_ONLY",
     "B_VALUES",
     "COUNT_MODES",
+    "GUESSES_A",
+    "GUESSES_B",
     "MUTUAL_MODES",
     "SHARED",
+    "SWAPPED_A",
+    "SWAPPED_B",
     "Attack",
     "AttackRun",
+    "ForgedHashesResponder",
+    "GuessesAsDummiesInitiator",
+    "GuessesAsDummiesResponder",
     "Loot",
+    "LyingConfirmInitiator",
+    "PerItemScalarInitiator",
+    "PerItemScalarResponder",
     "RecordingInitiator",
     "RecordingResponder",
+    "ReusedScalarResponder",
+    "ReusedSeedInitiator",
+    "SwappedSetInitiator",
+    "SwappedSetResponder",
+    "forged_hashes_responder",
+    "guesses_as_dummies_initiator",
+    "guesses_as_dummies_responder",
     "items",
+    "lying_confirm_initiator",
+    "per_item_scalars_initiator",
+    "per_item_scalars_responder",
     "request_elements",
     "response_elements",
+    "reused_scalar_initiator",
+    "reused_scalar_responder",
     "run_attack",
+    "swapped_set_initiator",
+    "swapped_set_responder",
 ]
 
 # Labels of the cheaters' own derived choices (never one of the library's labels).
@@ -111,8 +137,8 @@ B_ONLY = [f"b{i}@lab-b.example" for i in range(25)]
 A_VALUES = A_ONLY + SHARED
 B_VALUES = SHARED + B_ONLY
 # What the swapping / guessing cheaters run with instead (see the runners).
-SWAPPED_A = A_ONLY + B_ONLY[:5]  # S' for the initiator: none of the shared items, five of B's own
-SWAPPED_B = SHARED[:2] + A_ONLY[:3] + B_ONLY  # S' for the responder: three of A's own instead of 3 shared
+SWAPPED_A = A_ONLY + B_ONLY[:3]  # S' for the initiator: none of the shared items, three of B's own
+SWAPPED_B = SHARED[:2] + A_ONLY[:4] + B_ONLY  # S' for the responder: four of A's own, not 3 of the shared
 GUESSES_A = [B_ONLY[0], "nobody@nowhere.example", B_ONLY[1], B_ONLY[2]]  # fills the initiator's 4 slots
 GUESSES_B = [A_ONLY[0], "nobody@nowhere.example"]  # fills the responder's 2 slots
 DEFAULT_SEED = b"attack"
