@@ -44,6 +44,22 @@ session on the standard sets below and returns ``(initiator, responder, wire)``)
 
 Each strategy is deterministic: its own choices derive from the party's seed under labels of this module.
 Only public or underscore-internal APIs of the library are used; nothing under ``src/`` is changed.
+
+Internals the overrides rely on (keep them, or update this module with them):
+
+* session, every strategy: ``InitiatorSession._psi_party(own, mode, seed, peer_padded) -> (psi, request)``
+  with ``own`` the real items then the dummies and ``seed`` the session seed (``RecordingInitiator``);
+  ``ResponderSession._accept(ctx, eph_peer)`` leaving an ``Established`` in ``_work`` whose ``psi`` (its
+  ``_items``: real items then dummies) and ``seed`` are read and whose ``psi`` is replaced
+  (``RecordingResponder``); ``_phase``, ``_workers``; ``session._seeded.psi_seed`` and ``dummies``;
+  ``padding.DUMMY_PREFIX``; the session driving ``start``/``finish`` and ``respond``/``finish`` and
+  reading ``psi.result``.
+* PSI party: ``_blind_own(scalar, order)`` (per-item, reused scalar), ``_blind_peer(scalar, elements,
+  key)`` (reused scalar), ``Initiator._finish`` (per-item, lying confirm), ``Responder._respond`` (forged
+  hashes), ``Responder._finish`` (per-item); the attributes ``_seed _order _sid _mode _m1 _m2 _output
+  _result _their_hashes _peer_size _max_peer_items`` and ``_matched``; ``psi._base._compare_key``,
+  ``_transcript_hash``, ``DST_HASH_TO_GROUP``; ``psi._seeded.party_scalar``; the ``psi._wire`` codecs;
+  ``hazmat.group``'s ``blind``, ``blind_and_hash``, ``hash_to_group``, ``clamp_scalar``.
 """
 
 from __future__ import annotations
