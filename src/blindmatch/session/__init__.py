@@ -8,10 +8,12 @@ sans-I/O like the PSI core: bytes in, bytes out. See docs/sessions.md and docs/t
 from __future__ import annotations
 
 from ._states import SessionState
+from .audit_package import open_package, read_package_header
 from .errors import (
     BadSignature,
     CapExceeded,
     Expired,
+    InvalidAuditPackage,
     InvalidRecord,
     MalformedMessage,
     OutOfOrder,
@@ -28,7 +30,16 @@ from .errors import (
     WrongSession,
 )
 from .identity import Identity, PublicIdentity, fingerprints_match, normalize_fingerprint
-from .manifest import CHANNEL_SUITE, DEFAULT_PADDINGS, MODES, PROTOCOL, PSI_SUITE, Manifest, Policy
+from .manifest import (
+    CHANNEL_SUITE,
+    DEFAULT_PADDINGS,
+    MODES,
+    PROTOCOL,
+    PSI_SUITE,
+    AuditTerms,
+    Manifest,
+    Policy,
+)
 from .padding import PADDING_RULES, padded_size
 from .parties import InitiatorSession, ResponderSession, SessionParty, SessionResult, run_session_in_memory
 from .peers import Peer, PeerStore
@@ -41,11 +52,13 @@ __all__ = [
     "PADDING_RULES",
     "PROTOCOL",
     "PSI_SUITE",
+    "AuditTerms",
     "BadSignature",
     "CapExceeded",
     "Expired",
     "Identity",
     "InitiatorSession",
+    "InvalidAuditPackage",
     "InvalidRecord",
     "MalformedMessage",
     "Manifest",
@@ -71,7 +84,9 @@ __all__ = [
     "WrongSession",
     "fingerprints_match",
     "normalize_fingerprint",
+    "open_package",
     "padded_size",
+    "read_package_header",
     "run_session_in_memory",
     "verify_record",
 ]
