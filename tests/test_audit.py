@@ -7,12 +7,20 @@ import dataclasses
 import hashlib
 
 import pytest
-from session_support import ALICE, BOB, CAROL, make_parties, step
+from session_support import ALICE, BOB, CAROL, Clock, make_parties, seeded_rng, step, trust
 
 from blindmatch import audit, sign_audit_report, verify_audit_report
 from blindmatch.auditing import FINDINGS, InvalidAuditReport
 from blindmatch.psi import MODES
-from blindmatch.session import AuditTerms, Identity, InvalidAuditPackage, Policy, open_package
+from blindmatch.session import (
+    AuditTerms,
+    Identity,
+    InitiatorSession,
+    InvalidAuditPackage,
+    Policy,
+    ResponderSession,
+    open_package,
+)
 
 AUDITOR = Identity.from_seed(hashlib.sha256(b"auditor").digest())
 TERMS = AuditTerms(AUDITOR.public.raw, rate_ppm=500_000, deadline_s=7 * 86400)
@@ -91,3 +99,27 @@ def test_findings_are_a_fixed_list() -> None:
                 "dummies-replaced", "scalar-reused", "seed-reused", "package-missing"}  # fmt: skip
     assert expected <= set(FINDINGS)
     assert dataclasses.is_dataclass(TERMS) and ALICE != BOB
+
+
+def test_a_seed_seen_in_an_earlier_audit_is_a_finding() -> None:
+    def session(init_seed: bytes) -> tuple[InitiatorSession, ResponderSession]:
+        clock = Clock()
+        init = InitiatorSession(ALICE, BOB.public, items_by_kind={"email": ["a@x.org", "b@x.org"]},
+                                max_items=8, purpose="t", audit=TERMS, rng=seeded_rng(init_seed),
+                                clock=clock)  # fmt: skip
+        policy = Policy(max_items_responder=8, auditor=AUDITOR.public.raw)
+        resp = ResponderSession(BOB, trust(("alice", ALICE)), policy, items_by_kind={"email": ["b@x.org"]},
+                                rng=seeded_rng(b"same responder seed"), clock=clock)  # fmt: skip
+        step(init, resp)
+        return init, resp
+
+    def report(parties: tuple[InitiatorSession, ResponderSession], **kw: object):  # type: ignore[no-untyped-def]
+        pk = [p.audit_package() for p in parties]
+        return audit(AUDITOR, pk, [p.record() for p in parties], **kw)  # type: ignore[arg-type]
+
+    first = report(session(b"monday"))
+    assert first.clean
+    digest = first.sides["responder"].seed_digest
+    later = report(session(b"tuesday"), seen_seeds={digest})
+    assert [f.code for f in later.sides["responder"].findings] == ["seed-reused"]
+    assert later.sides["initiator"].status == "clean"
