@@ -123,3 +123,33 @@ def test_a_seed_seen_in_an_earlier_audit_is_a_finding() -> None:
     later = report(session(b"tuesday"), seen_seeds={digest})
     assert [f.code for f in later.sides["responder"].findings] == ["seed-reused"]
     assert later.sides["initiator"].status == "clean"
+
+
+def test_an_aborted_session_still_escrows_and_audits() -> None:
+    init, resp = make_parties(mode="mutual", audit=TERMS, policy=Policy(auditor=AUDITOR.public.raw))
+    accept = resp.receive(init.start())
+    assert accept is not None
+    request = init.receive(accept)
+    assert request is not None
+    response = resp.receive(request)
+    assert response is not None
+    init.receive(response)  # the initiator has its result and keeps the confirm to itself
+    resp.abort("the peer stopped answering")
+    records = [init.record(), resp.record()]
+    assert records[1]["outcome"]["status"] == "failed"
+    report = audit(AUDITOR, [init.audit_package(), resp.audit_package()], records)  # type: ignore[list-item]
+    assert report.clean, report.findings
+    assert report.transcript_hash == init.transcript_hash  # the longer copy: the confirm was sent
+
+
+def test_routine_audit_coin_is_each_sides_own() -> None:
+    from blindmatch.session.commitment import selected_for_audit
+
+    assert selected_for_audit(b"\x01" * 32, b"\x02" * 32, 0) is False
+    assert selected_for_audit(b"\x01" * 32, b"\x02" * 32, 1_000_000) is True
+    coins = [selected_for_audit(i.to_bytes(32, "big"), b"\x02" * 32, 250_000) for i in range(400)]
+    assert 60 < sum(coins) < 140  # about a quarter
+    init, resp = audited(seed=b"coin")
+    report = audit(AUDITOR, [init.audit_package(), resp.audit_package()], [init.record(), resp.record()])  # type: ignore[attr-defined,list-item]
+    assert report.sides["initiator"].selected == init.selected_for_audit  # type: ignore[attr-defined]
+    assert report.sides["responder"].selected == resp.selected_for_audit  # type: ignore[attr-defined]
