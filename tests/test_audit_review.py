@@ -191,6 +191,42 @@ def test_replayed_hello_frames_the_responder() -> None:
     assert report.sides["responder"].status == "clean", codes(report, "responder")
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="HIGH: the same replay lets a cheater escape: the initiator runs the per-item-scalar attack "
+    "(cardinality: learns WHICH items match) in run 1, replays its hello honestly in run 2, and submits run "
+    "2's package with the victim's run-1 package; the audit takes run 2 as the reference, blames the "
+    "responder and finds the initiator clean",
+)
+def test_replayed_hello_lets_a_cheating_initiator_escape() -> None:
+    clock = Clock()
+
+    def initiator(cls: type[InitiatorSession]) -> InitiatorSession:
+        return cls(ALICE, BOB.public, items=audit_attacks.items(audit_attacks.A_VALUES), kinds=("email",),
+                   mode="cardinality", max_items=64, padding="pow2", purpose="joint abuse review",
+                   rng=seeded_rng(b"replayer"), clock=clock, audit=TERMS)  # fmt: skip
+
+    def responder(seed: bytes) -> ResponderSession:
+        return ResponderSession(BOB, trust(("alice", ALICE)), Policy(max_items_responder=64,
+                                auditor=AUDITOR.public.raw), items_by_kind={"email": audit_attacks.B_VALUES},
+                                rng=seeded_rng(seed), clock=clock)  # fmt: skip
+
+    cheat, resp1 = initiator(audit_attacks.PerItemScalarInitiator), responder(b"r1")
+    step(cheat, resp1)
+    assert cheat.loot.matched_items  # type: ignore[attr-defined]  # it learned which items are shared
+    honest_rerun, resp2 = initiator(audit_attacks.RecordingInitiator), responder(b"r2")
+    try:
+        step(honest_rerun, resp2)
+    except Replayed:
+        return
+    both = audit(AUDITOR, [cheat.audit_package(), resp1.audit_package()], [cheat.record(), resp1.record()])
+    assert "foreign-scalar" in codes(both, "initiator")  # what the honest submission shows
+    report = audit(AUDITOR, [honest_rerun.audit_package(), resp1.audit_package()],
+                   [honest_rerun.record(), resp1.record()])  # fmt: skip
+    assert report.sides["initiator"].status == "findings"
+    assert report.sides["responder"].status == "clean", codes(report, "responder")
+
+
 # --- 2. packages: outsiders, foreign auditors, unaudited sessions -----------------------------------------
 
 
@@ -700,4 +736,17 @@ def test_cheater_altering_its_copy_of_its_own_message_is_blamed() -> None:
     pkg = reseal(BOB, resp.audit_package(), transcript=(*wire[:3], fake))
     report = audit(AUDITOR, [init.audit_package(), pkg], [init.record(), resp.record()])
     assert "transcript-mismatch" in codes(report, "responder")
+    assert report.sides["initiator"].status == "clean"
+
+
+def test_truncating_own_copy_before_the_cheat_is_still_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Held: a cheater whose package stops before its cheating message (a 'common prefix') is re-executed
+    against the victim's longer copy, which holds what it actually sent."""
+    monkeypatch.setattr(audit_attacks, "AUDIT", TERMS)
+    run = audit_attacks.ATTACKS["per-item-scalars-responder"].run("mutual-cardinality")
+    pkg = reseal(BOB, run.responder.audit_package(), transcript=tuple(run.wire[:3]))
+    named = {"auditor": AUDITOR.public.to_text(), "package_sha256": package_sha256(pkg).hex()}
+    rec = resign(BOB, run.responder.record(), audit=named)
+    report = audit(AUDITOR, [run.initiator.audit_package(), pkg], [run.initiator.record(), rec])
+    assert "foreign-scalar" in codes(report, "responder")
     assert report.sides["initiator"].status == "clean"
