@@ -1,8 +1,9 @@
 """Adversarial review of the audit construction (docs/audit.md): a cheating lab or an outsider against
 ``blindmatch.audit``, the packages, the records, the commitment and the routine-audit coin.
 
-Each ``xfail(strict=True)`` test demonstrates a hole: it asserts what the construction should guarantee
-and fails today. The plain tests are attacks that the construction withstood (kept as regressions).
+Each test was first committed as ``xfail(strict=True)``, demonstrating a hole (it asserted what the
+construction should guarantee and failed); the markers went with the fixes. The tests marked "Held" are
+attacks the construction withstood from the start (kept as regressions).
 Nothing under src/ is changed; the cheaters use only what a party holds (its identity, its own package
 contents, its own signed record, the wire) plus the auditor's public key.
 """
@@ -122,12 +123,6 @@ def codes(report: Any, role: str) -> list[str]:
 # --- 1. framing an honest party through the transcript comparison -----------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="CRITICAL: _reference takes the author of the first differing message "
-                   "from the initiator's copy only and read_flow does not enforce the state machine "
-                   "(who sends "
-                   "which message type at which index): a cheating responder puts a message signed by itself "
-                   "where the initiator's request was; the honest initiator is blamed and the responder's "
-                   "real (forged) response is never re-executed")  # fmt: skip
 def test_responder_overwrites_initiator_slot_frames_initiator_and_escapes(monkeypatch: pytest.MonkeyPatch
                                                                           ) -> None:  # fmt: skip
     monkeypatch.setattr(audit_attacks, "AUDIT", TERMS)
@@ -155,12 +150,6 @@ def test_responder_overwrites_initiator_slot_frames_initiator_and_escapes(monkey
     assert report.sides["responder"].status == "findings"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HIGH: the cheater's package may hold the transcript of another session "
-    "with the same peer; the copies differ at message 0, authored by the initiator, so an honest "
-    "initiator is blamed (transcript-mismatch) and audited against the other session",
-)
 def test_transcript_of_another_session_in_responder_package_frames_initiator() -> None:
     init1, resp1, _ = session(seed=b"first")
     _, _, wire2 = session(seed=b"second")  # an earlier (or later) session between the same labs
@@ -170,13 +159,6 @@ def test_transcript_of_another_session_in_responder_package_frames_initiator() -
     assert "transcript-mismatch" in codes(report, "responder")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HIGH: an initiator replays its own hello (ResponderSession has no "
-    "replay cache unless seen_session_ids is passed; the CLI's is per process): the honest "
-    "responder signs two accepts for one hello, and the initiator submits the other run's package; "
-    "the responder is blamed for a 'transcript-mismatch' it did not commit",
-)
 def test_replayed_hello_frames_the_responder() -> None:
     clock = Clock()
     init1, resp1 = parties(seed=b"x", clock=clock, resp_seed=b"r1")
@@ -191,13 +173,6 @@ def test_replayed_hello_frames_the_responder() -> None:
     assert report.sides["responder"].status == "clean", codes(report, "responder")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HIGH: the same replay lets a cheater escape: the initiator runs the per-item-scalar attack "
-    "(cardinality: learns WHICH items match) in run 1, replays its hello honestly in run 2, and submits run "
-    "2's package with the victim's run-1 package; the audit takes run 2 as the reference, blames the "
-    "responder and finds the initiator clean",
-)
 def test_replayed_hello_lets_a_cheating_initiator_escape() -> None:
     clock = Clock()
 
@@ -230,12 +205,6 @@ def test_replayed_hello_lets_a_cheating_initiator_escape() -> None:
 # --- 2. packages: outsiders, foreign auditors, unaudited sessions -----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HIGH: a package that does not open is never checked against the "
-    "manifest's party of its role: any key (an outsider) can sign a junk 'initiator' package "
-    "and the honest initiator gets 'package-unopenable'",
-)
 def test_outsider_junk_package_frames_a_side_as_unopenable() -> None:
     init, resp, _ = session()
     sid = contents_of(resp.audit_package()).session_id
@@ -248,14 +217,6 @@ def test_outsider_junk_package_frames_a_side_as_unopenable() -> None:
     assert "package-unopenable" not in codes(report, "initiator")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: a foreign package makes audit() raise instead of being set "
-    "aside: an unopenable one listed before the real one gives 'two packages of the initiator', one "
-    "that opens (an outsider sealed to the auditor) gives 'not signed by the session's initiator'; "
-    "whoever can hand the auditor a file blocks the audit, and a cheater can swap its own package "
-    "for such a file",
-)
 @pytest.mark.parametrize("kind", ["unopenable-first", "opens"])
 def test_foreign_package_blocks_the_audit(kind: str) -> None:
     init, resp, _ = session()
@@ -282,12 +243,6 @@ def test_cheater_making_its_own_package_unopenable_is_blamed() -> None:
     assert report.sides["initiator"].status == "clean"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: audit() never checks that the manifest names this auditor: an "
-    "auditor the labs never agreed on (friendly to the cheater, who re-seals its own package to it) "
-    "signs a report blaming the honest side with 'package-unopenable'",
-)
 def test_auditor_not_named_in_the_manifest_can_blame_the_honest_side() -> None:
     init, resp, _ = session()
     friendly = CAROL
@@ -299,12 +254,6 @@ def test_auditor_not_named_in_the_manifest_can_blame_the_honest_side() -> None:
     assert "package-unopenable" not in codes(report, "initiator")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: a session whose manifest names no auditor can still be 'audited': "
-    "the cheater seals a package of its own, and the honest peer, which never agreed to escrow, "
-    "gets 'package-missing' at once (deadline_s is 0 without audit terms)",
-)
 def test_unaudited_session_victim_gets_package_missing() -> None:
     init, resp, wire = session(terms=None)
     assert init.audit_package() is None and resp.audit_package() is None
@@ -325,12 +274,6 @@ def test_unaudited_session_victim_gets_package_missing() -> None:
     assert "package-missing" not in codes(report, "responder")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: a responder that refused the hello never agreed to the auditor "
-    "and makes no package (by design), yet after the deadline the audit reports 'package-missing' "
-    "against it",
-)
 def test_honest_refusal_is_reported_as_package_missing() -> None:
     policy = Policy(max_items_responder=64, auditor=AUDITOR.public.raw, modes=frozenset({"cardinality"}))
     init, resp = parties(policy=policy)
@@ -341,12 +284,6 @@ def test_honest_refusal_is_reported_as_package_missing() -> None:
     assert "package-missing" not in codes(report, "responder")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: the package's 'items' list is not committed (only the padded "
-    "list is), and check_handshake calls padded_size(rule, len(items), cap) which raises "
-    "CapacityError when a cheater lists more items than the cap: audit() aborts, no report at all",
-)
 def test_uncommitted_extra_items_abort_the_audit() -> None:
     init, resp, _ = session()
     c = contents_of(resp.audit_package())
@@ -362,12 +299,6 @@ def test_uncommitted_extra_items_abort_the_audit() -> None:
 # --- 3. records ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: _records keeps the FIRST record per claimed role without checking "
-    "its signature: anyone who adds a junk record (or the victim's record of another session) "
-    "ahead of the real one gets the honest side a 'record-invalid'",
-)
 @pytest.mark.parametrize("kind", ["junk", "other-session"])
 def test_a_record_listed_first_frames_its_side(kind: str) -> None:
     init, resp, _ = session()
@@ -382,12 +313,6 @@ def test_a_record_listed_first_frames_its_side(kind: str) -> None:
     assert report.sides["responder"].status == "clean", codes(report, "responder")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: the deadline is taken from times.ended of records that are not "
-    "verified (and a party signs its own record with any time): a cheater that withholds its "
-    "package stays 'pending' for ever instead of 'package-missing'",
-)
 def test_cheater_record_end_time_keeps_its_missing_package_pending() -> None:
     init, resp, _ = session()
     times = dict(resp.record()["times"], ended="2100-01-01T00:00:00Z")
@@ -396,12 +321,6 @@ def test_cheater_record_end_time_keeps_its_missing_package_pending() -> None:
     assert codes(report, "responder") == ["package-missing"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: check_record indexes members of a party-signed record that "
-    "verify_record's schema does not constrain: a cheater signs a record with learned={} or "
-    "transcript_hash=null and audit() raises KeyError/ValueError instead of reporting it",
-)
 @pytest.mark.parametrize("change", [{"learned": {}}, {"transcript_hash": None},
                                     {"learned": {"initiator": 1, "responder": 2}}])  # fmt: skip
 def test_cheater_signed_record_crashes_the_audit(change: dict[str, Any]) -> None:
@@ -412,12 +331,6 @@ def test_cheater_signed_record_crashes_the_audit(change: dict[str, Any]) -> None
     assert report.sides["initiator"].status == "clean"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: a record that says 'failed' (or names an earlier transcript "
-    "point) is never compared with what the re-execution shows: an initiator that completed and "
-    "learned the intersection signs a record saying it aborted before the response; clean",
-)
 def test_record_understating_the_outcome_audits_clean() -> None:
     init, resp, wire = session()
     t = Transcript()
@@ -430,13 +343,6 @@ def test_record_understating_the_outcome_audits_clean() -> None:
     assert report.sides["initiator"].status == "findings"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HIGH: Policy.auditor pins the auditor but nothing bounds rate_ppm or "
-    "deadline_s: a cheating initiator proposes rate_ppm=0 and the responder accepts, so the victim's "
-    "routine-audit coin never selects; in the count-only modes (where the victim cannot notice the "
-    "per-item-scalar attack) that removes the only deterrent",
-)
 def test_responder_accepts_a_zero_routine_audit_rate() -> None:
     zero = AuditTerms(AUDITOR.public.raw, rate_ppm=0, deadline_s=60)
     init, resp = parties("cardinality", terms=zero)
@@ -448,12 +354,6 @@ def test_responder_accepts_a_zero_routine_audit_rate() -> None:
     pytest.fail("the responder accepted an audited manifest whose routine-audit rate is 0")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LOW: audit() parses record texts with plain json.loads (last duplicate wins) and hands "
-    "verify_record a dict, bypassing its duplicate-member and 1 MiB checks: a record file that shows one "
-    "outcome to a first-wins reader and another to the auditor verifies",
-)
 def test_record_text_with_a_duplicated_member_is_accepted() -> None:
     init, resp, _ = session()
     text = json.dumps(init.record())
@@ -477,25 +377,12 @@ def _withheld_confirm(seed: bytes) -> tuple[InitiatorSession, ResponderSession]:
     return init, resp
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM (fairness, inherent, but hidden): in the mutual modes an initiator "
-    "that withholds the confirm learns its result while the responder learns nothing; its package "
-    "even holds the confirm, it is taken as the reference, and the report says 'clean' with no "
-    "word that one side never received the last message",
-)
 def test_withheld_confirm_audits_clean() -> None:
     init, resp = _withheld_confirm(b"w")
     report = audit(AUDITOR, [init.audit_package(), resp.audit_package()], [init.record(), resp.record()])
     assert report.verdict != "clean"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LOW: the report recomputes each side's routine-audit coin over the "
-    "reference (longest) transcript, not the side's own final transcript hash; after a withheld "
-    "message the report contradicts the coin the honest side actually drew",
-)
 def test_report_coin_differs_from_the_coin_the_side_drew() -> None:
     for i in range(40):
         init, resp = _withheld_confirm(b"coin%d" % i)
@@ -524,12 +411,6 @@ class MalformedResponder(ResponderSession):
         return out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LOW: reexecute() swallows every BlindmatchError ('the peer's side shows "
-    "why'), so a side whose own payload is malformed (deliberate sabotage after the handshake) "
-    "gets no finding; both sides audit clean while the honest record says MalformedMessage",
-)
 def test_malformed_own_payload_audits_clean() -> None:
     clock = Clock()
     init, _ = parties(clock=clock)
@@ -546,11 +427,6 @@ def test_malformed_own_payload_audits_clean() -> None:
 # --- 5. hostile input ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LOW: a package whose version is 1.0 passes the '== 1' check and then "
-    "canonical_json raises InvalidParameter (a caller-error type) instead of InvalidAuditPackage",
-)
 def test_float_version_package_raises_invalid_audit_package() -> None:
     init, _, _ = session()
     data = init.audit_package().replace(b'"version":1', b'"version":1.0')
@@ -558,12 +434,6 @@ def test_float_version_package_raises_invalid_audit_package() -> None:
         read_package_header(data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: records from the parties are parsed without limits: a record "
-    "file nested deeply raises RecursionError, and one whose 'times' is not an object raises "
-    "AttributeError, out of audit() (not a BlindmatchError)",
-)
 @pytest.mark.parametrize("record", ["[" * 100_000, {"role": "initiator", "times": [1]}])
 def test_hostile_record_input_does_not_crash_audit(record: Any) -> None:
     init, resp, _ = session()
@@ -571,12 +441,6 @@ def test_hostile_record_input_does_not_crash_audit(record: Any) -> None:
         audit(AUDITOR, [init.audit_package(), resp.audit_package()], [record, resp.record()])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MEDIUM: read_package_header accepts up to 2 GiB and json-parses all of it "
-    "before checking the members: small JSON values become large Python objects (well over 10x), "
-    "so anyone who can hand the auditor a file can exhaust its memory (OOM kill, no exception)",
-)
 def test_package_parse_memory_is_bounded() -> None:
     data = b'{"format":[' + b",".join([b"{}"] * 300_000) + b"]}"
     tracemalloc.start()
@@ -632,12 +496,6 @@ def test_hostile_reports_raise_only_invalid_audit_report() -> None:
         verify_audit_report(json.dumps(signed), CAROL.public)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LOW: verify_audit_report cannot bind a report to a session (no session_id= / transcript_hash= "
-    "like verify_record): a lab can be shown a genuine clean report of another session and the library "
-    "check passes unless every caller compares session_id itself",
-)
 def test_report_verification_binds_the_session() -> None:
     init, resp, _ = session(seed=b"one")
     other, _, _ = session(seed=b"two")

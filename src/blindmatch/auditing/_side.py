@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from ..errors import BlindmatchError
 from ..psi import Initiator as PsiInitiator
@@ -15,13 +15,10 @@ from ..psi import Mode, mode_spec
 from ..psi import Responder as PsiResponder
 from ..psi._wire import parse_request, parse_response
 from ..session._seeded import dummies, ephemeral, psi_seed
-from ..session.audit_package import AuditContents, OpenedPackage
+from ..session.audit_package import OpenedPackage
 from ..session.channel import T_ACCEPT, traffic_keys, x25519_shared
 from ..session.commitment import opens
-from ..session.errors import InvalidRecord
-from ..session.identity import PublicIdentity
 from ..session.padding import DUMMY_PREFIX, PADDING_RULES, padded_size
-from ..session.record import verify_record
 from ._transcript import Flow
 from .findings import Finding
 
@@ -92,6 +89,23 @@ def _classify(sent: list[bytes], honest: Mapping[bytes, bytes], real: set[bytes]
     return "set-substituted"
 
 
+class _OwnPayloadBroken(Exception):
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+_T = TypeVar("_T")
+
+
+def _own(parse: Callable[[], _T], index: int) -> _T:
+    """Parse a payload the audited side sent: a failure is that side's doing."""
+    try:
+        return parse()
+    except BlindmatchError:
+        raise _OwnPayloadBroken(index) from None
+
+
 class _Side:
     def __init__(self, role: str, flow: Flow, package: OpenedPackage) -> None:
         self.role, self.flow, self.c = role, flow, package.contents
@@ -99,6 +113,7 @@ class _Side:
         self.m = flow.manifest
         self.result = SideAudit(role, seed_digest=seed_digest(self.c.seed))
         self.sent_digests: set[bytes] = set()
+        self.ran_through = False  # the honest re-execution processed the side's last received payload
 
     def find(self, code: str, index: int | None, detail: str) -> None:
         self.result.findings.append(
@@ -136,8 +151,9 @@ class _Side:
                       "seed's dummies")  # fmt: skip
         return True
 
-    def check_handshake(self) -> tuple[bytes, bytes] | None:
-        """The handshake values and the traffic keys the seed gives (None when there are none yet)."""
+    def check_handshake(self, primary: bool) -> tuple[bytes, bytes] | None:
+        """The handshake values and the traffic keys the seed gives (None when there are none yet); the
+        package's own keys are compared on the side's own copy of the transcript (``primary``)."""
         first = self.first_message()
         if first is None:
             return None
@@ -147,11 +163,12 @@ class _Side:
         if doc.get("ephemeral") != public.hex():
             self.find("handshake-mismatch", index, "the ephemeral key is not the one the seed gives")
         rule = m.padding if self.role == "initiator" else str(doc.get("padding"))
-        n_padded = len(c.padded)
+        n_padded, cap = len(c.padded), m.cap_of(self.role)
         if (
             rule not in PADDING_RULES
             or doc.get("padded_size") != n_padded
-            or n_padded != padded_size(rule, len(c.items), m.cap_of(self.role))
+            or len(c.items) > cap
+            or n_padded != padded_size(rule, len(c.items), cap)
         ):
             self.find("handshake-mismatch", index, f"the declared size is not the committed list padded by "
                       f"rule {rule!r}")  # fmt: skip
@@ -164,8 +181,9 @@ class _Side:
             return None
         accept_index = next(i for i, msg in enumerate(self.flow.messages) if msg.header.msg_type == T_ACCEPT)
         keys = traffic_keys(shared, self.flow.hashes[accept_index])
-        if c.traffic_keys is None or not all(
-            hmac.compare_digest(a, b) for a, b in zip(keys, c.traffic_keys, strict=True)
+        if primary and (
+            c.traffic_keys is None
+            or not all(hmac.compare_digest(a, b) for a, b in zip(keys, c.traffic_keys, strict=True))
         ):
             self.find("traffic-keys-mismatch", None, "the package's traffic keys are not the seed's")
         return keys
@@ -182,6 +200,8 @@ class _Side:
                 self._initiator(data, payloads, own, mode, seed, real, peer_padded)
             else:
                 self._responder(data, payloads, own, mode, seed, real, peer_padded)
+        except _OwnPayloadBroken as exc:
+            self.find("message-mismatch", exc.index, "the side's own payload does not parse (sabotage)")
         except BlindmatchError:
             return  # the peer's payload would have ended the session: the peer's side shows why
 
@@ -192,16 +212,18 @@ class _Side:
         psi = PsiInitiator(own, mode, seed=seed, max_peer_items=peer_padded)
         honest = psi.start()
         sent = pl[data[0]]
-        self._sketch(parse_request(sent, 1 << 30).elements)
+        sent_elements = _own(lambda: parse_request(sent, 1 << 30).elements, data[0])
+        self._sketch(sent_elements)
         if honest != sent:
             honest_el = dict(zip(psi._order, parse_request(honest, 1 << 30).elements, strict=True))
-            code = _classify(parse_request(sent, 1 << 30).elements, honest_el, real) or "message-mismatch"
+            code = _classify(sent_elements, honest_el, real) or "message-mismatch"
             self.find(code, data[0], "the request is not the honest request for the committed seed and items")
             return
         if len(data) < 2:
             return
         confirm = psi.finish(pl[data[1]])
         self.result.count = psi.result.count
+        self.ran_through = True
         if len(data) >= 3 and confirm is not None and confirm != pl[data[2]]:
             self.find("false-confirm", data[2], "the confirm is not the honest answer to the response")
 
@@ -214,7 +236,7 @@ class _Side:
         honest = psi.respond(request)
         sent = pl[data[1]]
         n_a = len(parse_request(request, 1 << 30).elements)
-        sent_msg = parse_response(sent, len(own), n_a)
+        sent_msg = _own(lambda: parse_response(sent, len(own), n_a), data[1])
         self._sketch(sent_msg.elements)
         if honest != sent:
             honest_msg = parse_response(honest, len(own), n_a)
@@ -231,38 +253,45 @@ class _Side:
             if len(data) >= 3:
                 psi.finish(pl[data[2]])
                 self.result.count = psi.result.count
+                self.ran_through = True
         else:
             self.result.count = None
+            self.ran_through = True
 
     def _sketch(self, elements: list[bytes]) -> None:
         self.sent_digests = {element_digest(e) for e in elements}
         self.result.sketch = sorted(self.sent_digests)[:SKETCH]
 
     # -- the record ---------------------------------------------------------------------------------------
-    def check_record(self, record: Mapping[str, Any] | None, honest_done: bool) -> None:
-        m = self.m
-        key = m.initiator_key if self.role == "initiator" else m.responder_key
+    def check_record(self, record: dict[str, Any] | None, own_final: bytes | None) -> None:
+        """``record`` verified already (its author's key, this session); ``own_final``: the side's own
+        final transcript hash (its own copy's), when its copy verifies."""
         if record is None:
-            self.find("record-invalid", None, "no record of this side was given")
+            self.find("record-invalid", None, "no record of this side verifies for this session")
             return
         try:
-            doc = verify_record(record, PublicIdentity(key), session_id=m.session_id)
-        except InvalidRecord as exc:
-            self.find("record-invalid", None, f"the record does not verify: {exc}")
-            return
+            self._record(record, own_final)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            self.find("record-invalid", None, "the record's members are not what a record holds")
+
+    def _record(self, doc: dict[str, Any], own_final: bytes | None) -> None:
         if doc["role"] != self.role:
             self.find("record-invalid", None, "the record is the other role's")
             return
-        if bytes.fromhex(str(doc["transcript_hash"])) not in self.flow.hashes:
-            self.find(
-                "record-invalid", None, "the record's transcript hash is not a point of this transcript"
-            )
+        th = doc["transcript_hash"]
+        if not isinstance(th, str) or (own_final is not None and th != own_final.hex()):
+            self.find("record-invalid", None, "the record's transcript hash is not the side's final one")
         audit = doc.get("audit")
         if not isinstance(audit, dict) or audit.get("package_sha256") != self.package.sha256.hex():
             self.find("record-invalid", None, "the record does not name this package's SHA-256")
+        status = doc["outcome"]["status"]
+        if self.ran_through and status != "completed":
+            self.find("record-invalid", None, f"the record says {status!r}; the side completed the session")
         learned = doc["learned"][self.role]
+        if not isinstance(learned, dict):
+            raise TypeError("learned")
         claim = learned.get("count")
-        if honest_done and learned.get("learns") != "nothing" and doc["outcome"]["status"] == "completed":
+        if self.ran_through and learned.get("learns") != "nothing" and status == "completed":
             honest = self.result.count
             if honest is not None and claim != honest:
                 self.find("record-claim-mismatch", None, f"the record claims {claim} shared items; an honest "
@@ -271,43 +300,57 @@ class _Side:
 
 def audit_side(
     role: str,
-    flow: Flow,
+    copies: list[Flow],
     package: OpenedPackage,
-    record: Mapping[str, Any] | None,
+    record: dict[str, Any] | None,
     *,
+    own_final: bytes | None,
     seen_seeds: Collection[bytes],
     seen_elements: Collection[bytes],
-    peer_keys: Callable[[], tuple[bytes, bytes] | None],
+    peer_keys: Callable[[Flow], tuple[bytes, bytes] | None],
 ) -> SideAudit:
-    """Audit ``role``'s package against the verified ``flow``; ``peer_keys`` gives the peer's seed-derived
-    traffic keys when ours are unusable."""
-    side = _Side(role, flow, package)
-    c: AuditContents = package.contents
-    if c.session_id != flow.manifest.session_id:
-        side.find("transcript-mismatch", None, "the package belongs to another session")
-        return side.result
+    """Audit ``role``'s package against each verified copy of the transcript in which the side's first
+    message carries the package's commitment (``copies[0]``: its own copy when that verifies; every message
+    there is signed by its author, so the side answers for its messages in each). ``peer_keys(flow)``
+    gives the peer's seed-derived traffic keys when the side's own are unusable."""
+    side = _Side(role, copies[0], package)
     if side.result.seed_digest in seen_seeds:
         side.find("seed-reused", None, "this seed was seen in an earlier audited session")
-    honest_done = False
     if side.check_opening():
-        keys = side.check_handshake() or peer_keys()
-        if keys is not None:
-            try:
-                payloads = flow.payloads(keys)
-            except ValueError:
-                side.find("traffic-keys-mismatch", None, "the data messages do not open with the seed's keys")
-                payloads = {}
-            if payloads:
-                n_before = len(side.result.findings)
-                other = "responder" if role == "initiator" else "initiator"
-                peer_padded = _declared(flow, other)
-                side.reexecute(payloads, peer_padded)
-                honest_done = len(side.result.findings) == n_before
-                if side.sent_digests & set(seen_elements):
-                    side.find("scalar-reused", None, "blinded elements of this side appeared in an earlier "
-                              "audited session")  # fmt: skip
-    side.check_record(record, honest_done)
+        primary: tuple[bool, int | None] | None = None
+        for n, flow in enumerate(copies):
+            side.flow, side.ran_through = flow, False
+            _run_copy(side, flow, peer_keys, primary=n == 0)
+            if n == 0:
+                primary = (side.ran_through, side.result.count)
+        if primary is not None:
+            side.ran_through, side.result.count = primary
+        if side.sent_digests & set(seen_elements):
+            side.find("scalar-reused", None, "blinded elements of this side appeared in an earlier audited "
+                      "session")  # fmt: skip
+    side.flow = copies[0]
+    side.check_record(record, own_final)
+    unique: dict[tuple[str, int | None], Finding] = {}
+    for f in side.result.findings:  # the same deviation seen in two copies is one finding
+        unique.setdefault((f.code, f.message_index), f)
+    side.result.findings = list(unique.values())
     return side.result
+
+
+def _run_copy(
+    side: _Side, flow: Flow, peer_keys: Callable[[Flow], tuple[bytes, bytes] | None], *, primary: bool
+) -> None:
+    keys = side.check_handshake(primary) or peer_keys(flow)
+    if keys is None:
+        return
+    try:
+        payloads = flow.payloads(keys)
+    except ValueError:
+        side.find("traffic-keys-mismatch", None, "the data messages do not open with the seed's keys")
+        return
+    if payloads:
+        other = "responder" if side.role == "initiator" else "initiator"
+        side.reexecute(payloads, _declared(flow, other))
 
 
 def _declared(flow: Flow, role: str) -> int:

@@ -7,11 +7,14 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._strictjson import object_without_duplicates
+from ..psi import mode_spec
 from ..session.channel import (
     ROLE_INITIATOR,
     T_ACCEPT,
     T_DATA,
     T_HELLO,
+    T_REFUSE,
     Message,
     Opener,
     Transcript,
@@ -68,10 +71,24 @@ class Flow:
 
 
 def _json(msg: Message) -> dict[str, Any]:
-    doc = json.loads(msg.body.decode("utf-8"))
+    doc = json.loads(msg.body.decode("utf-8"), object_pairs_hook=object_without_duplicates)
     if not isinstance(doc, dict):
         raise ValueError("not an object")
     return doc
+
+
+def _expected(index: int, manifest: Manifest, accepted: bool, seen: int) -> set[tuple[int, str]]:
+    """(message type, sender) the session's state machine allows at ``index`` (docs/sessions.md)."""
+    if index == 0:
+        return {(T_HELLO, "initiator")}
+    if index == 1:
+        return {(T_ACCEPT, "responder"), (T_REFUSE, "responder")}
+    if not accepted or seen != index:
+        return set()  # nothing follows a refuse
+    last = 4 if mode_spec(manifest.mode).confirm else 3
+    if index > last:
+        return set()
+    return {(T_DATA, "initiator" if index % 2 == 0 else "responder")}
 
 
 def read_flow(wire: tuple[bytes, ...] | list[bytes]) -> Flow:
@@ -109,6 +126,9 @@ def read_flow(wire: tuple[bytes, ...] | list[bytes]) -> Flow:
             raise TranscriptProblem(i, role, f"message {i} names another key or session than the manifest")
         if not PublicIdentity(key).verify(msg.signature, signed_bytes(msg.signed)):
             raise TranscriptProblem(i, role, f"the signature of message {i} does not verify")
+        expected = _expected(i, manifest, accept is not None, len(messages))
+        if (header.msg_type, role) not in expected:
+            raise TranscriptProblem(i, role, f"message {i} is not what the protocol sends there")
         if header.msg_type == T_ACCEPT:
             try:
                 accept = _json(msg)

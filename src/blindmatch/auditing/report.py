@@ -69,10 +69,15 @@ class AuditReport:
     auditor: PublicIdentity
     audited_at: float
     sides: dict[str, SideReport] = field(default_factory=dict)
+    #: What the auditor noticed that is nobody's provable fault (packages set aside, diverging copies).
+    notes: tuple[str, ...] = ()
+    #: One side's copy holds messages its peer never received (withheld or lost): verdict ``incomplete``.
+    undelivered: bool = False
 
     @property
     def clean(self) -> bool:
-        return all(s.status == "clean" for s in self.sides.values())
+        """Both sides clean and every message delivered."""
+        return self.verdict == "clean"
 
     @property
     def findings(self) -> list[Finding]:
@@ -81,7 +86,11 @@ class AuditReport:
     @property
     def verdict(self) -> str:
         statuses = {s.status for s in self.sides.values()}
-        return "findings" if "findings" in statuses else "pending" if "pending" in statuses else "clean"
+        if "findings" in statuses:
+            return "findings"
+        if "pending" in statuses:
+            return "pending"
+        return "incomplete" if self.undelivered else "clean"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +103,7 @@ class AuditReport:
             "audited_at": iso_time(self.audited_at),
             "verdict": self.verdict,
             "sides": {role: s.to_dict() for role, s in sorted(self.sides.items())},
+            "notes": list(self.notes),
             "finding_codes": sorted(FINDINGS),
         }
 
@@ -111,11 +121,17 @@ def sign_audit_report(auditor: Identity, report: AuditReport | Mapping[str, Any]
 
 
 def verify_audit_report(
-    report: Mapping[str, Any] | str | bytes, auditor: PublicIdentity | bytes | str
+    report: Mapping[str, Any] | str | bytes,
+    auditor: PublicIdentity | bytes | str,
+    *,
+    session_id: bytes | str | None = None,
+    transcript_hash: bytes | str | None = None,
 ) -> dict[str, Any]:
     """Check a signed audit report (a dict or its JSON text) is the named auditor's; return it.
 
-    Raises :class:`InvalidAuditReport` when it is malformed, signed by another key, or altered."""
+    ``session_id`` / ``transcript_hash`` (bytes or hex), when given, bind the report to that session.
+    Raises :class:`InvalidAuditReport` when it is malformed, signed by another key, altered, or about
+    another session."""
     if isinstance(auditor, str):
         auditor = PublicIdentity.from_text(auditor)
     elif isinstance(auditor, bytes | bytearray):
@@ -149,5 +165,10 @@ def verify_audit_report(
         raise InvalidAuditReport("the report is not canonical JSON") from None
     if not auditor.verify(sig, payload):
         raise InvalidAuditReport("the report's signature does not verify: altered or forged")
+    for name, want in (("session_id", session_id), ("transcript_hash", transcript_hash)):
+        if want is not None:
+            text = want.hex() if isinstance(want, bytes | bytearray) else str(want).lower()
+            if doc.get(name) != text:
+                raise InvalidAuditReport(f"the report is about another session ({name} differs)")
     doc["signature"] = value
     return doc

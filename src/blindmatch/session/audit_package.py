@@ -86,8 +86,15 @@ class AuditContents:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> AuditContents:
+        if data.count(b"{") > 2 or data.count(b"[") > 3:  # the object, traffic_keys; three flat lists
+            raise InvalidAuditPackage("the package contents are not flat audit contents")
         doc = _strict_json(data, "audit package contents")
-        if set(doc) != _CONTENT_MEMBERS or doc["format"] != CONTENTS_FORMAT or doc["version"] != _VERSION:
+        if (
+            set(doc) != _CONTENT_MEMBERS
+            or doc["format"] != CONTENTS_FORMAT
+            or type(doc["version"]) is not int
+            or doc["version"] != _VERSION
+        ):
             raise InvalidAuditPackage("the package contents are not version 1 audit contents")
         try:
             keys = doc["traffic_keys"]
@@ -192,8 +199,16 @@ def read_package_header(data: bytes) -> PackageHeader:
     verify under the author it names (altered or forged)."""
     if not isinstance(data, bytes | bytearray) or len(data) > MAX_PACKAGE_BYTES:
         raise InvalidAuditPackage("an audit package is a JSON file of at most 2 GiB")
+    if bytes(data).count(b"{") != 1 or b"[" in data:  # one flat object: refused before parsing
+        raise InvalidAuditPackage("an audit package is one flat JSON object")
     doc = _strict_json(bytes(data), "audit package")
-    if set(doc) != _PACKAGE_MEMBERS or doc["format"] != PACKAGE_FORMAT or doc["version"] != _VERSION:
+    version = doc.get("version")
+    if (
+        set(doc) != _PACKAGE_MEMBERS
+        or doc["format"] != PACKAGE_FORMAT
+        or type(version) is not int
+        or version != 1
+    ):
         raise InvalidAuditPackage("not a version 1 blindmatch audit package")
     try:
         author = PublicIdentity.from_text(doc["author"])

@@ -306,7 +306,9 @@ class Policy:
     made with (``None``: we hold no bands); a manifest naming another profile, naming one when we hold
     none, or proposing prompts without our profile is refused. ``auditor``: the Ed25519 public key of
     the one auditor we escrow audit packages to (docs/audit.md): a manifest naming another auditor, or
-    none when we name one, is refused, and so is an audited manifest when we name none.
+    none when we name one, is refused, and so is an audited manifest when we name none;
+    ``min_audit_rate_ppm`` / ``max_audit_deadline_s`` bound the audit terms we accept (a routine-audit rate
+    of 0 would make our own coin useless: in the count-only modes it is the only deterrent).
     """
 
     allowed_peers: frozenset[str] | None = None
@@ -319,6 +321,8 @@ class Policy:
     clock_skew_s: int = 300
     prompt_profile: str | None = None
     auditor: bytes | None = None
+    min_audit_rate_ppm: int = 10_000
+    max_audit_deadline_s: int = 30 * 86400
 
     def __post_init__(self) -> None:
         if isinstance(self.auditor, PublicIdentity):
@@ -384,6 +388,12 @@ class Policy:
                 f"the proposed auditor {PublicIdentity(terms.auditor).fingerprint} is not ours "
                 f"({PublicIdentity(ours).fingerprint})"
             )
+        if terms is not None and terms.rate_ppm < self.min_audit_rate_ppm:
+            return (
+                f"routine-audit rate {terms.rate_ppm} ppm is below our minimum of {self.min_audit_rate_ppm}"
+            )
+        if terms is not None and terms.deadline_s > self.max_audit_deadline_s:
+            return f"package deadline {terms.deadline_s} s exceeds our maximum {self.max_audit_deadline_s} s"
         return None
 
     def _prompt_refusal(self, manifest: Manifest) -> str | None:
