@@ -80,8 +80,10 @@ from .psi import (
     run_in_memory,
 )
 from .session import (
+    AuditTerms,
     Identity,
     InitiatorSession,
+    InvalidAuditPackage,
     Manifest,
     Peer,
     PeerStore,
@@ -101,6 +103,7 @@ __all__ = [
     "CANON_VERSION",
     "KINDS",
     "SENSITIVE_KINDS",
+    "AuditTerms",
     "BlindmatchError",
     "BloomFilter",
     "CanonBatch",
@@ -124,6 +127,7 @@ __all__ = [
     "InputRow",
     "InputSpec",
     "InputUnreadable",
+    "InvalidAuditPackage",
     "InvalidIndicator",
     "InvalidInputs",
     "InvalidParameter",

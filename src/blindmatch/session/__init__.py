@@ -12,6 +12,7 @@ from .errors import (
     BadSignature,
     CapExceeded,
     Expired,
+    InvalidAuditPackage,
     InvalidRecord,
     MalformedMessage,
     OutOfOrder,
@@ -28,7 +29,16 @@ from .errors import (
     WrongSession,
 )
 from .identity import Identity, PublicIdentity, fingerprints_match, normalize_fingerprint
-from .manifest import CHANNEL_SUITE, DEFAULT_PADDINGS, MODES, PROTOCOL, PSI_SUITE, Manifest, Policy
+from .manifest import (
+    CHANNEL_SUITE,
+    DEFAULT_PADDINGS,
+    MODES,
+    PROTOCOL,
+    PSI_SUITE,
+    AuditTerms,
+    Manifest,
+    Policy,
+)
 from .padding import PADDING_RULES, padded_size
 from .parties import InitiatorSession, ResponderSession, SessionParty, SessionResult, run_session_in_memory
 from .peers import Peer, PeerStore
@@ -41,11 +51,13 @@ __all__ = [
     "PADDING_RULES",
     "PROTOCOL",
     "PSI_SUITE",
+    "AuditTerms",
     "BadSignature",
     "CapExceeded",
     "Expired",
     "Identity",
     "InitiatorSession",
+    "InvalidAuditPackage",
     "InvalidRecord",
     "MalformedMessage",
     "Manifest",

@@ -33,7 +33,7 @@ from .channel import (
 )
 from .errors import MalformedMessage, Refused
 from .identity import Identity, PublicIdentity
-from .manifest import Manifest
+from .manifest import AuditTerms, Manifest
 from .padding import PADDING_RULES, padded_size
 from .result import ResultContext, make_result
 
@@ -66,7 +66,8 @@ class InitiatorSession(PartyBase):
     ``max_items`` is one cap for both sides or ``(initiator_cap, responder_cap)``. Pass ``manifest=``
     instead of the manifest parameters to propose a manifest built elsewhere (its keys must be ours and
     the peer's). ``prompt_profile`` names the fingerprint profile of ``prompt-band`` items in the manifest
-    (see :class:`Manifest`). ``progress`` (``progress(stage, done, total)``, see :mod:`blindmatch.psi`) is
+    (see :class:`Manifest`). ``audit`` (:class:`AuditTerms`) makes the session audited (docs/audit.md).
+    ``progress`` (``progress(stage, done, total)``, see :mod:`blindmatch.psi`) is
     handed to the PSI party; padding dummies are counted in its totals.
     """
 
@@ -94,6 +95,7 @@ class InitiatorSession(PartyBase):
         workers: int = 1,
         prompt_profile: str | None = None,
         progress: ProgressCallback | None = None,
+        audit: AuditTerms | None = None,
     ) -> None:
         super().__init__(identity, rng, clock, workers, progress)
         if isinstance(peer, bytes | bytearray):
@@ -108,8 +110,10 @@ class InitiatorSession(PartyBase):
             manifest = Manifest.propose(
                 initiator=identity.public, responder=peer, mode=mode, kinds=kinds, max_items=max_items,
                 padding=padding, purpose=purpose, validity_s=validity_s, rng=session_id_source(seed),
-                clock=clock, prompt_profile=prompt_profile,
+                clock=clock, prompt_profile=prompt_profile, audit=audit,
             )  # fmt: skip
+        elif audit is not None and manifest.audit != audit:
+            raise InvalidParameter("audit terms differ from the given manifest's (pass them in one place)")
         elif manifest.initiator_key != identity.public.raw or manifest.responder_key != peer.raw:
             raise InvalidParameter("the manifest names other identities than this session's")
         elif not set(kinds) <= set(manifest.kinds):
