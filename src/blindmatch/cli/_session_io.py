@@ -25,10 +25,12 @@ from ..session import (
     DEFAULT_PADDINGS,
     MODES,
     PADDING_RULES,
+    AuditTerms,
     Identity,
     InitiatorSession,
     PeerStore,
     Policy,
+    PublicIdentity,
     ResponderSession,
 )
 from ..transport import SessionBudget, SessionBudgetExceeded
@@ -37,12 +39,17 @@ from .exitcodes import CliError, ExitCode
 from .progress import Progress
 
 __all__ = [
+    "AUDIT_SUFFIX",
     "BudgetPolicy",
     "add_identity_args",
     "add_input_args",
     "add_near_duplicates_arg",
     "add_policy_args",
     "add_proposal_args",
+    "audit_auditor",
+    "audit_line",
+    "audit_terms",
+    "audited_note",
     "build_policy",
     "check_cap",
     "check_out_dir",
@@ -53,6 +60,7 @@ __all__ = [
     "load_inputs",
     "load_peers",
     "read_inputs",
+    "read_public_key",
     "session_items",
     "write_outputs",
 ]
@@ -274,6 +282,29 @@ def load_peers(path: str, *, missing_ok: bool = False) -> PeerStore:
         raise CliError(ExitCode.LOCAL, f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+def read_public_key(path: str, option: str) -> PublicIdentity:
+    """A public identity file (``FILE.pub`` as ``keygen`` writes it: ``blindmatch-ed25519:<hex>``), e.g.
+    the auditor's ``AUDITOR.pub``; a private key given by mistake is named as such (exit 3)."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(1 << 16)
+    except OSError as exc:
+        raise CliError(ExitCode.LOCAL, f"{option}: cannot read {path}: {exc.strerror or exc}") from None
+    if b"PRIVATE KEY-----" in raw:
+        raise CliError(
+            ExitCode.INVALID_INPUT,
+            f"{option}: {path} is a private key; give the public key file (AUDITOR.pub, from `keygen`)",
+        )
+    try:
+        return PublicIdentity.from_text(raw.decode("ascii"))
+    except (UnicodeDecodeError, InvalidParameter, ValueError):
+        raise CliError(
+            ExitCode.INVALID_INPUT,
+            f"{option}: {path} does not hold a public key (blindmatch-ed25519:..., as `keygen` writes "
+            "FILE.pub)",
+        ) from None
+
+
 # -- initiator proposal and responder policy --------------------------------------------------------------
 
 
@@ -293,6 +324,69 @@ def add_proposal_args(p: argparse.ArgumentParser, *, validity: int = 3600) -> No
                    "responder pads its own set by its --allow-padding (default: pow2)")  # fmt: skip
     g.add_argument("--validity", type=positive_int, default=validity, metavar="SECONDS",
                    help=f"how long the proposal is valid (default: {validity})")  # fmt: skip
+    a = p.add_argument_group("audit (docs/audit.md)")
+    a.add_argument("--audit-to", metavar="AUDITOR.pub",
+                   help="propose an audited session: both sides escrow a sealed audit package to this "
+                   "auditor (its public key file) when the session ends; the package is written beside the "
+                   "record (<prefix>audit.bmaudit, mode 600)")  # fmt: skip
+    a.add_argument("--audit-rate", type=_audit_rate, metavar="PPM",
+                   help="routine-audit rate per side, in parts per million (default: "
+                   f"{DEFAULT_AUDIT_RATE_PPM}, 1%%); needs --audit-to")  # fmt: skip
+    a.add_argument("--audit-deadline", type=_audit_days, metavar="DAYS",
+                   help=f"days after the session by which both packages must reach the auditor (default: "
+                   f"{DEFAULT_AUDIT_DAYS}); needs --audit-to")  # fmt: skip
+
+
+#: The defaults of ``--audit-rate`` and ``--audit-deadline`` (those of :class:`AuditTerms`).
+DEFAULT_AUDIT_RATE_PPM = 10_000
+DEFAULT_AUDIT_DAYS = 14
+#: What an audit package file's name ends with, after the session's prefix.
+AUDIT_SUFFIX = "audit.bmaudit"
+
+
+def _audit_rate(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"a rate in parts per million is 0 to 1000000, not {value}")
+    return value
+
+
+def _audit_days(text: str) -> int:
+    value = positive_int(text)
+    if value > 366:
+        raise argparse.ArgumentTypeError(f"at most 366 days, not {value}")
+    return value
+
+
+def audit_terms(args: argparse.Namespace) -> AuditTerms | None:
+    """The proposal's audit terms (``--audit-to``, ``--audit-rate``, ``--audit-deadline``), or None."""
+    if args.audit_to is None:
+        if args.audit_rate is not None or args.audit_deadline is not None:
+            raise CliError(ExitCode.USAGE, "--audit-rate and --audit-deadline need --audit-to AUDITOR.pub")
+        return None
+    auditor = read_public_key(args.audit_to, "--audit-to")
+    rate = DEFAULT_AUDIT_RATE_PPM if args.audit_rate is None else int(args.audit_rate)
+    days = DEFAULT_AUDIT_DAYS if args.audit_deadline is None else int(args.audit_deadline)
+    try:
+        return AuditTerms(auditor=auditor.raw, rate_ppm=rate, deadline_s=days * 86400)
+    except InvalidParameter as exc:  # pragma: no cover - the argument types keep them in range
+        raise CliError(ExitCode.USAGE, str(exc)) from None
+
+
+def audited_note(audit: AuditTerms) -> str:
+    """What an audited proposal names, for the operator (``--audit-to``)."""
+    return (
+        f"proposing an audited session: auditor {PublicIdentity(audit.auditor).fingerprint}, routine-audit "
+        f"rate {audit.rate_ppm / 10_000:g}% per side, packages due within {audit.deadline_s / 86400:g} days"
+    )
+
+
+def audit_auditor(args: argparse.Namespace) -> PublicIdentity | None:
+    """A responder's ``--audit-to``: the one auditor whose audited sessions it accepts, or None."""
+    return None if args.audit_to is None else read_public_key(args.audit_to, "--audit-to")
 
 
 def max_items_of(args: argparse.Namespace) -> int | tuple[int, int]:
@@ -330,6 +424,10 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
                    help="our own public cap: our set may not exceed it, and a proposal must give us at "
                    "least this cap (exactly it with padding cap); default: 131072, the default "
                    "--max-items of connect")  # fmt: skip
+    g.add_argument("--audit-to", metavar="AUDITOR.pub",
+                   help="accept only audited sessions naming this auditor (its public key file), and escrow "
+                   "a sealed audit package to it when each session ends (<prefix>audit.bmaudit, mode 600); "
+                   "without it, audited proposals are refused (docs/audit.md)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -364,6 +462,7 @@ def _allowed_kinds(allowed: list[str] | None, prompt_profile: str | None) -> fro
 def build_policy(
     args: argparse.Namespace, budget: SessionBudget | None = None, *, prompt_profile: str | None = None
 ) -> Policy:
+    auditor = audit_auditor(args)
     try:
         return BudgetPolicy(
             allowed_peers=frozenset(args.allow_peer) if args.allow_peer else None,
@@ -374,6 +473,7 @@ def build_policy(
             paddings=tuple(args.allow_padding),
             budget=budget,
             prompt_profile=prompt_profile,
+            auditor=auditor.raw if auditor is not None else None,
         )
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
@@ -391,9 +491,11 @@ def finish_outputs(
     started: float,
     near_duplicates: str | None,
 ) -> tuple[LocalReport | None, list[Path]]:
-    """Write what a session produced: its local report (when it has a result) and its record (when it
-    ended). When the report cannot be made (an input file changed meanwhile) the record is still written."""
+    """Write what a session produced: its local report (when it has a result), its audit package (an
+    audited session) and its record (when it ended). When the report cannot be made (an input file changed
+    meanwhile) the package and the record are still written."""
     record = party.record() if party.done else None
+    package = party.audit_package() if party.done else None
     try:
         report = (
             iset.report(party.result, near_duplicates=near_duplicates, started=started)
@@ -401,9 +503,9 @@ def finish_outputs(
             else None
         )
     except LocalError as exc:
-        write_outputs(out_dir, prefix, report=None, record=record)
+        write_outputs(out_dir, prefix, report=None, record=record, audit_package=package)
         raise CliError(ExitCode.LOCAL, f"cannot write the local report: {exc}") from None
-    return report, write_outputs(out_dir, prefix, report=report, record=record)
+    return report, write_outputs(out_dir, prefix, report=report, record=record, audit_package=package)
 
 
 def check_out_dir(out_dir: str | Path) -> None:
@@ -427,10 +529,12 @@ def write_outputs(
     *,
     report: LocalReport | None,
     record: dict[str, Any] | None,
+    audit_package: bytes | None = None,
 ) -> list[Path]:
     """Write ``<prefix>report.json``, ``<prefix>matches.csv``, ``<prefix>counts.csv`` (mode 0600, local
-    only; the CSV files only where the mode gives this side the matches) and ``<prefix>record.json`` (the
-    signed, shareable disclosure record)."""
+    only; the CSV files only where the mode gives this side the matches), ``<prefix>audit.bmaudit`` (an
+    audited session's sealed package, mode 0600, for the auditor only) and ``<prefix>record.json`` (the
+    signed, shareable disclosure record). The package is written before the record that names its hash."""
     d = Path(out_dir)
     try:
         d.mkdir(parents=True, exist_ok=True)
@@ -445,10 +549,31 @@ def write_outputs(
         written.append(report.write_csv(d / f"{prefix}matches.csv", counts_path=d / f"{prefix}counts.csv"))
         if report.prompt_profile is not None:
             written.append(report.write_near_duplicates_csv(d / f"{prefix}near-duplicates.csv"))
+    if audit_package is not None:
+        written.append(atomic_write(d / f"{prefix}{AUDIT_SUFFIX}", audit_package, mode=0o600))
     if record is not None:
         data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8")
         written.append(atomic_write(d / f"{prefix}record.json", data, mode=0o644))
     return written
+
+
+def audit_line(party: InitiatorSession | ResponderSession, paths: list[Path]) -> str | None:
+    """One line about the audit package just written (None when the session made none): where it is, and
+    whether our routine-audit coin selected the session (docs/audit.md, "Routine audits")."""
+    package = next((p for p in paths if p.name.endswith(AUDIT_SUFFIX)), None)
+    m = party.manifest
+    if package is None or m is None or m.audit is None:
+        return None
+    days = m.audit.deadline_s / 86400
+    within = f"{days:g} day{'' if days == 1 else 's'}"
+    if party.selected_for_audit:
+        what = f"selected for a routine audit: hand both packages to the auditor within {within}"
+    else:
+        what = (
+            f"not selected by our routine-audit coin: keep it for {within} in case the peer's coin selects "
+            "the session or either side asks for an audit"
+        )
+    return f"wrote the audit package {package} (mode 600, sealed to the auditor); {what}"
 
 
 def summary_lines(report: LocalReport, *, peer: str, seconds: float | None = None) -> list[str]:
