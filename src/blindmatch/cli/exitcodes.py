@@ -20,6 +20,8 @@ class ExitCode(IntEnum):
     PEER = 4
     #: A local problem: a file that cannot be read or written, a busy port, unsafe or missing state file.
     LOCAL = 5
+    #: ``audit``: the audit ran and found that a side deviated (its findings are in the signed report).
+    FINDINGS = 6
     #: A bug in blindmatch (please report it; set BLINDMATCH_DEBUG=1 for the traceback).
     INTERNAL = 70
     #: Interrupted (Ctrl-C).
