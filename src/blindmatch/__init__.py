@@ -7,6 +7,8 @@ Layers, lowest first (each is also importable as its own subpackage):
 * private set intersection -- :class:`Initiator`, :class:`Responder` (sans-I/O, ``blindmatch.psi``);
 * authenticated sessions -- :class:`InitiatorSession`, :class:`ResponderSession`, identities, peers,
   manifests, signed disclosure records (``blindmatch.session``);
+* audits of audited sessions -- :func:`audit` re-executes both sides from their escrowed packages and
+  :func:`sign_audit_report` / :func:`verify_audit_report` (``blindmatch.auditing``, docs/audit.md);
 * Bloom-filter exchange -- :class:`BloomFilter`, :func:`build_exchange`, DCSO files (``blindmatch.bloom``);
 * prompt near-duplicate fingerprints -- :func:`prompt_items` (``blindmatch.fingerprints``);
 * inputs and reports -- :func:`read_indicators`, :class:`LocalReport`;
@@ -20,6 +22,7 @@ materials, for implementers and tests only. Transports and the command line live
 from __future__ import annotations
 
 from ._version import __version__
+from .auditing import AuditReport, audit, sign_audit_report, verify_audit_report
 from .bloom import (
     BloomFilter,
     DcsoFile,
@@ -103,6 +106,7 @@ __all__ = [
     "CANON_VERSION",
     "KINDS",
     "SENSITIVE_KINDS",
+    "AuditReport",
     "AuditTerms",
     "BlindmatchError",
     "BloomFilter",
@@ -160,6 +164,7 @@ __all__ = [
     "TokenBatch",
     "Tokenizer",
     "__version__",
+    "audit",
     "build_exchange",
     "canonicalize",
     "canonicalize_many",
@@ -173,5 +178,7 @@ __all__ = [
     "read_indicators",
     "run_in_memory",
     "run_session_in_memory",
+    "sign_audit_report",
+    "verify_audit_report",
     "verify_record",
 ]

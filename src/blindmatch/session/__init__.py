@@ -8,6 +8,7 @@ sans-I/O like the PSI core: bytes in, bytes out. See docs/sessions.md and docs/t
 from __future__ import annotations
 
 from ._states import SessionState
+from .audit_package import open_package, read_package_header
 from .errors import (
     BadSignature,
     CapExceeded,
@@ -83,7 +84,9 @@ __all__ = [
     "WrongSession",
     "fingerprints_match",
     "normalize_fingerprint",
+    "open_package",
     "padded_size",
+    "read_package_header",
     "run_session_in_memory",
     "verify_record",
 ]

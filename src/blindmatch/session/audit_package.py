@@ -34,8 +34,11 @@ __all__ = [
     "MAX_PACKAGE_BYTES",
     "PACKAGE_FORMAT",
     "AuditContents",
+    "OpenedPackage",
+    "PackageHeader",
     "open_package",
     "package_sha256",
+    "read_package_header",
     "seal_package",
 ]
 
@@ -170,13 +173,23 @@ class OpenedPackage:
     sha256: bytes
 
 
-def open_package(data: bytes, auditor: Identity, *, authors: Sequence[PublicIdentity] = ()) -> OpenedPackage:
-    """Check and open a package file with the auditor's identity.
+@dataclass(frozen=True)
+class PackageHeader:
+    """The signed wrapper of a package: who wrote it, for which session and role, sealed to whom."""
 
-    Raises :class:`InvalidAuditPackage` when the file is malformed, its signature does not verify under the
-    author it names (or, given ``authors``, the author is none of them), it is addressed to another auditor,
-    the seal does not open with this auditor's key, or the sealed contents disagree with the wrapper.
-    """
+    author: PublicIdentity
+    auditor: PublicIdentity
+    role: str
+    session_id: bytes
+    sealed: bytes
+    sha256: bytes
+
+
+def read_package_header(data: bytes) -> PackageHeader:
+    """Check a package file's form and its author's signature (nothing is unsealed).
+
+    Raises :class:`InvalidAuditPackage` when it is malformed, not canonical, or its signature does not
+    verify under the author it names (altered or forged)."""
     if not isinstance(data, bytes | bytearray) or len(data) > MAX_PACKAGE_BYTES:
         raise InvalidAuditPackage("an audit package is a JSON file of at most 2 GiB")
     doc = _strict_json(bytes(data), "audit package")
@@ -195,18 +208,29 @@ def open_package(data: bytes, auditor: Identity, *, authors: Sequence[PublicIden
         raise InvalidAuditPackage("the audit package is not in its canonical form")
     if not author.verify(signature, _CONTEXT + canonical_json(body)):
         raise InvalidAuditPackage("the audit package's signature does not verify (altered or forged)")
-    if authors and author not in authors:
+    return PackageHeader(author, named_auditor, role, session_id, sealed, package_sha256(bytes(data)))
+
+
+def open_package(data: bytes, auditor: Identity, *, authors: Sequence[PublicIdentity] = ()) -> OpenedPackage:
+    """Check and open a package file with the auditor's identity.
+
+    Raises :class:`InvalidAuditPackage` when the file is malformed, its signature does not verify under the
+    author it names (or, given ``authors``, the author is none of them), it is addressed to another auditor,
+    the seal does not open with this auditor's key, or the sealed contents disagree with the wrapper.
+    """
+    head = read_package_header(data)
+    if authors and head.author not in authors:
         raise InvalidAuditPackage("the audit package is signed by neither party of the session")
-    if named_auditor != auditor.public:
+    if head.auditor != auditor.public:
         raise InvalidAuditPackage(
-            f"the audit package is sealed to another auditor ({named_auditor.fingerprint})"
+            f"the audit package is sealed to another auditor ({head.auditor.fingerprint})"
         )
     secret = PrivateKey(crypto_sign_ed25519_sk_to_curve25519(auditor.seed() + auditor.public.raw))
     try:
-        plain = SealedBox(secret).decrypt(sealed)
+        plain = SealedBox(secret).decrypt(head.sealed)
     except CryptoError:
         raise InvalidAuditPackage("the audit package does not open with this auditor's key") from None
     contents = AuditContents.from_bytes(plain)
-    if contents.role != role or contents.session_id != session_id:
+    if contents.role != head.role or contents.session_id != head.session_id:
         raise InvalidAuditPackage("the sealed contents name another session or role than the package")
-    return OpenedPackage(author, role, session_id, contents, package_sha256(bytes(data)))
+    return OpenedPackage(head.author, head.role, head.session_id, contents, head.sha256)

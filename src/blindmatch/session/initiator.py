@@ -66,9 +66,9 @@ class InitiatorSession(PartyBase):
     ``max_items`` is one cap for both sides or ``(initiator_cap, responder_cap)``. Pass ``manifest=``
     instead of the manifest parameters to propose a manifest built elsewhere (its keys must be ours and
     the peer's). ``prompt_profile`` names the fingerprint profile of ``prompt-band`` items in the manifest
-    (see :class:`Manifest`). ``audit`` (:class:`AuditTerms`) makes the session audited (docs/audit.md).
-    ``progress`` (``progress(stage, done, total)``, see :mod:`blindmatch.psi`) is
-    handed to the PSI party; padding dummies are counted in its totals.
+    (see :class:`Manifest`). ``progress`` (``progress(stage, done, total)``, see :mod:`blindmatch.psi`) is
+    handed to the PSI party; padding dummies are counted in its totals. ``audit`` (:class:`AuditTerms`)
+    names the auditor both sides escrow an audit package to (docs/audit.md).
     """
 
     _role = ROLE_INITIATOR
