@@ -6,12 +6,15 @@ it, and another auditor; commands without an audit refuse the option."""
 from __future__ import annotations
 
 import hashlib
+import json
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 from cli_support import cli, make_lab_keys, serve, write_csv
 
+from blindmatch import verify_audit_report
 from blindmatch.session import Identity, verify_record
 from blindmatch.session.audit_package import open_package
 
@@ -212,3 +215,113 @@ def test_help_lists_the_audit_options(tmp_path: Path) -> None:
         assert r.returncode == 0 and "--audit-to" in r.stdout
     r = cli("psi", "respond", "--help", cwd=tmp_path)
     assert "--audit-rate" not in r.stdout  # the rate and deadline are the proposer's terms
+
+
+# ---- blindmatch audit ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def session(lab: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One honest audited exchange (mutual, over files): a-/b-audit.bmaudit and a-/b-record.json."""
+    w = tmp_path_factory.mktemp("audited-session")
+    run_audited_file_flow(lab, w)
+    return w
+
+
+def _audit(
+    lab: Path, s: Path, w: Path, *extra: str, packages: tuple[str, ...] = ("a", "b")
+) -> subprocess.CompletedProcess[str]:
+    """``blindmatch audit`` as the auditor, on the session in ``s`` (its packages and both records)."""
+    files = [str(s / f"{p}-audit.bmaudit") for p in packages]
+    return cli("audit", "--identity", str(lab / "auditor.pem"), *files, "--record", str(s / "a-record.json"),
+               "--record", str(s / "b-record.json"), *extra, cwd=w)  # fmt: skip
+
+
+def test_audit_of_honest_packages_is_clean_and_the_report_verifies(
+    lab: Path, session: Path, tmp_path: Path
+) -> None:
+    r = _audit(lab, session, tmp_path, "--out", "report.json")
+    assert r.returncode == 0, r.stderr
+    assert ": clean (both sides re-executed" in r.stdout
+    report = tmp_path / "report.json"
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    doc = verify_audit_report(report.read_text(), Identity.load(lab / "auditor.pem").public)
+    assert doc["verdict"] == "clean" and set(doc["sides"]) == {"initiator", "responder"}
+    r = cli("audit", "--verify", "report.json", "--auditor", str(lab / "auditor.pub"), cwd=tmp_path)
+    assert r.returncode == 0 and "a valid audit report" in r.stdout and "verdict clean" in r.stdout
+    r = cli("audit", "--verify", "report.json", "--auditor", str(lab / "other-auditor.pub"), cwd=tmp_path)
+    assert r.returncode == 4 and "another auditor" in r.stderr
+    altered = json.loads(report.read_text())
+    altered["verdict"] = "findings"
+    (tmp_path / "altered.json").write_text(json.dumps(altered))
+    r = cli("audit", "--verify", "altered.json", "--auditor", str(lab / "auditor.pub"), cwd=tmp_path)
+    assert r.returncode == 4 and "does not verify" in r.stderr
+    r = _audit(lab, session, tmp_path, "--out", "again.json", "--json", "-q")
+    assert r.returncode == 0 and json.loads(r.stdout)["verdict"] == "clean"
+
+
+def test_audit_history_finds_a_reused_seed(lab: Path, session: Path, tmp_path: Path) -> None:
+    for _ in range(2):  # auditing the same packages again is no reuse, and adds no line
+        r = _audit(lab, session, tmp_path, "--out", "report.json", "--history", "history.jsonl")
+        assert r.returncode == 0, r.stdout + r.stderr
+    history = tmp_path / "history.jsonl"
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
+    entries = [json.loads(line) for line in history.read_text().splitlines()]
+    assert sorted(e["role"] for e in entries) == ["initiator", "responder"]
+    # the same seeds seen in another session's packages: both sides reused their seeds
+    for e in entries:
+        e["package_sha256"], e["session_id"] = "00" * 32, "11" * 16
+    (tmp_path / "other.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    r = _audit(lab, session, tmp_path, "--out", "report2.json", "--history", "other.jsonl")
+    assert r.returncode == 6, r.stderr
+    assert "initiator: seed-reused" in r.stdout and "responder: seed-reused" in r.stdout
+    doc = json.loads((tmp_path / "report2.json").read_text())
+    assert doc["verdict"] == "findings"
+    (tmp_path / "junk.jsonl").write_text("not json\n")
+    r = _audit(lab, session, tmp_path, "--out", "report3.json", "--history", "junk.jsonl")
+    assert r.returncode == 3 and "line 1" in r.stderr
+
+
+def test_audit_with_one_package_is_pending(lab: Path, session: Path, tmp_path: Path) -> None:
+    r = _audit(lab, session, tmp_path, "--out", "report.json", packages=("a",))
+    assert r.returncode == 7, r.stderr
+    assert "responder: pending" in r.stdout
+    assert json.loads((tmp_path / "report.json").read_text())["verdict"] == "pending"
+
+
+def test_tampered_package_is_a_clean_error(lab: Path, session: Path, tmp_path: Path) -> None:
+    data = bytearray((session / "a-audit.bmaudit").read_bytes())
+    data[data.index(b'"sealed":"') + 20] ^= 0x01
+    (tmp_path / "a-audit.bmaudit").write_bytes(bytes(data))
+    (tmp_path / "b-audit.bmaudit").write_bytes((session / "b-audit.bmaudit").read_bytes())
+    for name in ("a-record.json", "b-record.json"):
+        (tmp_path / name).write_bytes((session / name).read_bytes())
+    r = _audit(lab, tmp_path, tmp_path, "--out", "report.json")
+    assert r.returncode == 4
+    assert "a-audit.bmaudit: the audit package's signature does not verify" in r.stderr
+    assert "nothing audited" in r.stderr
+    assert not (tmp_path / "report.json").exists()
+    (tmp_path / "a-audit.bmaudit").write_text("{}")
+    r = _audit(lab, tmp_path, tmp_path, "--out", "report.json")
+    assert r.returncode == 4 and "not a version 1 blindmatch audit package" in r.stderr
+
+
+def test_audit_with_another_auditors_key(lab: Path, session: Path, tmp_path: Path) -> None:
+    r = cli("audit", "--identity", str(lab / "other-auditor.pem"), str(session / "a-audit.bmaudit"),
+            str(session / "b-audit.bmaudit"), "--out", "report.json", cwd=tmp_path)  # fmt: skip
+    assert r.returncode == 4 and "no package opens with this auditor's key" in r.stderr
+
+
+def test_audit_usage_errors(lab: Path, session: Path, tmp_path: Path) -> None:
+    pkg = str(session / "a-audit.bmaudit")
+    ident = ("--identity", str(lab / "auditor.pem"))
+    for argv, text in [
+        ((*ident, "--out", "r.json"), "one or two PACKAGE"),
+        ((*ident, pkg, pkg, pkg, "--out", "r.json"), "one or two PACKAGE"),
+        ((*ident, pkg), "--out REPORT.json"),
+        ((pkg, "--out", "r.json"), "--identity AUDITOR.pem"),
+        (("--verify", "r.json"), "--auditor AUDITOR.pub"),
+        (("--verify", "r.json", "--auditor", str(lab / "auditor.pub"), pkg), "takes only --auditor"),
+    ]:
+        r = cli("audit", *argv, cwd=tmp_path)
+        assert r.returncode == 2 and text in r.stderr, (argv, r.stderr)

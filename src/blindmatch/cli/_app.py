@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="blindmatch",
         description="Privacy-preserving indicator matching between labs. See docs/cli.md.",
         epilog="Exit codes: 0 ok, 1 nothing found, 2 usage, 3 invalid input, 4 peer error, 5 local error, "
-        "6 audit findings.",
+        "6 audit findings, 7 audit pending.",
     )
     parser.add_argument("--version", action="version", version=f"blindmatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -1,15 +1,15 @@
 """``audit``: the auditor opens both sides' sealed packages, re-executes each side from its committed seed
 and set, checks the records, and writes a signed report (docs/audit.md); ``audit --verify`` checks one.
 
-The library does the work (:func:`blindmatch.audit.audit`); this module reads the files, keeps the history
-of seed digests (``--history``, JSON lines) and turns the result into files, lines and an exit code: 0
-clean, :attr:`ExitCode.FINDINGS` when a side deviated.
+The library does the work (:func:`blindmatch.audit`, ``blindmatch.auditing``); this module reads the files,
+keeps the history of seed and element digests (``--history``, JSON lines) and turns the result into files,
+lines and an exit code: 0 clean, :attr:`ExitCode.AUDIT_FINDINGS` when a side deviated,
+:attr:`ExitCode.AUDIT_PENDING` when a side's package is still awaited.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from collections.abc import Sequence
@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from .._fileio import atomic_write, check_regular_target, read_capped
+from ..auditing import AuditReport, audit, sign_audit_report, verify_audit_report
 from ..errors import FileAccessError, MalformedFile
-from ..session import Identity, InvalidAuditPackage, PublicIdentity
-from ..session.audit_package import MAX_PACKAGE_BYTES, open_package
+from ..session import InvalidAuditPackage
+from ..session.audit_package import MAX_PACKAGE_BYTES, PackageHeader, read_package_header
 from ._common import Messages
 from ._session_io import load_identity, read_public_key
 from .exitcodes import CliError, ExitCode
@@ -42,8 +43,8 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         help="audit an audited session from its packages and records (auditor), or verify a report",
         description="As the auditor: open the sealed audit packages of one session (one per side), "
         "re-execute each side from the seed and set it committed to, check the records, and write the signed "
-        "audit report. Exit 0: clean; 6: findings. With --verify: check a signed audit report. See "
-        "docs/audit.md.",
+        "audit report. Exit 0: clean; 6: findings; 7: a package still awaited. With --verify: check a "
+        "signed audit report. See docs/audit.md.",
     )
     a.add_argument("packages", nargs="*", metavar="PACKAGE",
                    help="the session's audit packages (<prefix>audit.bmaudit), one per side")  # fmt: skip
@@ -64,16 +65,6 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
                    help="with --verify: the auditor's public key file the report must be signed by",
                    )  # fmt: skip
     a.set_defaults(func=run_audit)
-
-
-def _api() -> Any:
-    """:mod:`blindmatch.audit`, imported when used (a clear error when this build lacks it)."""
-    import importlib
-
-    try:
-        return importlib.import_module("blindmatch.audit")
-    except ImportError:
-        raise CliError(ExitCode.INTERNAL, "this blindmatch has no audit library (blindmatch.audit)") from None
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -109,24 +100,17 @@ def _check_target(path: str, option: str) -> None:
         raise CliError(ExitCode.LOCAL, f"{option}: {exc}") from None
 
 
-def _package_role(data: bytes) -> str | None:
-    """The role a package's wrapper names (for the history), or None when it is no JSON object."""
-    try:
-        doc = json.loads(data)
-    except ValueError:
-        return None
-    role = doc.get("role") if isinstance(doc, dict) else None
-    return role if isinstance(role, str) else None
-
-
-def _unopenable(paths: Sequence[str], packages: Sequence[bytes], auditor: Identity, exc: Exception) -> str:
-    """Name the package that does not open (the library's error does not know file names)."""
+def _headers(paths: Sequence[str], packages: Sequence[bytes]) -> list[PackageHeader]:
+    """Each package's form and author signature, checked before the audit so that a tampered or forged
+    file is named (exit 4); what the audit itself finds (a package that does not open for us, ...) is in
+    the report."""
+    heads = []
     for path, data in zip(paths, packages, strict=True):
         try:
-            open_package(data, auditor)
-        except InvalidAuditPackage as bad:
-            return f"{path}: {bad}"
-    return str(exc)
+            heads.append(read_package_header(data))
+        except InvalidAuditPackage as exc:
+            raise CliError(ExitCode.PEER, f"{path}: {exc} (nothing audited)") from None
+    return heads
 
 
 def _run_audit(args: argparse.Namespace) -> int:
@@ -136,22 +120,20 @@ def _run_audit(args: argparse.Namespace) -> int:
         _check_target(args.history, "--history")
     auditor = load_identity(args.identity)
     packages = [_read(p, MAX_PACKAGE_BYTES, "audit package") for p in args.packages]
+    heads = _headers(args.packages, packages)
     records = [_read(r, MAX_DOC_BYTES, "record").decode("utf-8", errors="replace") for r in args.record]
-    hashes = {hashlib.sha256(p).hexdigest() for p in packages}
     history = _History(args.history) if args.history is not None else None
-    seen = history.seen(excluding=hashes) if history is not None else set()
-    api = _api()
+    now_hashes = {h.sha256.hex() for h in heads}
+    seeds, elements = history.seen(excluding=now_hashes) if history is not None else (set(), set())
     try:
-        report = api.audit(auditor, packages, records, now=time.time(), seen_seeds=seen)
+        report = audit(auditor, packages, records, seen_seeds=seeds, seen_elements=elements)
     except InvalidAuditPackage as exc:
-        which = _unopenable(args.packages, packages, auditor, exc)
-        raise CliError(ExitCode.PEER, f"{which} (nothing audited)") from None
-    signed = api.sign_audit_report(auditor, report)
+        raise CliError(ExitCode.PEER, f"{exc} (nothing audited)") from None
+    signed = sign_audit_report(auditor, report)
     data = (json.dumps(signed, indent=2, sort_keys=True) + "\n").encode("utf-8")
     atomic_write(args.out, data, mode=0o600)
     if history is not None:
-        roles = {_package_role(p): hashlib.sha256(p).hexdigest() for p in packages}
-        history.append(report, roles)
+        history.append(report, {h.role: h.sha256.hex() for h in heads})
     if args.json:
         print(json.dumps(signed, indent=2, sort_keys=True))
     else:
@@ -159,30 +141,40 @@ def _run_audit(args: argparse.Namespace) -> int:
             msgs.out(line)
         msgs.out(f"  wrote {args.out}")
         if history is not None:
-            msgs.out(f"  seed digests added to {args.history}")
-    return ExitCode.OK if report.clean else ExitCode.FINDINGS
+            msgs.out(f"  seed digests and element sketches kept in {args.history}")
+    return _exit_code(report.verdict)
 
 
-def _report_lines(report: Any) -> list[str]:
-    doc = report.to_dict()
-    sid = doc.get("session_id")
-    head = f"audit of session {sid}" if isinstance(sid, str) else "audit"
-    findings = [f for side in report.sides.values() for f in side.findings]
-    if report.clean:
-        sides = ", ".join(sorted(report.sides))
-        return [f"{head}: clean ({sides} re-executed byte for byte from what they committed to)"]
-    lines = [f"{head}: {len(findings)} finding(s)"]
-    for f in findings:
-        at = f" at message {f.message_index}" if f.message_index is not None else ""
-        gain = f" (could gain: {f.could_gain})" if f.could_gain else ""
-        lines.append(f"  {f.role}: {f.code}{at}: {f.detail}{gain}")
+def _exit_code(verdict: str) -> ExitCode:
+    if verdict == "clean":
+        return ExitCode.OK
+    if verdict == "pending":
+        return ExitCode.AUDIT_PENDING
+    return ExitCode.AUDIT_FINDINGS
+
+
+def _report_lines(report: AuditReport) -> list[str]:
+    head = f"audit of session {report.session_id.hex()} ({report.mode})"
+    if report.verdict == "clean":
+        return [f"{head}: clean (both sides re-executed byte for byte from what they committed to)"]
+    lines = [f"{head}: {report.verdict}"]
+    for role, side in sorted(report.sides.items()):
+        if side.status == "pending":
+            lines.append(f"  {role}: pending (no package yet; its deadline has not passed)")
+        elif side.status == "clean":
+            lines.append(f"  {role}: clean")
+        for f in side.findings:
+            at = f" at message {f.message_index}" if f.message_index is not None else ""
+            gain = f" (could gain: {f.could_gain})" if f.could_gain else ""
+            lines.append(f"  {role}: {f.code}{at}: {f.detail}{gain}")
     return lines
 
 
 class _History:
-    """``--history``: one JSON object per line, ``{"format", "seed_digest", "role", "session_id",
-    "package_sha256", "audited_at"}``. A seed digest counts as seen unless it comes from one of the
-    packages audited now (auditing the same packages again is no reuse)."""
+    """``--history``: JSON lines, one per audited side, ``{"format", "seed_digest", "element_sketch",
+    "role", "session_id", "package_sha256", "audited_at"}`` (digests only: no seed, item or element).
+    Entries of the packages audited now do not count as seen (auditing the same packages again is no
+    reuse)."""
 
     def __init__(self, path: str) -> None:
         self.path = Path(path)
@@ -195,33 +187,40 @@ class _History:
                 continue
             try:
                 entry = json.loads(line)
-                if not isinstance(entry, dict):
-                    raise ValueError("not an object")
+                if not isinstance(entry, dict) or entry.get("format") != HISTORY_FORMAT:
+                    raise ValueError("not a history entry")
                 bytes.fromhex(entry["seed_digest"])
+                for d in entry.get("element_sketch", []):
+                    bytes.fromhex(d)
             except (ValueError, KeyError, TypeError):
                 raise CliError(
-                    ExitCode.INVALID_INPUT, f"{path}: line {n} is not a history entry (seed_digest in hex)"
+                    ExitCode.INVALID_INPUT, f"{path}: line {n} is not an audit history entry"
                 ) from None
             self.entries.append(entry)
 
-    def seen(self, *, excluding: set[str]) -> set[bytes]:
-        return {
-            bytes.fromhex(e["seed_digest"]) for e in self.entries if e.get("package_sha256") not in excluding
-        }
+    def seen(self, *, excluding: set[str]) -> tuple[set[bytes], set[bytes]]:
+        """The seed digests and element digests of earlier audits."""
+        seeds: set[bytes] = set()
+        elements: set[bytes] = set()
+        for e in self.entries:
+            if e.get("package_sha256") in excluding:
+                continue
+            seeds.add(bytes.fromhex(e["seed_digest"]))
+            elements.update(bytes.fromhex(d) for d in e.get("element_sketch", []))
+        return seeds, elements
 
-    def append(self, report: Any, packages: dict[str | None, str]) -> None:
+    def append(self, report: AuditReport, packages: dict[str, str]) -> None:
         known = {(e.get("package_sha256"), e.get("seed_digest")) for e in self.entries}
-        doc = report.to_dict()
-        sid = doc.get("session_id")
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         new: list[dict[str, Any]] = []
         for role, side in sorted(report.sides.items()):
-            digest = getattr(side, "seed_digest", None)
-            if not digest:
+            if side.seed_digest is None:
                 continue
             entry = {
-                "format": HISTORY_FORMAT, "seed_digest": bytes(digest).hex(), "role": role,
-                "session_id": sid, "package_sha256": packages.get(role), "audited_at": stamp,
+                "format": HISTORY_FORMAT, "seed_digest": side.seed_digest.hex(),
+                "element_sketch": [d.hex() for d in side.sketch], "role": role,
+                "session_id": report.session_id.hex(), "package_sha256": packages.get(role),
+                "audited_at": stamp,
             }  # fmt: skip
             if (entry["package_sha256"], entry["seed_digest"]) not in known:
                 new.append(entry)
@@ -244,20 +243,17 @@ def _run_verify(args: argparse.Namespace) -> int:
         raise CliError(ExitCode.USAGE, "--verify REPORT.json takes only --auditor AUDITOR.pub (and --json)")
     if args.auditor is None:
         raise CliError(ExitCode.USAGE, "--verify needs the auditor's public key: --auditor AUDITOR.pub")
-    public: PublicIdentity = read_public_key(args.auditor, "--auditor")
+    public = read_public_key(args.auditor, "--auditor")
     raw = _read(args.verify, MAX_DOC_BYTES, "audit report")
     try:
-        doc = json.loads(raw)
-    except ValueError:
-        raise CliError(ExitCode.PEER, f"{args.verify}: not a JSON audit report") from None
-    api = _api()
-    body = api.verify_audit_report(doc, public)  # a report that does not verify raises (exit 4)
+        body = verify_audit_report(raw, public)
+    except MalformedFile as exc:  # InvalidAuditReport: altered, forged, another auditor's, not a report
+        raise CliError(ExitCode.PEER, f"{args.verify}: {exc}") from None
     if args.json:
         print(json.dumps(body, indent=2, sort_keys=True))
         return ExitCode.OK
-    clean = body.get("clean") if isinstance(body, dict) else None
-    sid = body.get("session_id") if isinstance(body, dict) else None
-    verdict = "clean" if clean is True else "with findings" if clean is False else "verdict unknown"
-    what = f" of session {sid}" if isinstance(sid, str) else ""
-    msgs.out(f"{args.verify}: a valid audit report{what} ({verdict}), signed by {public.fingerprint}")
+    msgs.out(
+        f"{args.verify}: a valid audit report of session {body.get('session_id')}, verdict "
+        f"{body.get('verdict')}, signed by the auditor {public.fingerprint}"
+    )
     return ExitCode.OK
