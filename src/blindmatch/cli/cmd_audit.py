@@ -21,8 +21,9 @@ from ..auditing import AuditReport, audit, sign_audit_report, verify_audit_repor
 from ..errors import FileAccessError, MalformedFile
 from ..session import InvalidAuditPackage
 from ..session.audit_package import MAX_PACKAGE_BYTES, PackageHeader, read_package_header
+from ._audit_args import read_public_key
 from ._common import Messages
-from ._session_io import load_identity, read_public_key
+from ._session_io import load_identity
 from .exitcodes import CliError, ExitCode
 
 __all__ = ["add_parsers"]

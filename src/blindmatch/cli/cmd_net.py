@@ -37,6 +37,7 @@ from ..transport import (
     StoreError,
     connect_and_run,
 )
+from ._audit_args import audit_auditor, audit_line, audit_terms, audited_note
 from ._common import Messages, port_number, positive_float, positive_int
 from ._session_io import (
     add_identity_args,
@@ -44,10 +45,6 @@ from ._session_io import (
     add_near_duplicates_arg,
     add_policy_args,
     add_proposal_args,
-    audit_auditor,
-    audit_line,
-    audit_terms,
-    audited_note,
     build_policy,
     check_cap,
     check_out_dir,

@@ -29,18 +29,15 @@ from ..session import InitiatorSession, ResponderSession
 from ..session.channel import HEADER_BYTES, MAGIC, ROLE_INITIATOR, ROLE_RESPONDER
 from ..transport import delete_state, read_message, write_message
 from ..transport.files import DEFAULT_MAX_MESSAGE
+from ._audit_args import AUDIT_SUFFIX, audit_line, audit_terms, audited_note
 from ._common import Messages, add_deprecated_alias, positive_int
 from ._ledger import StepLedger
 from ._session_io import (
-    AUDIT_SUFFIX,
     add_identity_args,
     add_input_args,
     add_near_duplicates_arg,
     add_policy_args,
     add_proposal_args,
-    audit_line,
-    audit_terms,
-    audited_note,
     build_policy,
     check_cap,
     check_out_dir,
