@@ -87,7 +87,7 @@ from blindmatch.psi._wire import (
     parse_request,
     parse_response,
 )
-from blindmatch.session import Identity, InitiatorSession, Policy, ResponderSession
+from blindmatch.session import AuditTerms, Identity, InitiatorSession, Policy, ResponderSession
 from blindmatch.session._phases import Established
 from blindmatch.session._seeded import dummies, psi_seed
 from blindmatch.session.padding import DUMMY_PREFIX
@@ -95,6 +95,7 @@ from blindmatch.session.result import ResultContext
 
 __all__ = [
     "ATTACKS",
+    "AUDIT",
     "A_ONLY",
     "A_VALUES",
     "B_ONLY",
@@ -558,6 +559,11 @@ class AttackRun(NamedTuple):
         return self.cheater.loot
 
 
+#: Set by the audit tests (monkeypatch): every session of ``run_attack`` then names this auditor, and each
+#: party (the cheater included: it is an honest session class underneath) escrows an audit package.
+AUDIT: AuditTerms | None = None
+
+
 def run_attack(
     mode: str,
     *,
@@ -575,6 +581,7 @@ def run_attack(
     seeded by ``seed``, both padding pow2 under ``max_items``, played to the end. A recording (cheating)
     class gets its items raw, an honest one as indicators; the sets are the same either way."""
     clock = Clock()
+    initiator_kw = {**(initiator_kw or {}), **({"audit": AUDIT} if AUDIT is not None else {})}
     a_given: dict[str, Any] = {"items_by_kind": {KIND: list(a_values)}}
     if issubclass(initiator_cls, RecordingInitiator):
         a_given = {"items": items(a_values), "kinds": (KIND,)}
@@ -583,10 +590,11 @@ def run_attack(
         b_given = {"items": items(b_values)}
     init = initiator_cls(
         ALICE, responder.public, mode=mode, max_items=max_items, padding="pow2", purpose="joint abuse review",
-        rng=seeded_rng(b"init" + seed), clock=clock, **a_given, **(initiator_kw or {}),
+        rng=seeded_rng(b"init" + seed), clock=clock, **a_given, **initiator_kw,
     )  # fmt: skip
     resp = responder_cls(
-        responder, trust(("alice", ALICE)), Policy(max_items_responder=max_items),
+        responder, trust(("alice", ALICE)),
+        Policy(max_items_responder=max_items, auditor=AUDIT.auditor if AUDIT is not None else None),
         rng=seeded_rng(b"resp" + seed), clock=clock, **b_given, **(responder_kw or {}),
     )  # fmt: skip
     return AttackRun(init, resp, step(init, resp))

@@ -7,12 +7,20 @@ import dataclasses
 import hashlib
 
 import pytest
-from session_support import ALICE, BOB, CAROL, make_parties, step
+from session_support import ALICE, BOB, CAROL, Clock, make_parties, seeded_rng, step, trust
 
 from blindmatch import audit, sign_audit_report, verify_audit_report
 from blindmatch.auditing import FINDINGS, InvalidAuditReport
 from blindmatch.psi import MODES
-from blindmatch.session import AuditTerms, Identity, InvalidAuditPackage, Policy, open_package
+from blindmatch.session import (
+    AuditTerms,
+    Identity,
+    InitiatorSession,
+    InvalidAuditPackage,
+    Policy,
+    ResponderSession,
+    open_package,
+)
 
 AUDITOR = Identity.from_seed(hashlib.sha256(b"auditor").digest())
 TERMS = AuditTerms(AUDITOR.public.raw, rate_ppm=500_000, deadline_s=7 * 86400)
@@ -91,3 +99,57 @@ def test_findings_are_a_fixed_list() -> None:
                 "dummies-replaced", "scalar-reused", "seed-reused", "package-missing"}  # fmt: skip
     assert expected <= set(FINDINGS)
     assert dataclasses.is_dataclass(TERMS) and ALICE != BOB
+
+
+def test_a_seed_seen_in_an_earlier_audit_is_a_finding() -> None:
+    def session(init_seed: bytes) -> tuple[InitiatorSession, ResponderSession]:
+        clock = Clock()
+        init = InitiatorSession(ALICE, BOB.public, items_by_kind={"email": ["a@x.org", "b@x.org"]},
+                                max_items=8, purpose="t", audit=TERMS, rng=seeded_rng(init_seed),
+                                clock=clock)  # fmt: skip
+        policy = Policy(max_items_responder=8, auditor=AUDITOR.public.raw)
+        resp = ResponderSession(BOB, trust(("alice", ALICE)), policy, items_by_kind={"email": ["b@x.org"]},
+                                rng=seeded_rng(b"same responder seed"), clock=clock)  # fmt: skip
+        step(init, resp)
+        return init, resp
+
+    def report(parties: tuple[InitiatorSession, ResponderSession], **kw: object):  # type: ignore[no-untyped-def]
+        pk = [p.audit_package() for p in parties]
+        return audit(AUDITOR, pk, [p.record() for p in parties], **kw)  # type: ignore[arg-type]
+
+    first = report(session(b"monday"))
+    assert first.clean
+    digest = first.sides["responder"].seed_digest
+    later = report(session(b"tuesday"), seen_seeds={digest})
+    assert [f.code for f in later.sides["responder"].findings] == ["seed-reused"]
+    assert later.sides["initiator"].status == "clean"
+
+
+def test_an_aborted_session_still_escrows_and_audits() -> None:
+    init, resp = make_parties(mode="mutual", audit=TERMS, policy=Policy(auditor=AUDITOR.public.raw))
+    accept = resp.receive(init.start())
+    assert accept is not None
+    request = init.receive(accept)
+    assert request is not None
+    response = resp.receive(request)
+    assert response is not None
+    init.receive(response)  # the initiator has its result and keeps the confirm to itself
+    resp.abort("the peer stopped answering")
+    records = [init.record(), resp.record()]
+    assert records[1]["outcome"]["status"] == "failed"
+    report = audit(AUDITOR, [init.audit_package(), resp.audit_package()], records)  # type: ignore[list-item]
+    assert report.clean, report.findings
+    assert report.transcript_hash == init.transcript_hash  # the longer copy: the confirm was sent
+
+
+def test_routine_audit_coin_is_each_sides_own() -> None:
+    from blindmatch.session.commitment import selected_for_audit
+
+    assert selected_for_audit(b"\x01" * 32, b"\x02" * 32, 0) is False
+    assert selected_for_audit(b"\x01" * 32, b"\x02" * 32, 1_000_000) is True
+    coins = [selected_for_audit(i.to_bytes(32, "big"), b"\x02" * 32, 250_000) for i in range(400)]
+    assert 60 < sum(coins) < 140  # about a quarter
+    init, resp = audited(seed=b"coin")
+    report = audit(AUDITOR, [init.audit_package(), resp.audit_package()], [init.record(), resp.record()])  # type: ignore[attr-defined,list-item]
+    assert report.sides["initiator"].selected == init.selected_for_audit  # type: ignore[attr-defined]
+    assert report.sides["responder"].selected == resp.selected_for_audit  # type: ignore[attr-defined]
