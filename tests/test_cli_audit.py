@@ -157,19 +157,29 @@ def test_policy_refusals(lab: Path, tmp_path: Path) -> None:
                   lab / "auditor.pem")  # fmt: skip
 
 
-def test_server_without_audit_to_refuses_an_audited_proposal(lab: Path, tmp_path: Path) -> None:
-    server, port = serve(lab, tmp_path, "lab_b.csv", 64)
+@pytest.mark.parametrize(
+    ("server_audit", "client_audit", "reason"),
+    [
+        (False, True, "audited sessions are not offered by this responder"),
+        (True, False, "this responder takes only audited sessions"),
+    ],
+)
+def test_server_refuses_over_tcp(
+    lab: Path, tmp_path: Path, server_audit: bool, client_audit: bool, reason: str
+) -> None:
+    to = ("--audit-to", str(lab / "auditor.pub"))
+    server, port = serve(lab, tmp_path, "lab_b.csv", 64, *(to if server_audit else ()))
     try:
         r = cli("connect", "--identity", str(lab / "a.pem"), "--peers", str(lab / "a-peers.json"),
                 "--peer", "lab-b", "--port", port, "-i", str(lab / "lab_a.csv"), "--purpose", "audit test",
-                "--max-items", "64", "--out-dir", str(tmp_path / "a-out"), "--audit-to",
-                str(lab / "auditor.pub"), cwd=tmp_path)  # fmt: skip
+                "--max-items", "64", "--out-dir", str(tmp_path / "a-out"), *(to if client_audit else ()),
+                cwd=tmp_path)  # fmt: skip
         _, err = server.communicate(timeout=60)
     finally:
         if server.poll() is None:
             server.kill()
     assert r.returncode == 4
-    assert "audited sessions are not offered by this responder" in r.stderr
+    assert reason in r.stderr
     assert server.returncode == 0 and "refused" in err
     assert not list((tmp_path / "b-out").glob("*.bmaudit"))
 
