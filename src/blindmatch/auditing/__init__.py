@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from ..errors import BlindmatchError
 from ..session._seeded import ephemeral
 from ..session.audit_package import OpenedPackage, open_package, read_package_header
 from ..session.channel import T_ACCEPT, traffic_keys, x25519_shared
@@ -113,6 +114,69 @@ def _session_end(records: dict[str, dict[str, Any]], flow: Flow) -> float:
     return max(ends) if ends else float(flow.manifest.not_after)
 
 
+def _open_all(
+    auditor: Identity, packages: Sequence[bytes], found: dict[str, list[Finding]]
+) -> tuple[dict[str, OpenedPackage], set[str]]:
+    """Open each package: a tampered or forged one raises; a party-signed one that does not open for this
+    auditor is that side's finding ``package-unopenable``."""
+    opened: dict[str, OpenedPackage] = {}
+    unopenable: set[str] = set()
+    session_ids = set()
+    for data in packages:
+        head = read_package_header(data)  # tampered or forged: the typed error, here
+        session_ids.add(head.session_id)
+        if head.role in opened or head.role in unopenable:
+            raise InvalidAuditPackage(f"two packages of the {head.role}")
+        try:
+            opened[head.role] = open_package(data, auditor)
+        except InvalidAuditPackage as exc:
+            unopenable.add(head.role)
+            found[head.role].append(_finding("package-unopenable", head.role, None, str(exc)))
+    if len(session_ids) > 1:
+        raise InvalidAuditPackage("the packages belong to different sessions")
+    if not opened:
+        raise InvalidAuditPackage("no package opens with this auditor's key: nothing to audit")
+    return opened, unopenable
+
+
+def _peer_keys(
+    flow: Flow, opened: dict[str, OpenedPackage], role: str
+) -> Callable[[], tuple[bytes, bytes] | None]:
+    """The traffic keys the *peer's* seed gives (to read the data messages when ``role``'s are unusable)."""
+
+    def keys() -> tuple[bytes, bytes] | None:
+        pkg = opened.get("responder" if role == "initiator" else "initiator")
+        if pkg is None or flow.accept is None:
+            return None
+        doc = flow.hello if role == "initiator" else flow.accept
+        try:
+            secret, _ = ephemeral(pkg.contents.seed)
+            shared = x25519_shared(secret, bytes.fromhex(str(doc.get("ephemeral"))))
+        except (ValueError, BlindmatchError):
+            return None
+        idx = next(i for i, msg in enumerate(flow.messages) if msg.header.msg_type == T_ACCEPT)
+        return traffic_keys(shared, flow.hashes[idx])
+
+    return keys
+
+
+def _side_report(
+    role: str, res: SideAudit | None, findings: list[Finding], own: OpenedPackage | None, flow: Flow,
+    *, pending: bool,
+) -> SideReport:  # fmt: skip
+    if res is None and own is None and pending:
+        return SideReport(role, "pending")
+    rate = flow.manifest.audit.rate_ppm if flow.manifest.audit is not None else 0
+    return SideReport(
+        role,
+        "findings" if findings else "clean",
+        tuple(findings),
+        res.seed_digest if res is not None else None,
+        tuple(res.sketch) if res is not None else (),
+        selected_for_audit(own.contents.seed, flow.final_hash, rate) if own is not None else None,
+    )
+
+
 def audit(
     auditor: Identity,
     packages: Sequence[bytes],
@@ -134,23 +198,7 @@ def audit(
     """
     now = clock() if now is None else now
     found: dict[str, list[Finding]] = {r: [] for r in ROLES}
-    opened: dict[str, OpenedPackage] = {}
-    unopenable: set[str] = set()
-    session_ids = set()
-    for data in packages:
-        head = read_package_header(data)  # tampered or forged: the typed error, here
-        session_ids.add(head.session_id)
-        if head.role in opened or head.role in unopenable:
-            raise InvalidAuditPackage(f"two packages of the {head.role}")
-        try:
-            opened[head.role] = open_package(data, auditor)
-        except InvalidAuditPackage as exc:
-            unopenable.add(head.role)
-            found[head.role].append(_finding("package-unopenable", head.role, None, str(exc)))
-    if len(session_ids) > 1:
-        raise InvalidAuditPackage("the packages belong to different sessions")
-    if not opened:
-        raise InvalidAuditPackage("no package opens with this auditor's key: nothing to audit")
+    opened, unopenable = _open_all(auditor, packages, found)
     flow = _reference(opened, found)
     m = flow.manifest
     for role, pkg in opened.items():  # the author must be the manifest's party of that role
@@ -158,48 +206,22 @@ def audit(
         if pkg.author.raw != key:
             raise InvalidAuditPackage(f"the {role}'s package is not signed by the session's {role}")
     recs = _records(records)
-    results: dict[str, SideAudit] = {}
-
-    def peer_keys_for(role: str) -> Callable[[], tuple[bytes, bytes] | None]:
-        def keys() -> tuple[bytes, bytes] | None:
-            other = "responder" if role == "initiator" else "initiator"
-            pkg = opened.get(other)
-            if pkg is None or flow.accept is None:
-                return None
-            doc = flow.hello if role == "initiator" else flow.accept
-            try:
-                secret, _ = ephemeral(pkg.contents.seed)
-                shared = x25519_shared(secret, bytes.fromhex(str(doc.get("ephemeral"))))
-            except Exception:
-                return None
-            idx = next(i for i, msg in enumerate(flow.messages) if msg.header.msg_type == T_ACCEPT)
-            return traffic_keys(shared, flow.hashes[idx])
-
-        return keys
-
-    for role, pkg in opened.items():
-        results[role] = audit_side(role, flow, pkg, recs.get(role), seen_seeds=seen_seeds,
-                                   seen_elements=seen_elements, peer_keys=peer_keys_for(role))  # fmt: skip
-    sides: dict[str, SideReport] = {}
+    results = {
+        role: audit_side(role, flow, pkg, recs.get(role), seen_seeds=seen_seeds, seen_elements=seen_elements,
+                         peer_keys=_peer_keys(flow, opened, role))
+        for role, pkg in opened.items()
+    }  # fmt: skip
     deadline = _session_end(recs, flow) + (m.audit.deadline_s if m.audit is not None else 0)
+    sides: dict[str, SideReport] = {}
     for role in ROLES:
         res = results.get(role)
         findings = found[role] + (res.findings if res is not None else [])
-        if res is None and role not in unopenable:
-            if now <= deadline:
-                sides[role] = SideReport(role, "pending")
-                continue
+        missing = res is None and role not in unopenable
+        if missing and now > deadline:
             findings.append(
                 _finding("package-missing", role, None, "no package was handed over by the deadline")
             )
-        own = opened.get(role)
-        rate = m.audit.rate_ppm if m.audit is not None else 0
-        sides[role] = SideReport(
-            role,
-            "findings" if findings else "clean",
-            tuple(findings),
-            res.seed_digest if res is not None else None,
-            tuple(res.sketch) if res is not None else (),
-            selected_for_audit(own.contents.seed, flow.final_hash, rate) if own is not None else None,
+        sides[role] = _side_report(
+            role, res, findings, opened.get(role), flow, pending=missing and now <= deadline
         )
     return AuditReport(m.session_id, flow.final_hash, m.mode, auditor.public, now, sides)
