@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import BlindmatchError, InvalidIndicator, LocalError, RemoteError
-from . import cmd_bloom, cmd_canon, cmd_inspect, cmd_keys, cmd_net, cmd_psi
+from . import cmd_audit, cmd_bloom, cmd_canon, cmd_inspect, cmd_keys, cmd_net, cmd_psi
 from .exitcodes import CliError, ExitCode
 
 __all__ = ["build_parser", "main"]
@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="blindmatch",
         description="Privacy-preserving indicator matching between labs. See docs/cli.md.",
-        epilog="Exit codes: 0 ok, 1 nothing found, 2 usage, 3 invalid input, 4 peer error, 5 local error.",
+        epilog="Exit codes: 0 ok, 1 nothing found, 2 usage, 3 invalid input, 4 peer error, 5 local error, "
+        "6 audit findings, 7 audit pending.",
     )
     parser.add_argument("--version", action="version", version=f"blindmatch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_psi.add_parsers(sub, common)
     cmd_net.add_parsers(sub, common)
     cmd_bloom.add_parsers(sub, common)
+    cmd_audit.add_parsers(sub, common)
     return parser
 
 

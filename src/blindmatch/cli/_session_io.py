@@ -32,6 +32,7 @@ from ..session import (
     ResponderSession,
 )
 from ..transport import SessionBudget, SessionBudgetExceeded
+from ._audit_args import AUDIT_SUFFIX, add_audit_policy_arg, add_audit_proposal_args, audit_auditor
 from ._common import Messages, add_deprecated_alias, positive_int
 from .exitcodes import CliError, ExitCode
 from .progress import Progress
@@ -293,6 +294,7 @@ def add_proposal_args(p: argparse.ArgumentParser, *, validity: int = 3600) -> No
                    "responder pads its own set by its --allow-padding (default: pow2)")  # fmt: skip
     g.add_argument("--validity", type=positive_int, default=validity, metavar="SECONDS",
                    help=f"how long the proposal is valid (default: {validity})")  # fmt: skip
+    add_audit_proposal_args(p)
 
 
 def max_items_of(args: argparse.Namespace) -> int | tuple[int, int]:
@@ -330,6 +332,8 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
                    help="our own public cap: our set may not exceed it, and a proposal must give us at "
                    "least this cap (exactly it with padding cap); default: 131072, the default "
                    "--max-items of connect")  # fmt: skip
+    add_audit_policy_arg(g)
+
 
 
 @dataclass(frozen=True)
@@ -364,6 +368,7 @@ def _allowed_kinds(allowed: list[str] | None, prompt_profile: str | None) -> fro
 def build_policy(
     args: argparse.Namespace, budget: SessionBudget | None = None, *, prompt_profile: str | None = None
 ) -> Policy:
+    auditor = audit_auditor(args)
     try:
         return BudgetPolicy(
             allowed_peers=frozenset(args.allow_peer) if args.allow_peer else None,
@@ -374,6 +379,7 @@ def build_policy(
             paddings=tuple(args.allow_padding),
             budget=budget,
             prompt_profile=prompt_profile,
+            auditor=auditor.raw if auditor is not None else None,
         )
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
@@ -391,9 +397,11 @@ def finish_outputs(
     started: float,
     near_duplicates: str | None,
 ) -> tuple[LocalReport | None, list[Path]]:
-    """Write what a session produced: its local report (when it has a result) and its record (when it
-    ended). When the report cannot be made (an input file changed meanwhile) the record is still written."""
+    """Write what a session produced: its local report (when it has a result), its audit package (an
+    audited session) and its record (when it ended). When the report cannot be made (an input file changed
+    meanwhile) the package and the record are still written."""
     record = party.record() if party.done else None
+    package = party.audit_package() if party.done else None
     try:
         report = (
             iset.report(party.result, near_duplicates=near_duplicates, started=started)
@@ -401,9 +409,9 @@ def finish_outputs(
             else None
         )
     except LocalError as exc:
-        write_outputs(out_dir, prefix, report=None, record=record)
+        write_outputs(out_dir, prefix, report=None, record=record, audit_package=package)
         raise CliError(ExitCode.LOCAL, f"cannot write the local report: {exc}") from None
-    return report, write_outputs(out_dir, prefix, report=report, record=record)
+    return report, write_outputs(out_dir, prefix, report=report, record=record, audit_package=package)
 
 
 def check_out_dir(out_dir: str | Path) -> None:
@@ -427,10 +435,12 @@ def write_outputs(
     *,
     report: LocalReport | None,
     record: dict[str, Any] | None,
+    audit_package: bytes | None = None,
 ) -> list[Path]:
     """Write ``<prefix>report.json``, ``<prefix>matches.csv``, ``<prefix>counts.csv`` (mode 0600, local
-    only; the CSV files only where the mode gives this side the matches) and ``<prefix>record.json`` (the
-    signed, shareable disclosure record)."""
+    only; the CSV files only where the mode gives this side the matches), ``<prefix>audit.bmaudit`` (an
+    audited session's sealed package, mode 0600, for the auditor only) and ``<prefix>record.json`` (the
+    signed, shareable disclosure record). The package is written before the record that names its hash."""
     d = Path(out_dir)
     try:
         d.mkdir(parents=True, exist_ok=True)
@@ -445,6 +455,8 @@ def write_outputs(
         written.append(report.write_csv(d / f"{prefix}matches.csv", counts_path=d / f"{prefix}counts.csv"))
         if report.prompt_profile is not None:
             written.append(report.write_near_duplicates_csv(d / f"{prefix}near-duplicates.csv"))
+    if audit_package is not None:
+        written.append(atomic_write(d / f"{prefix}{AUDIT_SUFFIX}", audit_package, mode=0o600))
     if record is not None:
         data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8")
         written.append(atomic_write(d / f"{prefix}record.json", data, mode=0o644))

@@ -37,8 +37,8 @@ __all__ = ["StepState", "new_party", "new_seed", "policy_to_dict", "restore_part
 
 STATE_FORMAT = "blindmatch-psi-state"
 # 3: the session party's saved state instead of the messages to replay; 4: session protocol 2 (the
-# responder's padding rules, in order of preference)
-STATE_VERSION = 4
+# responder's padding rules, in order of preference); 5: the responder policy's auditor (--audit-to)
+STATE_VERSION = 5
 _INPUTS_LABEL = b"blindmatch/cli/v1 inputs hmac"
 _PARTY_LABEL = b"blindmatch/cli/v1 party seed"
 
@@ -191,6 +191,7 @@ def policy_to_dict(p: Policy) -> dict[str, Any]:
         "max_validity_s": p.max_validity_s,
         "clock_skew_s": p.clock_skew_s,
         "prompt_profile": p.prompt_profile,
+        "auditor": p.auditor.hex() if p.auditor is not None else None,
     }
 
 
@@ -205,6 +206,7 @@ def policy_from_dict(d: dict[str, Any]) -> Policy:
         max_validity_s=int(d["max_validity_s"]),
         clock_skew_s=int(d["clock_skew_s"]),
         prompt_profile=d.get("prompt_profile"),
+        auditor=bytes.fromhex(d["auditor"]) if d["auditor"] is not None else None,
     )
 
 

@@ -14,7 +14,16 @@ from .._fileio import atomic_write
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
 from ..indicator_set import IndicatorSet, PsiItems
 from ..psi import mode_spec
-from ..session import Identity, InitiatorSession, Peer, PeerStore, Policy, ResponderSession, SessionParty
+from ..session import (
+    AuditTerms,
+    Identity,
+    InitiatorSession,
+    Peer,
+    PeerStore,
+    Policy,
+    ResponderSession,
+    SessionParty,
+)
 from ..transport import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HOST,
@@ -28,6 +37,7 @@ from ..transport import (
     StoreError,
     connect_and_run,
 )
+from ._audit_args import audit_auditor, audit_line, audit_terms, audited_note
 from ._common import Messages, port_number, positive_float, positive_int
 from ._session_io import (
     add_identity_args,
@@ -147,13 +157,21 @@ def _finish_outputs(
         lines += summary_lines(report, peer=peer, seconds=time.time() - started)
     for p in paths:
         lines.append(f"  wrote {p}")
+    note = audit_line(party, paths)
+    if note is not None:
+        lines.append(f"  {note}")
     if not party.done:
         lines.append("  no disclosure record: the session stopped before its end (see the error)")
     return lines
 
 
 def _initiator(
-    args: argparse.Namespace, identity: Identity, peer: Peer, items: PsiItems, bar: Progress
+    args: argparse.Namespace,
+    identity: Identity,
+    peer: Peer,
+    items: PsiItems,
+    bar: Progress,
+    audit: AuditTerms | None,
 ) -> InitiatorSession:
     try:
         return InitiatorSession(
@@ -169,6 +187,7 @@ def _initiator(
             peer_name=peer.name,
             workers=args.workers,
             progress=bar.callback,
+            audit=audit,
         )
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
@@ -184,16 +203,19 @@ def run_connect(args: argparse.Namespace) -> int:
         raise CliError(
             ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers} (add it with `peers add`)"
         ) from None
+    audit = audit_terms(args)
     check_out_dir(args.out_dir)
     iset = load_inputs(args, msgs)
     items = session_items(iset, args.near_duplicates, msgs)
     check_cap(items, int(args.max_items))
+    if audit is not None:
+        msgs.info(audited_note(audit))
     error: BlindmatchError | None = None
     steps = 2 + mode_spec(args.mode).messages  # hello, accept, then the PSI messages (docs/sessions.md)
     sent = received = 0
     # one bar: the PSI stages drive its count, the messages exchanged show after it
     with Progress(f"exchange with {args.peer}", quiet=msgs.quiet, ticking=True) as bar:
-        party = _initiator(args, identity, peer, items, bar)
+        party = _initiator(args, identity, peer, items, bar, audit)
         started = time.time()
         msgs.info(f"connecting to {args.peer} at {args.host}:{args.port} ...")
 
@@ -357,6 +379,7 @@ def run_serve(args: argparse.Namespace) -> int:
     peers = load_peers(args.peers)
     if not len(peers):
         raise CliError(ExitCode.LOCAL, f"no peers in {args.peers}: nobody could connect")
+    auditor = audit_auditor(args)  # a bad --audit-to file stops serve before anything is read
     check_out_dir(args.out_dir)
     iset = load_inputs(args, msgs)
     store = _open_store(args)  # before listening: a store that cannot be used stops serve here
@@ -366,6 +389,8 @@ def run_serve(args: argparse.Namespace) -> int:
     policy = build_policy(args, budget, prompt_profile=items.profile.tag if items.profile else None)
     sessions = _ServeSessions(args, msgs, identity, peers, policy, iset)
     what = f"{len(items)} items" if items.profile else f"{len(iset)} indicators"
+    if auditor is not None:
+        what += f", audited sessions only (auditor {auditor.fingerprint})"
     with contextlib.suppress(KeyboardInterrupt), store:
         asyncio.run(_serve(args, sessions, msgs, what))
     if sessions.stopped_by is not None:

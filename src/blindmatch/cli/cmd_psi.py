@@ -29,6 +29,7 @@ from ..session import InitiatorSession, ResponderSession
 from ..session.channel import HEADER_BYTES, MAGIC, ROLE_INITIATOR, ROLE_RESPONDER
 from ..transport import delete_state, read_message, write_message
 from ..transport.files import DEFAULT_MAX_MESSAGE
+from ._audit_args import AUDIT_SUFFIX, audit_line, audit_terms, audited_note
 from ._common import Messages, add_deprecated_alias, positive_int
 from ._ledger import StepLedger
 from ._session_io import (
@@ -202,6 +203,7 @@ def run_initiate(args: argparse.Namespace) -> int:
         peer = peers.get(args.peer)
     except InvalidParameter:
         raise CliError(ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers}") from None
+    audit = audit_terms(args)
     out_dir, prefix = _out_dir_prefix(args, state_path)
     check_out_dir(out_dir)
     spec = input_spec(args)
@@ -211,8 +213,10 @@ def run_initiate(args: argparse.Namespace) -> int:
     # the session proposes the manifest itself: its session id derives from the party's seed
     proposal = {
         "mode": args.mode, "prompt_profile": items.manifest_profile, "max_items": max_items_of(args),
-        "padding": args.padding, "purpose": args.purpose, "validity_s": args.validity,
+        "padding": args.padding, "purpose": args.purpose, "validity_s": args.validity, "audit": audit,
     }  # fmt: skip
+    if audit is not None:
+        msgs.info(audited_note(audit))
     state = StepState(
         role="initiator",
         seed=new_seed(),
@@ -358,11 +362,18 @@ def _step_failed(
             _wipe(state_path, first)
             raise CliError(ExitCode.PEER, f"cannot resume: {exc}") from None
         raise exc
-    # The session failed on this message: keep the signed record of the failure, drop the secrets.
+    # The session failed on this message: keep the signed record of the failure (and an audited session's
+    # package, which the record names), drop the secrets.
     _wipe(state_path, first)
-    paths = write_outputs(state.out_dir, state.prefix, report=None, record=party.record())
+    paths = write_outputs(
+        state.out_dir, state.prefix, report=None, record=party.record(), audit_package=party.audit_package()
+    )
     for p in paths:
-        msgs.info(f"wrote {p} (record of the failed exchange)")
+        msgs.info(f"wrote {p} (" + ("audit package" if p.name.endswith(AUDIT_SUFFIX) else "record")
+                  + " of the failed exchange)")  # fmt: skip
+    note = audit_line(party, paths)
+    if note is not None:
+        msgs.info(note)
     code = ExitCode.PEER if isinstance(exc, RemoteError) else ExitCode.LOCAL
     raise CliError(code, f"the exchange failed: {exc}; state deleted") from None
 
@@ -407,6 +418,9 @@ def _finish(
                 out=out_path, name=out_path.name, peer=state.peer_name or "the peer"))  # fmt: skip
     for p in paths:
         msgs.out(f"  wrote {p}")
+    note = audit_line(party, paths)
+    if note is not None:
+        msgs.out(f"  {note}")
 
 
 def _wipe(state_path: Path, first: bool) -> None:

@@ -20,6 +20,10 @@ class ExitCode(IntEnum):
     PEER = 4
     #: A local problem: a file that cannot be read or written, a busy port, unsafe or missing state file.
     LOCAL = 5
+    #: ``audit``: the audit ran and found that a side deviated (its findings are in the signed report).
+    AUDIT_FINDINGS = 6
+    #: ``audit``: no finding so far, but a side's package is still awaited (its deadline has not passed).
+    AUDIT_PENDING = 7
     #: A bug in blindmatch (please report it; set BLINDMATCH_DEBUG=1 for the traceback).
     INTERNAL = 70
     #: Interrupted (Ctrl-C).

@@ -112,6 +112,8 @@ class InitiatorSession(PartyBase):
                 padding=padding, purpose=purpose, validity_s=validity_s, rng=session_id_source(seed),
                 clock=clock, prompt_profile=prompt_profile, audit=audit,
             )  # fmt: skip
+        elif audit is not None and manifest.audit != audit:
+            raise InvalidParameter("audit terms differ from the given manifest's (pass them in one place)")
         elif manifest.initiator_key != identity.public.raw or manifest.responder_key != peer.raw:
             raise InvalidParameter("the manifest names other identities than this session's")
         elif not set(kinds) <= set(manifest.kinds):
