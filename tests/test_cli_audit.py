@@ -114,9 +114,15 @@ def test_tcp_flow_writes_both_packages_and_the_coin(lab: Path, tmp_path: Path) -
 
 def test_quiet_prints_nothing_and_unselected_coin(lab: Path, tmp_path: Path) -> None:
     audit = ("--audit-to", str(lab / "auditor.pub"))
+    first = tmp_path / "first"
+    first.mkdir()
+    assert cli(*_psi_a(lab, *audit, "--audit-rate", "0"), cwd=first).returncode == 0
+    r = cli(*_psi_b(lab, *audit), cwd=first)  # by default a rate of 0 is refused ...
+    assert r.returncode == 0, r.stderr
+    assert "below our minimum of 10000" in (first / "b-record.json").read_text()
     r = cli(*_psi_a(lab, *audit, "--audit-rate", "0"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = cli(*_psi_b(lab, *audit), cwd=tmp_path)
+    r = cli(*_psi_b(lab, *audit, "--min-audit-rate", "0"), cwd=tmp_path)  # ... unless the responder allows it
     assert r.returncode == 0, r.stderr
     r = cli("psi", "continue", "--state", "a.state", "--message", "b-msg1.bin", cwd=tmp_path)
     assert r.returncode == 0, r.stderr

@@ -131,6 +131,8 @@ class _Packages:
                 opened.append((pkg, read_flow(pkg.contents.transcript)))
             except TranscriptProblem as exc:
                 opened.append((pkg, exc))
+        if not opened:
+            raise InvalidAuditPackage("no package opens with this auditor's key: nothing to audit")
         self.manifest = self._manifest(opened, auditor)
         for pkg, flow in opened:
             self._take(pkg, flow)

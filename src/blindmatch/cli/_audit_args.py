@@ -96,6 +96,9 @@ def add_audit_policy_arg(g: argparse._ArgumentGroup) -> None:
                    help="accept only audited sessions naming this auditor (its public key file), and escrow "
                    "a sealed audit package to it when each session ends (<prefix>audit.bmaudit, mode 600); "
                    "without it, audited proposals are refused (docs/audit.md)")  # fmt: skip
+    g.add_argument("--min-audit-rate", type=_audit_rate, default=10_000, metavar="PPM",
+                   help="the lowest routine-audit rate we accept in an audited proposal, in parts per "
+                   "million (default: 10000 = 1%%; a rate of 0 would make our own coin useless)")  # fmt: skip
 
 
 def read_public_key(path: str, option: str) -> PublicIdentity:

@@ -380,6 +380,7 @@ def build_policy(
             budget=budget,
             prompt_profile=prompt_profile,
             auditor=auditor.raw if auditor is not None else None,
+            min_audit_rate_ppm=int(getattr(args, "min_audit_rate", 10_000)),
         )
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None

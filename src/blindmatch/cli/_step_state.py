@@ -192,6 +192,7 @@ def policy_to_dict(p: Policy) -> dict[str, Any]:
         "clock_skew_s": p.clock_skew_s,
         "prompt_profile": p.prompt_profile,
         "auditor": p.auditor.hex() if p.auditor is not None else None,
+        "min_audit_rate_ppm": p.min_audit_rate_ppm,
     }
 
 
@@ -207,6 +208,7 @@ def policy_from_dict(d: dict[str, Any]) -> Policy:
         clock_skew_s=int(d["clock_skew_s"]),
         prompt_profile=d.get("prompt_profile"),
         auditor=bytes.fromhex(d["auditor"]) if d["auditor"] is not None else None,
+        min_audit_rate_ppm=int(d["min_audit_rate_ppm"]),
     )
 
 

@@ -214,15 +214,21 @@ def read_package_header(data: bytes) -> PackageHeader:
         author = PublicIdentity.from_text(doc["author"])
         named_auditor = PublicIdentity.from_text(doc["auditor"])
         signature = base64.b64decode(doc["signature"], validate=True)
-        sealed = base64.b64decode(doc["sealed"], validate=True)
         role, session_id = _role(doc["role"]), _hex(doc["session_id"], 16)
+        if not isinstance(doc["sealed"], str):
+            raise TypeError("sealed")
+        body = {k: v for k, v in doc.items() if k != "signature"}
+        canonical, signed = canonical_json(doc), canonical_json(body)
     except (TypeError, ValueError, binascii.Error, InvalidParameter) as exc:
         raise InvalidAuditPackage(f"the audit package is malformed ({type(exc).__name__})") from None
-    body = {k: v for k, v in doc.items() if k != "signature"}
-    if canonical_json(doc) != bytes(data) or base64.b64encode(signature).decode("ascii") != doc["signature"]:
+    if canonical != bytes(data) or base64.b64encode(signature).decode("ascii") != doc["signature"]:
         raise InvalidAuditPackage("the audit package is not in its canonical form")
-    if not author.verify(signature, _CONTEXT + canonical_json(body)):
+    if not author.verify(signature, _CONTEXT + signed):  # before the sealed part is even decoded
         raise InvalidAuditPackage("the audit package's signature does not verify (altered or forged)")
+    try:
+        sealed = base64.b64decode(doc["sealed"], validate=True)
+    except (ValueError, binascii.Error):
+        raise InvalidAuditPackage("the audit package's sealed part is not base64") from None
     return PackageHeader(author, named_auditor, role, session_id, sealed, package_sha256(bytes(data)))
 
 
