@@ -74,8 +74,10 @@ class AuditContents:
         return f"AuditContents(role={self.role!r}, session_id={self.session_id.hex()}, <secret>)"
 
     def to_bytes(self) -> bytes:
+        """Canonical JSON (sorted keys, no spaces); every value is a str, an int, null or a flat list or
+        object of str, so the standard encoder gives it directly."""
         keys = self.traffic_keys
-        return canonical_json({
+        return _plain_json({
             "format": CONTENTS_FORMAT, "version": _VERSION, "role": self.role,
             "session_id": self.session_id.hex(), "seed": self.seed.hex(),
             "items": [x.hex() for x in self.items], "padded": [x.hex() for x in self.padded],
@@ -112,6 +114,10 @@ class AuditContents:
             )
         except (TypeError, ValueError, KeyError) as exc:
             raise InvalidAuditPackage(f"the package contents are malformed ({type(exc).__name__})") from None
+
+
+def _plain_json(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 def _strict_json(data: bytes, what: str) -> dict[str, Any]:
@@ -161,9 +167,14 @@ def seal_package(author: Identity, auditor: PublicIdentity | bytes, contents: Au
         "auditor": auditor.to_text(),
         "sealed": base64.b64encode(sealed).decode("ascii"),
     }  # fmt: skip
-    signature = author.sign(_CONTEXT + canonical_json(doc))
-    doc["signature"] = base64.b64encode(signature).decode("ascii")
-    return canonical_json(doc)
+    body = canonical_json(doc)
+    signature = base64.b64encode(author.sign(_CONTEXT + body)).decode("ascii")
+    # canonical JSON sorts "signature" just before "version", the last member: splice it in rather than
+    # encode the (large) sealed part a second time
+    tail = b',"version":%d}' % _VERSION
+    if not body.endswith(tail):  # pragma: no cover - the member set is fixed
+        raise InvalidParameter("unexpected package layout")
+    return body[: -len(tail)] + b',"signature":"' + signature.encode("ascii") + b'"' + tail
 
 
 def package_sha256(data: bytes) -> bytes:
