@@ -496,3 +496,14 @@ def test_every_code_point_in_a_template(kind: str) -> None:
         if 0xD800 <= cp <= 0xDFFF:
             continue
         _check_idempotent(kind, template.replace("{}", chr(cp)))
+
+
+def test_canon_versions_are_separate_tables() -> None:
+    from blindmatch.canonical import CANON_VERSIONS, kinds_of
+
+    assert CANON_VERSIONS == (1, 2)
+    assert set(kinds_of(1)) <= set(kinds_of(2))  # version 2 adds kinds; version 1 stays as it is
+    assert canonicalize("email", "A@Example.ORG", version=1) == canonicalize("email", "A@Example.ORG")
+    for bad in (0, 3, "2", True):
+        with pytest.raises(InvalidParameter):
+            canonicalize("email", "a@example.org", version=bad)  # type: ignore[arg-type]

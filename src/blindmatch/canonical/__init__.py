@@ -14,15 +14,37 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import InvalidIndicator, InvalidParameter
-from ._rules import RULES, Options, Rule
+from ._rules import RULES, RULES_BY_VERSION, Options, Rule
 
-__all__ = ["CANON_VERSION", "KINDS", "CanonBatch", "canonicalize", "canonicalize_many"]
+__all__ = [
+    "CANON_VERSION",
+    "CANON_VERSIONS",
+    "KINDS",
+    "CanonBatch",
+    "canonicalize",
+    "canonicalize_many",
+    "kinds_of",
+]
 
-#: Version of the canonicalization rules. Bump on any change of output for any input.
+#: The canon version used unless a caller names another (what tokens, filters and PSI items carry).
+#: Canon version 2 (issue 13) is being built beside it: ``canonicalize(..., version=2)``.
 CANON_VERSION = 1
+#: Every canon version ``canonicalize`` can apply. Any change of output for any input is a new version.
+CANON_VERSIONS: tuple[int, ...] = tuple(RULES_BY_VERSION)
 
 #: Every indicator kind canon version 1 knows, in a stable order.
 KINDS: tuple[str, ...] = tuple(RULES)
+
+
+def kinds_of(version: int) -> tuple[str, ...]:
+    """The kinds canon ``version`` knows, in a stable order."""
+    return tuple(_table(version))
+
+
+def _table(version: int) -> dict[str, Rule]:
+    if type(version) is not int or version not in RULES_BY_VERSION:
+        raise InvalidParameter(f"canon version must be one of {', '.join(map(str, CANON_VERSIONS))}")
+    return RULES_BY_VERSION[version]
 
 
 # Lone surrogates are not Unicode text: they cannot be encoded as UTF-8, so no rule may pass them on.
@@ -30,22 +52,25 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_REASON = "lone surrogate (not valid Unicode text)"
 
 
-def _rule(kind: str) -> Rule:
+def _rule(kind: str, version: int = CANON_VERSION) -> Rule:
     if not isinstance(kind, str):
         raise TypeError("kind must be a str")
+    table = _table(version)
     try:
-        return RULES[kind]
+        return table[kind]
     except KeyError:
-        raise InvalidIndicator(kind, f"unknown kind (known: {', '.join(KINDS)})") from None
+        raise InvalidIndicator(kind, f"unknown kind (known: {', '.join(table)})") from None
 
 
-def canonicalize(kind: str, value: str, *, default_region: str | None = None) -> str:
-    """Return the canonical form of ``value`` as an indicator of ``kind``.
+def canonicalize(
+    kind: str, value: str, *, default_region: str | None = None, version: int = CANON_VERSION
+) -> str:
+    """Return the canonical form of ``value`` as an indicator of ``kind`` under canon ``version``.
 
     ``default_region`` (ISO 3166 alpha-2, e.g. ``"US"``) lets ``phone`` accept national numbers.
     Raises :class:`~blindmatch.InvalidIndicator` (also a ``ValueError``) naming the kind and the reason.
     """
-    rule = _rule(kind)
+    rule = _rule(kind, version)
     if not isinstance(value, str):
         raise InvalidIndicator(kind, f"value must be a str, not {type(value).__name__}")
     if not value.isascii() and _SURROGATE.search(value) is not None:
@@ -77,6 +102,7 @@ def canonicalize_many(
     *,
     errors: Literal["raise", "skip"] = "raise",
     default_region: str | None = None,
+    version: int = CANON_VERSION,
 ) -> CanonBatch:
     """Canonicalize many values of one kind.
 
@@ -85,7 +111,7 @@ def canonicalize_many(
     """
     if errors not in ("raise", "skip"):
         raise InvalidParameter("errors must be 'raise' or 'skip'")
-    rule = _rule(kind)
+    rule = _rule(kind, version)
     opts = Options(default_region)
     out: list[str] = []
     idx: list[int] = []

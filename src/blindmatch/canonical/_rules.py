@@ -1,4 +1,8 @@
-"""The table of canonicalization rules, one function per kind (canon version 1)."""
+"""The tables of canonicalization rules, one function per kind, per canon version.
+
+Version 1 (``RULES``) is frozen: its outputs are pinned by ``tests/vectors/canonical-v1.json``. Version 2
+(``RULES_V2``, work in progress, issue 13) starts as a copy of version 1; each v2 change replaces or adds
+an entry here (one line per kind), in the module that holds its rule."""
 
 from __future__ import annotations
 
@@ -32,3 +36,11 @@ RULES: dict[str, Rule] = {
     "device-fingerprint": _text.opaque("device-fingerprint"),
     "text": _text.opaque("text"),
 }
+
+#: Canon version 2 (issue 13): version 1's rules, then each v2 change below (a new kind or a new rule).
+RULES_V2: dict[str, Rule] = {
+    **RULES,
+}
+
+#: Every canon version this library can apply.
+RULES_BY_VERSION: dict[int, dict[str, Rule]] = {1: RULES, 2: RULES_V2}
