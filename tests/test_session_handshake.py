@@ -115,8 +115,9 @@ def test_same_seeds_same_bytes_and_pinned_hello() -> None:
 # randomness"): header, manifest and padded size are unchanged, only "ephemeral" (seeded bytes) differs;
 # and again when the manifest's session id became the initiator's first derivation from its one seed (the
 # seed is now drawn first): the session id and the ephemeral key differ, the layout does not; and for
-# session protocol 2, whose manifest names "blindmatch-session/2" and whose hello holds a commitment.
-PINNED_HELLO_SHA256 = "24d44a37240d4e3435ed5d1b52f550d9717193ed03080b4f33fbae6d67008140"
+# session protocol 2, whose manifest names "blindmatch-session/2" and its canon version, and whose hello
+# holds a commitment.
+PINNED_HELLO_SHA256 = "64cb32dc585703af0d9cf0ca2a7e7c384920c0dab91f547347d1458b1f32300e"
 
 
 def test_local_misuse() -> None:

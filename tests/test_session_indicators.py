@@ -32,12 +32,12 @@ def _given(how: str, by_kind: dict[str, list[str]]) -> dict[str, Any]:
 
 def _parties(
     a: dict[str, Any], b: dict[str, Any], *, mode: str = "mutual", kinds: tuple[str, ...] = KINDS,
-    seed: bytes = b"s", cap: int = 64,
+    seed: bytes = b"s", cap: int = 64, policy: Policy | None = None,
 ) -> tuple[InitiatorSession, ResponderSession]:  # fmt: skip
     clock = Clock()
     init = InitiatorSession(ALICE, BOB.public, mode=mode, kinds=kinds, max_items=cap, purpose="test",
                             rng=seeded_rng(b"i" + seed), clock=clock, **a)  # fmt: skip
-    resp = ResponderSession(BOB, trust(("alice", ALICE)), Policy(max_items_responder=cap),
+    resp = ResponderSession(BOB, trust(("alice", ALICE)), policy or Policy(max_items_responder=cap),
                             rng=seeded_rng(b"r" + seed), clock=clock, **b)  # fmt: skip
     return init, resp
 
@@ -87,10 +87,10 @@ def test_many_connections_share_one_encoding(monkeypatch: pytest.MonkeyPatch) ->
     calls = 0
     real = psi_items.indicator_item
 
-    def counting(kind: str, canonical: str) -> bytes:
+    def counting(kind: str, canonical: str, canon_version: int = 1) -> bytes:
         nonlocal calls
         calls += 1
-        return real(kind, canonical)
+        return real(kind, canonical, canon_version)
 
     monkeypatch.setattr(psi_items, "indicator_item", counting)
     ours = IndicatorItems({"email": [f"u{i}@x.org" for i in range(20)], "ip": ["192.0.2.1"]})
@@ -151,3 +151,21 @@ def test_a_saved_state_restores_with_the_same_indicators_given_either_way() -> N
     other = IndicatorItems({"email": ["a@x.org"]})
     with pytest.raises(InvalidParameter):
         ResponderSession.restore_state(saved, *args, clock=clock, indicators=other)
+
+
+def test_canon_version_is_in_the_manifest_and_a_mismatch_is_refused() -> None:
+    from blindmatch.session import Refused
+
+    v2 = IndicatorItems({"email": ["a@x.org"]}, canon_version=2)
+    v1 = IndicatorItems({"email": ["a@x.org"]})
+    assert v1.items[0] != v2.items[0]  # items of two canon versions never equal each other
+    init, resp = _parties({"indicators": v2}, {"indicators": v1}, kinds=("email",))
+    assert init.manifest is not None and init.manifest.canon_version == 2
+    with pytest.raises(Refused, match="canon version 2 proposed"):
+        step(init, resp)
+    with pytest.raises(InvalidParameter, match="canon version"):
+        _parties({"indicators": v1}, {"indicators": v2}, kinds=("email",))  # responder policy is v1
+    policy = Policy(max_items_responder=64, canon_version=2)
+    init, resp = _parties({"indicators": v2}, {"indicators": v2}, kinds=("email",), policy=policy)
+    step(init, resp)
+    assert init.result is not None and init.result.count == 1

@@ -193,6 +193,7 @@ def policy_to_dict(p: Policy) -> dict[str, Any]:
         "prompt_profile": p.prompt_profile,
         "auditor": p.auditor.hex() if p.auditor is not None else None,
         "min_audit_rate_ppm": p.min_audit_rate_ppm,
+        "canon_version": p.canon_version,
     }
 
 
@@ -209,6 +210,7 @@ def policy_from_dict(d: dict[str, Any]) -> Policy:
         prompt_profile=d.get("prompt_profile"),
         auditor=bytes.fromhex(d["auditor"]) if d["auditor"] is not None else None,
         min_audit_rate_ppm=int(d["min_audit_rate_ppm"]),
+        canon_version=int(d["canon_version"]),
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from ..canonical import CANON_VERSION
+from ..canonical import CANON_VERSION, CANON_VERSIONS
 from ..errors import InvalidParameter
 
 __all__ = ["ITEM_PREFIX", "IndicatorItems", "distinct_items", "indicator_item"]
@@ -22,12 +22,19 @@ ITEM_PREFIX = b"blindmatch/psi-item/v1\x00"
 _KIND_AT = len(ITEM_PREFIX) + 1  # where the kind's length byte is (after the canon version)
 
 
-def indicator_item(kind: str, canonical: str) -> bytes:
+def _check_version(version: int) -> int:
+    if type(version) is not int or version not in CANON_VERSIONS:
+        raise InvalidParameter(f"canon version must be one of {', '.join(map(str, CANON_VERSIONS))}")
+    return version
+
+
+def indicator_item(kind: str, canonical: str, canon_version: int = CANON_VERSION) -> bytes:
     """The PSI item for a canonical indicator ``(kind, canonical)``.
 
     ``prefix || canon version (1 byte) || len(kind) (1 byte) || kind || len(value) (4 bytes BE) || value``
     (UTF-8): versioned, domain-separated (the same value under two kinds gives two unrelated items) and
-    unambiguous. ``canonical`` must already be canonical (see :func:`blindmatch.canonical.canonicalize`).
+    unambiguous. ``canonical`` must already be canonical under ``canon_version`` (see
+    :func:`blindmatch.canonical.canonicalize`): items of two canon versions never equal each other.
     """
     if not isinstance(kind, str) or not isinstance(canonical, str):
         raise InvalidParameter("kind and canonical must be str")
@@ -41,7 +48,7 @@ def indicator_item(kind: str, canonical: str) -> bytes:
     if len(v) >= 1 << 32:
         raise InvalidParameter("canonical value too long")
     return b"".join(
-        (ITEM_PREFIX, bytes([CANON_VERSION, len(k)]), k, len(v).to_bytes(4, "big"), v)
+        (ITEM_PREFIX, bytes([_check_version(canon_version), len(k)]), k, len(v).to_bytes(4, "big"), v)
     )
 
 
@@ -77,12 +84,12 @@ class _Kind:
     back: Mapping[bytes, str]
 
     @classmethod
-    def of(cls, kind: str, values: Iterable[str]) -> _Kind:
+    def of(cls, kind: str, values: Iterable[str], version: int) -> _Kind:
         if isinstance(values, str | bytes):
             raise InvalidParameter(f"the values of kind {kind!r} must be an iterable of str, not one str")
         back: dict[bytes, str] = {}
         for value in values:
-            it = indicator_item(kind, value)
+            it = indicator_item(kind, value, version)
             if it not in back:
                 back[it] = value
         return cls(tuple(back.values()), tuple(back), back)
@@ -103,15 +110,22 @@ class IndicatorItems:
     server can make one party per connection from one instance. Its ``repr`` shows counts, never a value.
     """
 
-    __slots__ = ("__weakref__", "_groups", "_size")
+    __slots__ = ("__weakref__", "_groups", "_size", "_version")
 
     _groups: Mapping[str, _Kind]
     _size: int
+    _version: int
 
-    def __init__(self, indicators: Mapping[str, Iterable[str]] | Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        indicators: Mapping[str, Iterable[str]] | Iterable[tuple[str, str]] = (),
+        *,
+        canon_version: int = CANON_VERSION,
+    ) -> None:
         groups: dict[str, _Kind]
+        version = _check_version(canon_version)
         if isinstance(indicators, Mapping):
-            groups = {k: _Kind.of(k, v) for k, v in indicators.items()}
+            groups = {k: _Kind.of(k, v, version) for k, v in indicators.items()}
         elif isinstance(indicators, str | bytes):
             raise InvalidParameter("indicators must be a mapping {kind: values} or (kind, value) pairs")
         else:
@@ -120,18 +134,24 @@ class IndicatorItems:
                 if not isinstance(pair, tuple) or len(pair) != 2:
                     raise InvalidParameter("indicators must be (kind, canonical) pairs")
                 per_kind.setdefault(pair[0], []).append(pair[1])
-            groups = {k: _Kind.of(k, v) for k, v in per_kind.items()}
-        self._set(groups)
+            groups = {k: _Kind.of(k, v, version) for k, v in per_kind.items()}
+        self._set(groups, version)
 
-    def _set(self, groups: Mapping[str, _Kind]) -> None:
+    def _set(self, groups: Mapping[str, _Kind], version: int) -> None:
         object.__setattr__(self, "_groups", {k: groups[k] for k in sorted(groups)})
         object.__setattr__(self, "_size", sum(len(g.items) for g in groups.values()))
+        object.__setattr__(self, "_version", version)
 
     @classmethod
-    def _of_groups(cls, groups: Mapping[str, _Kind]) -> IndicatorItems:
+    def _of_groups(cls, groups: Mapping[str, _Kind], version: int) -> IndicatorItems:
         out = cls.__new__(cls)
-        out._set(groups)
+        out._set(groups, version)
         return out
+
+    @property
+    def canon_version(self) -> int:
+        """The canon version the values were canonicalized under (each item carries it)."""
+        return self._version
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("IndicatorItems is immutable")
@@ -178,20 +198,24 @@ class IndicatorItems:
         if isinstance(kinds, str):
             raise InvalidParameter("kinds must be an iterable of kind names")
         wanted = set(kinds)
-        return self._of_groups({k: g for k, g in self._groups.items() if k in wanted})
+        return self._of_groups({k: g for k, g in self._groups.items() if k in wanted}, self._version)
 
     @classmethod
     def combine(cls, parts: Iterable[IndicatorItems]) -> IndicatorItems:
         """One instance of the items of several, whose kinds must not overlap (groups are shared)."""
         groups: dict[str, _Kind] = {}
+        versions: set[int] = set()
         for part in parts:
             if not isinstance(part, IndicatorItems):
                 raise InvalidParameter("combine takes IndicatorItems")
+            versions.add(part.canon_version)
             for k, g in part._groups.items():
                 if k in groups:
                     raise InvalidParameter(f"kind {k!r} is in more than one of the parts")
                 groups[k] = g
-        return cls._of_groups(groups)
+        if len(versions) > 1:
+            raise InvalidParameter("combine takes items of one canon version")
+        return cls._of_groups(groups, versions.pop() if versions else CANON_VERSION)
 
     def indicator_of(self, item: bytes) -> tuple[str, str] | None:
         """The ``(kind, canonical)`` that gives ``item``, or ``None`` if ``item`` is not one of these."""

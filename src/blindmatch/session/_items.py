@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from ..canonical import CANON_VERSION
 from ..errors import InvalidParameter
 from ..psi import IndicatorItems
 from ..psi._items import distinct_items
@@ -22,6 +23,7 @@ def own_items(
     indicators: IndicatorItems | None,
     items_by_kind: Mapping[str, Iterable[str]] | None,
     items: Iterable[bytes] | None,
+    canon_version: int = CANON_VERSION,
 ) -> IndicatorItems | list[bytes]:
     """The party's indicator items, or its distinct raw items (none may start with the dummy prefix)."""
     if sum(x is not None for x in (indicators, items_by_kind, items)) != 1:
@@ -33,7 +35,7 @@ def own_items(
     if items_by_kind is not None:
         if not isinstance(items_by_kind, Mapping):
             raise InvalidParameter("items_by_kind must be a mapping {kind: canonical values}")
-        return IndicatorItems(items_by_kind)
+        return IndicatorItems(items_by_kind, canon_version=canon_version)
     raw = distinct_items(items or ())
     if any(it.startswith(DUMMY_PREFIX) for it in raw):
         raise InvalidParameter("an item starts with the reserved dummy prefix")

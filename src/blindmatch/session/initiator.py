@@ -11,6 +11,7 @@ from typing import Any, cast
 from .._derive import new_seed
 from .._progress import ProgressCallback
 from .._text import safe_text
+from ..canonical import CANON_VERSION
 from ..errors import InvalidParameter, LocalProtocolError, MalformedFile
 from ..psi import IndicatorItems, Mode, response_size
 from ..psi import Initiator as PsiInitiator
@@ -42,6 +43,16 @@ __all__ = ["InitiatorSession"]
 Step = tuple[SessionState, bytes | None]
 
 
+def _canon_version(indicators: IndicatorItems | None, manifest: Manifest | None, given: int | None) -> int:
+    """The canon version of the session: the indicators', the manifest's or the one given (all agreeing)."""
+    named = {v for v in (given, manifest.canon_version if manifest else None,
+                         indicators.canon_version if isinstance(indicators, IndicatorItems) else None)
+             if v is not None}  # fmt: skip
+    if len(named) > 1:
+        raise InvalidParameter("the indicators, the manifest and canon_version name different canon versions")
+    return named.pop() if named else CANON_VERSION
+
+
 def _own_items(
     given: IndicatorItems | list[bytes], kinds: Iterable[str] | None
 ) -> tuple[list[bytes], IndicatorItems | None, tuple[str, ...]]:
@@ -68,7 +79,9 @@ class InitiatorSession(PartyBase):
     the peer's). ``prompt_profile`` names the fingerprint profile of ``prompt-band`` items in the manifest
     (see :class:`Manifest`). ``progress`` (``progress(stage, done, total)``, see :mod:`blindmatch.psi`) is
     handed to the PSI party; padding dummies are counted in its totals. ``audit`` (:class:`AuditTerms`)
-    names the auditor both sides escrow an audit package to (docs/audit.md).
+    names the auditor both sides escrow an audit package to (docs/audit.md). ``canon_version`` is the
+    canon version of the indicators (default: that of ``indicators``, else :data:`CANON_VERSION`); the
+    manifest carries it and a responder under another refuses.
     """
 
     _role = ROLE_INITIATOR
@@ -96,13 +109,15 @@ class InitiatorSession(PartyBase):
         prompt_profile: str | None = None,
         progress: ProgressCallback | None = None,
         audit: AuditTerms | None = None,
+        canon_version: int | None = None,
     ) -> None:
         super().__init__(identity, rng, clock, workers, progress)
         if isinstance(peer, bytes | bytearray):
             peer = PublicIdentity(bytes(peer))
         if not isinstance(peer, PublicIdentity):
             raise TypeError("peer must be a PublicIdentity or 32 bytes")
-        real, back, kinds = _own_items(own_items(indicators, items_by_kind, items), kinds)
+        version = _canon_version(indicators, manifest, canon_version)
+        real, back, kinds = _own_items(own_items(indicators, items_by_kind, items, version), kinds)
         seed = new_seed(rng)  # the one draw: every other choice, the session id included, derives from it
         if manifest is None:
             if max_items is None or purpose is None:
@@ -110,7 +125,7 @@ class InitiatorSession(PartyBase):
             manifest = Manifest.propose(
                 initiator=identity.public, responder=peer, mode=mode, kinds=kinds, max_items=max_items,
                 padding=padding, purpose=purpose, validity_s=validity_s, rng=session_id_source(seed),
-                clock=clock, prompt_profile=prompt_profile, audit=audit,
+                clock=clock, prompt_profile=prompt_profile, audit=audit, canon_version=version,
             )  # fmt: skip
         elif audit is not None and manifest.audit != audit:
             raise InvalidParameter("audit terms differ from the given manifest's (pass them in one place)")

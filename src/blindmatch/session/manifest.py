@@ -11,6 +11,7 @@ from typing import Any
 
 from .._text import safe_text, unsafe_characters
 from .._version import __version__
+from ..canonical import CANON_VERSION, CANON_VERSIONS
 from ..errors import InvalidParameter
 from ..hazmat.group import SUITE_ID
 from ..psi._modes import MODES as _PSI_MODES
@@ -127,6 +128,8 @@ class Manifest:
     prompt_profile: str | None = None
     #: The audit terms of an audited session (docs/audit.md); ``None``: not audited.
     audit: AuditTerms | None = None
+    #: The canon version both sides' indicators are canonicalized under (docs/canonicalization.md).
+    canon_version: int = CANON_VERSION
 
     def __post_init__(self) -> None:
         if not isinstance(self.session_id, bytes) or len(self.session_id) != SESSION_ID_BYTES:
@@ -162,6 +165,8 @@ class Manifest:
                 raise InvalidParameter(f"a prompt profile is named only with the kind {BAND_KIND!r}")
         if self.audit is not None and not isinstance(self.audit, AuditTerms):
             raise InvalidParameter("audit must be AuditTerms or None")
+        if type(self.canon_version) is not int or self.canon_version not in CANON_VERSIONS:
+            raise InvalidParameter(f"canon_version must be one of {', '.join(map(str, CANON_VERSIONS))}")
 
     @classmethod
     def propose(
@@ -179,6 +184,7 @@ class Manifest:
         clock: Callable[[], float] = time.time,
         prompt_profile: str | None = None,
         audit: AuditTerms | None = None,
+        canon_version: int = CANON_VERSION,
     ) -> Manifest:
         """A manifest with a random session id, valid from now for ``validity_s`` seconds.
 
@@ -208,6 +214,7 @@ class Manifest:
             responder_key=responder.raw,
             prompt_profile=prompt_profile,
             audit=audit,
+            canon_version=canon_version,
         )
 
     def cap_of(self, role: str) -> int:
@@ -228,6 +235,7 @@ class Manifest:
             "kinds": list(self.kinds),
             "max_items": {"initiator": self.max_items_initiator, "responder": self.max_items_responder},
             "padding": self.padding,
+            "canon_version": self.canon_version,
             "purpose": self.purpose,
             "validity": {"not_before": self.not_before, "not_after": self.not_after},
             "initiator_key": self.initiator_key.hex(),
@@ -270,6 +278,7 @@ class Manifest:
                 library_version=doc["library_version"],
                 prompt_profile=doc.get("prompt_profile"),
                 audit=AuditTerms.from_dict(doc["audit"]) if "audit" in doc else None,
+                canon_version=doc["canon_version"],
             )
         except UnsupportedVersion:
             raise
@@ -309,6 +318,8 @@ class Policy:
     none when we name one, is refused, and so is an audited manifest when we name none;
     ``min_audit_rate_ppm`` / ``max_audit_deadline_s`` bound the audit terms we accept (a routine-audit rate
     of 0 would make our own coin useless: in the count-only modes it is the only deterrent).
+    ``canon_version``: the canon version our indicators are canonicalized under; a manifest naming another
+    is refused (items of two versions would silently never match).
     """
 
     allowed_peers: frozenset[str] | None = None
@@ -323,6 +334,7 @@ class Policy:
     auditor: bytes | None = None
     min_audit_rate_ppm: int = 10_000
     max_audit_deadline_s: int = 30 * 86400
+    canon_version: int = CANON_VERSION
 
     def __post_init__(self) -> None:
         if isinstance(self.auditor, PublicIdentity):
@@ -355,6 +367,11 @@ class Policy:
             return "this peer is not allowed to start sessions"
         if manifest.mode not in self.modes:
             return f"mode {manifest.mode!r} is not allowed"
+        if manifest.canon_version != self.canon_version:
+            return (
+                f"canon version {manifest.canon_version} proposed; our indicators are canon version "
+                f"{self.canon_version}"
+            )
         if self.kinds is not None:
             bad = [k for k in manifest.kinds if k not in self.kinds]
             if bad:

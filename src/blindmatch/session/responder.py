@@ -10,7 +10,7 @@ from typing import Any, cast
 
 from .._derive import new_seed
 from .._progress import ProgressCallback
-from ..errors import CapacityError, LocalProtocolError
+from ..errors import CapacityError, InvalidParameter, LocalProtocolError
 from ..psi import IndicatorItems, Mode, confirm_size, mode_spec, request_size
 from ..psi import Responder as PsiResponder
 from ._base import HELLO_MEMBERS, MAX_HANDSHAKE_BODY, Clock, PartyBase, Rng, psi_boundary
@@ -88,7 +88,12 @@ class ResponderSession(PartyBase):
             raise TypeError("peers must be a PeerStore")
         self._peers = peers
         self._policy = policy if policy is not None else Policy()
-        given = own_items(indicators, items_by_kind, items)
+        version = self._policy.canon_version
+        if isinstance(indicators, IndicatorItems) and indicators.canon_version != version:
+            raise InvalidParameter(
+                f"our indicators are canon version {indicators.canon_version}, the policy's is {version}"
+            )
+        given = own_items(indicators, items_by_kind, items, version)
         self._work = work = _listening(given, self._policy.max_items_responder, new_seed(rng))
         self._binding = items_binding(work.seed, given)
         self._seen = seen_session_ids
