@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from stdnum import luhn
@@ -51,6 +52,7 @@ def _is_full_number(digits: str) -> bool:
     return 13 <= len(digits) <= 19 and digits.isdigit() and digits.isascii() and luhn.is_valid(digits)
 
 
+@lru_cache(maxsize=4096)  # expiries repeat: some 100 months in a handful of spellings
 def expiry(text: str) -> str:
     """``YYYY-MM`` from ``MM/YY``, ``MM/YYYY``, ``MM-YY``, ``MMYY`` or ``YYYY-MM``; years 2000 to 2099."""
     text = _ascii(text).strip()
@@ -98,7 +100,7 @@ def card_from_pan(pan: str, expiry_text: str) -> str:
         raise TypeError("pan and expiry must be str")
     if len(pan) > MAX_INPUT:
         raise _fail("too long")
-    digits = _SEPARATORS.sub("", _ascii(pan).strip())
+    digits = pan if pan.isascii() and pan.isdigit() else _SEPARATORS.sub("", _ascii(pan).strip())
     if not (digits.isascii() and digits.isdigit() and 13 <= len(digits) <= 19):
         raise _fail("card number must be 13 to 19 digits")
     if not luhn.is_valid(digits):
