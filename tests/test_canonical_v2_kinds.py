@@ -461,3 +461,31 @@ def test_org_spellings_meet(words: list[str], suffixes: tuple[str, str]) -> None
     a = canon("org", f"{name.title()}, {suffixes[0]}")
     b = canon("org", f"{name.upper()} {suffixes[1]}")
     assert a == b == canon("org", a)
+
+
+_TEMPLATES = {
+    "crypto-address": [
+        "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1Be{}ed",
+        "bc1qw508d6qejxtdg4y5r3z{}rvary0c5xw7kv8f3t4",
+    ],
+    "card": ["411111**{}***1111|09/28", "411111******1111|0{}/28"],
+    "iban": ["GB82 WEST {}1234 5698 7654 32"],
+    "org": ["Acme {} Holdings, Inc.", "A{}b"],
+}
+
+
+@pytest.mark.skipif(
+    os.environ.get("BLINDMATCH_EXHAUSTIVE") != "1", reason="minutes per kind; set BLINDMATCH_EXHAUSTIVE=1"
+)
+@pytest.mark.parametrize("kind", sorted(_TEMPLATES))
+def test_every_code_point_in_a_template(kind: str) -> None:
+    """Every Unicode scalar value placed in kind-shaped templates: only InvalidIndicator, idempotent."""
+    for template in _TEMPLATES[kind]:
+        for cp in range(0x110000):
+            if 0xD800 <= cp <= 0xDFFF:
+                continue
+            try:
+                out = canon(kind, template.replace("{}", chr(cp)))
+            except InvalidIndicator:
+                continue
+            assert canon(kind, out) == out, (kind, hex(cp))
