@@ -31,7 +31,8 @@ __all__ = [
 ]
 
 #: Kinds whose values are secrets or payment data: reports show them redacted (:func:`redact`).
-SENSITIVE_KINDS: frozenset[str] = frozenset({"api-key", "payment-fingerprint"})
+#: ``card`` and ``iban`` are canon version 2 kinds.
+SENSITIVE_KINDS: frozenset[str] = frozenset({"api-key", "payment-fingerprint", "card", "iban"})
 
 #: How many invalid rows an :class:`~blindmatch.IndicatorSet` names (by origin and reason); the rest are
 #: only counted.

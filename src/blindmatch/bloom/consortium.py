@@ -35,6 +35,7 @@ from .metadata import FilterMetadata
 
 __all__ = [
     "EXCHANGE_NAME",
+    "NOT_IN_BLOOM",
     "ExchangeCandidate",
     "ExchangeFile",
     "ExchangeMatches",
@@ -44,6 +45,19 @@ __all__ = [
 
 #: The metadata ``name`` that marks a native Bloom file as an exchange file.
 EXCHANGE_NAME = "blindmatch-exchange-v1"
+
+#: Kinds never put in (or checked against) an exchange file: every holder of the group key can test
+#: guesses offline, and one BIN's last four x expiry space (10^4 x ~100 months) is enumerated in seconds.
+#: Match them with the PSI, under small caps (docs/canonicalization.md, ``card``).
+NOT_IN_BLOOM: frozenset[str] = frozenset({"card"})
+
+
+def _refuse_kind(kind: str) -> None:
+    if kind in NOT_IN_BLOOM:
+        raise InvalidParameter(
+            f"{kind!r} indicators are never allowed in a Bloom exchange (small enough to enumerate "
+            "offline); use the PSI"
+        )
 
 
 class ExchangeMismatch(InvalidParameter):
@@ -172,6 +186,7 @@ class ExchangeFile:
     ) -> ExchangeMatches:
         """Canonicalize and tokenize ``values`` as ``kind`` and report those the filter holds."""
         self.verify_tokenizer(tokenizer)
+        _refuse_kind(kind)
         if kind not in self.kinds:
             raise ExchangeMismatch(
                 f"the exchange file holds no {kind!r} indicators (it holds: {', '.join(self.kinds)})"
@@ -244,6 +259,8 @@ def build_exchange(
     if not isinstance(indicators, Mapping) or not indicators:
         raise InvalidParameter("indicators must be a non-empty mapping of kind -> values")
     tokens: list[bytes] = []
+    for kind in indicators:
+        _refuse_kind(kind)
     for kind, values in indicators.items():
         tokens += tokenizer.tokens(kind, values, errors=errors, default_region=default_region).tokens
     cap = max(1, len(tokens)) if capacity is None else capacity

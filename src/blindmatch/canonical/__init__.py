@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..errors import InvalidIndicator, InvalidParameter
+from ._card import card_from_pan
 from ._rules import RULES, RULES_BY_VERSION, Options, Rule
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "CanonBatch",
     "canonicalize",
     "canonicalize_many",
+    "card_from_pan",
     "kinds_of",
 ]
 
