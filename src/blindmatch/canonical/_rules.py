@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from . import _account, _domain, _email, _net, _phone, _text, _url
+from . import _account, _domain, _email, _net, _phone, _platforms, _text, _url
 
 
 class Options(NamedTuple):
@@ -40,6 +40,7 @@ RULES: dict[str, Rule] = {
 #: Canon version 2 (issue 13): version 1's rules, then each v2 change below (a new kind or a new rule).
 RULES_V2: dict[str, Rule] = {
     **RULES,
+    "account": _platforms.account,  # platform registry: aliases, handles vs numeric ids (_platforms.py)
 }
 
 #: Every canon version this library can apply.
