@@ -102,12 +102,18 @@ def test_prompt_rows_are_untouched_in_files(tmp_path: Path) -> None:
     kind=st.sampled_from(sorted(REFANG_KINDS)),
     value=st.text(st.sampled_from("[](){}.:/@atdhxp\\ ab1"), max_size=30),
 )
-def test_refang_is_idempotent_and_only_shortens(kind: str, value: str) -> None:
+def test_refang_only_shortens_and_says_so(kind: str, value: str) -> None:
     out, reason = refang(kind, value)
     assert (reason is None) == (out == value)
-    assert refang(kind, out)[0] == refang(kind, out)[0]
-    if reason is not None:
-        assert len(out) < len(value) or out.startswith("http")
+    assert len(out) <= len(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(kind=st.sampled_from(sorted(REFANG_KINDS)), value=st.text(max_size=40))
+def test_no_marker_character_no_change(kind: str, value: str) -> None:
+    if any(c in value for c in "[({\\") or value.lstrip(" ")[:1] in ("h", "H", "x", "X"):
+        return
+    assert refang(kind, value) == (value, None)
 
 
 def test_formats_refanged_by_default(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Reading indicator files: plain lines, CSV, JSON lines, MISP events and STIX 2.1 bundles.
 
 Every reader returns an :class:`InputBatch` of :class:`InputRow` ``(kind, value, origin)``, with the value
-exactly as written (canonicalization comes later) and counts of what was not used, by type. A malformed
+as written (canonicalization comes later; :func:`read_indicators` undoes defanging of network kinds first,
+see :mod:`blindmatch.inputs.refang`) and counts of what was not used, by type. A malformed
 file raises :class:`~blindmatch.MalformedFile` naming the file and the line or JSON position.
 """
 
