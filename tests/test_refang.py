@@ -168,6 +168,8 @@ def test_indicator_set_counts_and_matches(tmp_path: Path) -> None:
     legacy = a.spec.to_dict()
     del legacy["refang"]
     assert bm.InputSpec.from_dict(legacy).refang is False  # saved before refanging: read without it
+    with pytest.raises(bm.InvalidParameter):
+        bm.InputSpec.from_dict({**legacy, "refang": 1})
 
 
 def test_report_shows_values_as_written(tmp_path: Path) -> None:

@@ -104,7 +104,7 @@ class InputSpec:
             bad = sorted(set(self.kinds) - set(KINDS))
             if bad:
                 raise InvalidParameter(f"unknown kind(s): {', '.join(bad)}")
-        if self.refang not in (None, True, False):
+        if self.refang is not None and not isinstance(self.refang, bool):
             raise InvalidParameter("refang must be None, True or False")
         for name in ("kind", "column", "default_region"):
             v = getattr(self, name)
