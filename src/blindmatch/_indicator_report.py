@@ -10,7 +10,7 @@ from ._indicator_types import SENSITIVE_KINDS, Ref, source_of
 from .canonical import canonicalize
 from .errors import InputChanged, InvalidIndicator, InvalidParameter, MalformedFile
 from .fingerprints import FingerprintProfile, get_profile
-from .inputs import read_indicators
+from .inputs import read_indicators, refang
 from .outputs import LocalReport, Match, NearDuplicate
 from .psi import PsiResult
 from .session import SessionResult
@@ -108,7 +108,7 @@ def _reread(iset: IndicatorSet, src: int, wanted: dict[Ref, set[int]]) -> dict[K
         raise InvalidParameter("no file to read")
     try:
         batch = read_indicators(s.path, fmt=s.fmt, kind=s.kind, column=s.column, source=s.prefix,
-                                misp_text=s.misp_text)  # fmt: skip
+                                misp_text=s.misp_text, refang=False)  # fmt: skip
     except MalformedFile as exc:
         raise InputChanged(f"{s.prefix} changed since it was read: {exc}") from None
     ref_of = iset._file_refs(src)
@@ -118,8 +118,9 @@ def _reread(iset: IndicatorSet, src: int, wanted: dict[Ref, set[int]]) -> dict[K
         entries = wanted.get(r)
         if entries is None:
             continue
+        value = refang(rec.kind, rec.value)[0] if s.refang else rec.value  # as read: shown as written
         try:
-            canon = canonicalize(rec.kind, rec.value, default_region=iset._region)
+            canon = canonicalize(rec.kind, value, default_region=iset._region)
         except InvalidIndicator:
             continue
         e = iset._index.get(rec.kind, {}).get(canon)

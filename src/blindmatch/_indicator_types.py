@@ -62,7 +62,7 @@ class SourceSummary:
 
     ``unmapped``: entries with no kind of ours; ``ignored``: entries that are not indicators, and rows of
     kinds not selected (``kind not selected: <kind>``); ``invalid``: rows that do not canonicalize, by
-    ``"<kind>: <reason>"``.
+    ``"<kind>: <reason>"``; ``refanged``: rows whose value refanging changed, by reason (``"[.] -> ."``).
     """
 
     name: str
@@ -71,6 +71,7 @@ class SourceSummary:
     unmapped: dict[str, int] = field(default_factory=dict)
     ignored: dict[str, int] = field(default_factory=dict)
     invalid: dict[str, int] = field(default_factory=dict)
+    refanged: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class InputSpec:
     default_region: str | None = None
     errors: Literal["raise", "skip"] = "raise"
     misp_text: bool = False  # MISP free-text attributes are read only when asked (read_indicators)
+    refang: bool | None = None  # None: refang the free-form formats only (read_indicators)
 
     def __post_init__(self) -> None:
         if len(self.paths) != len(self.names) or not all(
@@ -103,6 +105,8 @@ class InputSpec:
             bad = sorted(set(self.kinds) - set(KINDS))
             if bad:
                 raise InvalidParameter(f"unknown kind(s): {', '.join(bad)}")
+        if self.refang is not None and not isinstance(self.refang, bool):
+            raise InvalidParameter("refang must be None, True or False")
         for name in ("kind", "column", "default_region"):
             v = getattr(self, name)
             if v is not None and not isinstance(v, str):
@@ -120,6 +124,7 @@ class InputSpec:
         default_region: str | None = None,
         errors: Literal["raise", "skip"] = "raise",
         misp_text: bool = False,
+        refang: bool | None = None,
     ) -> InputSpec:
         if isinstance(paths, str | bytes | os.PathLike):
             raise InvalidParameter("paths must be an iterable of paths (a list, even of one)")
@@ -136,6 +141,7 @@ class InputSpec:
             default_region=default_region,
             errors=errors,
             misp_text=bool(misp_text),
+            refang=None if refang is None else bool(refang),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -149,6 +155,7 @@ class InputSpec:
             "default_region": self.default_region,
             "errors": self.errors,
             "misp_text": self.misp_text,
+            "refang": self.refang,
         }
 
     @classmethod
@@ -166,6 +173,8 @@ class InputSpec:
                 default_region=d["default_region"],
                 errors=d["errors"],
                 misp_text=d.get("misp_text", False) is True,
+                # a specification saved before refanging existed was read without it
+                refang=d.get("refang", False),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise InvalidParameter(f"not an input specification ({exc})") from None

@@ -43,6 +43,7 @@ from .canonical import canonicalize, canonicalize_many
 from .errors import InvalidIndicator, InvalidInputs, InvalidParameter
 from .fingerprints import FingerprintProfile, PromptItems, PromptMatch, get_profile, prompt_items
 from .inputs import read_indicators
+from .inputs.refang import refangs
 from .outputs import LocalReport
 from .psi import IndicatorItems, PsiResult
 from .session import SessionResult
@@ -81,6 +82,7 @@ class _Source:
     kind: str | None = None
     column: str | None = None
     misp_text: bool = False
+    refang: bool = False  # whether its rows were refanged (as resolved for its format)
 
 
 @dataclass
@@ -163,11 +165,13 @@ class IndicatorSet:
         errors: Errors = "raise",
         progress: SourceProgress | None = None,
         misp_text: bool = False,
+        refang: bool | None = None,
     ) -> IndicatorSet:
         """Read and canonicalize indicator files (every format of :func:`~blindmatch.read_indicators`).
 
-        ``fmt``, ``kind``, ``column`` and ``misp_text`` (MISP free text is read only when true) are
-        passed to the reader; ``kinds`` selects the kinds that take
+        ``fmt``, ``kind``, ``column``, ``misp_text`` (MISP free text is read only when true) and ``refang``
+        (default: refang network kinds in free-form formats) are passed to the reader; ``kinds`` selects
+        the kinds that take
         part (rows of other kinds are counted as ignored, ``kind not selected: <kind>``).
         ``default_region`` is for national phone numbers. With ``errors="raise"`` (default) rows that do
         not canonicalize raise :class:`~blindmatch.errors.InvalidInputs` once every file is read; with
@@ -175,15 +179,9 @@ class IndicatorSet:
         :class:`~blindmatch.errors.InputUnreadable`, a malformed one :class:`~blindmatch.MalformedFile`.
         """
         spec = InputSpec.of(
-            paths,
-            fmt=fmt,
-            kind=kind,
-            column=column,
-            kinds=kinds,
-            default_region=default_region,
-            errors=errors,
-            misp_text=misp_text,
-        )
+            paths, fmt=fmt, kind=kind, column=column, kinds=kinds, default_region=default_region,
+            errors=errors, misp_text=misp_text, refang=refang,
+        )  # fmt: skip
         return cls.from_spec(spec, progress=progress)
 
     @classmethod
@@ -193,10 +191,11 @@ class IndicatorSet:
         out.spec = spec
         for path, name in zip(spec.paths, spec.names, strict=True):
             batch = read_indicators(path, fmt=spec.fmt, kind=spec.kind, column=spec.column, source=name,
-                                    misp_text=spec.misp_text)  # fmt: skip
+                                    misp_text=spec.misp_text, refang=spec.refang)  # fmt: skip
             src = out._add_source(
-                _Source(name, name, path, batch.format, spec.kind, spec.column, spec.misp_text)
-            )
+                _Source(name, name, path, batch.format, spec.kind, spec.column, spec.misp_text,
+                        refangs(spec.refang, batch.format))
+            )  # fmt: skip
             counts = _Counts()
             done = 0
             for rows in out._kind_groups(batch.rows, counts):
@@ -206,7 +205,7 @@ class IndicatorSet:
                     progress(name, done, len(batch.rows))
             if progress is not None:
                 progress(name, len(batch.rows), len(batch.rows))
-            out._end_source(src, len(batch.rows), counts, batch.unmapped, batch.ignored)
+            out._end_source(src, len(batch.rows), counts, batch.unmapped, batch.ignored, batch.refanged)
         out._finish(spec.errors)
         return out
 
@@ -348,6 +347,7 @@ class IndicatorSet:
         counts: _Counts,
         unmapped: Counter[str] | None = None,
         ignored: Counter[str] | None = None,
+        refanged: Counter[str] | None = None,
     ) -> None:
         s = self._sources[src]
         all_ignored = Counter(ignored or {}) + counts.ignored
@@ -355,6 +355,7 @@ class IndicatorSet:
             SourceSummary(
                 s.label, s.fmt, rows, dict(sorted((unmapped or {}).items())),
                 dict(sorted(all_ignored.items())), dict(sorted(counts.invalid.items())),
+                dict(sorted((refanged or {}).items())),
             )
         )  # fmt: skip
         room = MAX_PROBLEMS - len(self._problems)
@@ -419,6 +420,11 @@ class IndicatorSet:
         return self._total("ignored")
 
     @property
+    def refanged(self) -> dict[str, int]:
+        """Rows whose value refanging changed, by reason (``"[.] -> ."``)."""
+        return self._total("refanged")
+
+    @property
     def problems(self) -> tuple[str, ...]:
         """The first invalid rows: ``"<origin>: invalid <kind> indicator: <reason>"``."""
         return tuple(self._problems)
@@ -431,6 +437,7 @@ class IndicatorSet:
             "invalid": self.invalid,
             "unmapped": self.unmapped,
             "ignored": self.ignored,
+            "refanged": self.refanged,
         }
 
     def _origin_text(self, ref: Ref) -> str:

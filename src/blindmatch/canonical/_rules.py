@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from . import _account, _card, _crypto, _domain, _email, _iban, _net, _org, _phone, _text, _url
+from . import _account, _card, _crypto, _domain, _email, _iban, _net, _org, _phone, _platforms, _text, _url
 
 
 class Options(NamedTuple):
@@ -40,6 +40,7 @@ RULES: dict[str, Rule] = {
 #: Canon version 2 (issue 13): version 1's rules, then each v2 change below (a new kind or a new rule).
 RULES_V2: dict[str, Rule] = {
     **RULES,
+    "account": _platforms.account,  # platform registry: aliases, handles vs numeric ids (_platforms.py)
     "crypto-address": _crypto.crypto_address,  # issue 13 item 4: Bitcoin and EVM addresses
     "card": _card.card,  # issue 13 item 4: BIN + last four + expiry; full numbers refused
     "iban": _iban.iban,  # issue 13 item 4: ISO 13616

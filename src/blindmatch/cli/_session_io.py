@@ -74,6 +74,9 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--misp-text", action="store_true",
                    help="also offer MISP free-text attributes (type text) as indicators (default: counted as "
                    "ignored misp:text; section names, descriptions and blobs match by accident)")  # fmt: skip
+    g.add_argument("--refang", action=argparse.BooleanOptionalAction, default=None,
+                   help="undo defanging (hxxp://evil[.]com) in url, domain, ip, cidr and email values "
+                   "(default: in plain lines, CSV and JSON lines; not in STIX or MISP JSON)")  # fmt: skip
     g.add_argument("--skip-invalid", action="store_true",
                    help="leave out indicators that do not canonicalize (default: stop, exit 3)")  # fmt: skip
 
@@ -94,7 +97,7 @@ def input_spec(args: argparse.Namespace) -> InputSpec:
         return InputSpec.of(
             args.input, fmt=args.format, kind=args.kind, column=args.column, kinds=_kinds_option(args.kinds),
             default_region=args.default_region, errors="skip" if args.skip_invalid else "raise",
-            misp_text=args.misp_text,
+            misp_text=args.misp_text, refang=args.refang,
         )  # fmt: skip
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
@@ -160,6 +163,7 @@ def load_inputs(args: argparse.Namespace, msgs: Messages, spec: InputSpec | None
     msgs.info(
         f"read {iset.rows} rows: {len(iset)} distinct indicators of {len(iset.kinds)} kind(s)"
         + (f", {n_invalid} invalid left out" if n_invalid else "")
+        + (f", {sum(iset.refanged.values())} refanged" if iset.refanged else "")
     )
     return iset
 

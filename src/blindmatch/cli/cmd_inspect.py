@@ -44,7 +44,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         print(f"\n  {'kind':22s} {'rows':>8s} {'distinct':>9s}")
         for kind, n in summary["rows_per_kind"].items():
             print(f"  {kind:22s} {n:8d} {summary['distinct_per_kind'][kind]:9d}")
-        for title in ("invalid", "unmapped", "ignored"):
+        for title in ("invalid", "unmapped", "ignored", "refanged"):
             entries = summary[title]
             if entries:
                 print(f"\n  {title}:")

@@ -1,7 +1,8 @@
 """Reading indicator files: plain lines, CSV, JSON lines, MISP events and STIX 2.1 bundles.
 
 Every reader returns an :class:`InputBatch` of :class:`InputRow` ``(kind, value, origin)``, with the value
-exactly as written (canonicalization comes later) and counts of what was not used, by type. A malformed
+as written (canonicalization comes later; :func:`read_indicators` undoes defanging of network kinds first,
+see :mod:`blindmatch.inputs.refang`) and counts of what was not used, by type. A malformed
 file raises :class:`~blindmatch.MalformedFile` naming the file and the line or JSON position.
 """
 
@@ -15,13 +16,16 @@ from ..errors import InvalidParameter
 from ._common import DEFAULT_MAX_BYTES, InputBatch, InputRow, decode_text, load_json, read_limited
 from .misp import MISP_OBJECT_RELATIONS, MISP_TYPES, looks_like_misp, misp_from_doc, parse_misp
 from .plain import parse_csv, parse_jsonl, parse_lines
+from .refang import FREE_FORM_FORMATS, REFANG_KINDS, refang, refang_batch, refangs
 from .stix import STIX_OBSERVABLES, STIX_PATTERN_PATHS, looks_like_stix, parse_stix, stix_from_doc
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "FORMATS",
+    "FREE_FORM_FORMATS",
     "MISP_OBJECT_RELATIONS",
     "MISP_TYPES",
+    "REFANG_KINDS",
     "STIX_OBSERVABLES",
     "STIX_PATTERN_PATHS",
     "InputBatch",
@@ -35,6 +39,7 @@ __all__ = [
     "parse_stix",
     "parse_text",
     "read_indicators",
+    "refang",
 ]
 
 InputFormat = Literal["lines", "csv", "jsonl", "misp", "stix"]
@@ -78,8 +83,29 @@ def parse_text(
     column: str | None = None,
     kinds: Iterable[str] | None = None,
     misp_text: bool = False,
+    refang: bool | None = None,
 ) -> InputBatch:
     """Parse already-decoded text in the given format (see :func:`read_indicators`)."""
+    batch = _parse_text(text, source, fmt, kind=kind, column=column, kinds=kinds, misp_text=misp_text)
+    return _refanged(batch, refang)
+
+
+def _refanged(batch: InputBatch, refang: bool | None) -> InputBatch:
+    if refangs(refang, batch.format):
+        refang_batch(batch)
+    return batch
+
+
+def _parse_text(
+    text: str,
+    source: str,
+    fmt: str,
+    *,
+    kind: str | None,
+    column: str | None,
+    kinds: Iterable[str] | None,
+    misp_text: bool,
+) -> InputBatch:
     if fmt == "lines":
         if kind is None:
             raise InvalidParameter("plain lines need a kind (--kind)")
@@ -107,6 +133,7 @@ def read_indicators(
     max_bytes: int = DEFAULT_MAX_BYTES,
     source: str | None = None,
     misp_text: bool = False,
+    refang: bool | None = None,
 ) -> InputBatch:
     """Read one indicator file.
 
@@ -116,6 +143,11 @@ def read_indicators(
     the kinds accepted from CSV/JSON lines (default: all kinds canonicalization knows). MISP free text
     (attributes of type ``text``: descriptions, PE section names, PEM blobs) is read only with
     ``misp_text=True``; otherwise it is counted as ignored ``misp:text``.
+
+    ``refang`` undoes defanging (``hxxp://evil[.]com``) in values of the network kinds
+    (:data:`REFANG_KINDS`, never prompts or text), counted by reason in ``refanged``: ``None`` (default)
+    refangs the free-form formats (:data:`FREE_FORM_FORMATS`: plain lines, CSV, JSON lines) and not STIX or
+    MISP JSON; ``True`` refangs every format, ``False`` none.
     """
     p = Path(path)
     name = source if source is not None else str(p)
@@ -132,8 +164,10 @@ def read_indicators(
                 raise InvalidParameter("--kind/--column do not apply to JSON documents")
             doc = load_json(text, name)
             if looks_like_stix(doc):
-                return stix_from_doc(doc, name)
+                return _refanged(stix_from_doc(doc, name), refang)
             if looks_like_misp(doc):
-                return misp_from_doc(doc, name, misp_text=misp_text)
+                return _refanged(misp_from_doc(doc, name, misp_text=misp_text), refang)
             raise InvalidParameter(f"cannot tell the format of {name}: not STIX objects or a MISP event")
-    return parse_text(text, name, fmt, kind=kind, column=column, kinds=kinds, misp_text=misp_text)
+    return parse_text(
+        text, name, fmt, kind=kind, column=column, kinds=kinds, misp_text=misp_text, refang=refang
+    )

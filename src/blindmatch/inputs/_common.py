@@ -46,6 +46,8 @@ class InputBatch:
     ``unmapped`` counts entries that look like indicators but have no kind of ours (e.g. ``misp:md5``,
     ``stix-path:file:hashes.MD5``, ``kind:sha1`` for an unknown kind in a CSV). ``ignored`` counts entries
     that are not indicators at all (blank lines, STIX relationships, deleted MISP attributes).
+    ``refanged`` counts the rows whose value refanging changed, by reason (``"[.] -> ."``; see
+    :mod:`blindmatch.inputs.refang`).
     """
 
     source: str
@@ -53,6 +55,7 @@ class InputBatch:
     rows: list[InputRow] = field(default_factory=list)
     unmapped: Counter[str] = field(default_factory=Counter)
     ignored: Counter[str] = field(default_factory=Counter)
+    refanged: Counter[str] = field(default_factory=Counter)
 
     def counts_per_kind(self) -> dict[str, int]:
         return dict(sorted(Counter(r.kind for r in self.rows).items()))
@@ -77,16 +80,21 @@ class InputBatch:
 # ("evil.example:8080/x" would otherwise read as scheme "evil.example").
 _HAS_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _HOST_PORT = re.compile(r"[A-Za-z0-9.\-]+:[0-9]+(?:[/?#]|$)")
+# A defanged scheme ("hxxp[://]", "hxxps[:]//"): left for refanging, never prefixed with "http://".
+_DEFANGED_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-*]* {0,3}[\[({] {0,3}:")
 
 
 def url_with_scheme(value: str) -> str:
     """A ``url`` as written, or ``http://`` + the trimmed value when it has no scheme (see
     ``docs/input-formats.md``): ``evil.example/a`` and ``evil.example:8080/a`` get ``http://``, ``//host/a``
-    gets ``http:``; a value with a scheme, an empty one and a bare path (``/a``) are returned unchanged."""
+    gets ``http:``; a value with a scheme (a defanged one too: ``hxxp[://]a``), an empty one and a bare path
+    (``/a``) are returned unchanged."""
     v = value.strip()
     if not v or (v.startswith("/") and not v.startswith("//")):
         return value
     if _HAS_SCHEME.match(v) is not None and _HOST_PORT.match(v) is None:
+        return value
+    if _DEFANGED_SCHEME.match(v) is not None:
         return value
     return "http:" + v if v.startswith("//") else "http://" + v
 
