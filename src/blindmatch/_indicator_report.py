@@ -120,7 +120,7 @@ def _reread(iset: IndicatorSet, src: int, wanted: dict[Ref, set[int]]) -> dict[K
             continue
         value = refang(rec.kind, rec.value)[0] if s.refang else rec.value  # as read: shown as written
         try:
-            canon = canonicalize(rec.kind, value, default_region=iset._region)
+            canon = canonicalize(rec.kind, value, default_region=iset._region, version=iset.canon_version)
         except InvalidIndicator:
             continue
         e = iset._index.get(rec.kind, {}).get(canon)

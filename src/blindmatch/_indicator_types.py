@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, TypeAlias
 
-from .canonical import KINDS
+from .canonical import CANON_VERSION, CANON_VERSIONS, kinds_of
 from .errors import InvalidParameter
 from .fingerprints import BAND_KIND, FingerprintProfile, PromptItems
 from .inputs import FORMATS
@@ -91,8 +91,11 @@ class InputSpec:
     errors: Literal["raise", "skip"] = "raise"
     misp_text: bool = False  # MISP free-text attributes are read only when asked (read_indicators)
     refang: bool | None = None  # None: refang the free-form formats only (read_indicators)
+    canon_version: int = CANON_VERSION  # the canon version values are canonicalized under
 
     def __post_init__(self) -> None:
+        if type(self.canon_version) is not int or self.canon_version not in CANON_VERSIONS:
+            raise InvalidParameter(f"canon_version must be one of {', '.join(map(str, CANON_VERSIONS))}")
         if len(self.paths) != len(self.names) or not all(
             isinstance(p, str) for p in (*self.paths, *self.names)
         ):
@@ -102,7 +105,7 @@ class InputSpec:
         if self.errors not in ("raise", "skip"):
             raise InvalidParameter("errors must be 'raise' or 'skip'")
         if self.kinds is not None:
-            bad = sorted(set(self.kinds) - set(KINDS))
+            bad = sorted(set(self.kinds) - set(kinds_of(self.canon_version)))
             if bad:
                 raise InvalidParameter(f"unknown kind(s): {', '.join(bad)}")
         if self.refang is not None and not isinstance(self.refang, bool):
@@ -125,6 +128,7 @@ class InputSpec:
         errors: Literal["raise", "skip"] = "raise",
         misp_text: bool = False,
         refang: bool | None = None,
+        canon_version: int = CANON_VERSION,
     ) -> InputSpec:
         if isinstance(paths, str | bytes | os.PathLike):
             raise InvalidParameter("paths must be an iterable of paths (a list, even of one)")
@@ -142,6 +146,7 @@ class InputSpec:
             errors=errors,
             misp_text=bool(misp_text),
             refang=None if refang is None else bool(refang),
+            canon_version=canon_version,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,6 +161,7 @@ class InputSpec:
             "errors": self.errors,
             "misp_text": self.misp_text,
             "refang": self.refang,
+            "canon_version": self.canon_version,
         }
 
     @classmethod
@@ -175,6 +181,7 @@ class InputSpec:
                 misp_text=d.get("misp_text", False) is True,
                 # a specification saved before refanging existed was read without it
                 refang=d.get("refang", False),
+                canon_version=d.get("canon_version", 1),  # saved before canon 2: version 1
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise InvalidParameter(f"not an input specification ({exc})") from None

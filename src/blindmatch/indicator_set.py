@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from ._indicator_helpers import _CHUNK, _check_errors, _chunks, _matched_items, _reason
 from ._indicator_report import build_report
 from ._indicator_types import (
     LINE_BITS,
@@ -39,7 +40,7 @@ from ._indicator_types import (
     SourceSummary,
     redact,
 )
-from .canonical import canonicalize, canonicalize_many
+from .canonical import CANON_VERSION, CANON_VERSIONS, canonicalize_many
 from .errors import InvalidIndicator, InvalidInputs, InvalidParameter
 from .fingerprints import FingerprintProfile, PromptItems, PromptMatch, get_profile, prompt_items
 from .inputs import read_indicators
@@ -67,7 +68,6 @@ Errors = Literal["raise", "skip"]
 SourceProgress: TypeAlias = Callable[[str, int, int], None]
 """``progress(source, done, total)``: rows of ``source`` canonicalized so far, of ``total``."""
 
-_CHUNK = 1 << 16  # rows of an iterable canonicalized per batch
 _LINE_BITS = LINE_BITS
 _LINE_MASK = (1 << LINE_BITS) - 1
 Row: TypeAlias = "tuple[str, str, str]"  # (kind, value, origin as written by the reader or the caller)
@@ -92,37 +92,6 @@ class _Counts:
     problems: list[tuple[int, str]] = field(default_factory=list)  # (row number, text), row order
 
 
-def _check_errors(errors: str) -> None:
-    if errors not in ("raise", "skip"):
-        raise InvalidParameter("errors must be 'raise' or 'skip'")
-
-
-def _reason(kind: str, value: str, region: str | None) -> str:
-    """Why one value does not canonicalize (only asked for the first few, to name them by origin)."""
-    try:
-        canonicalize(kind, value, default_region=region)
-    except InvalidIndicator as exc:
-        return exc.reason
-    return "invalid"  # pragma: no cover - canonicalize_many skipped it
-
-
-def _matched_items(result: Iterable[bytes] | PsiResult | SessionResult) -> list[bytes]:
-    if isinstance(result, SessionResult):
-        items = result.matched_items
-    elif isinstance(result, PsiResult):
-        items = result.matched
-    elif isinstance(result, bytes | str):
-        raise InvalidParameter("give matched items as an iterable of bytes, a PsiResult or a SessionResult")
-    else:
-        items = list(result)
-    if items is None:
-        raise InvalidParameter("this result carries no matched items (its mode gives this side only a count)")
-    for it in items:
-        if not isinstance(it, bytes):
-            raise InvalidParameter("matched items must be bytes")
-    return items
-
-
 class IndicatorSet:
     """Distinct canonical indicators with the origins of the rows that gave them.
 
@@ -132,7 +101,16 @@ class IndicatorSet:
     origin and reason) in :attr:`problems`. A set is not changed after it is built.
     """
 
-    def __init__(self, *, default_region: str | None = None, kinds: Iterable[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        default_region: str | None = None,
+        kinds: Iterable[str] | None = None,
+        canon_version: int = CANON_VERSION,
+    ) -> None:
+        if type(canon_version) is not int or canon_version not in CANON_VERSIONS:
+            raise InvalidParameter(f"canon_version must be one of {', '.join(map(str, CANON_VERSIONS))}")
+        self._canon = canon_version
         self._region = default_region
         self._only = frozenset(kinds) if kinds is not None else None
         self._index: dict[str, dict[str, int]] = {}  # kind -> canonical -> entry number
@@ -150,6 +128,11 @@ class IndicatorSet:
     def __repr__(self) -> str:
         return f"<IndicatorSet {len(self)} distinct indicators of {len(self.kinds)} kind(s)>"
 
+    @property
+    def canon_version(self) -> int:
+        """The canon version the values were canonicalized under."""
+        return self._canon
+
     # -- building ------------------------------------------------------------------------------------
 
     @classmethod
@@ -166,6 +149,7 @@ class IndicatorSet:
         progress: SourceProgress | None = None,
         misp_text: bool = False,
         refang: bool | None = None,
+        canon_version: int = CANON_VERSION,
     ) -> IndicatorSet:
         """Read and canonicalize indicator files (every format of :func:`~blindmatch.read_indicators`).
 
@@ -177,17 +161,19 @@ class IndicatorSet:
         not canonicalize raise :class:`~blindmatch.errors.InvalidInputs` once every file is read; with
         ``"skip"`` they are left out and counted. A file that cannot be read raises
         :class:`~blindmatch.errors.InputUnreadable`, a malformed one :class:`~blindmatch.MalformedFile`.
+        ``canon_version`` is the canon version values are canonicalized under (the PSI items and a session
+        manifest carry it; canon 2 knows more kinds and rules, docs/canonicalization.md).
         """
         spec = InputSpec.of(
             paths, fmt=fmt, kind=kind, column=column, kinds=kinds, default_region=default_region,
-            errors=errors, misp_text=misp_text, refang=refang,
+            errors=errors, misp_text=misp_text, refang=refang, canon_version=canon_version,
         )  # fmt: skip
         return cls.from_spec(spec, progress=progress)
 
     @classmethod
     def from_spec(cls, spec: InputSpec, *, progress: SourceProgress | None = None) -> IndicatorSet:
         """Read the files ``spec`` names, as :meth:`from_files` did when it made ``spec``."""
-        out = cls(default_region=spec.default_region, kinds=spec.kinds)
+        out = cls(default_region=spec.default_region, kinds=spec.kinds, canon_version=spec.canon_version)
         out.spec = spec
         for path, name in zip(spec.paths, spec.names, strict=True):
             batch = read_indicators(path, fmt=spec.fmt, kind=spec.kind, column=spec.column, source=name,
@@ -218,10 +204,11 @@ class IndicatorSet:
         source: str = "values",
         default_region: str | None = None,
         errors: Errors = "raise",
+        canon_version: int = CANON_VERSION,
     ) -> IndicatorSet:
         """Values of one kind; the origin of value number ``n`` (from 1) is ``"<source>:<n>"``."""
         _check_errors(errors)
-        out = cls(default_region=default_region)
+        out = cls(default_region=default_region, canon_version=canon_version)
         src = out._add_source(_Source(source, source, None, "values", kind))
         counts = _Counts()
         n = 0
@@ -247,10 +234,11 @@ class IndicatorSet:
         kinds: Iterable[str] | None = None,
         default_region: str | None = None,
         errors: Errors = "raise",
+        canon_version: int = CANON_VERSION,
     ) -> IndicatorSet:
         """Rows ``(kind, value, origin)`` (e.g. :class:`~blindmatch.InputRow`); origins kept as given."""
         _check_errors(errors)
-        out = cls(default_region=default_region, kinds=kinds)
+        out = cls(default_region=default_region, kinds=kinds, canon_version=canon_version)
         src = out._add_source(_Source(source, "", None, "rows"))
         counts = _Counts()
         n = 0
@@ -311,7 +299,9 @@ class IndicatorSet:
         kind = rows[group[0]][0]
         values = [rows[i][1] for i in group]
         try:
-            batch = canonicalize_many(kind, values, errors="skip", default_region=self._region)
+            batch = canonicalize_many(
+                kind, values, errors="skip", default_region=self._region, version=self._canon
+            )
         except InvalidIndicator as exc:  # a kind canonicalization does not know
             counts.invalid[f"{kind}: {exc.reason}"] += len(group)
             for i in group[:MAX_PROBLEMS]:
@@ -334,7 +324,7 @@ class IndicatorSet:
             bad = [j for j in range(len(values)) if j not in kept][:MAX_PROBLEMS]
             for j in bad:
                 i = group[j]
-                why = _reason(kind, values[j], self._region)
+                why = _reason(kind, values[j], self._region, self._canon)
                 counts.problems.append((base + i, self._problem(ref(i, rows[i][2]), kind, why)))
 
     def _problem(self, ref: Ref, kind: str, reason: str) -> str:
@@ -480,7 +470,9 @@ class IndicatorSet:
     def _exact(self) -> IndicatorItems:
         """The items of every ``(kind, canonical)`` (made once): the one map back from item bytes."""
         if self._indicators is None:
-            self._indicators = IndicatorItems({k: self._index[k] for k in self.kinds})
+            self._indicators = IndicatorItems(
+                {k: self._index[k] for k in self.kinds}, canon_version=self._canon
+            )
         return self._indicators
 
     def psi_items(self, near_duplicates: str | FingerprintProfile | None = None) -> PsiItems:
@@ -499,7 +491,8 @@ class IndicatorSet:
             exact = exact.select(k for k in exact.kinds if k != "prompt")
             prompts = prompt_items(self.values("prompt"), profile, errors="skip")
             if prompts.items:
-                exact = IndicatorItems.combine([exact, IndicatorItems(prompts.items_by_kind)])
+                bands = IndicatorItems(prompts.items_by_kind, canon_version=self._canon)
+                exact = IndicatorItems.combine([exact, bands])
         out = PsiItems(exact, profile, prompts)
         self._psi_cache[key] = out
         return out
@@ -584,13 +577,3 @@ class IndicatorSet:
             return redact(canonical, tag[:12])
         return canonical
 
-
-def _chunks(it: Iterable[Any]) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for x in it:
-        chunk.append(x)
-        if len(chunk) >= _CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

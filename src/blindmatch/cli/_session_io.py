@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._fileio import atomic_write
-from ..canonical import KINDS
+from ..canonical import CANON_VERSION, CANON_VERSIONS, kinds_of
 from ..errors import InputUnreadable, InvalidParameter, LocalError, MalformedFile
 from ..fingerprints import BAND_KIND, PROFILES, max_band_items
 from ..indicator_set import IndicatorSet, InputSpec, PsiItems
@@ -61,13 +61,17 @@ __all__ = [
 
 # -- inputs ---------------------------------------------------------------------------------------------
 
+#: Every kind of every canon version (whether a kind is known is then the chosen version's business).
+ALL_KINDS: tuple[str, ...] = tuple(dict.fromkeys(k for v in CANON_VERSIONS for k in kinds_of(v)))
+
 
 def add_input_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("our indicators")
     g.add_argument("--input", "-i", action="append", required=True, metavar="FILE",
                    help="indicator file (repeatable); see docs/input-formats.md")  # fmt: skip
     g.add_argument("--format", choices=("auto", *FORMATS), default="auto", help="default: auto")
-    g.add_argument("--kind", choices=KINDS, metavar="KIND", help="kind of plain lines, or of a CSV --column")
+    g.add_argument("--kind", choices=ALL_KINDS, metavar="KIND",
+                   help="kind of plain lines, or of a CSV --column")  # fmt: skip
     g.add_argument("--column", help="CSV column holding the values (with --kind)")
     g.add_argument("--kinds", help="only these kinds take part (comma-separated; default: every kind read)")
     g.add_argument("--default-region", metavar="CC", help="region for national phone numbers (e.g. US)")
@@ -79,13 +83,17 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
                    "(default: in plain lines, CSV and JSON lines; not in STIX or MISP JSON)")  # fmt: skip
     g.add_argument("--skip-invalid", action="store_true",
                    help="leave out indicators that do not canonicalize (default: stop, exit 3)")  # fmt: skip
+    g.add_argument("--canon-version", type=int, choices=CANON_VERSIONS, default=CANON_VERSION, metavar="N",
+                   help="the canon version to canonicalize under (default: 1; 2 adds crypto-address, card, "
+                   "iban, org and platform-aware accounts; both sides must use the same, docs/"
+                   "canonicalization.md)")  # fmt: skip
 
 
 def _kinds_option(text: str | None) -> set[str] | None:
     if not text:
         return None
     kinds = {k.strip() for k in text.split(",") if k.strip()}
-    bad = sorted(kinds - set(KINDS))
+    bad = sorted(kinds - set(ALL_KINDS))
     if bad:
         raise CliError(ExitCode.USAGE, f"unknown kind(s) in --kinds: {', '.join(bad)}")
     return kinds
@@ -97,7 +105,7 @@ def input_spec(args: argparse.Namespace) -> InputSpec:
         return InputSpec.of(
             args.input, fmt=args.format, kind=args.kind, column=args.column, kinds=_kinds_option(args.kinds),
             default_region=args.default_region, errors="skip" if args.skip_invalid else "raise",
-            misp_text=args.misp_text, refang=args.refang,
+            misp_text=args.misp_text, refang=args.refang, canon_version=args.canon_version,
         )  # fmt: skip
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None
@@ -322,7 +330,7 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--allow-peer", action="append", metavar="NAME",
                    help="peers allowed to start sessions (default: all in the peers file)")  # fmt: skip
     g.add_argument("--allow-mode", action="append", choices=MODES, help="modes accepted (repeatable; all)")
-    g.add_argument("--allow-kind", action="append", choices=KINDS, metavar="KIND",
+    g.add_argument("--allow-kind", action="append", choices=ALL_KINDS, metavar="KIND",
                    help="kinds accepted (repeatable; default: any)")  # fmt: skip
     g.add_argument("--allow-padding", type=padding_list, default=DEFAULT_PADDINGS, metavar="RULES",
                    help="how we pad our own set: comma-separated rules in order of preference; the "
@@ -385,6 +393,7 @@ def build_policy(
             prompt_profile=prompt_profile,
             auditor=auditor.raw if auditor is not None else None,
             min_audit_rate_ppm=int(getattr(args, "min_audit_rate", 10_000)),
+            canon_version=int(getattr(args, "canon_version", CANON_VERSION)),
         )
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .._fileio import read_capped
-from ..canonical import KINDS
+from ..canonical import CANON_VERSIONS, kinds_of
 from ..errors import InputUnreadable, MalformedFile
 
 __all__ = [
@@ -100,7 +100,11 @@ def url_with_scheme(value: str) -> str:
 
 
 def known_kinds(kinds: Iterable[str] | None) -> frozenset[str]:
-    return frozenset(KINDS if kinds is None else kinds)
+    """The kinds a reader passes on: those given, else every kind of every canon version (a value of a
+    kind its set's canon version does not know is then counted as invalid there, not lost here)."""
+    if kinds is not None:
+        return frozenset(kinds)
+    return frozenset(k for v in CANON_VERSIONS for k in kinds_of(v))
 
 
 #: Other names for our kinds that other tools write in a ``kind`` column (matched after lowercasing and
