@@ -348,6 +348,8 @@ def _relation_value(obj: dict[str, Any], relation: str) -> str | None:
 
 def _card(batch: InputBatch, obj: dict[str, Any], v: Any, pos: str, origin: str) -> None:
     """A ``credit-card`` object's ``cc-number``: a ``card`` row with the object's ``expiration``."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = str(v)
     if not isinstance(v, str):
         raise MalformedFile(f"{batch.source}#{pos}: 'value' must be a string")
     exp = _relation_value(obj, "expiration")
