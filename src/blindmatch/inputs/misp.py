@@ -129,7 +129,7 @@ _TYPED_ACCOUNT_OBJECTS: dict[str, tuple[frozenset[str], str]] = {
 
 #: Types with no kind of ours, counted under a reason that says why rather than as ``misp:<type>``. A
 #: ``cc-number`` is a full card number: it becomes a ``card`` only inside a ``credit-card`` object with
-#: its ``expiration`` (:func:`card_row`), and the number itself is never kept.
+#: its ``expiration`` (:func:`_card_row`), and the number itself is never kept.
 _UNMAPPED_REASONS: dict[str, str] = {
     "xmr": "misp:xmr (Monero: no crypto-address form)",
     "cc-number": "misp:cc-number without expiry",
@@ -318,7 +318,7 @@ def _typed_account(obj: dict[str, Any] | None, a: dict[str, Any]) -> tuple[str, 
 _ISO_MONTH = re.compile(r"\s*([0-9]{4})-([0-9]{2})(?:-[0-9]{2}(?:[T ].*)?)?\s*")
 
 
-def card_row(number: str, expiration: str) -> tuple[str, str] | None:
+def _card_row(number: str, expiration: str) -> tuple[str, str] | None:
     """The ``card`` row (canonical masked form) of a card number and its expiry, or None when either is
     not valid. A full number goes through :func:`~blindmatch.canonical.card_from_pan`; a masked one
     through the ``card`` rule; either way the value kept holds six leading and four trailing digits only,
@@ -356,7 +356,7 @@ def _card(batch: InputBatch, obj: dict[str, Any], v: Any, pos: str, origin: str)
     if exp is None:
         batch.unmapped["misp:cc-number without expiry"] += 1
         return
-    row = card_row(v, exp)
+    row = _card_row(v, exp)
     if row is None:
         batch.unmapped["misp:cc-number invalid (number or expiry)"] += 1
     else:
