@@ -10,6 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from stdnum import luhn
 
 from blindmatch.canonical import canonicalize
 from blindmatch.errors import InvalidIndicator, MalformedFile
@@ -455,3 +458,62 @@ def test_misp_and_stix_exports_of_the_same_financial_objects_agree() -> None:
     stix = parse_stix(_bundle(*(_custom_obj(n, *a) for n, a in objs)), "b.json")
     assert _kv(misp) == _kv(stix) == [("iban", IBAN), ("card", CARD), ("crypto-address", BTC)]
     assert misp.unmapped == stix.unmapped
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        f"['{PAN}']",
+        f"[payment-card:card_number = '{PAN}' '{PAN}']",
+        f"[payment-card:card_number = {PAN} {PAN}]",
+        f"[payment-card:card_number = '{PAN}'] AND",
+    ],
+)
+def test_stix_pattern_errors_never_quote_a_value(pattern: str) -> None:
+    doc = _bundle({"type": "indicator", "id": "indicator--1", "pattern_type": "stix", "pattern": pattern})
+    with pytest.raises(MalformedFile) as exc:
+        parse_stix(doc, "b.json")
+    assert "b.json#objects[0]" in str(exc.value)
+    _no_pan(str(exc.value), repr(exc.value))
+
+
+def test_stix_card_number_patterns_are_counted_by_path_only() -> None:
+    b = parse_stix(
+        _bundle(
+            {
+                "type": "indicator",
+                "id": "indicator--1",
+                "pattern_type": "stix",
+                "pattern": f"[payment-card:card_number = '{PAN}' AND payment-card:expiration_date = '09/28']",
+            }
+        ),
+        "b.json",
+    )
+    assert not b.rows
+    assert set(b.unmapped) == {"stix-path:payment-card:card_number", "stix-path:payment-card:expiration_date"}
+    _no_pan_in(b)
+
+
+_pans = st.builds(
+    lambda body: body + luhn.calc_check_digit(body), st.text("0123456789", min_size=12, max_size=18)
+)
+_expiries = st.sampled_from(["2028-09-30", "09/28", "13/28", "", "2028-09-01T00:00:00", "garbage"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(pan=_pans, exp=_expiries, spaced=st.booleans())
+def test_no_full_card_number_in_any_reader_output(pan: str, exp: str, spaced: bool) -> None:
+    written = " ".join(pan[i : i + 4] for i in range(0, len(pan), 4)) if spaced else pan
+    cc = [("cc-number", "cc-number", written)] + ([("datetime", "expiration", exp)] if exp else [])
+    batches = [
+        parse_misp(_misp([_attr("cc-number", written)], [_obj("credit-card", *cc)]), "e.json"),
+        parse_csv(_misp_csv([("cc-number", written, "cc-number", "credit-card")]), "e.csv"),
+        parse_stix(_bundle(_custom_attr("cc-number", written), _custom_obj("credit-card", *cc)), "b.json"),
+    ]
+    for b in batches:
+        text = repr(b)
+        assert pan not in text and written not in text
+        for r in b.rows:
+            assert r.kind == "card"
+            assert r.value == canonicalize("card", r.value, version=2)
+            assert r.value.startswith(pan[:6] + "******" + pan[-4:] + "|")
