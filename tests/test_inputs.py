@@ -221,7 +221,7 @@ def test_stix_indicators_and_observables() -> None:
         ("email", "d@example.org"),
         ("ip", "192.0.2.44"),
         ("account", "twitter:bird"),
-        ("account", "twitter:12345"),
+        ("account", "twitter-id:12345"),
         ("domain", "old.example"),
     ]
     assert b.rows[0].origin == "b.json#objects[0]"
@@ -246,7 +246,7 @@ def test_stix_dnf_pairs_accounts_and_dedupes() -> None:
     assert [(r.kind, r.value) for r in b.rows] == [
         ("account", "github:a"),
         ("email", "e@x.org"),
-        ("account", "github:42"),
+        ("account", "github-id:42"),
     ]
 
 

@@ -221,7 +221,7 @@ def test_misp_object_attributes_are_mapped_by_object_and_relation() -> None:
     assert _kv(b) == [
         ("domain", "lure-cdn.example"),
         ("account", "twitter:lure_news"),
-        ("account", "twitter:1449912345678901248"),
+        ("account", "twitter-id:1449912345678901248"),
         ("account", "github:lure-dev"),
         ("email", "news@lure-cdn.example"),
         ("email", "replies@freemail.example"),

@@ -140,7 +140,7 @@ def read_indicators(
     ``fmt`` is ``"auto"`` (from the name: ``.csv``, ``.jsonl``/``.ndjson``, ``.txt``; ``.json`` is looked
     into for a STIX bundle or a MISP event; with ``kind`` given, any other name is read as plain lines) or
     one of :data:`FORMATS`. ``kind`` gives the kind of plain lines, or of a CSV ``column``. ``kinds`` limits
-    the kinds accepted from CSV/JSON lines (default: all kinds canonicalization knows). MISP free text
+    the kinds accepted from CSV/JSON lines (default: the kinds of every canon version). MISP free text
     (attributes of type ``text``: descriptions, PE section names, PEM blobs) is read only with
     ``misp_text=True``; otherwise it is counted as ignored ``misp:text``.
 

@@ -99,6 +99,11 @@ def url_with_scheme(value: str) -> str:
     return "http:" + v if v.startswith("//") else "http://" + v
 
 
+#: Every kind of every canon version: rows of a kind only a later version knows (``iban``) are read, and
+#: counted as invalid when canonicalized under a version that does not know them.
+ALL_KINDS: frozenset[str] = frozenset(k for v in CANON_VERSIONS for k in kinds_of(v))
+
+
 def known_kinds(kinds: Iterable[str] | None) -> frozenset[str]:
     """The kinds a reader passes on: those given, else every kind of every canon version (a value of a
     kind its set's canon version does not know is then counted as invalid there, not lost here)."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..errors import MalformedFile
+from ..canonical import canonicalize, card_from_pan
+from ..errors import InvalidIndicator, MalformedFile
+from ._account import account_value
 from ._common import InputBatch, load_json
 from ._ipkind import ip_or_cidr
 
@@ -14,6 +17,7 @@ __all__ = [
     "MISP_TYPES",
     "looks_like_misp",
     "map_attribute",
+    "map_object",
     "misp_from_doc",
     "parse_misp",
 ]
@@ -30,7 +34,13 @@ def _ip(v: str) -> list[tuple[str, str]]:
 
 
 def _account(platform: str) -> Mapper:
-    return lambda v: [("account", f"{platform}:{v.strip()}")]
+    return lambda v: [("account", account_value(platform, v))]
+
+
+def _account_id(platform: str) -> Mapper:
+    """A field holding the platform's id of an account: ``<platform>-id:<n>`` when it is a number of
+    the platform (see :func:`~blindmatch.inputs._account.account_value`), else ``<platform>:<id>``."""
+    return lambda v: [("account", account_value(platform, v, numeric=True))]
 
 
 def _first_of_pair(kind: str) -> Mapper:
@@ -73,7 +83,10 @@ MISP_TYPES: dict[str, Mapper] = {
     "phone-number": _same("phone"),
     "whois-registrant-phone": _same("phone"),
     "github-username": _account("github"),
-    "twitter-id": _account("twitter"),
+    "twitter-id": _account_id("twitter"),
+    "jabber-id": _account("jabber"),
+    "btc": _same("crypto-address"),  # MISP's coin-address object also files EVM (0x) addresses as btc
+    "iban": _same("iban"),
     "AS": _same("asn"),
     "user-agent": _same("user-agent"),
     "text": _same("text"),  # read only with misp_text=True: see _FREE_TEXT_TYPES
@@ -85,13 +98,19 @@ MISP_TYPES: dict[str, Mapper] = {
 MISP_OBJECT_RELATIONS: dict[tuple[str, str], Mapper] = {
     ("twitter-account", "name"): _account("twitter"),
     ("twitter-account", "username"): _account("twitter"),
-    ("twitter-account", "id"): _account("twitter"),
+    ("twitter-account", "id"): _account_id("twitter"),
     ("github-user", "username"): _account("github"),
-    ("github-user", "id"): _account("github"),
+    ("github-user", "id"): _account_id("github"),
     ("gitlab-user", "username"): _account("gitlab"),
-    ("gitlab-user", "id"): _account("gitlab"),
+    ("gitlab-user", "id"): _account_id("gitlab"),
     ("telegram-account", "username"): _account("telegram"),
-    ("telegram-account", "id"): _account("telegram"),
+    ("telegram-account", "id"): _account_id("telegram"),
+    ("reddit-account", "account-name"): _account("reddit"),
+    ("reddit-account", "account-id"): _account_id("reddit"),
+    ("facebook-account", "account-name"): _account("facebook"),
+    ("facebook-account", "account-id"): _account_id("facebook"),
+    ("parler-account", "account-name"): _account("parler"),
+    ("parler-account", "account-id"): _account_id("parler"),
     ("email", "from"): _same("email"),
     ("email", "to"): _same("email"),
     ("email", "cc"): _same("email"),
@@ -107,6 +126,22 @@ MISP_OBJECT_RELATIONS: dict[tuple[str, str], Mapper] = {
 _TYPED_ACCOUNT_OBJECTS: dict[str, tuple[frozenset[str], str]] = {
     "user-account": (frozenset({"username", "user-id"}), "account-type"),
 }
+
+#: Types with no kind of ours, counted under a reason that says why rather than as ``misp:<type>``. A
+#: ``cc-number`` is a full card number: it becomes a ``card`` only inside a ``credit-card`` object with
+#: its ``expiration`` (:func:`_card_row`), and the number itself is never kept.
+_UNMAPPED_REASONS: dict[str, str] = {
+    "xmr": "misp:xmr (Monero: no crypto-address form)",
+    "cc-number": "misp:cc-number without expiry",
+}
+
+#: (object name, relation) never read, whatever the type and ``misp_text``: counted as ignored.
+_NEVER_READ = frozenset({("credit-card", "card-security-code")})
+
+#: Symbols of ``coin-address`` objects whose non-EVM addresses are Bitcoin's. An ``0x`` address is EVM
+#: whatever the symbol (one namespace for every EVM chain); a Bitcoin-shaped address under another symbol
+#: (``BCH`` legacy addresses look like Bitcoin's) is not read as Bitcoin.
+_BITCOIN_SYMBOLS = frozenset({"BTC", "XBT"})
 
 #: Attribute types that hold free text (descriptions, PE section names, PEM blobs): not offered as
 #: indicators unless asked (``misp_text=True``); counted as ignored ``misp:text`` otherwise.
@@ -216,6 +251,9 @@ def map_attribute(
     relation)`` for an attribute of an object; ``text`` reads free-text types. A value of an unmapped type
     is not looked at (MISP has numeric and boolean types); a mapped type needs a string (or integer).
     ``mapper``, when given, is used whatever the type and relation."""
+    if relation in _NEVER_READ:
+        batch.ignored[f"misp:{relation[0]} {relation[1]}"] += 1
+        return
     if mapper is None and relation is not None:
         mapper = MISP_OBJECT_RELATIONS.get(relation)
     if mapper is None and t in _FREE_TEXT_TYPES and not text:
@@ -224,7 +262,7 @@ def map_attribute(
     if mapper is None:
         mapper = MISP_TYPES.get(t)
     if mapper is None:
-        batch.unmapped[f"misp:{t[:64]}"] += 1
+        batch.unmapped[_UNMAPPED_REASONS.get(t, f"misp:{t[:64]}")] += 1
         return
     if isinstance(v, int) and not isinstance(v, bool):
         v = str(v)
@@ -277,17 +315,112 @@ def _typed_account(obj: dict[str, Any] | None, a: dict[str, Any]) -> tuple[str, 
     return (rel[0], _account_type(obj, type_relation)) if rel[1] in ids else None
 
 
+_ISO_MONTH = re.compile(r"\s*([0-9]{4})-([0-9]{2})(?:-[0-9]{2}(?:[T ].*)?)?\s*")
+
+
+def _card_row(number: str, expiration: str) -> tuple[str, str] | None:
+    """The ``card`` row (canonical masked form) of a card number and its expiry, or None when either is
+    not valid. A full number goes through :func:`~blindmatch.canonical.card_from_pan`; a masked one
+    through the ``card`` rule; either way the value kept holds six leading and four trailing digits only,
+    and nothing of the number reaches an error or a count. ``expiration`` may be a MISP ``datetime``
+    (``2028-09-30``, ``2028-09-30T00:00:00``: its year and month are kept) or any expiry the ``card``
+    rule reads (``09/28``)."""
+    m = _ISO_MONTH.fullmatch(expiration)
+    exp = f"{m.group(1)}-{m.group(2)}" if m else expiration.strip()
+    compact = number.replace(" ", "").replace("-", "")
+    try:
+        if compact.isascii() and compact.isdigit():
+            return "card", card_from_pan(number, exp)
+        return "card", canonicalize("card", f"{number}|{exp}", version=2)
+    except InvalidIndicator:
+        return None
+
+
+def _relation_value(obj: dict[str, Any], relation: str) -> str | None:
+    """The trimmed value of an object's first live ``relation`` attribute, or None."""
+    for a in obj.get("Attribute", []):
+        if isinstance(a, dict) and a.get("object_relation") == relation and not _is_deleted(a):
+            v = a.get("value")
+            if isinstance(v, str) and v.strip():
+                return v.strip()
+    return None
+
+
+def _card(batch: InputBatch, obj: dict[str, Any], v: Any, pos: str, origin: str) -> None:
+    """A ``credit-card`` object's ``cc-number``: a ``card`` row with the object's ``expiration``."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = str(v)
+    if not isinstance(v, str):
+        raise MalformedFile(f"{batch.source}#{pos}: 'value' must be a string")
+    exp = _relation_value(obj, "expiration")
+    if exp is None:
+        batch.unmapped["misp:cc-number without expiry"] += 1
+        return
+    row = _card_row(v, exp)
+    if row is None:
+        batch.unmapped["misp:cc-number invalid (number or expiry)"] += 1
+    else:
+        batch.add(row[0], row[1], origin)
+
+
+def _coin_symbol_refused(obj: dict[str, Any], v: Any) -> bool:
+    """Whether a ``coin-address`` object's ``address`` is of a coin we do not read as Bitcoin."""
+    symbol = _relation_value(obj, "symbol")
+    if symbol is None or not isinstance(v, str) or v.strip().lower().startswith(("0x", "evm:")):
+        return False
+    return symbol.upper() not in _BITCOIN_SYMBOLS
+
+
 def _map_one(
     batch: InputBatch, t: str, a: dict[str, Any], obj: dict[str, Any] | None, pos: str, misp_text: bool
 ) -> None:
     origin = f"{batch.source}#{pos}"
+    rel = _relation(obj, a)
+    if obj is not None and rel == ("credit-card", "cc-number"):
+        _card(batch, obj, a.get("value"), pos, origin)
+        return
+    if obj is not None and rel == ("coin-address", "address") and _coin_symbol_refused(obj, a.get("value")):
+        batch.unmapped["misp:coin-address of a coin other than Bitcoin or an EVM chain"] += 1
+        return
     typed = _typed_account(obj, a)
     if typed is None:
-        map_attribute(batch, t, a.get("value"), pos, origin, relation=_relation(obj, a), text=misp_text)
+        map_attribute(batch, t, a.get("value"), pos, origin, relation=rel, text=misp_text)
     elif typed[1] is None:
         batch.unmapped[f"misp:{typed[0]} without account-type"] += 1
     else:
-        map_attribute(batch, t, a.get("value"), pos, origin, mapper=_account(typed[1]))
+        numeric = a.get("object_relation") == "user-id"
+        mapper = _account_id(typed[1]) if numeric else _account(typed[1])
+        map_attribute(batch, t, a.get("value"), pos, origin, mapper=mapper)
+
+
+def map_object(
+    batch: InputBatch, obj: dict[str, Any], attrs: list[Any], where: str, *, misp_text: bool = False
+) -> None:
+    """Add the rows of one MISP object's attributes ``attrs`` (found at ``where[i]``), as
+    :func:`parse_misp` reads an object: by (object name, relation), each ``(kind, value)`` once.
+
+    For objects MISP's STIX export writes as ``x-misp-object`` (``x_misp_name``, ``x_misp_attributes``).
+    ``obj`` is ``{"name": ..., "Attribute": attrs}``."""
+    source = batch.source
+    seen: set[tuple[str, str]] = set()
+    for i, a in enumerate(attrs):
+        pos = f"{where}[{i}]"
+        if not isinstance(a, dict):
+            raise MalformedFile(f"{source}#{pos}: expected an object")
+        t = a.get("type")
+        if not isinstance(t, str):
+            raise MalformedFile(f"{source}#{pos}: 'type' must be a string")
+        if _is_deleted(a):
+            batch.ignored["misp:deleted"] += 1
+            continue
+        start = len(batch.rows)
+        _map_one(batch, t, a, obj, pos, misp_text)
+        new = batch.rows[start:]
+        del batch.rows[start:]
+        for row in new:
+            if (row.kind, row.value) not in seen:
+                seen.add((row.kind, row.value))
+                batch.rows.append(row)
 
 
 def misp_from_doc(doc: Any, source: str, *, misp_text: bool = False) -> InputBatch:

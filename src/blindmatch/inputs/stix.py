@@ -10,8 +10,10 @@ import re
 from typing import Any
 
 from ..errors import MalformedFile
+from ._account import account_value
 from ._common import InputBatch, load_json
 from ._ipkind import ip_or_cidr
+from .misp import map_attribute, map_object
 from .stix_pattern import (
     Comparison,
     PatternSyntaxError,
@@ -20,7 +22,15 @@ from .stix_pattern import (
     equality_groups,
 )
 
-__all__ = ["STIX_OBSERVABLES", "STIX_PATTERN_PATHS", "looks_like_stix", "parse_stix", "stix_from_doc"]
+__all__ = [
+    "STIX_MISP_CUSTOM_OBJECTS",
+    "STIX_MISP_CUSTOM_TYPES",
+    "STIX_OBSERVABLES",
+    "STIX_PATTERN_PATHS",
+    "looks_like_stix",
+    "parse_stix",
+    "stix_from_doc",
+]
 
 #: Object path in a pattern -> our kind (``ip`` may become ``cidr`` when the value has a prefix).
 STIX_PATTERN_PATHS: dict[str, str] = {
@@ -73,6 +83,20 @@ STIX_OBSERVABLES: dict[str, tuple[str, str]] = {
     "domain-name": ("domain", "value"),
     "url": ("url", "value"),
 }
+
+#: MISP attribute types whose MISP STIX export is a custom ``x-misp-attribute`` (``x_misp_type``,
+#: ``x_misp_value``; older releases: ``x-misp-object-<type>`` with ``x_misp_value``), read through the MISP
+#: type map. Other custom attributes stay unmapped ``stix:x-misp-attribute``.
+STIX_MISP_CUSTOM_TYPES = frozenset(
+    {
+        "btc", "xmr", "iban", "bic", "bank-account-nr", "cc-number", "jabber-id", "github-username",
+        "twitter-id",
+    }
+)  # fmt: skip
+#: MISP objects whose export is a custom ``x-misp-object`` (``x_misp_name``, ``x_misp_attributes``), read
+#: as :func:`~blindmatch.inputs.misp.parse_misp` reads the object. Others stay unmapped
+#: ``stix:x-misp-object``.
+STIX_MISP_CUSTOM_OBJECTS = frozenset({"bank-account", "btc-wallet", "coin-address", "credit-card"})
 
 #: STIX 2.1 cyber-observable types: those we do not map are counted as unmapped, not ignored.
 _SCO_TYPES = frozenset(
@@ -158,7 +182,8 @@ def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, s
             out.append(_kind_value(STIX_PATTERN_PATHS[_path_key(c.path)], value))
         elif c.path in _ACCOUNT_IDS:
             if len(acct_types) == 1 and isinstance(acct_types[0], str) and acct_types[0].strip():
-                out.append(("account", f"{acct_types[0].strip().lower()}:{value.strip()}"))
+                numeric = c.path == "user-account:user_id"
+                out.append(("account", account_value(acct_types[0], value, numeric=numeric)))
             else:
                 batch.unmapped["stix:user-account without one account_type"] += 1
         elif c.path not in _HELPER_PATHS:
@@ -206,15 +231,14 @@ def _observable(obj: dict[str, Any], t: str, pos: str, batch: InputBatch) -> Non
     source = batch.source
     if t == "user-account":
         atype = _str_prop(obj, "account_type", source, pos)
-        ids = [v for v in (_str_prop(obj, n, source, pos) for n in ("account_login", "user_id")) if v]
+        ids = [(n, v) for n in ("account_login", "user_id") if (v := _str_prop(obj, n, source, pos))]
         if not ids:
             batch.unmapped["stix:user-account without account_login or user_id"] += 1
         elif not atype or not atype.strip():
             batch.unmapped["stix:user-account without account_type"] += 1
         else:
-            platform = atype.strip().lower()
-            for v in ids:
-                batch.add("account", f"{platform}:{v.strip()}", f"{source}#{pos}")
+            for n, v in ids:
+                batch.add("account", account_value(atype, v, numeric=n == "user_id"), f"{source}#{pos}")
         return
     if t == "autonomous-system":
         number = obj.get("number")
@@ -245,6 +269,10 @@ def _object(obj: Any, pos: str, batch: InputBatch) -> None:
         _indicator(obj, pos, batch)
     elif t in STIX_OBSERVABLES or t in ("user-account", "autonomous-system"):
         _observable(obj, t, pos, batch)
+    elif t == "x-misp-attribute" or t.startswith("x-misp-object-"):
+        _misp_custom_attribute(obj, t, pos, batch)
+    elif t == "x-misp-object":
+        _misp_custom_object(obj, pos, batch)
     elif t == "observed-data" and isinstance(obj.get("objects"), dict):
         # STIX 2.0 style: observables embedded in the observed-data object.
         for key, sub in obj["objects"].items():
@@ -253,6 +281,28 @@ def _object(obj: Any, pos: str, batch: InputBatch) -> None:
         batch.unmapped[f"stix:{t[:64]}"] += 1
     else:
         batch.ignored[f"stix:{t[:64]}"] += 1
+
+
+def _misp_custom_attribute(obj: dict[str, Any], t: str, pos: str, batch: InputBatch) -> None:
+    """MISP's export of an attribute STIX has no object for: ``x-misp-attribute`` (or, from older
+    releases, ``x-misp-object-<type>``) holding the MISP type and value."""
+    mtype = obj.get("x_misp_type") if t == "x-misp-attribute" else t[len("x-misp-object-") :]
+    if not isinstance(mtype, str) or mtype not in STIX_MISP_CUSTOM_TYPES:
+        batch.unmapped[f"stix:{t[:64]}"] += 1
+        return
+    map_attribute(batch, mtype, obj.get("x_misp_value"), pos, f"{batch.source}#{pos}")
+
+
+def _misp_custom_object(obj: dict[str, Any], pos: str, batch: InputBatch) -> None:
+    """MISP's export of an object STIX has no object for: ``x-misp-object`` with ``x_misp_name`` and the
+    MISP attributes in ``x_misp_attributes``."""
+    name, attrs = obj.get("x_misp_name"), obj.get("x_misp_attributes")
+    if not isinstance(name, str) or name not in STIX_MISP_CUSTOM_OBJECTS:
+        batch.unmapped["stix:x-misp-object"] += 1
+        return
+    if not isinstance(attrs, list):
+        raise MalformedFile(f"{batch.source}#{pos}: 'x_misp_attributes' must be a list")
+    map_object(batch, {"name": name, "Attribute": attrs}, attrs, f"{pos}.x_misp_attributes")
 
 
 def _is_envelope(doc: dict[str, Any]) -> bool:

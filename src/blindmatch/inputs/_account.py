@@ -1,0 +1,27 @@
+"""Account rows from a platform and an id, shared by the MISP and STIX readers."""
+
+from __future__ import annotations
+
+from ..canonical._platforms import lookup
+
+__all__ = ["account_value"]
+
+
+def account_value(platform: str, ident: str, *, numeric: bool = False) -> str:
+    """``platform:id``, or ``platform-id:id`` for a field that holds an account's id (``numeric``) when
+    the platform is one whose numeric ids canon version 2 knows and the id fits their syntax.
+
+    MISP's ``twitter-id`` attribute, the ``id`` of its ``twitter-account``, ``github-user`` and
+    ``telegram-account`` objects and STIX's ``user-account:user_id`` hold the platform's number, which
+    canon version 2 keeps apart from handles (``twitter-id:12345`` is not the handle ``twitter:12345``).
+    A value that is not a number of the platform (``twitter-id`` holding ``@alice``), or a platform with no
+    numeric ids in the registry, keeps ``platform:id``.
+    """
+    p, v = platform.strip().lower(), ident.strip()
+    if numeric:
+        found = lookup(p)
+        if found is not None and not found[1]:
+            reg = found[0]
+            if reg.handle is not None and reg.numeric_id is not None and reg.numeric_id.fullmatch(v):
+                return f"{p}-id:{v}"
+    return f"{p}:{v}"
