@@ -4,6 +4,7 @@ list, never by value."""
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -31,7 +32,7 @@ def test_shipped_lists_leave_out_documentation_ranges_and_free_mail() -> None:
 
 
 def test_user_lists_are_canonicalized_and_named(tmp_path: pytest.TempPathFactory) -> None:
-    path = tmp_path / "tor-exits.txt"  # type: ignore[operator]
+    path = tmp_path / "tor-exits.txt"
     path.write_text("# our Tor exit list\n185.220.101.0/24\n  45.153.160.2 \n\n")
     lst = ExclusionList.from_file(path, "ip")
     ex = Exclusions().with_lists([lst])
@@ -53,3 +54,29 @@ def test_reserved_list_agrees_with_the_registry(ip: ipaddress.IPv4Address | ipad
     addr = ipaddress.ip_address(canonical)
     inside = any(addr.version == n.version and addr in n for n in nets)
     assert (Exclusions().reason("ip", canonical) is not None) == inside
+
+
+def test_exclusions_leave_values_out_of_a_set_and_reports_name_them(tmp_path: Path) -> None:
+    import blindmatch as bm
+
+    d = tmp_path
+    (d / "in.csv").write_text(
+        "kind,value\nip,198.51.100.7\nip,8.8.8.8\ndomain,gmail.com\ndomain,evil.example\nip,185.220.101.9\n"
+    )
+    (d / "tor.txt").write_text("185.220.101.0/24\n")
+    plain = bm.IndicatorSet.from_files([d / "in.csv"])
+    assert len(plain) == 5 and plain.summary()["exclusions"] == []  # nothing excluded unless asked
+    s = bm.IndicatorSet.from_files([d / "in.csv"], exclude=["shipped", f"ip={d / 'tor.txt'}"])
+    assert {(k, v) for k in s.kinds for v in s.values(k)} == {("ip", "8.8.8.8"), ("domain", "evil.example")}
+    assert s.ignored == {
+        "excluded: reserved-and-documentation-addresses": 1,
+        "excluded: free-mail-domains": 1,
+        "excluded: tor": 1,
+    }
+    assert s.spec is not None and bm.InputSpec.from_dict(s.spec.to_dict()) == s.spec  # re-read later
+    res = bm.psi.run_in_memory(s.psi_items().items, s.psi_items().items, "intersection")[0]
+    report = s.report(res).to_dict()
+    assert report["matches_are"].startswith("leads")
+    assert "free-mail-domains" in report["inputs"]["exclusions"]
+    with pytest.raises(InvalidParameter):
+        bm.IndicatorSet.from_files([d / "in.csv"], exclude=["nonsense"])

@@ -82,6 +82,7 @@ def build_report(
         finished=finished if finished is not None else time.time(),
         prompt_profile={"name": profile.name, "tag": profile.tag} if profile is not None else None,
         near_duplicates=near_rows,
+        canon_version=iset.canon_version,
     )
 
 

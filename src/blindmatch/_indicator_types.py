@@ -74,6 +74,12 @@ class SourceSummary:
     refanged: dict[str, int] = field(default_factory=dict)
 
 
+def _abs_exclusion(spec: str) -> str:
+    """``KIND=FILE`` with the file made absolute (later steps run elsewhere); ``shipped`` as it is."""
+    kind, eq, path = spec.partition("=")
+    return f"{kind}={os.path.abspath(path)}" if eq and path else spec
+
+
 @dataclass(frozen=True)
 class InputSpec:
     """How a set was read from files: enough to read the same set again, and no indicator value.
@@ -92,6 +98,7 @@ class InputSpec:
     misp_text: bool = False  # MISP free-text attributes are read only when asked (read_indicators)
     refang: bool | None = None  # None: refang the free-form formats only (read_indicators)
     canon_version: int = CANON_VERSION  # the canon version values are canonicalized under
+    exclude: tuple[str, ...] = ()  # exclusion lists: "shipped" or "KIND=FILE" (blindmatch.exclusions)
 
     def __post_init__(self) -> None:
         if type(self.canon_version) is not int or self.canon_version not in CANON_VERSIONS:
@@ -129,6 +136,7 @@ class InputSpec:
         misp_text: bool = False,
         refang: bool | None = None,
         canon_version: int = CANON_VERSION,
+        exclude: Iterable[str] = (),
     ) -> InputSpec:
         if isinstance(paths, str | bytes | os.PathLike):
             raise InvalidParameter("paths must be an iterable of paths (a list, even of one)")
@@ -147,6 +155,7 @@ class InputSpec:
             misp_text=bool(misp_text),
             refang=None if refang is None else bool(refang),
             canon_version=canon_version,
+            exclude=tuple(_abs_exclusion(x) for x in exclude),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,6 +171,7 @@ class InputSpec:
             "misp_text": self.misp_text,
             "refang": self.refang,
             "canon_version": self.canon_version,
+            "exclude": list(self.exclude),
         }
 
     @classmethod
@@ -182,6 +192,7 @@ class InputSpec:
                 # a specification saved before refanging existed was read without it
                 refang=d.get("refang", False),
                 canon_version=d.get("canon_version", 1),  # saved before canon 2: version 1
+                exclude=tuple(d.get("exclude", ())),
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise InvalidParameter(f"not an input specification ({exc})") from None

@@ -114,6 +114,26 @@ class Exclusions:
 
     lists: tuple[ExclusionList, ...] = field(default_factory=lambda: SHIPPED)
 
+    @classmethod
+    def from_specs(cls, specs: Sequence[str]) -> Exclusions | None:
+        """Lists named as the command line and :class:`~blindmatch.InputSpec` name them: ``shipped`` (the
+        lists of :data:`SHIPPED`) or ``KIND=FILE`` (a user list, named after the file). ``None`` when
+        ``specs`` is empty (nothing is excluded)."""
+        lists: list[ExclusionList] = []
+        for spec in specs:
+            if spec == "shipped":
+                lists.extend(SHIPPED)
+                continue
+            kind, eq, path = spec.partition("=")
+            if not eq or not kind or not path:
+                raise InvalidParameter(f"an exclusion is 'shipped' or KIND=FILE, not {spec!r}")
+            try:
+                lists.append(ExclusionList.from_file(path, kind))
+            except OSError as exc:
+                why = exc.strerror or exc
+                raise InvalidParameter(f"cannot read the exclusion list {path}: {why}") from None
+        return cls(tuple(lists)) if lists else None
+
     def with_lists(self, extra: Sequence[ExclusionList]) -> Exclusions:
         return Exclusions((*self.lists, *extra))
 

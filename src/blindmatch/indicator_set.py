@@ -42,6 +42,7 @@ from ._indicator_types import (
 )
 from .canonical import CANON_VERSION, CANON_VERSIONS, canonicalize_many
 from .errors import InvalidIndicator, InvalidInputs, InvalidParameter
+from .exclusions import Exclusions
 from .fingerprints import FingerprintProfile, PromptItems, PromptMatch, get_profile, prompt_items
 from .inputs import read_indicators
 from .inputs.refang import refangs
@@ -111,6 +112,7 @@ class IndicatorSet:
         if type(canon_version) is not int or canon_version not in CANON_VERSIONS:
             raise InvalidParameter(f"canon_version must be one of {', '.join(map(str, CANON_VERSIONS))}")
         self._canon = canon_version
+        self._exclusions: Exclusions | None = None  # benign values left out (blindmatch.exclusions)
         self._region = default_region
         self._only = frozenset(kinds) if kinds is not None else None
         self._index: dict[str, dict[str, int]] = {}  # kind -> canonical -> entry number
@@ -150,6 +152,7 @@ class IndicatorSet:
         misp_text: bool = False,
         refang: bool | None = None,
         canon_version: int = CANON_VERSION,
+        exclude: Iterable[str] = (),
     ) -> IndicatorSet:
         """Read and canonicalize indicator files (every format of :func:`~blindmatch.read_indicators`).
 
@@ -162,11 +165,13 @@ class IndicatorSet:
         ``"skip"`` they are left out and counted. A file that cannot be read raises
         :class:`~blindmatch.errors.InputUnreadable`, a malformed one :class:`~blindmatch.MalformedFile`.
         ``canon_version`` is the canon version values are canonicalized under (the PSI items and a session
-        manifest carry it; canon 2 knows more kinds and rules, docs/canonicalization.md).
+        manifest carry it; canon 2 knows more kinds and rules, docs/canonicalization.md). ``exclude``
+        names exclusion lists (``"shipped"`` or ``"KIND=FILE"``, docs/exclusions.md): values they list
+        are left out and counted as ignored (``excluded: <list>``).
         """
         spec = InputSpec.of(
             paths, fmt=fmt, kind=kind, column=column, kinds=kinds, default_region=default_region,
-            errors=errors, misp_text=misp_text, refang=refang, canon_version=canon_version,
+            errors=errors, misp_text=misp_text, refang=refang, canon_version=canon_version, exclude=exclude,
         )  # fmt: skip
         return cls.from_spec(spec, progress=progress)
 
@@ -174,6 +179,7 @@ class IndicatorSet:
     def from_spec(cls, spec: InputSpec, *, progress: SourceProgress | None = None) -> IndicatorSet:
         """Read the files ``spec`` names, as :meth:`from_files` did when it made ``spec``."""
         out = cls(default_region=spec.default_region, kinds=spec.kinds, canon_version=spec.canon_version)
+        out._exclusions = Exclusions.from_specs(spec.exclude)
         out.spec = spec
         for path, name in zip(spec.paths, spec.names, strict=True):
             batch = read_indicators(path, fmt=spec.fmt, kind=spec.kind, column=spec.column, source=name,
@@ -309,7 +315,11 @@ class IndicatorSet:
             return
         table = self._index.setdefault(kind, {})
         entries, rec_entry, rec_origin = self._entries, self._rec_entry, self._rec_origin
+        exclusions = self._exclusions
         for j, canon in zip(batch.indices, batch.values, strict=True):
+            if exclusions is not None and (listed := exclusions.reason(kind, canon)) is not None:
+                counts.ignored[f"excluded: {listed}"] += 1  # a benign value: not offered, counted
+                continue
             entry = table.get(canon)
             if entry is None:
                 entry = table[canon] = len(entries)
@@ -428,6 +438,7 @@ class IndicatorSet:
             "unmapped": self.unmapped,
             "ignored": self.ignored,
             "refanged": self.refanged,
+            "exclusions": self._exclusions.names() if self._exclusions is not None else [],
         }
 
     def _origin_text(self, ref: Ref) -> str:

@@ -83,6 +83,10 @@ def add_input_args(p: argparse.ArgumentParser) -> None:
                    "(default: in plain lines, CSV and JSON lines; not in STIX or MISP JSON)")  # fmt: skip
     g.add_argument("--skip-invalid", action="store_true",
                    help="leave out indicators that do not canonicalize (default: stop, exit 3)")  # fmt: skip
+    g.add_argument("--exclude", action="append", default=[], metavar="LIST",
+                   help="leave out benign values before the exchange: 'shipped' (reserved and documentation "
+                   "address ranges, large free-mail domains) or KIND=FILE (one value or range a line); "
+                   "repeatable; counted as ignored (docs/exclusions.md)")  # fmt: skip
     g.add_argument("--canon-version", type=int, choices=CANON_VERSIONS, default=CANON_VERSION, metavar="N",
                    help="the canon version to canonicalize under (default: 1; 2 adds crypto-address, card, "
                    "iban, org and platform-aware accounts; both sides must use the same, docs/"
@@ -106,6 +110,7 @@ def input_spec(args: argparse.Namespace) -> InputSpec:
             args.input, fmt=args.format, kind=args.kind, column=args.column, kinds=_kinds_option(args.kinds),
             default_region=args.default_region, errors="skip" if args.skip_invalid else "raise",
             misp_text=args.misp_text, refang=args.refang, canon_version=args.canon_version,
+            exclude=args.exclude,
         )  # fmt: skip
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None

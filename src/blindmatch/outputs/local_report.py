@@ -91,6 +91,8 @@ class LocalReport:
     #: With near-duplicate prompt matching: the fingerprint profile (name and tag) and the matched prompts.
     prompt_profile: dict[str, str] | None = None
     near_duplicates: list[NearDuplicate] = field(default_factory=list)
+    #: The canon version the indicators were canonicalized under.
+    canon_version: int = CANON_VERSION
 
     def counts_per_kind(self) -> dict[str, dict[str, int]]:
         rows = Counter(m.kind for m in self.matches)
@@ -103,7 +105,8 @@ class LocalReport:
             "format": REPORT_FORMAT,
             "notice": "LOCAL ONLY: contains indicator values; never share this file",
             "library_version": __version__,
-            "canon_version": CANON_VERSION,
+            "canon_version": self.canon_version,
+            "matches_are": "leads: indicators both sides hold, not verdicts (see inputs.exclusions)",
             "mode": self.mode,
             "peer": self.peer,
             "peer_fingerprint": self.peer_fingerprint,
