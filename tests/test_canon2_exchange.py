@@ -123,3 +123,12 @@ def test_cli_file_flow_with_canon_2(labs: Path) -> None:
         rep = json.loads((labs / f"{side}-report.json").read_text())
         assert rep["count"] == len(PAIRS) + 1
         assert "4111111111111111" not in (labs / f"{side}-report.json").read_text()
+
+
+def test_canon_command_takes_a_canon_version(tmp_path: Path) -> None:
+    src = tmp_path / "ibans.txt"
+    src.write_text("GB82 WEST 1234 5698 7654 32\n")
+    r = cli("canon", "--kind", "iban", "--canon-version", "2", str(src), cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == "GB82WEST12345698765432\n"
+    r = cli("canon", "--kind", "iban", str(src), cwd=tmp_path)
+    assert r.returncode == 2 and "not in canon version 1" in r.stderr

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from ..canonical import KINDS, canonicalize
+from ..canonical import CANON_VERSION, CANON_VERSIONS, KINDS, canonicalize, kinds_of
 from ..errors import InvalidIndicator, InvalidParameter
 from ..tokens import Tokenizer
 from ._common import Messages, iter_input_lines, open_input, read_token_key
@@ -15,8 +15,11 @@ from .exitcodes import CliError, ExitCode
 __all__ = ["add_parsers"]
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kind", required=True, choices=KINDS, metavar="KIND", help=f"one of: {', '.join(KINDS)}")
+_ALL_KINDS = tuple(dict.fromkeys(k for v in CANON_VERSIONS for k in kinds_of(v)))
+
+
+def _add_common(p: argparse.ArgumentParser, kinds: tuple[str, ...] = KINDS) -> None:
+    p.add_argument("--kind", required=True, choices=kinds, metavar="KIND", help=f"one of: {', '.join(kinds)}")
     p.add_argument("--default-region", metavar="CC", help="region for national phone numbers (e.g. US)")
     p.add_argument("--skip-invalid", action="store_true", help="leave invalid lines out and exit 0")
     p.add_argument("input", nargs="?", default="-", help="input file (default: standard input)")
@@ -29,9 +32,13 @@ def add_parsers(
         "canon",
         parents=[common],
         help="canonicalize indicators, one per line",
-        description="Read one indicator per line and print its canonical form (canon version 1).",
+        description="Read one indicator per line and print its canonical form (canon version 1, or the "
+        "one --canon-version names).",
     )
-    _add_common(p)
+    _add_common(p, _ALL_KINDS)
+    p.add_argument("--canon-version", type=int, choices=CANON_VERSIONS, default=CANON_VERSION, metavar="N",
+                   help="canon version (default: 1; 2 adds crypto-address, card, iban, org and "
+                   "platform-aware accounts)")  # fmt: skip
     p.set_defaults(func=run_canon)
     t = sub.add_parser(
         "token",
@@ -77,8 +84,11 @@ def _run_lines(args: argparse.Namespace, convert: Callable[[str], str]) -> int:
 
 
 def run_canon(args: argparse.Namespace) -> int:
-    kind, region = args.kind, args.default_region
-    return _run_lines(args, lambda v: canonicalize(kind, v, default_region=region))
+    kind, region, version = args.kind, args.default_region, args.canon_version
+    if kind not in kinds_of(version):
+        hint = " (try --canon-version 2)" if kind in kinds_of(2) else ""
+        raise CliError(ExitCode.USAGE, f"kind {kind} is not in canon version {version}{hint}")
+    return _run_lines(args, lambda v: canonicalize(kind, v, default_region=region, version=version))
 
 
 def run_token(args: argparse.Namespace) -> int:
