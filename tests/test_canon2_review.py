@@ -586,3 +586,26 @@ def test_misp_twitter_id_under_canon_1_unchanged(tmp_path: Path) -> None:
     p.write_text(json.dumps({"Event": {"Attribute": [{"type": "twitter-id", "value": "12345"}]}}), "utf-8")
     s = IndicatorSet.from_files([p], canon_version=1)
     assert s.values("account") == ["twitter:12345"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="LOW-MEDIUM: in MISP CSV a credit-card/cc-number row typed 'text' becomes a text row holding the "
+    "full number (with misp_text=True); MISP JSON sends the same relation to the card path whatever the type",
+)
+def test_misp_csv_text_typed_cc_number_never_a_row(tmp_path: Path) -> None:
+    head = "uuid,event_id,category,type,value,comment,to_ids,date,object_relation,object_uuid,object_name\n"
+    p = tmp_path / "e.csv"
+    p.write_text(head + f"1,1,Financial fraud,text,{PAN},,0,1,cc-number,u,credit-card\n", "utf-8")
+    b = read_indicators(p, misp_text=True)
+    _no_pan(repr([(r.kind, r.value) for r in b.rows]))
+
+
+def test_misp_json_text_typed_cc_number_goes_to_the_card_path(tmp_path: Path) -> None:
+    obj = {"name": "credit-card", "Attribute": [
+        {"object_relation": "cc-number", "type": "text", "value": PAN},
+        {"object_relation": "expiration", "type": "datetime", "value": "2028-09-30"}]}  # fmt: skip
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps({"Event": {"Object": [obj]}}), "utf-8")
+    b = read_indicators(p, misp_text=True)
+    assert [(r.kind, r.value) for r in b.rows] == [("card", "411111******1111|2028-09")]
