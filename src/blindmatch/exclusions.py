@@ -17,12 +17,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .canonical import canonicalize
+from .canonical import CANON_VERSION, canonicalize
 from .errors import InvalidIndicator, InvalidParameter
 
 __all__ = ["FREE_MAIL_DOMAINS", "RESERVED_NETWORKS", "SHIPPED", "ExclusionList", "Exclusions"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_TRAILING_COMMENT_KINDS = frozenset({"ip", "cidr", "domain", "email", "url"})
 
 #: IANA special-purpose blocks (IPv4 and IPv6 Special-Purpose Address Registries; RFC 6890, 5737, 3849,
 #: 6598, 7526 ...): no address in them is an Internet host a lab could have seen for a real reason.
@@ -70,29 +71,40 @@ class ExclusionList:
         return any(net.version == n.version and net.subnet_of(n) for n in self.networks)  # type: ignore[arg-type]
 
     @classmethod
-    def from_lines(cls, name: str, kind: str, lines: Iterable[str]) -> ExclusionList:
-        """A user list: one value (or, for ``ip``/``cidr``, a CIDR range) a line; ``#`` starts a comment.
-        Values are canonicalized; a line that is not a valid value raises ``InvalidIndicator`` naming it
-        by number only."""
+    def from_lines(
+        cls, name: str, kind: str, lines: Iterable[str], *, canon_version: int = CANON_VERSION
+    ) -> ExclusionList:
+        """A user list: one value (or, for ``ip``/``cidr``, a CIDR range) a line. A line whose first
+        non-blank character is ``#`` is a comment; for the network kinds (``ip``, ``cidr``, ``domain``,
+        ``email``, ``url``), whose values hold no ``" #"``, so is the rest of a line after ``" #"``; in
+        other kinds (prompts, text, ...) a ``#`` is part of the value. Values are canonicalized under
+        ``canon_version`` (the set's); a bad line raises ``InvalidIndicator`` naming it by number only."""
         values: set[str] = set()
         networks: list[Network] = []
         for number, raw in enumerate(lines, start=1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
+            line = raw.strip()
+            if kind in _TRAILING_COMMENT_KINDS:
+                line = line.split(" #", 1)[0].strip()
+            if not line or line.startswith("#"):
                 continue
             try:
                 if kind in ("ip", "cidr") and "/" in line:
-                    networks.append(ipaddress.ip_network(canonicalize("cidr", line), strict=False))
+                    cidr = canonicalize("cidr", line, version=canon_version)
+                    networks.append(ipaddress.ip_network(cidr, strict=False))
                 else:
-                    values.add(canonicalize(kind, line))
+                    values.add(canonicalize(kind, line, version=canon_version))
             except InvalidIndicator as exc:
                 raise InvalidIndicator(kind, f"{exc.reason} (exclusion list {name}, line {number})") from None
         return cls(name, kind, frozenset(values), tuple(networks))
 
     @classmethod
-    def from_file(cls, path: str | Path, kind: str, name: str | None = None) -> ExclusionList:
+    def from_file(
+        cls, path: str | Path, kind: str, name: str | None = None, *, canon_version: int = CANON_VERSION
+    ) -> ExclusionList:
         p = Path(path)
-        return cls.from_lines(name or p.stem, kind, p.read_text("utf-8").splitlines())
+        return cls.from_lines(
+            name or p.stem, kind, p.read_text("utf-8").splitlines(), canon_version=canon_version
+        )
 
 
 def _reserved(kind: str) -> ExclusionList:
@@ -115,7 +127,7 @@ class Exclusions:
     lists: tuple[ExclusionList, ...] = field(default_factory=lambda: SHIPPED)
 
     @classmethod
-    def from_specs(cls, specs: Sequence[str]) -> Exclusions | None:
+    def from_specs(cls, specs: Sequence[str], *, canon_version: int = CANON_VERSION) -> Exclusions | None:
         """Lists named as the command line and :class:`~blindmatch.InputSpec` name them: ``shipped`` (the
         lists of :data:`SHIPPED`) or ``KIND=FILE`` (a user list, named after the file). ``None`` when
         ``specs`` is empty (nothing is excluded)."""
@@ -128,7 +140,7 @@ class Exclusions:
             if not eq or not kind or not path:
                 raise InvalidParameter(f"an exclusion is 'shipped' or KIND=FILE, not {spec!r}")
             try:
-                lists.append(ExclusionList.from_file(path, kind))
+                lists.append(ExclusionList.from_file(path, kind, canon_version=canon_version))
             except OSError as exc:
                 why = exc.strerror or exc
                 raise InvalidParameter(f"cannot read the exclusion list {path}: {why}") from None

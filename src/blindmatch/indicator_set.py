@@ -179,7 +179,7 @@ class IndicatorSet:
     def from_spec(cls, spec: InputSpec, *, progress: SourceProgress | None = None) -> IndicatorSet:
         """Read the files ``spec`` names, as :meth:`from_files` did when it made ``spec``."""
         out = cls(default_region=spec.default_region, kinds=spec.kinds, canon_version=spec.canon_version)
-        out._exclusions = Exclusions.from_specs(spec.exclude)
+        out._exclusions = Exclusions.from_specs(spec.exclude, canon_version=spec.canon_version)
         out.spec = spec
         for path, name in zip(spec.paths, spec.names, strict=True):
             batch = read_indicators(path, fmt=spec.fmt, kind=spec.kind, column=spec.column, source=name,

@@ -73,6 +73,17 @@ def _normalize(text: str) -> str:
     raise InvalidIndicator(KIND, "unstable under normalization")
 
 
+def _visible(text: str) -> str:
+    """Tabs and line breaks as spaces; other control characters refused; invisible format characters
+    (zero-width space, soft hyphen, BOM: category Cf) removed, so they cannot split one name in two."""
+    if text.isascii() and text.isprintable():
+        return text
+    text = text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    if any(unicodedata.category(c) == "Cc" for c in text):
+        raise InvalidIndicator(KIND, "control character")
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+
+
 def _strip_accents(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     return unicodedata.normalize("NFC", "".join(c for c in decomposed if unicodedata.category(c) != "Mn"))
@@ -92,7 +103,10 @@ def _suffix_index(terms: Iterable[str]) -> dict[str, tuple[tuple[str, ...], ...]
     return {last: tuple(group) for last, group in index.items()}
 
 
-_INDEX = _suffix_index(get_unique_terms())
+#: cleanco terms that are also ordinary last words of names (or two-letter country and state codes):
+#: never removed, so "Acme PC" and "Acme EU" do not merge with "Acme".
+ORDINARY_WORDS: frozenset[str] = frozenset({"pc", "eu", "ca", "ok", "ad", "ent", "at"})
+_INDEX = _suffix_index(t for t in get_unique_terms() if _normalize(t).strip() not in ORDINARY_WORDS)
 #: Every legal-form suffix ``org`` removes, as word tuples after normalization.
 SUFFIXES: frozenset[tuple[str, ...]] = frozenset(w for group in _INDEX.values() for w in group)
 
@@ -113,6 +127,7 @@ def org(value: str, _opts: Options) -> str:
     """``org``: NFKC + casefold, punctuation normalized, legal-form suffixes (``cleanco``'s) removed."""
     if len(value) > MAX_INPUT:
         raise InvalidIndicator(KIND, "too long")
+    value = _visible(value)
     words = _normalize(value).split()
     if not words:
         raise InvalidIndicator(KIND, "empty")

@@ -104,6 +104,15 @@ def url_with_scheme(value: str) -> str:
 ALL_KINDS: frozenset[str] = frozenset(k for v in CANON_VERSIONS for k in kinds_of(v))
 
 
+_LONG_DIGITS = re.compile(r"\d(?:[ \-.]?\d){12,}")
+
+
+def safe_name(name: str, limit: int = 64) -> str:
+    """A type, kind or path name from a file, fit for a count key or a message: cut to ``limit``
+    characters, and any run of 13 or more digits (a card number in the wrong column) replaced."""
+    return _LONG_DIGITS.sub("<digits>", name)[:limit]
+
+
 def known_kinds(kinds: Iterable[str] | None) -> frozenset[str]:
     """The kinds a reader passes on: those given, else every kind of every canon version (a value of a
     kind its set's canon version does not know is then counted as invalid there, not lost here)."""

@@ -9,7 +9,7 @@ from typing import Any
 from ..canonical import canonicalize, card_from_pan
 from ..errors import InvalidIndicator, MalformedFile
 from ._account import account_value
-from ._common import InputBatch, load_json
+from ._common import InputBatch, load_json, safe_name
 from ._ipkind import ip_or_cidr
 
 __all__ = [
@@ -254,15 +254,18 @@ def map_attribute(
     if relation in _NEVER_READ:
         batch.ignored[f"misp:{relation[0]} {relation[1]}"] += 1
         return
+    if relation == ("credit-card", "cc-number") and mapper is None:  # whatever its type: a card number,
+        batch.unmapped["misp:cc-number without expiry"] += 1  # never a row without the object's expiry
+        return
     if mapper is None and relation is not None:
         mapper = MISP_OBJECT_RELATIONS.get(relation)
     if mapper is None and t in _FREE_TEXT_TYPES and not text:
-        batch.ignored[f"misp:{t}"] += 1
+        batch.ignored[f"misp:{safe_name(t)}"] += 1
         return
     if mapper is None:
         mapper = MISP_TYPES.get(t)
     if mapper is None:
-        batch.unmapped[_UNMAPPED_REASONS.get(t, f"misp:{t[:64]}")] += 1
+        batch.unmapped[_UNMAPPED_REASONS.get(t, f"misp:{safe_name(t)}")] += 1
         return
     if isinstance(v, int) and not isinstance(v, bool):
         v = str(v)
@@ -270,7 +273,7 @@ def map_attribute(
         raise MalformedFile(f"{batch.source}#{pos}: 'value' must be a string")
     pairs = mapper(v)
     if pairs is None:
-        batch.unmapped[f"misp:{t[:64]}"] += 1
+        batch.unmapped[f"misp:{safe_name(t)}"] += 1
         return
     for k, val in pairs:
         batch.add(k, val, origin)

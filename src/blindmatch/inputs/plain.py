@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import InvalidParameter, MalformedFile
-from ._common import InputBatch, known_kinds, lines_of, load_json, resolve_kind
+from ._common import InputBatch, known_kinds, lines_of, load_json, resolve_kind, safe_name
 from .misp import map_attribute
 
 __all__ = ["parse_csv", "parse_jsonl", "parse_lines"]
@@ -108,7 +108,7 @@ def parse_csv(
             k = kind if kcol is None else resolve_kind(row[kcol], ks)
             if k is None:
                 written = row[kcol if kcol is not None else 0].strip().lower()
-                batch.unmapped[f"kind:{written[:64] or '(empty)'}"] += 1
+                batch.unmapped[f"kind:{safe_name(written) or '(empty)'}"] += 1
                 continue
             batch.add(k, row[vcol], f"{source}:{line}")
     except csv.Error as exc:
@@ -136,7 +136,7 @@ def _keep_kinds(batch: InputBatch, start: int, kinds: frozenset[str]) -> None:
     kept = [r for r in batch.rows[start:] if r.kind in kinds]
     for r in batch.rows[start:]:
         if r.kind not in kinds:
-            batch.unmapped[f"kind:{r.kind}"] += 1
+            batch.unmapped[f"kind:{safe_name(r.kind)}"] += 1
     del batch.rows[start:]
     batch.rows.extend(kept)
 
@@ -160,7 +160,7 @@ def parse_jsonl(text: str, source: str, *, kinds: Iterable[str] | None = None) -
             raise MalformedFile(f"{source}: line {n}: 'value' must be a string")
         ours = resolve_kind(k, ks)
         if ours is None:
-            batch.unmapped[f"kind:{k.strip().lower()[:64] or '(empty)'}"] += 1
+            batch.unmapped[f"kind:{safe_name(k.strip().lower()) or '(empty)'}"] += 1
             continue
         batch.add(ours, v, f"{source}:{n}")
     return batch

@@ -43,7 +43,7 @@ FREE_FORM_FORMATS: frozenset[str] = frozenset({"lines", "csv", "jsonl"})
 # What a bracketed marker may hold, by the character it stands for; and which kinds accept which.
 _INNER = {".": r"\.|dot", "://": r"://", ":": r":", "/": r"/", "@": r"@|at"}
 _ALLOWED: dict[str, tuple[str, ...]] = {
-    "url": (".", "://", ":", "/"),
+    "url": (".", "://", ":", "/", "@"),  # in a url only up to the end of its host (see _authority_end)
     "domain": (".",),
     "ip": (".", ":"),
     "cidr": (".", ":", "/"),
@@ -123,8 +123,36 @@ def refang(kind: str, value: str) -> tuple[str, str | None]:
             reasons.append(reason)
         return new
 
-    out = pattern.sub(replace, out)
+    if kind == "url":  # only the scheme, '://' and the host part: a path, query or fragment is left as it is
+        end = _authority_end(out, pattern)
+        out = pattern.sub(replace, out[:end]) + out[end:]
+    else:
+        out = pattern.sub(replace, out)
     return (out, "; ".join(reasons)) if reasons else (value, None)
+
+
+def _authority_end(url: str, pattern: re.Pattern[str]) -> int:
+    """Where a url's host part ends: the first ``/``, ``?`` or ``#`` after its ``//`` (or from the start,
+    without one) that is not inside a marker; a marker that begins before it (``evil.com[/]x``) still
+    counts as part of the host part."""
+    spans = [m.span() for m in pattern.finditer(url)]
+    slashes = url.find("//")
+    i = slashes + 2 if slashes >= 0 else 0
+    for span_start, span_end in spans:  # '//' written inside a marker ('[://]') starts the host part
+        if "//" in url[span_start:span_end] and (slashes < 0 or span_start < slashes):
+            i = span_end
+            break
+    k = 0  # spans are sorted and do not overlap: walk them with the position (linear)
+    while i < len(url):
+        while k < len(spans) and spans[k][1] <= i:
+            k += 1
+        if k < len(spans) and spans[k][0] <= i:
+            i = spans[k][1]
+            continue
+        if url[i] in "/?#":
+            return i
+        i += 1
+    return len(url)
 
 
 def _may_hold_marker(kind: str, value: str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..errors import MalformedFile
 from ._account import account_value
-from ._common import InputBatch, load_json
+from ._common import InputBatch, load_json, safe_name
 from ._ipkind import ip_or_cidr
 from .misp import map_attribute, map_object
 from .stix_pattern import (
@@ -167,7 +167,7 @@ def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, s
         if not isinstance(value, str):  # equality_groups only returns string (or integer text) comparisons
             continue
         if c.literal == "int" and c.path not in _INTEGER_PATHS:
-            batch.unmapped[f"stix-path:{c.path[:80]} (integer)"] += 1
+            batch.unmapped[f"stix-path:{safe_name(c.path, 80)} (integer)"] += 1
         elif c.path in _REF_TYPE_PATHS:
             read = _ref_value(group, c.path, value)
             if isinstance(read, str):
@@ -187,7 +187,7 @@ def _from_group(group: list[Comparison], batch: InputBatch) -> list[tuple[str, s
             else:
                 batch.unmapped["stix:user-account without one account_type"] += 1
         elif c.path not in _HELPER_PATHS:
-            batch.unmapped[f"stix-path:{c.path[:80]}"] += 1
+            batch.unmapped[f"stix-path:{safe_name(c.path, 80)}"] += 1
     return out
 
 
@@ -278,9 +278,9 @@ def _object(obj: Any, pos: str, batch: InputBatch) -> None:
         for key, sub in obj["objects"].items():
             _object(sub, f"{pos}.objects[{str(key)[:20]!r}]", batch)
     elif t in _SCO_TYPES or t.startswith("x-"):
-        batch.unmapped[f"stix:{t[:64]}"] += 1
+        batch.unmapped[f"stix:{safe_name(t)}"] += 1
     else:
-        batch.ignored[f"stix:{t[:64]}"] += 1
+        batch.ignored[f"stix:{safe_name(t)}"] += 1
 
 
 def _misp_custom_attribute(obj: dict[str, Any], t: str, pos: str, batch: InputBatch) -> None:
@@ -288,7 +288,7 @@ def _misp_custom_attribute(obj: dict[str, Any], t: str, pos: str, batch: InputBa
     releases, ``x-misp-object-<type>``) holding the MISP type and value."""
     mtype = obj.get("x_misp_type") if t == "x-misp-attribute" else t[len("x-misp-object-") :]
     if not isinstance(mtype, str) or mtype not in STIX_MISP_CUSTOM_TYPES:
-        batch.unmapped[f"stix:{t[:64]}"] += 1
+        batch.unmapped[f"stix:{safe_name(t)}"] += 1
         return
     map_attribute(batch, mtype, obj.get("x_misp_value"), pos, f"{batch.source}#{pos}")
 
