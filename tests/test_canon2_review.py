@@ -539,11 +539,6 @@ def test_v1_vectors_unchanged_and_v2_agrees_where_its_rule_is_v1s() -> None:
             assert out == case.get("output"), (version, case)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LOW (documented 'Changed' in CHANGELOG): a MISP twitter-id now reads as "
-    "twitter-id:N under canon 1 too, so a canon-1 token of the same file differs across releases",
-)
 def test_misp_twitter_id_under_canon_1_unchanged(tmp_path: Path) -> None:
     p = tmp_path / "m.json"
     p.write_text(json.dumps({"Event": {"Attribute": [{"type": "twitter-id", "value": "12345"}]}}), "utf-8")
@@ -567,3 +562,16 @@ def test_misp_json_text_typed_cc_number_goes_to_the_card_path(tmp_path: Path) ->
     p.write_text(json.dumps({"Event": {"Object": [obj]}}), "utf-8")
     b = read_indicators(p, misp_text=True)
     assert [(r.kind, r.value) for r in b.rows] == [("card", "411111******1111|2028-09")]
+
+
+def test_misp_numeric_ids_report_under_both_canon_versions(tmp_path: Path) -> None:
+    from blindmatch.psi import run_in_memory
+
+    p = tmp_path / "m.json"
+    p.write_text(json.dumps({"Event": {"Attribute": [{"type": "twitter-id", "value": "12345"}]}}), "utf-8")
+    for version, expected in ((1, "twitter:12345"), (2, "twitter-id:12345")):
+        s = IndicatorSet.from_files([p], canon_version=version)
+        assert s.values("account") == [expected]
+        items = s.psi_items().items
+        report = s.report(run_in_memory(items, items, "intersection")[0])  # re-reads the file: no change
+        assert [m.canonical for m in report.matches] == [expected]

@@ -11,6 +11,7 @@ from .canonical import canonicalize
 from .errors import InputChanged, InvalidIndicator, InvalidParameter, MalformedFile
 from .fingerprints import FingerprintProfile, get_profile
 from .inputs import read_indicators, refang
+from .inputs._account import for_canon
 from .outputs import LocalReport, Match, NearDuplicate
 from .psi import PsiResult
 from .session import SessionResult
@@ -121,6 +122,7 @@ def _reread(iset: IndicatorSet, src: int, wanted: dict[Ref, set[int]]) -> dict[K
             continue
         value = refang(rec.kind, rec.value)[0] if s.refang else rec.value  # as read: shown as written
         try:
+            value = for_canon(value, iset.canon_version)
             canon = canonicalize(rec.kind, value, default_region=iset._region, version=iset.canon_version)
         except InvalidIndicator:
             continue

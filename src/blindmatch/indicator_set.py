@@ -45,6 +45,7 @@ from .errors import InvalidIndicator, InvalidInputs, InvalidParameter
 from .exclusions import Exclusions
 from .fingerprints import FingerprintProfile, PromptItems, PromptMatch, get_profile, prompt_items
 from .inputs import read_indicators
+from .inputs._account import for_canon
 from .inputs.refang import refangs
 from .outputs import LocalReport
 from .psi import IndicatorItems, PsiResult
@@ -304,6 +305,8 @@ class IndicatorSet:
         """Canonicalize the rows ``group`` (all of one kind) in one batch and keep what canonicalizes."""
         kind = rows[group[0]][0]
         values = [rows[i][1] for i in group]
+        if kind == "account" and self._canon == 1:  # numeric ids as canon 1 read them (inputs/_account.py)
+            values = [for_canon(v, 1) for v in values]
         try:
             batch = canonicalize_many(
                 kind, values, errors="skip", default_region=self._region, version=self._canon
