@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, TypeAlias
 
-from .canonical import CANON_VERSION, CANON_VERSIONS, kinds_of
+from .canonical import CANON_VERSION, check_canon_version, kinds_of
 from .errors import InvalidParameter
 from .fingerprints import BAND_KIND, FingerprintProfile, PromptItems
 from .inputs import FORMATS
@@ -101,8 +101,7 @@ class InputSpec:
     exclude: tuple[str, ...] = ()  # exclusion lists: "shipped" or "KIND=FILE" (blindmatch.exclusions)
 
     def __post_init__(self) -> None:
-        if type(self.canon_version) is not int or self.canon_version not in CANON_VERSIONS:
-            raise InvalidParameter(f"canon_version must be one of {', '.join(map(str, CANON_VERSIONS))}")
+        check_canon_version(self.canon_version)
         if len(self.paths) != len(self.names) or not all(
             isinstance(p, str) for p in (*self.paths, *self.names)
         ):

@@ -40,7 +40,7 @@ from ._indicator_types import (
     SourceSummary,
     redact,
 )
-from .canonical import CANON_VERSION, CANON_VERSIONS, canonicalize_many
+from .canonical import CANON_VERSION, canonicalize_many, check_canon_version
 from .errors import InvalidIndicator, InvalidInputs, InvalidParameter
 from .exclusions import Exclusions
 from .fingerprints import FingerprintProfile, PromptItems, PromptMatch, get_profile, prompt_items
@@ -110,9 +110,7 @@ class IndicatorSet:
         kinds: Iterable[str] | None = None,
         canon_version: int = CANON_VERSION,
     ) -> None:
-        if type(canon_version) is not int or canon_version not in CANON_VERSIONS:
-            raise InvalidParameter(f"canon_version must be one of {', '.join(map(str, CANON_VERSIONS))}")
-        self._canon = canon_version
+        self._canon = check_canon_version(canon_version)
         self._exclusions: Exclusions | None = None  # benign values left out (blindmatch.exclusions)
         self._region = default_region
         self._only = frozenset(kinds) if kinds is not None else None

@@ -25,6 +25,7 @@ __all__ = [
     "canonicalize",
     "canonicalize_many",
     "card_from_pan",
+    "check_canon_version",
     "kinds_of",
 ]
 
@@ -43,10 +44,15 @@ def kinds_of(version: int) -> tuple[str, ...]:
     return tuple(_table(version))
 
 
-def _table(version: int) -> dict[str, Rule]:
+def check_canon_version(version: object) -> int:
+    """``version`` when it is a canon version this library applies; else ``InvalidParameter``."""
     if type(version) is not int or version not in RULES_BY_VERSION:
         raise InvalidParameter(f"canon version must be one of {', '.join(map(str, CANON_VERSIONS))}")
-    return RULES_BY_VERSION[version]
+    return version
+
+
+def _table(version: int) -> dict[str, Rule]:
+    return RULES_BY_VERSION[check_canon_version(version)]
 
 
 # Lone surrogates are not Unicode text: they cannot be encoded as UTF-8, so no rule may pass them on.

@@ -396,6 +396,31 @@ def _map_one(
         map_attribute(batch, t, a.get("value"), pos, origin, mapper=mapper)
 
 
+def _map_checked(
+    batch: InputBatch, a: Any, obj: dict[str, Any] | None, pos: str, misp_text: bool,
+    seen: set[tuple[str, str]] | None,
+) -> None:  # fmt: skip
+    """One attribute: checked, skipped when deleted, mapped; with ``seen`` (inside an object) each
+    ``(kind, value)`` is kept once."""
+    if not isinstance(a, dict):
+        raise MalformedFile(f"{batch.source}#{pos}: expected an object")
+    t = a.get("type")
+    if not isinstance(t, str):
+        raise MalformedFile(f"{batch.source}#{pos}: 'type' must be a string")
+    if _is_deleted(a):
+        batch.ignored["misp:deleted"] += 1
+        return
+    start = len(batch.rows)
+    _map_one(batch, t, a, obj, pos, misp_text)
+    if seen is not None:
+        new = batch.rows[start:]
+        del batch.rows[start:]
+        for row in new:
+            if (row.kind, row.value) not in seen:
+                seen.add((row.kind, row.value))
+                batch.rows.append(row)
+
+
 def map_object(
     batch: InputBatch, obj: dict[str, Any], attrs: list[Any], where: str, *, misp_text: bool = False
 ) -> None:
@@ -404,26 +429,9 @@ def map_object(
 
     For objects MISP's STIX export writes as ``x-misp-object`` (``x_misp_name``, ``x_misp_attributes``).
     ``obj`` is ``{"name": ..., "Attribute": attrs}``."""
-    source = batch.source
     seen: set[tuple[str, str]] = set()
     for i, a in enumerate(attrs):
-        pos = f"{where}[{i}]"
-        if not isinstance(a, dict):
-            raise MalformedFile(f"{source}#{pos}: expected an object")
-        t = a.get("type")
-        if not isinstance(t, str):
-            raise MalformedFile(f"{source}#{pos}: 'type' must be a string")
-        if _is_deleted(a):
-            batch.ignored["misp:deleted"] += 1
-            continue
-        start = len(batch.rows)
-        _map_one(batch, t, a, obj, pos, misp_text)
-        new = batch.rows[start:]
-        del batch.rows[start:]
-        for row in new:
-            if (row.kind, row.value) not in seen:
-                seen.add((row.kind, row.value))
-                batch.rows.append(row)
+        _map_checked(batch, a, obj, f"{where}[{i}]", misp_text, seen)
 
 
 def misp_from_doc(doc: Any, source: str, *, misp_text: bool = False) -> InputBatch:
@@ -438,21 +446,5 @@ def misp_from_doc(doc: Any, source: str, *, misp_text: bool = False) -> InputBat
         for pos, a, obj in _attributes(ev, where, batch):
             if obj is not current:
                 current, seen = obj, set()
-            if not isinstance(a, dict):
-                raise MalformedFile(f"{source}#{pos}: expected an object")
-            t = a.get("type")
-            if not isinstance(t, str):
-                raise MalformedFile(f"{source}#{pos}: 'type' must be a string")
-            if _is_deleted(a):
-                batch.ignored["misp:deleted"] += 1
-                continue
-            start = len(batch.rows)
-            _map_one(batch, t, a, obj, pos, misp_text)
-            if obj is not None:
-                new = batch.rows[start:]
-                del batch.rows[start:]
-                for row in new:
-                    if (row.kind, row.value) not in seen:
-                        seen.add((row.kind, row.value))
-                        batch.rows.append(row)
+            _map_checked(batch, a, obj, pos, misp_text, seen if obj is not None else None)
     return batch

@@ -13,19 +13,13 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from ..canonical import CANON_VERSION, CANON_VERSIONS
+from ..canonical import CANON_VERSION, check_canon_version
 from ..errors import InvalidParameter
 
 __all__ = ["ITEM_PREFIX", "IndicatorItems", "distinct_items", "indicator_item"]
 
 ITEM_PREFIX = b"blindmatch/psi-item/v1\x00"
 _KIND_AT = len(ITEM_PREFIX) + 1  # where the kind's length byte is (after the canon version)
-
-
-def _check_version(version: int) -> int:
-    if type(version) is not int or version not in CANON_VERSIONS:
-        raise InvalidParameter(f"canon version must be one of {', '.join(map(str, CANON_VERSIONS))}")
-    return version
 
 
 def indicator_item(kind: str, canonical: str, canon_version: int = CANON_VERSION) -> bytes:
@@ -48,7 +42,7 @@ def indicator_item(kind: str, canonical: str, canon_version: int = CANON_VERSION
     if len(v) >= 1 << 32:
         raise InvalidParameter("canonical value too long")
     return b"".join(
-        (ITEM_PREFIX, bytes([_check_version(canon_version), len(k)]), k, len(v).to_bytes(4, "big"), v)
+        (ITEM_PREFIX, bytes([check_canon_version(canon_version), len(k)]), k, len(v).to_bytes(4, "big"), v)
     )
 
 
@@ -123,7 +117,7 @@ class IndicatorItems:
         canon_version: int = CANON_VERSION,
     ) -> None:
         groups: dict[str, _Kind]
-        version = _check_version(canon_version)
+        version = check_canon_version(canon_version)
         if isinstance(indicators, Mapping):
             groups = {k: _Kind.of(k, v, version) for k, v in indicators.items()}
         elif isinstance(indicators, str | bytes):

@@ -11,7 +11,7 @@ from typing import Any
 
 from .._text import safe_text, unsafe_characters
 from .._version import __version__
-from ..canonical import CANON_VERSION, CANON_VERSIONS
+from ..canonical import CANON_VERSION, check_canon_version
 from ..errors import InvalidParameter
 from ..hazmat.group import SUITE_ID
 from ..psi._modes import MODES as _PSI_MODES
@@ -165,8 +165,7 @@ class Manifest:
                 raise InvalidParameter(f"a prompt profile is named only with the kind {BAND_KIND!r}")
         if self.audit is not None and not isinstance(self.audit, AuditTerms):
             raise InvalidParameter("audit must be AuditTerms or None")
-        if type(self.canon_version) is not int or self.canon_version not in CANON_VERSIONS:
-            raise InvalidParameter(f"canon_version must be one of {', '.join(map(str, CANON_VERSIONS))}")
+        check_canon_version(self.canon_version)
 
     @classmethod
     def propose(
