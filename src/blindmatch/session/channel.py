@@ -5,7 +5,7 @@ Wire message (all integers big-endian; see docs/sessions.md)::
 
     0   4  magic  b"BMS1"
     4   1  wire version (1)
-    5   1  message type (1 hello, 2 accept, 3 refuse, 4 data)
+    5   1  message type (1 hello, 2 accept, 3 refuse, 4 data, 5 query: a published-set query)
     6   1  sender role (0 initiator, 1 responder)
     7   1  reserved (0)
     8   4  sequence number (0, 1, 2, ... over the whole session)
@@ -42,6 +42,7 @@ __all__ = [
     "T_ACCEPT",
     "T_DATA",
     "T_HELLO",
+    "T_QUERY",
     "T_REFUSE",
     "WIRE_VERSION",
     "Header",
@@ -58,8 +59,9 @@ __all__ = [
 
 MAGIC = b"BMS1"
 WIRE_VERSION = 1
-T_HELLO, T_ACCEPT, T_REFUSE, T_DATA = 1, 2, 3, 4
-TYPE_NAMES = {T_HELLO: "hello", T_ACCEPT: "accept", T_REFUSE: "refuse", T_DATA: "data"}
+T_HELLO, T_ACCEPT, T_REFUSE, T_DATA, T_QUERY = 1, 2, 3, 4, 5
+#: ``query`` (5) opens a published-set query (blindmatch.published.session) instead of an exchange.
+TYPE_NAMES = {T_HELLO: "hello", T_ACCEPT: "accept", T_REFUSE: "refuse", T_DATA: "data", T_QUERY: "query"}
 ROLE_INITIATOR, ROLE_RESPONDER = 0, 1
 _HEADER = struct.Struct(">4sBBBBI16s32s32sI")
 HEADER_BYTES = _HEADER.size

@@ -48,6 +48,13 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE TABLE session_budget (peer TEXT NOT NULL, day INTEGER NOT NULL, used INTEGER NOT NULL, "
         "PRIMARY KEY (peer, day)) WITHOUT ROWID",
     ),
+    (
+        # published-set evaluations charged per querier, per (publisher, epoch) and kind, and their total
+        # per (publisher, epoch); see blindmatch.published.budget
+        "CREATE TABLE published_budget (querier TEXT NOT NULL, epoch TEXT NOT NULL, kind TEXT NOT NULL, "
+        "used INTEGER NOT NULL, PRIMARY KEY (querier, epoch, kind)) WITHOUT ROWID",
+        "CREATE TABLE published_total (epoch TEXT PRIMARY KEY, used INTEGER NOT NULL) WITHOUT ROWID",
+    ),
 )
 #: The schema version this blindmatch writes (and the newest it opens): one per migration.
 SCHEMA_VERSION = len(_MIGRATIONS)
