@@ -29,6 +29,7 @@ __all__ = [
     "MemoryEvaluationBudget",
     "StoredEvaluationBudget",
     "caps_with",
+    "refusal",
 ]
 
 #: Evaluations per querier, per epoch, per kind, by how enumerable the kind is.
@@ -68,13 +69,27 @@ def caps_with(overrides: Mapping[str, int] | None = None) -> dict[str, int]:
 
 
 class EvaluationBudget(Protocol):
-    """``charge(querier, epoch, counts, lifetime)`` takes ``counts[kind]`` evaluations for one query, all
-    or none, or raises :class:`EvaluationBudgetExceeded`; ``epoch`` names the publisher's epoch (its base
+    """``caps`` by kind; ``charge(querier, epoch, counts, lifetime)`` takes ``counts[kind]`` evaluations
+    for one query, all or none, or raises :class:`EvaluationBudgetExceeded`; ``epoch`` names the publisher's epoch (its base
     file id), ``lifetime`` the file's bound on all evaluations together."""
+
+    @property
+    def caps(self) -> Mapping[str, int]: ...
 
     def charge(self, querier: str, epoch: str, counts: Mapping[str, int], lifetime: int) -> None: ...
 
     def used(self, querier: str, epoch: str, kind: str) -> int: ...
+
+
+def refusal(budget: EvaluationBudget, caps: Mapping[str, int], querier: str, epoch: str,
+            counts: Mapping[str, int]) -> str | None:  # fmt: skip
+    """Why ``counts`` would exceed a cap now (a check before accepting; the charge itself comes later,
+    atomically), or ``None``."""
+    for kind, n in counts.items():
+        used, cap = budget.used(querier, epoch, kind), caps.get(kind, DEFAULT_KIND_CAP)
+        if used + n > cap:
+            return str(_refusal(querier, kind, used, n, cap))
+    return None
 
 
 def _refusal(querier: str, kind: str, used: int, asked: int, cap: int) -> EvaluationBudgetExceeded:

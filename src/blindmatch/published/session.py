@@ -32,8 +32,10 @@ from ..psi import IndicatorItems
 from ..session._base import PartyBase
 from ..session._canonjson import canonical_json
 from ..session.channel import (
+    HEADER_BYTES,
     ROLE_INITIATOR,
     ROLE_RESPONDER,
+    SIGNATURE_BYTES,
     T_ACCEPT,
     T_DATA,
     T_QUERY,
@@ -68,8 +70,8 @@ from ..session.errors import (
 )
 from ..session.identity import Identity, PublicIdentity
 from ..session.peers import PeerStore
-from .budget import EvaluationBudget, MemoryEvaluationBudget
-from .errors import EvaluationBudgetExceeded, MalformedPublishedFile
+from .budget import EvaluationBudget, MemoryEvaluationBudget, refusal
+from .errors import MalformedPublishedFile
 from .file import PublishedFile
 from .publisher import EpochKey
 from .query import Querier, QueryResult, answer_request, parse_request, proof_context
@@ -118,10 +120,46 @@ class _Party:
         self._keys: tuple[Sealer, Opener] | None = None
         self._facts: dict[str, Any] = {"outcome": "failed", "error": None}
         self.peer_name: str | None = None
+        self._authenticated = False
 
     @property
     def done(self) -> bool:
         return self.state == "DONE"
+
+    @property
+    def failed(self) -> bool:
+        return self.state == "FAILED"
+
+    @property
+    def role(self) -> str:
+        return "querier" if self._role == ROLE_INITIATOR else "publisher"
+
+    @property
+    def peer_authenticated(self) -> bool:
+        """Whether a message of the peer passed its signature check (a server counts the query then)."""
+        return self._authenticated
+
+    @property
+    def max_next_message(self) -> int:
+        """The longest message this party can take next (0: none), for a transport to refuse longer frames."""
+        if self.state in ("DONE", "FAILED", "NEW"):
+            return 0
+        return HEADER_BYTES + self._max_body() + SIGNATURE_BYTES
+
+    def _max_body(self) -> int:
+        raise NotImplementedError
+
+    def abort(self, reason: str) -> None:
+        """End the query here (the peer went away or stalled); :meth:`record` then says ``failed``."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidParameter("reason must be a non-empty str")
+        if self.state in ("DONE", "FAILED"):
+            raise LocalProtocolError("this query is over")
+        self.state = "FAILED"
+        self._keys = None
+        self._facts.update(outcome="failed", error="aborted", reason=" ".join(reason.split())[:300])
+        if self._session_id is None:
+            self._session_id = bytes(16)
 
     @property
     def transcript_hash(self) -> bytes:
@@ -174,6 +212,7 @@ class _Party:
             raise BadSignature(f"the signature on the {TYPE_NAMES[header.msg_type]} message does not verify")
         self._transcript.add(msg.wire)
         self._count += 1
+        self._authenticated = True
         return msg
 
     def _open(self, msg: Message) -> bytes:
@@ -294,6 +333,13 @@ class QuerySession(_Party):
         self.state = "AWAIT_ACCEPT"
         return self._send(T_QUERY, body)
 
+    def _max_body(self) -> int:
+        if self.state == "AWAIT_ACCEPT":
+            return MAX_HANDSHAKE
+        counts = self._querier.counts
+        proofs = 64 * len(counts) if self._querier.verifiable else 0
+        return 32 * sum(counts.values()) + proofs + TAG_BYTES
+
     def _receive(self, data: bytes) -> bytes | None:
         if self.state == "AWAIT_ACCEPT":
             msg = self._read(data, MAX_HANDSHAKE)
@@ -308,9 +354,7 @@ class QuerySession(_Party):
             self._context = proof_context(self._transcript.hash, self._files[0].file_id, "")
             self.state = "AWAIT_RESPONSE"
             return self._send(T_DATA, self._querier.request())
-        counts = self._querier.counts
-        proofs = 64 * len(counts) if self._querier.verifiable else 0
-        msg = self._read(data, 32 * sum(counts.values()) + proofs + TAG_BYTES)
+        msg = self._read(data, self._max_body())
         try:
             self.result = self._querier.finish(self._open(msg), self._context)
         except MalformedPublishedFile as exc:  # never a file problem here: the answer is at fault
@@ -337,6 +381,7 @@ class PublisherSession(_Party):
         *,
         budget: EvaluationBudget | None = None,
         clock_skew_s: int = 300,
+        seen_session_ids: MutableSet[bytes] | None = None,
         rng: Rng = os.urandom,
         clock: Clock = time.time,
     ) -> None:
@@ -351,11 +396,15 @@ class PublisherSession(_Party):
                 self._kinds.setdefault(f.base_id, set()).update(f.kinds)
         self._budget = budget if budget is not None else MemoryEvaluationBudget()
         self._skew = clock_skew_s
+        self._seen = seen_session_ids
         self.state = "AWAIT_QUERY"
         self.refusal_reason: str | None = None
 
     def start(self) -> bytes:
         raise LocalProtocolError("a publisher does not start a session; it answers the querier's query")
+
+    def _max_body(self) -> int:
+        return MAX_HANDSHAKE if self.state == "AWAIT_QUERY" else self._expected + TAG_BYTES
 
     def _receive(self, data: bytes) -> bytes | None:
         if self.state == "AWAIT_QUERY":
@@ -371,6 +420,8 @@ class PublisherSession(_Party):
             return self._on_query(msg, peer.name)
         msg = self._read(data, self._expected + TAG_BYTES)
         blinded, verifiable = parse_request(self._open(msg), self._counts)
+        # charged now (atomically; a concurrent query may have taken the budget since the accept)
+        self._budget.charge(self.peer_name or "", self._budget_name, self._counts, self._key.evaluations)
         if verifiable != self._verifiable:
             raise MalformedMessage("the request's verifiable flag differs from the query's")
         keys = {k: self._key.kind_key(k) for k in blinded}
@@ -402,13 +453,14 @@ class PublisherSession(_Party):
             counts=counts,
             verifiable=verifiable,
         )
+        if self._seen is not None and msg.header.session_id in self._seen:
+            raise Replayed("this query's session id was used before (a replayed query)")
+        if self._seen is not None:
+            self._seen.add(msg.header.session_id)
         reason = self._refusal(base_id, doc["epoch"], counts)
-        if reason is None:
-            try:
-                key = self._epochs[base_id]
-                self._budget.charge(peer, f"{key.publisher.hex()}/{base_id.hex()}", counts, key.evaluations)
-            except EvaluationBudgetExceeded as exc:
-                reason = str(exc)
+        self._budget_name = f"{self._identity.public.raw.hex()}/{base_id.hex()}"
+        if reason is None:  # a check only: the charge comes with the sealed request, which a replay lacks
+            reason = refusal(self._budget, self._budget.caps, peer, self._budget_name, counts)
         if reason is not None:
             self.refusal_reason = reason
             out = self._send(T_REFUSE, canonical_json({"reason": reason}))
