@@ -70,8 +70,8 @@ def caps_with(overrides: Mapping[str, int] | None = None) -> dict[str, int]:
 
 class EvaluationBudget(Protocol):
     """``caps`` by kind; ``charge(querier, epoch, counts, lifetime)`` takes ``counts[kind]`` evaluations
-    for one query, all or none, or raises :class:`EvaluationBudgetExceeded`; ``epoch`` names the publisher's epoch (its base
-    file id), ``lifetime`` the file's bound on all evaluations together."""
+    for one query, all or none, or raises :class:`EvaluationBudgetExceeded`; ``epoch`` names the
+    publisher's epoch (its base file id), ``lifetime`` the file's bound on all evaluations together."""
 
     @property
     def caps(self) -> Mapping[str, int]: ...
