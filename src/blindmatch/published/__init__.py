@@ -23,6 +23,7 @@ from .errors import (
     PublishedSetError,
 )
 from .file import PublishedFile
+from .log import EMPTY_HEAD, LogEntry, PublicationLog, append_to_log
 from .publisher import DEFAULT_EVALUATIONS, EpochKey, build_file
 from .query import Match, Querier, QueryResult
 from .record import verify_query_record
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_CAPS",
     "DEFAULT_EVALUATIONS",
     "DEFAULT_KIND_CAP",
+    "EMPTY_HEAD",
     "EpochKey",
     "EpochKeyError",
     "EvaluationBudget",
@@ -39,11 +41,13 @@ __all__ = [
     "ExpiredFile",
     "ForgedFile",
     "InvalidProof",
+    "LogEntry",
     "LogMismatch",
     "MalformedPublishedFile",
     "Match",
     "MemoryEvaluationBudget",
     "MismatchedFiles",
+    "PublicationLog",
     "PublishedFile",
     "PublishedSetError",
     "PublisherSession",
@@ -51,6 +55,7 @@ __all__ = [
     "QueryResult",
     "QuerySession",
     "StoredEvaluationBudget",
+    "append_to_log",
     "build_file",
     "verify_query_record",
 ]
