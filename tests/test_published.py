@@ -418,3 +418,21 @@ def test_malformed_request_is_refused() -> None:
         parse_request(b"\x01\x01\x01\x05email\x00\x00\x00\x02" + bytes(64), {"email": 1})
     with pytest.raises(MalformedPublishedFile):
         parse_request(b"\x01\x01\x01\x05email\x00\x00\x00\x01" + bytes(40), {"email": 1})
+
+
+def test_querier_padding_hides_exact_counts() -> None:
+    data, key = _published()
+    f = PublishedFile.from_bytes(data)
+    mine = IndicatorItems(
+        {"email": ["u1@example.org", "u2@example.org", "no@example.org"], "ip": ["192.0.2.7"]}
+    )
+    q = QuerySession(QRY, PUB.public, [f], mine, padding="pow2", clock=_clock)
+    p = PublisherSession(PUB, _peers(), [key], [f], clock=_clock)
+    _run(q, p)
+    assert p.record()["counts"] == {"email": 4, "ip": 1}
+    assert q.result is not None and {m.value for m in q.result.matches} == {
+        "u1@example.org",
+        "u2@example.org",
+        "192.0.2.7",
+    }
+    assert q.result.queried == {"email": 3, "ip": 1}  # the dummies' answers are dropped
