@@ -7,6 +7,7 @@ hostile queries, hostile answers) are in tests/published_attacks.py.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -798,23 +799,19 @@ def test_malformed_request_fails_as_a_session_error() -> None:
 def test_default_budget_caps_a_querier_across_sessions() -> None:
     data, key = publish({"asn": ["AS1"]}, {})
     f = PublishedFile.from_bytes(data)
-    done = 0
+    try:  # a fix may instead require a budget: then a session without one cannot be made at all
+        PublisherSession(PUB, _peers(), [key], [f], clock=clock)
+    except (TypeError, ValueError):
+        return
+    outcomes = []
     for i in range(3):  # 3 x 100 asn evaluations against the default cap of 256
         mine = IndicatorItems({"asn": [f"AS{64496 + 100 * i + j}" for j in range(100)]})
         q = QuerySession(QRY, PUB.public, [f], mine, clock=clock)
         p = PublisherSession(PUB, _peers(), [key], [f], clock=clock)
-        with pytest.raises(RemoteError) if i == 2 else _nothing():
+        with contextlib.suppress(RemoteError):
             run(q, p)
-        done += q.done
-    assert done == 2
-
-
-class _nothing:  # a do-nothing context manager
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+        outcomes.append(q.done)
+    assert outcomes == [True, True, False]
 
 
 @pytest.mark.xfail(strict=True, reason="budget.charge takes negative counts (refunds) and booleans")
