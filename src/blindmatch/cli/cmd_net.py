@@ -14,6 +14,7 @@ from .._fileio import atomic_write
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
 from ..indicator_set import IndicatorSet, PsiItems
 from ..psi import mode_spec
+from ..published import PublisherSession
 from ..session import (
     AuditTerms,
     Identity,
@@ -24,6 +25,7 @@ from ..session import (
     ResponderSession,
     SessionParty,
 )
+from ..session.channel import T_HELLO, T_QUERY
 from ..transport import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HOST,
@@ -37,8 +39,17 @@ from ..transport import (
     StoreError,
     connect_and_run,
 )
+from ..transport.dispatch import DispatchingParty, inner_party
 from ._audit_args import audit_auditor, audit_line, audit_terms, audited_note
 from ._common import Messages, port_number, positive_float, positive_int
+from ._published_io import (
+    FIRST_MESSAGE_LIMIT,
+    QueryAnswering,
+    add_serve_args,
+    load_query_answering,
+    query_prefix,
+    write_query_record,
+)
 from ._session_io import (
     add_identity_args,
     add_input_args,
@@ -116,6 +127,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
                    "per source address or IPv6 /64); past that one that has not sent its hello is dropped "
                    "at random")  # fmt: skip
     s.add_argument("--port-file", metavar="FILE", help="write the port listened on to FILE (for port 0)")
+    add_serve_args(s)
     s.set_defaults(func=run_serve)
 
     c = sub.add_parser(
@@ -271,8 +283,10 @@ class _ServeSessions:
         peers: PeerStore,
         policy: Policy,
         iset: IndicatorSet,
+        answering: QueryAnswering | None = None,
     ) -> None:
         self._args, self._msgs, self._iset = args, msgs, iset
+        self._answering = answering
         self._identity, self._peers, self._policy = identity, peers, policy
         # One IndicatorItems for every connection: each responder takes the kinds its proposal names
         # (nothing re-encoded or copied per connection); the result maps back through ``iset``.
@@ -289,12 +303,20 @@ class _ServeSessions:
         if self.server is not None:
             self.server.stop(why)
 
-    def factory(self, addr: str) -> ResponderSession:
+    def factory(self, addr: str) -> SessionParty:
         bar = Progress(f"session from {addr}", quiet=self._msgs.quiet)
-        try:
-            party = ResponderSession(
+
+        def responder() -> SessionParty:
+            return ResponderSession(
                 self._identity, self._peers, self._policy, indicators=self._indicators,
                 seen_session_ids=self._seen, workers=self._args.workers, progress=bar.callback,
+            )  # fmt: skip
+
+        try:
+            party: SessionParty = (
+                responder() if self._answering is None
+                else DispatchingParty({T_HELLO: responder, T_QUERY: self._answering.party}, responder,
+                                      first_message_limit=FIRST_MESSAGE_LIMIT)
             )  # fmt: skip
         except BaseException:
             bar.close()
@@ -303,11 +325,34 @@ class _ServeSessions:
             self._bars[id(party)] = bar
         return party
 
+    def _query_outcome(self, o: SessionOutcome, party: PublisherSession) -> None:
+        """A published-set query: its signed record (the publisher learns no match, so no report)."""
+        who = party.peer_name or o.peer
+        lines: list[str] = []
+        try:
+            record = party.record()
+            path = write_query_record(record, self._args.out_dir, query_prefix(party.peer_name, record))
+            asked = ", ".join(f"{k} {n}" for k, n in sorted((record.get("counts") or {}).items()))
+            epoch = record.get("epoch")
+            lines = [f"answered a query from {who} (epoch {epoch!r}: {asked})", f"  wrote {path}"]
+        except (BlindmatchError, CliError, OSError) as exc:
+            lines = [f"  could not write the query record: {exc}"]
+        if o.error is not None:
+            self.failures.append(o)
+            self._msgs.warn(f"query from {o.peer} failed: {o.error}")
+        elif party.refusal_reason is not None:
+            self._msgs.info(f"refused a query from {who}: {party.refusal_reason}")
+        for line in lines[1:] if o.error is not None or party.refusal_reason is not None else lines:
+            self._msgs.info(line.strip())
+
     def on_outcome(self, o: SessionOutcome) -> None:
         bar = self._bars.pop(id(o.party), None)
         if bar is not None:
             bar.close()
-        party, msgs, args = o.party, self._msgs, self._args
+        party, msgs, args = inner_party(o.party), self._msgs, self._args
+        if isinstance(party, PublisherSession):
+            self._query_outcome(o, party)
+            return
         if not isinstance(party, ResponderSession):
             msgs.warn(f"connection from {o.peer} closed before a session began: {o.error}")
             if o.error is not None:
@@ -334,7 +379,7 @@ class _ServeSessions:
 
 def _peer_of(party: SessionParty, addr: str) -> str:
     """What the per-peer session limit counts: the trusted peer's name once its hello verified."""
-    name = party.peer_name if isinstance(party, ResponderSession) else None
+    name = party.peer_name if isinstance(party, ResponderSession | DispatchingParty) else None
     return f"peer:{name}" if name else f"address:{addr}"
 
 
@@ -387,8 +432,11 @@ def run_serve(args: argparse.Namespace) -> int:
     items = session_items(iset, args.near_duplicates, msgs)
     check_own_cap(items, int(args.max_own_items))
     policy = build_policy(args, budget, prompt_profile=items.profile.tag if items.profile else None)
-    sessions = _ServeSessions(args, msgs, identity, peers, policy, iset)
+    answering = load_query_answering(args, identity, peers, store, msgs)
+    sessions = _ServeSessions(args, msgs, identity, peers, policy, iset, answering)
     what = f"{len(items)} items" if items.profile else f"{len(iset)} indicators"
+    if answering is not None:
+        what += f", answering queries on epoch(s) {', '.join(map(repr, answering.epochs))}"
     if auditor is not None:
         what += f", audited sessions only (auditor {auditor.fingerprint})"
     with contextlib.suppress(KeyboardInterrupt), store:
