@@ -63,7 +63,7 @@ def publish(lab: Path, out: str, inputs: str = "pub.csv", *extra: str) -> int:
 
 
 @contextmanager
-def serving(lab: Path, sessions: int, *extra: str) -> Iterator[str]:
+def serving(lab: Path, sessions: int, *extra: str, rc_wanted: int = 0) -> Iterator[str]:
     """``serve`` for ``sessions`` sessions in a thread; yields its port, then waits for it to end."""
     port_file = lab / f"port-{time.monotonic_ns()}"
     rc: list[int] = []
@@ -78,7 +78,7 @@ def serving(lab: Path, sessions: int, *extra: str) -> Iterator[str]:
         time.sleep(0.02)
     yield port_file.read_text().strip()
     t.join(30)
-    assert not t.is_alive() and rc == [0], rc
+    assert not t.is_alive() and rc == [rc_wanted], rc
 
 
 def query(lab: Path, port: str, files: list[str], *extra: str, inputs: str = "ours.csv") -> int:
@@ -205,6 +205,17 @@ def test_forged_file_is_refused(lab: Path, capsys: pytest.CaptureFixture[str]) -
         assert query(lab, "1", [name]) == 4
     assert not (lab / "host.log").exists()
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_serve_without_published_files(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert publish(lab, "base.bmps") == 0
+    with serving(lab, 1, rc_wanted=4) as port:  # a plain exchange server: the query is no hello
+        assert query(lab, port, ["base.bmps"]) == 4
+        assert main(["connect", "-q", "--identity", str(lab / "a.pem"), "--peers", str(lab / "a-peers.json"),
+                     "--peer", "lab-b", "--port", port, "-i", str(lab / "ours.csv"), "--purpose", "t",
+                     "--max-items", "64", "--out-dir", str(lab / "a-out")]) == 0  # fmt: skip
+    assert "does not answer queries" in capsys.readouterr().err
+    assert not list((lab / "b-out").glob("*query-record.json"))
 
 
 def _expired_file(lab: Path) -> None:

@@ -22,7 +22,7 @@ from ..indicator_set import IndicatorSet
 from ..published import PublicationLog, PublishedFile, QueryResult, QuerySession
 from ..session.identity import PUBLIC_KEY_PREFIX, PublicIdentity
 from ..session.record import iso_time
-from ..transport import DEFAULT_TIMEOUT, connect_and_run
+from ..transport import DEFAULT_TIMEOUT, PeerDisconnected, connect_and_run
 from ..transport.dispatch import ResultlessParty
 from ._common import Messages, positive_float
 from ._published_io import check_against_log, query_prefix, read_published, write_query_record
@@ -278,7 +278,13 @@ def run_query(args: argparse.Namespace) -> int:
         for p in paths:
             msgs.info(f"wrote {p}")
         code = ExitCode.PEER if isinstance(error, RemoteError) else ExitCode.LOCAL
-        raise CliError(code, f"query to {name} failed: {error}")
+        hint = ""
+        if isinstance(error, PeerDisconnected):
+            hint = (
+                ": the publisher does not know or trust our key, its serve does not answer queries on these "
+                "files (--publish-key, --published), or it refused the connection (a limit)"
+            )
+        raise CliError(code, f"query to {name} failed: {error}{hint}")
     for line in _summary(name, files, result, time.time() - started, not args.no_verify):
         msgs.out(line)
     for p in paths:
