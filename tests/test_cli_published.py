@@ -63,13 +63,16 @@ def publish(lab: Path, out: str, inputs: str = "pub.csv", *extra: str) -> int:
 
 
 @contextmanager
-def serving(lab: Path, sessions: int, *extra: str, rc_wanted: int = 0) -> Iterator[str]:
+def serving(
+    lab: Path, sessions: int, *extra: str, rc_wanted: int = 0, inputs: bool = True
+) -> Iterator[str]:
     """``serve`` for ``sessions`` sessions in a thread; yields its port, then waits for it to end."""
     port_file = lab / f"port-{time.monotonic_ns()}"
     rc: list[int] = []
-    argv = ["serve", "-q", "--identity", str(lab / "b.pem"), "--peers", str(lab / "b-peers.json"), "-i",
-            str(lab / "pub.csv"), "--max-sessions", str(sessions), "--port-file", str(port_file),
+    argv = ["serve", "-q", "--identity", str(lab / "b.pem"), "--peers", str(lab / "b-peers.json"),
+            "--max-sessions", str(sessions), "--port-file", str(port_file),
             "--out-dir", str(lab / "b-out"), "--max-own-items", "64", *extra]  # fmt: skip
+    argv += ["-i", str(lab / "pub.csv")] if inputs else []
     t = threading.Thread(target=lambda: rc.append(main(argv)), daemon=True)
     t.start()
     deadline = time.monotonic() + 30
@@ -216,6 +219,20 @@ def test_serve_without_published_files(lab: Path, capsys: pytest.CaptureFixture[
                      "--max-items", "64", "--out-dir", str(lab / "a-out")]) == 0  # fmt: skip
     assert "does not answer queries" in capsys.readouterr().err
     assert not list((lab / "b-out").glob("*query-record.json"))
+
+
+def test_serve_answers_queries_only(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert publish(lab, "base.bmps") == 0
+    assert main(["serve", "-q", "--identity", str(lab / "b.pem"), "--peers", str(lab / "b-peers.json")]) == 2
+    assert "--input" in capsys.readouterr().err
+    with serving(lab, 1, *_abs(lab, serve_keys("base.bmps")), inputs=False, rc_wanted=4) as port:
+        assert main(["connect", "-q", "--identity", str(lab / "a.pem"), "--peers", str(lab / "a-peers.json"),
+                     "--peer", "lab-b", "--port", port, "-i", str(lab / "ours.csv"), "--purpose", "t",
+                     "--max-items", "64", "--out-dir", str(lab / "a-out")]) == 4  # fmt: skip
+        assert query(lab, port, ["base.bmps"]) == 0
+    assert {m["value"] for m in latest(lab / "a-out", "query-report.json")["matches"]} == {
+        "evil@example.com", "203.0.113.7"
+    }  # fmt: skip
 
 
 def _expired_file(lab: Path) -> None:

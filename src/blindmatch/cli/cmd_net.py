@@ -105,7 +105,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         "indicators, under our policy. Writes each session's local report and disclosure record.",
     )
     add_identity_args(s)
-    add_input_args(s)
+    add_input_args(s, required=False)  # not needed to answer published-set queries only
     add_near_duplicates_arg(s)
     add_policy_args(s)
     _add_net_args(s, server=True)
@@ -281,16 +281,17 @@ class _ServeSessions:
         msgs: Messages,
         identity: Identity,
         peers: PeerStore,
-        policy: Policy,
-        iset: IndicatorSet,
+        exchange: tuple[IndicatorSet, Policy] | None,
         answering: QueryAnswering | None = None,
     ) -> None:
-        self._args, self._msgs, self._iset = args, msgs, iset
-        self._answering = answering
-        self._identity, self._peers, self._policy = identity, peers, policy
+        """``exchange``: our indicators and policy (None: answer published-set queries only)."""
+        self._args, self._msgs, self._answering = args, msgs, answering
+        self._identity, self._peers = identity, peers
+        self._iset: IndicatorSet | None = exchange[0] if exchange is not None else None
+        self._policy = exchange[1] if exchange is not None else Policy()
         # One IndicatorItems for every connection: each responder takes the kinds its proposal names
         # (nothing re-encoded or copied per connection); the result maps back through ``iset``.
-        self._indicators = iset.psi_items(args.near_duplicates).indicators
+        self._indicators = self._iset.psi_items(args.near_duplicates).indicators if self._iset else None
         self._seen: set[bytes] = set()
         self._bars: dict[int, Progress] = {}  # one bar per running session (sessions may overlap)
         self.failures: list[SessionOutcome] = []  # authenticated sessions that failed
@@ -312,11 +313,14 @@ class _ServeSessions:
                 seen_session_ids=self._seen, workers=self._args.workers, progress=bar.callback,
             )  # fmt: skip
 
+        exchanges = responder if self._indicators is not None else None
         try:
             party: SessionParty = (
                 responder() if self._answering is None
-                else DispatchingParty({T_HELLO: responder, T_QUERY: self._answering.party}, responder,
-                                      first_message_limit=FIRST_MESSAGE_LIMIT)
+                else DispatchingParty(
+                    {T_QUERY: self._answering.party, **({T_HELLO: exchanges} if exchanges else {})},
+                    exchanges, first_message_limit=FIRST_MESSAGE_LIMIT,
+                )
             )  # fmt: skip
         except BaseException:
             bar.close()
@@ -353,7 +357,7 @@ class _ServeSessions:
         if isinstance(party, PublisherSession):
             self._query_outcome(o, party)
             return
-        if not isinstance(party, ResponderSession):
+        if not isinstance(party, ResponderSession) or self._iset is None:
             msgs.warn(f"connection from {o.peer} closed before a session began: {o.error}")
             if o.error is not None:
                 self.failures.append(o)
@@ -418,6 +422,17 @@ def _open_store(args: argparse.Namespace) -> StateStore:
         raise CliError(ExitCode.LOCAL, str(exc)) from None
 
 
+def _exchange_setup(
+    args: argparse.Namespace, msgs: Messages, iset: IndicatorSet, store: StateStore
+) -> tuple[tuple[IndicatorSet, Policy], str]:
+    """Our indicators and policy for exchanges, and what the banner says of them."""
+    budget = StoredSessionBudget(store, args.sessions_per_day)
+    items = session_items(iset, args.near_duplicates, msgs)
+    check_own_cap(items, int(args.max_own_items))
+    policy = build_policy(args, budget, prompt_profile=items.profile.tag if items.profile else None)
+    return (iset, policy), (f"{len(items)} items" if items.profile else f"{len(iset)} indicators")
+
+
 def run_serve(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
     identity = load_identity(args.identity)
@@ -426,15 +441,14 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CliError(ExitCode.LOCAL, f"no peers in {args.peers}: nobody could connect")
     auditor = audit_auditor(args)  # a bad --audit-to file stops serve before anything is read
     check_out_dir(args.out_dir)
-    iset = load_inputs(args, msgs)
+    if not args.input and not args.publish_key:
+        raise CliError(ExitCode.USAGE, "serve needs --input (our indicators for exchanges), or --publish-key "
+                       "and --published to answer published-set queries only")  # fmt: skip
+    iset = load_inputs(args, msgs) if args.input else None
     store = _open_store(args)  # before listening: a store that cannot be used stops serve here
-    budget = StoredSessionBudget(store, args.sessions_per_day)
-    items = session_items(iset, args.near_duplicates, msgs)
-    check_own_cap(items, int(args.max_own_items))
-    policy = build_policy(args, budget, prompt_profile=items.profile.tag if items.profile else None)
+    exchange, what = _exchange_setup(args, msgs, iset, store) if iset is not None else (None, "no exchanges")
     answering = load_query_answering(args, identity, peers, store, msgs)
-    sessions = _ServeSessions(args, msgs, identity, peers, policy, iset, answering)
-    what = f"{len(items)} items" if items.profile else f"{len(iset)} indicators"
+    sessions = _ServeSessions(args, msgs, identity, peers, exchange, answering)
     if answering is not None:
         what += f", answering queries on epoch(s) {', '.join(map(repr, answering.epochs))}"
     if auditor is not None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from ..errors import InvalidParameter, LocalProtocolError
+from ..errors import InvalidParameter, LocalProtocolError, RemoteProtocolError
 from ..session.channel import MAGIC
 from ..session.interface import SessionParty
 from ..session.result import SessionResult
@@ -99,7 +99,8 @@ class ResultlessParty:
 
 
 class DispatchingParty:
-    """A responder that becomes ``parties[type]()`` (else ``default()``) when the first frame arrives.
+    """A responder that becomes ``parties[type]()`` (else ``default()``) when the first frame arrives;
+    without ``default`` a first message of another type raises :class:`~blindmatch.RemoteProtocolError`.
 
     ``first_message_limit`` is the longest first frame any of them takes (the transport refuses a longer
     one from its header). Before the first frame the party is not done, not authenticated, and has no
@@ -109,7 +110,7 @@ class DispatchingParty:
     def __init__(
         self,
         parties: Mapping[int, Callable[[], SessionParty]],
-        default: Callable[[], SessionParty],
+        default: Callable[[], SessionParty] | None,
         *,
         first_message_limit: int,
     ) -> None:
@@ -157,6 +158,8 @@ class DispatchingParty:
             head = bytes(data[: TYPE_OFFSET + 1])
             kind = head[TYPE_OFFSET] if len(head) > TYPE_OFFSET and head[:4] == MAGIC else None
             make = self._parties.get(kind, self._default) if kind is not None else self._default
+            if make is None:
+                raise RemoteProtocolError("this server does not answer sessions that start with that message")
             self.inner = make()
         return self.inner.receive(data)
 
