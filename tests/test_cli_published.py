@@ -94,7 +94,9 @@ def query(lab: Path, port: str, files: list[str], *extra: str, inputs: str = "ou
 
 
 def latest(folder: Path, suffix: str) -> dict:  # type: ignore[type-arg]
-    path = max(folder.glob(f"*{suffix}"), key=lambda p: p.stat().st_mtime_ns)
+    """The newest ``*suffix`` file of ``folder`` (``-report.json``: an exchange's, not a query's)."""
+    paths = [p for p in folder.glob(f"*{suffix}") if suffix.startswith("query") or "-query-" not in p.name]
+    path = max(paths, key=lambda p: p.stat().st_mtime_ns)
     return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
@@ -278,6 +280,10 @@ def test_unwritable_output(lab: Path, capsys: pytest.CaptureFixture[str]) -> Non
     (lab / "plain-file").write_text("x")
     assert publish(lab, "plain-file/base.bmps") == 5  # not a folder: a clean error even for root
     assert "cannot write" in capsys.readouterr().err and not (lab / "e.key").exists()
+    assert publish(lab, "base.bmps") == 0
+    assert query(lab, "1", ["base.bmps"], "--out-dir", str(lab / "plain-file" / "out")) == 5
+    assert "nothing was sent" in capsys.readouterr().err
+    (lab / "e.key").unlink()
     if os.geteuid() == 0:
         return  # root writes into read-only folders
     ro = lab / "ro"
