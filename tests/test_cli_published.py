@@ -125,7 +125,9 @@ def test_publish_show_serve_query(lab: Path, capsys: pytest.CaptureFixture[str])
     assert shown["counts"] == {"domain": 1, "email": 2, "ip": 1, "url": 1} and shown["label_bytes"] == 64
     assert shown["publisher_fingerprint"] == Identity.load(lab / "b.pem").fingerprint and shown["valid_now"]
     assert shown["tag_bits"] >= 40 + 24  # 40 + log2(n * Q), Q = 2^24 by default
-    with serving(lab, 3, *_abs(lab, serve_keys("base.bmps"))) as port:
+    with serving(lab, 4, *_abs(lab, serve_keys("base.bmps"))) as port:
+        assert query(lab, port, ["base.bmps"], "--no-verify") == 0
+        assert latest(lab / "a-out", "query-report.json")["verified"] is False
         assert query(lab, port, ["base.bmps"]) == 0
         rep = latest(lab / "a-out", "query-report.json")
         found = {(m["kind"], m["value"]): m["label"] for m in rep["matches"]}
@@ -148,7 +150,7 @@ def test_publish_show_serve_query(lab: Path, capsys: pytest.CaptureFixture[str])
     records = sorted((lab / "a-out").glob("*query-record.json")) + sorted(
         (lab / "b-out").glob("*query-record.json")
     )
-    assert len(records) == 4
+    assert len(records) == 6
     for path in records:
         text = path.read_text()
         assert "evil@example.com" not in text and "campaign" not in text and "203.0.113.7" not in text
@@ -221,6 +223,16 @@ def test_serve_without_published_files(lab: Path, capsys: pytest.CaptureFixture[
                      "--max-items", "64", "--out-dir", str(lab / "a-out")]) == 0  # fmt: skip
     assert "does not answer queries" in capsys.readouterr().err
     assert not list((lab / "b-out").glob("*query-record.json"))
+
+
+def test_serve_refuses_files_and_keys_not_ours(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert publish(lab, "base.bmps") == 0
+    base = ["serve", "-q", "--identity", str(lab / "a.pem"), "--peers", str(lab / "a-peers.json"),
+            "--out-dir", str(lab / "a-out")]  # fmt: skip
+    assert main([*base, "--published", str(lab / "base.bmps"), "--publish-key", str(lab / "e.key")]) == 2
+    assert "another identity" in capsys.readouterr().err
+    assert main([*base, "--published", str(lab / "base.bmps")]) == 2  # a file without its key
+    assert main([*base, "--query-caps", "ip=x"]) == 2
 
 
 def test_serve_answers_queries_only(lab: Path, capsys: pytest.CaptureFixture[str]) -> None:
