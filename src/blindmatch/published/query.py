@@ -18,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .._derive import derive_bytes, derive_permutation
 from ..errors import InvalidParameter, LocalProtocolError
 from ..hazmat import oprf
 from ..hazmat._errors import InvalidGroupElement
 from ..psi import IndicatorItems
+from ..session.padding import DUMMY_PREFIX, padded_size
 from .errors import MalformedPublishedFile, MismatchedFiles
 from .file import PublishedFile, tag_of
 from .labels import Label, open_label
@@ -38,6 +40,10 @@ __all__ = [
 
 _VERSION = 1
 _POINT = 32
+
+
+def _chunks(data: bytes) -> list[bytes]:
+    return [data[i : i + 32] for i in range(0, len(data), 32)]
 
 
 def proof_context(transcript_hash: bytes, base_id: bytes, kind: str) -> bytes:
@@ -185,7 +191,9 @@ class Querier:
     """The querier's half of one query over ``files`` (the epoch's base, then its later files). Single use:
     :meth:`request` once, then :meth:`finish` with the publisher's response.
 
-    Only the indicators of kinds the files hold are queried. ``seed`` (32 bytes) gives the blinds.
+    Only the indicators of kinds the files hold are queried, in an order shuffled from ``seed`` (32 bytes,
+    which also gives the blinds). ``padding="pow2"`` adds dummy items up to a power of two per kind, so
+    the publisher learns each count within 2x (dummies cost budget like real items).
     """
 
     def __init__(
@@ -195,6 +203,7 @@ class Querier:
         *,
         seed: bytes,
         verifiable: bool = True,
+        padding: str = "none",
     ) -> None:
         check_file_chain(files)
         if indicators.canon_version != files[0].header["canon_version"]:
@@ -205,8 +214,19 @@ class Querier:
         self._files = list(files)
         self._keys = {k: s.key for f in files for k, s in f.kinds.items()}
         self._kinds = sorted(k for k in indicators.kinds if k in self._keys and indicators.items_of(k))
-        self._items = {k: list(indicators.items_of(k)) for k in self._kinds}
-        self._values = {k: list(indicators.values(k)) for k in self._kinds}
+        if padding not in ("none", "pow2"):
+            raise InvalidParameter("padding is none or pow2")
+        self._items: dict[str, list[bytes]] = {}
+        self._values: dict[str, list[str | None]] = {}
+        for i, kind in enumerate(self._kinds):  # dummies to the padded count, then one shuffle per kind
+            items: list[bytes] = list(indicators.items_of(kind))
+            values: list[str | None] = list(indicators.values(kind))
+            extra = padded_size(padding, len(items), 1 << 30) - len(items)
+            items += [DUMMY_PREFIX + d for d in _chunks(derive_bytes(seed, b"query dummies", 32 * extra, i))]
+            values += [None] * extra
+            order = derive_permutation(seed, b"query order", len(items), i)
+            self._items[kind] = [items[j] for j in order]
+            self._values[kind] = [values[j] for j in order]
         self._seed = seed
         self.verifiable = verifiable
         self._blinds: dict[str, tuple[list[bytes], list[int]]] | None = None
@@ -249,7 +269,8 @@ class Querier:
             for value, out in zip(
                 self._values[kind], oprf.finalize_many(self._items[kind], points), strict=True
             ):
-                outputs[(kind, value)] = out
+                if value is not None:  # a dummy's answer is dropped
+                    outputs[(kind, value)] = out
         return match_outputs(self._files, outputs)
 
     @staticmethod

@@ -271,7 +271,8 @@ def _hex(doc: Mapping[str, Any], member: str, nbytes: int) -> bytes:
 class QuerySession(_Party):
     """The querier: asks ``publisher`` (its identity) to evaluate our ``indicators`` against ``files``
     (the epoch's base file, then its later files, as fetched from the host). ``verifiable`` asks for
-    proofs (default). :attr:`result` after the end."""
+    proofs (default); ``padding="pow2"`` pads each kind's count with dummies to a power of two.
+    :attr:`result` after the end."""
 
     _role = ROLE_INITIATOR
     _table = QUERIER_TABLE
@@ -284,6 +285,7 @@ class QuerySession(_Party):
         indicators: IndicatorItems,
         *,
         verifiable: bool = True,
+        padding: str = "none",
         rng: Rng = os.urandom,
         clock: Clock = time.time,
         peer_name: str | None = None,
@@ -297,7 +299,11 @@ class QuerySession(_Party):
             f.check_time(clock())
         self._files = list(files)
         self._querier = Querier(
-            files, indicators, seed=derive_key(self._seed, b"query blinds"), verifiable=verifiable
+            files,
+            indicators,
+            seed=derive_key(self._seed, b"query blinds"),
+            verifiable=verifiable,
+            padding=padding,
         )
         self._peer_key = publisher.raw
         self.peer_name = peer_name
