@@ -170,7 +170,11 @@ def test_delta_withdrawal_and_log(lab: Path, capsys: pytest.CaptureFixture[str])
         assert run("published", "log-add", "--log", log, str(lab / f)) == 0
     assert run("published", "log-add", "--log", log, str(lab / "d1.bmps")) == 4  # its place is taken
     assert run("published", "log-check", "--log", log, *(str(lab / f) for f in ("base.bmps", "w2.bmps"))) == 0
-    with serving(lab, 1, *_abs(lab, serve_keys("base.bmps", "d1.bmps", "w2.bmps"))) as port:
+    write_csv(lab / "three.csv", [("email", f"x{i}@example.net") for i in range(3)])
+    with serving(lab, 2, *_abs(lab, serve_keys("base.bmps", "d1.bmps", "w2.bmps"))) as port:
+        assert query(lab, port, ["base.bmps"], "--padding", "pow2", inputs="three.csv") == 1
+        padded = latest(lab / "a-out", "query-report.json")
+        assert padded["queried"] == {"email": 3} and padded["disclosed_counts"] == {"email": 4}
         assert query(lab, port, ["w2.bmps", "base.bmps", "d1.bmps"], "--log", log) == 0
     rep = latest(lab / "a-out", "query-report.json")
     assert {(m["kind"], m["value"], m["file_sequence"]) for m in rep["matches"]} == {

@@ -78,6 +78,13 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         help="do not ask for proofs that the publisher used the files' key (default: ask)",
     )
     q.add_argument(
+        "--padding",
+        choices=("none", "pow2"),
+        default="none",
+        help="pad each kind's count with dummy items to a power of two, so the publisher learns each count "
+        "only within 2x; dummies cost budget like real items (default: none, exact counts)",
+    )
+    q.add_argument(
         "--timeout",
         type=positive_float,
         default=DEFAULT_TIMEOUT,
@@ -255,7 +262,9 @@ def run_query(args: argparse.Namespace) -> int:
             "nothing to query"
         )
         return ExitCode.NO_MATCH
-    session = QuerySession(identity, publisher, files, items, verifiable=not args.no_verify, peer_name=name)
+    session = QuerySession(
+        identity, publisher, files, items, verifiable=not args.no_verify, padding=args.padding, peer_name=name
+    )
     started = time.time()
     msgs.info(f"querying {name} at {host}:{port} about {len(items)} indicators ...")
     error: BlindmatchError | None = None
@@ -264,7 +273,7 @@ def run_query(args: argparse.Namespace) -> int:
     except BlindmatchError as exc:
         error = exc
     result = session.result
-    meta = {
+    meta: dict[str, Any] = {
         "publisher": name,
         "publisher_fingerprint": publisher.fingerprint,
         "epoch": files[0].epoch,
@@ -272,6 +281,8 @@ def run_query(args: argparse.Namespace) -> int:
         "started": iso_time(started),
         "finished": iso_time(time.time()),
     }
+    if session.state in ("DONE", "FAILED"):
+        meta["disclosed_counts"] = session.record().get("counts")  # what the publisher learned
     report = query_report(result, iset, files, meta, log) if result is not None else None
     paths = _write_outputs(session, name, report, args.out_dir)
     if error is not None or result is None:
