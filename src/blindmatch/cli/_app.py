@@ -10,7 +10,17 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import BlindmatchError, InvalidIndicator, LocalError, RemoteError
-from . import cmd_audit, cmd_bloom, cmd_canon, cmd_inspect, cmd_keys, cmd_net, cmd_psi
+from . import (
+    cmd_audit,
+    cmd_bloom,
+    cmd_canon,
+    cmd_inspect,
+    cmd_keys,
+    cmd_net,
+    cmd_psi,
+    cmd_published,
+    cmd_query,
+)
 from .exitcodes import CliError, ExitCode
 
 __all__ = ["build_parser", "main"]
@@ -35,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_inspect.add_parsers(sub, common)
     cmd_psi.add_parsers(sub, common)
     cmd_net.add_parsers(sub, common)
+    cmd_published.add_parsers(sub, common)
+    cmd_query.add_parsers(sub, common)
     cmd_bloom.add_parsers(sub, common)
     cmd_audit.add_parsers(sub, common)
     return parser

@@ -65,9 +65,9 @@ __all__ = [
 ALL_KINDS: tuple[str, ...] = tuple(dict.fromkeys(k for v in CANON_VERSIONS for k in kinds_of(v)))
 
 
-def add_input_args(p: argparse.ArgumentParser) -> None:
+def add_input_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     g = p.add_argument_group("our indicators")
-    g.add_argument("--input", "-i", action="append", required=True, metavar="FILE",
+    g.add_argument("--input", "-i", action="append", required=required, metavar="FILE",
                    help="indicator file (repeatable); see docs/input-formats.md")  # fmt: skip
     g.add_argument("--format", choices=("auto", *FORMATS), default="auto", help="default: auto")
     g.add_argument("--kind", choices=ALL_KINDS, metavar="KIND",

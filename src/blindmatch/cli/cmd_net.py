@@ -14,6 +14,7 @@ from .._fileio import atomic_write
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
 from ..indicator_set import IndicatorSet, PsiItems
 from ..psi import mode_spec
+from ..published import PublisherSession
 from ..session import (
     AuditTerms,
     Identity,
@@ -24,6 +25,7 @@ from ..session import (
     ResponderSession,
     SessionParty,
 )
+from ..session.channel import T_HELLO, T_QUERY
 from ..transport import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HOST,
@@ -37,8 +39,17 @@ from ..transport import (
     StoreError,
     connect_and_run,
 )
+from ..transport.dispatch import DispatchingParty, inner_party
 from ._audit_args import audit_auditor, audit_line, audit_terms, audited_note
 from ._common import Messages, port_number, positive_float, positive_int
+from ._published_io import (
+    FIRST_MESSAGE_LIMIT,
+    QueryAnswering,
+    add_serve_args,
+    load_query_answering,
+    query_prefix,
+    write_query_record,
+)
 from ._session_io import (
     add_identity_args,
     add_input_args,
@@ -94,7 +105,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         "indicators, under our policy. Writes each session's local report and disclosure record.",
     )
     add_identity_args(s)
-    add_input_args(s)
+    add_input_args(s, required=False)  # not needed to answer published-set queries only
     add_near_duplicates_arg(s)
     add_policy_args(s)
     _add_net_args(s, server=True)
@@ -116,6 +127,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
                    "per source address or IPv6 /64); past that one that has not sent its hello is dropped "
                    "at random")  # fmt: skip
     s.add_argument("--port-file", metavar="FILE", help="write the port listened on to FILE (for port 0)")
+    add_serve_args(s)
     s.set_defaults(func=run_serve)
 
     c = sub.add_parser(
@@ -269,14 +281,17 @@ class _ServeSessions:
         msgs: Messages,
         identity: Identity,
         peers: PeerStore,
-        policy: Policy,
-        iset: IndicatorSet,
+        exchange: tuple[IndicatorSet, Policy] | None,
+        answering: QueryAnswering | None = None,
     ) -> None:
-        self._args, self._msgs, self._iset = args, msgs, iset
-        self._identity, self._peers, self._policy = identity, peers, policy
+        """``exchange``: our indicators and policy (None: answer published-set queries only)."""
+        self._args, self._msgs, self._answering = args, msgs, answering
+        self._identity, self._peers = identity, peers
+        self._iset: IndicatorSet | None = exchange[0] if exchange is not None else None
+        self._policy = exchange[1] if exchange is not None else Policy()
         # One IndicatorItems for every connection: each responder takes the kinds its proposal names
         # (nothing re-encoded or copied per connection); the result maps back through ``iset``.
-        self._indicators = iset.psi_items(args.near_duplicates).indicators
+        self._indicators = self._iset.psi_items(args.near_duplicates).indicators if self._iset else None
         self._seen: set[bytes] = set()
         self._bars: dict[int, Progress] = {}  # one bar per running session (sessions may overlap)
         self.failures: list[SessionOutcome] = []  # authenticated sessions that failed
@@ -289,12 +304,23 @@ class _ServeSessions:
         if self.server is not None:
             self.server.stop(why)
 
-    def factory(self, addr: str) -> ResponderSession:
+    def factory(self, addr: str) -> SessionParty:
         bar = Progress(f"session from {addr}", quiet=self._msgs.quiet)
-        try:
-            party = ResponderSession(
+
+        def responder() -> SessionParty:
+            return ResponderSession(
                 self._identity, self._peers, self._policy, indicators=self._indicators,
                 seen_session_ids=self._seen, workers=self._args.workers, progress=bar.callback,
+            )  # fmt: skip
+
+        exchanges = responder if self._indicators is not None else None
+        try:
+            party: SessionParty = (
+                responder() if self._answering is None
+                else DispatchingParty(
+                    {T_QUERY: self._answering.party, **({T_HELLO: exchanges} if exchanges else {})},
+                    exchanges, first_message_limit=FIRST_MESSAGE_LIMIT,
+                )
             )  # fmt: skip
         except BaseException:
             bar.close()
@@ -303,12 +329,35 @@ class _ServeSessions:
             self._bars[id(party)] = bar
         return party
 
+    def _query_outcome(self, o: SessionOutcome, party: PublisherSession) -> None:
+        """A published-set query: its signed record (the publisher learns no match, so no report)."""
+        who = party.peer_name or o.peer
+        lines: list[str] = []
+        try:
+            record = party.record()
+            path = write_query_record(record, self._args.out_dir, query_prefix(party.peer_name, record))
+            asked = ", ".join(f"{k} {n}" for k, n in sorted((record.get("counts") or {}).items()))
+            epoch = record.get("epoch")
+            lines = [f"answered a query from {who} (epoch {epoch!r}: {asked})", f"  wrote {path}"]
+        except (BlindmatchError, CliError, OSError) as exc:
+            lines = [f"  could not write the query record: {exc}"]
+        if o.error is not None:
+            self.failures.append(o)
+            self._msgs.warn(f"query from {o.peer} failed: {o.error}")
+        elif party.refusal_reason is not None:
+            self._msgs.info(f"refused a query from {who}: {party.refusal_reason}")
+        for line in lines[1:] if o.error is not None or party.refusal_reason is not None else lines:
+            self._msgs.info(line.strip())
+
     def on_outcome(self, o: SessionOutcome) -> None:
         bar = self._bars.pop(id(o.party), None)
         if bar is not None:
             bar.close()
-        party, msgs, args = o.party, self._msgs, self._args
-        if not isinstance(party, ResponderSession):
+        party, msgs, args = inner_party(o.party), self._msgs, self._args
+        if isinstance(party, PublisherSession):
+            self._query_outcome(o, party)
+            return
+        if not isinstance(party, ResponderSession) or self._iset is None:
             msgs.warn(f"connection from {o.peer} closed before a session began: {o.error}")
             if o.error is not None:
                 self.failures.append(o)
@@ -334,7 +383,7 @@ class _ServeSessions:
 
 def _peer_of(party: SessionParty, addr: str) -> str:
     """What the per-peer session limit counts: the trusted peer's name once its hello verified."""
-    name = party.peer_name if isinstance(party, ResponderSession) else None
+    name = party.peer_name if isinstance(party, ResponderSession | DispatchingParty) else None
     return f"peer:{name}" if name else f"address:{addr}"
 
 
@@ -373,6 +422,17 @@ def _open_store(args: argparse.Namespace) -> StateStore:
         raise CliError(ExitCode.LOCAL, str(exc)) from None
 
 
+def _exchange_setup(
+    args: argparse.Namespace, msgs: Messages, iset: IndicatorSet, store: StateStore
+) -> tuple[tuple[IndicatorSet, Policy], str]:
+    """Our indicators and policy for exchanges, and what the banner says of them."""
+    budget = StoredSessionBudget(store, args.sessions_per_day)
+    items = session_items(iset, args.near_duplicates, msgs)
+    check_own_cap(items, int(args.max_own_items))
+    policy = build_policy(args, budget, prompt_profile=items.profile.tag if items.profile else None)
+    return (iset, policy), (f"{len(items)} items" if items.profile else f"{len(iset)} indicators")
+
+
 def run_serve(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
     identity = load_identity(args.identity)
@@ -381,14 +441,16 @@ def run_serve(args: argparse.Namespace) -> int:
         raise CliError(ExitCode.LOCAL, f"no peers in {args.peers}: nobody could connect")
     auditor = audit_auditor(args)  # a bad --audit-to file stops serve before anything is read
     check_out_dir(args.out_dir)
-    iset = load_inputs(args, msgs)
+    if not args.input and not args.publish_key:
+        raise CliError(ExitCode.USAGE, "serve needs --input (our indicators for exchanges), or --publish-key "
+                       "and --published to answer published-set queries only")  # fmt: skip
+    iset = load_inputs(args, msgs) if args.input else None
     store = _open_store(args)  # before listening: a store that cannot be used stops serve here
-    budget = StoredSessionBudget(store, args.sessions_per_day)
-    items = session_items(iset, args.near_duplicates, msgs)
-    check_own_cap(items, int(args.max_own_items))
-    policy = build_policy(args, budget, prompt_profile=items.profile.tag if items.profile else None)
-    sessions = _ServeSessions(args, msgs, identity, peers, policy, iset)
-    what = f"{len(items)} items" if items.profile else f"{len(iset)} indicators"
+    exchange, what = _exchange_setup(args, msgs, iset, store) if iset is not None else (None, "no exchanges")
+    answering = load_query_answering(args, identity, peers, store, msgs)
+    sessions = _ServeSessions(args, msgs, identity, peers, exchange, answering)
+    if answering is not None:
+        what += f", answering queries on epoch(s) {', '.join(map(repr, answering.epochs))}"
     if auditor is not None:
         what += f", audited sessions only (auditor {auditor.fingerprint})"
     with contextlib.suppress(KeyboardInterrupt), store:

@@ -7,6 +7,7 @@ Protocol parties stay sans-I/O; this package only carries their bytes.
 from __future__ import annotations
 
 from .budget import DailySessionBudget, SessionBudget, StoredSessionBudget
+from .dispatch import DispatchingParty, ResultlessParty
 from .driver import InitiatingParty, Party, abort_party, next_frame_limit, run_party
 from .errors import (
     FrameTooLarge,
@@ -47,6 +48,7 @@ __all__ = [
     "DEFAULT_MAX_FRAME",
     "DEFAULT_TIMEOUT",
     "DailySessionBudget",
+    "DispatchingParty",
     "FrameTooLarge",
     "FramedConnection",
     "HandshakeDropped",
@@ -57,6 +59,7 @@ __all__ = [
     "PeerDisconnected",
     "PeerTimeout",
     "PeerUnreachable",
+    "ResultlessParty",
     "Server",
     "ServerStats",
     "SessionBudget",
