@@ -20,7 +20,14 @@ from typing import Any
 
 from benchmarks._common import Table
 from blindmatch.psi import IndicatorItems
-from blindmatch.published import EpochKey, PublishedFile, PublisherSession, QuerySession, build_file
+from blindmatch.published import (
+    EpochKey,
+    MemoryEvaluationBudget,
+    PublishedFile,
+    PublisherSession,
+    QuerySession,
+    build_file,
+)
 from blindmatch.published.tagset import bits_for
 from blindmatch.session.identity import Identity
 from blindmatch.session.peers import PeerStore
@@ -51,9 +58,7 @@ def _publish(
     items: IndicatorItems, tag_bits: int, label_bytes: int, workers: int
 ) -> tuple[bytes, EpochKey, float]:
     now = int(time.time())
-    labels = {
-        ("email", v): {"campaign": "c7", "seen": 202611} for v in items.values("email")[:1000]
-    }
+    labels = {("email", v): {"campaign": "c7", "seen": 202611} for v in items.values("email")[:1000]}
     t0 = time.perf_counter()
     data, key = build_file(
         PUB,
@@ -73,7 +78,7 @@ def _query(data: bytes, key: EpochKey, mine: IndicatorItems) -> dict[str, Any]:
     peers = PeerStore()
     peers.add("q", QRY.public)
     q = QuerySession(QRY, PUB.public, [f], mine)
-    p = PublisherSession(PUB, peers, [key], [f])
+    p = PublisherSession(PUB, peers, [key], [f], budget=MemoryEvaluationBudget())
     tq = tp = 0.0
     up = down = 0
     t = time.perf_counter()

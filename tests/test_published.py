@@ -139,7 +139,7 @@ def test_session_round_trip_and_records() -> None:
         {"email": ["u3@example.org", "x@example.org"], "ip": ["192.0.2.7"], "domain": ["a.io"]}
     )
     q = QuerySession(QRY, PUB.public, [f], mine, clock=_clock)
-    p = PublisherSession(PUB, _peers(), [key], [f], clock=_clock)
+    p = PublisherSession(PUB, _peers(), [key], [f], clock=_clock, budget=MemoryEvaluationBudget())
     _run(q, p)
     assert q.done and p.done and q.result is not None
     assert [(m.kind, m.value, m.label) for m in q.result.matches] == [
@@ -199,7 +199,9 @@ def test_expired_file_refused_by_querier_and_publisher() -> None:
     )  # within the querier's skew, past the publisher's
     f = PublishedFile.from_bytes(data)
     q = QuerySession(QRY, PUB.public, [f], mine, clock=_clock)
-    p = PublisherSession(PUB, _peers(), [key], [f], clock=_clock, clock_skew_s=0)
+    p = PublisherSession(
+        PUB, _peers(), [key], [f], clock=_clock, clock_skew_s=0, budget=MemoryEvaluationBudget()
+    )
     with pytest.raises(Refused, match="validity"):
         q.receive(p.receive(q.start()) or b"")
     assert p.refusal_reason is not None
@@ -210,7 +212,7 @@ def test_wrong_key_answers_fail_the_proof() -> None:
     f = PublishedFile.from_bytes(data)
     other = dataclasses.replace(key, secret=bytes(32))
     q = QuerySession(QRY, PUB.public, [f], IndicatorItems({"email": ["u1@example.org"]}), clock=_clock)
-    p = PublisherSession(PUB, _peers(), [other], [f], clock=_clock)
+    p = PublisherSession(PUB, _peers(), [other], [f], clock=_clock, budget=MemoryEvaluationBudget())
     with pytest.raises(InvalidProof) as info:
         _run(q, p)
     assert isinstance(info.value, RemoteError) and q.failed
@@ -271,7 +273,7 @@ def test_hostile_request_becomes_a_session_error() -> None:
     data, key = _published()
     f = PublishedFile.from_bytes(data)
     q = QuerySession(QRY, PUB.public, [f], IndicatorItems({"email": ["u1@example.org"]}), clock=_clock)
-    p = PublisherSession(PUB, _peers(), [key], [f], clock=_clock)
+    p = PublisherSession(PUB, _peers(), [key], [f], clock=_clock, budget=MemoryEvaluationBudget())
     accept = p.receive(q.start())
     real = q._querier.request  # a querier that sends a small-order point instead of its blinded item
 
@@ -330,7 +332,7 @@ def test_budget_holds_across_a_restart(tmp_path) -> None:
                 _run(q, p)
                 assert q.result is not None and len(q.result.matches) == 1
             else:
-                with pytest.raises(Refused, match="ip"):
+                with pytest.raises(Refused, match="budget"):
                     _run(q, p)
     with StateStore(path) as store:
         assert (
@@ -427,7 +429,7 @@ def test_querier_padding_hides_exact_counts() -> None:
         {"email": ["u1@example.org", "u2@example.org", "no@example.org"], "ip": ["192.0.2.7"]}
     )
     q = QuerySession(QRY, PUB.public, [f], mine, padding="pow2", clock=_clock)
-    p = PublisherSession(PUB, _peers(), [key], [f], clock=_clock)
+    p = PublisherSession(PUB, _peers(), [key], [f], clock=_clock, budget=MemoryEvaluationBudget())
     _run(q, p)
     assert p.record()["counts"] == {"email": 4, "ip": 1}
     assert q.result is not None and {m.value for m in q.result.matches} == {

@@ -58,6 +58,7 @@ _DST_KEY = b"oprf epoch kind key"
 _DST_SEED = SUITE_ID + b" Seed"
 _DST_COMPOSITE = SUITE_ID + b" Composite"
 _DST_CHALLENGE = SUITE_ID + b" Challenge"
+_DST_NONCE = SUITE_ID + b" ProofNonce"
 _LABEL_BLINDS = b"oprf blinds"
 _LABEL_NONCE = b"oprf proof nonce"
 PROOF_BYTES = 64
@@ -191,7 +192,7 @@ def prove(
     ds = _composite_scalars(s_seed, len(inputs))
     m = add_points(mul_each(ds, inputs, "blinded elements"))
     z = mul_many(key.scalar, [m], "composite")[0]
-    t = _hash_to_scalar(derive_key(seed, _LABEL_NONCE, index, s_seed[:32]) + key.scalar, _DST_CHALLENGE)
+    t = _hash_to_scalar(derive_key(seed, _LABEL_NONCE, index, s_seed[:32]) + key.scalar, _DST_NONCE)
     if t == 0:  # pragma: no cover - probability 2^-252
         raise InvalidParameter("a zero proof nonce")
     t2 = base_mul(scalar_bytes(t))

@@ -92,6 +92,12 @@ def refusal(budget: EvaluationBudget, caps: Mapping[str, int], querier: str, epo
     return None
 
 
+def _check_counts(counts: Mapping[str, int]) -> None:
+    for kind, n in counts.items():
+        if not isinstance(kind, str) or isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise InvalidParameter("counts are non-negative integers by kind")
+
+
 def _refusal(querier: str, kind: str, used: int, asked: int, cap: int) -> EvaluationBudgetExceeded:
     return EvaluationBudgetExceeded(
         f"querier {querier} asked for {asked} {kind} evaluation(s) with {used} of its {cap} for this "
@@ -113,6 +119,7 @@ class MemoryEvaluationBudget:
             return self._used.get((querier, epoch, kind), 0)
 
     def charge(self, querier: str, epoch: str, counts: Mapping[str, int], lifetime: int) -> None:
+        _check_counts(counts)
         with self._lock:
             for kind, n in counts.items():
                 used = self._used.get((querier, epoch, kind), 0)
@@ -147,6 +154,7 @@ class StoredEvaluationBudget:
             return int(row[0]) if row else 0
 
     def charge(self, querier: str, epoch: str, counts: Mapping[str, int], lifetime: int) -> None:
+        _check_counts(counts)
         with self._store.transaction() as db:
             for kind, n in counts.items():
                 row = db.execute(

@@ -100,8 +100,8 @@ class KindSection:
     kind: str
     key: bytes
     count: int
-    tags: TagSet
-    labels: bytes
+    tags: TagSet = field(repr=False)
+    labels: bytes = field(repr=False)
 
     def label(self, index: int, label_bytes: int) -> bytes:
         size = label_bytes + AEAD_TAG_BYTES
@@ -186,8 +186,8 @@ class PublishedFile:
 def _parse_header(raw: bytes, max_items: int) -> dict[str, Any]:
     try:
         doc = json.loads(raw.decode("ascii"), object_pairs_hook=object_without_duplicates)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedPublishedFile("the published-set header is not JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise MalformedPublishedFile("the published-set header is not JSON (or nests too deeply)") from None
     if not isinstance(doc, dict) or set(doc) != _MEMBERS:
         raise MalformedPublishedFile("the published-set header has missing or unknown members")
     try:

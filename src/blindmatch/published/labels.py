@@ -36,7 +36,7 @@ _KEY_LABEL = b"blindmatch-published-v1 label key"
 
 def check_label(label: Mapping[str, Any], label_bytes: int) -> bytes:
     """The canonical JSON of ``label`` after checking it: an object of at most 16 members, keys of 1 to 32
-    characters ``[a-z0-9_-]``, values strings of at most 256 characters or integers, fitting
+    characters ``[a-z0-9_-]``, values strings of at most 256 printable characters or integers, fitting
     ``label_bytes - 2``."""
     if not isinstance(label, Mapping) or len(label) > 16:
         raise InvalidParameter("a label is an object of at most 16 members")
@@ -45,8 +45,10 @@ def check_label(label: Mapping[str, Any], label_bytes: int) -> bytes:
             raise InvalidParameter("label keys are 1 to 32 characters of a-z, 0-9, '_' and '-'")
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise InvalidParameter(f"label member {key!r}: a string or an integer")
-        if isinstance(value, str) and len(value) > 256:
-            raise InvalidParameter(f"label member {key!r}: at most 256 characters")
+        if isinstance(value, str) and (len(value) > 256 or not value.isprintable()):
+            raise InvalidParameter(
+                f"label member {key!r}: at most 256 printable characters (no control or bidi characters)"
+            )
     body = canonical_json(dict(label))
     if len(body) + 2 > label_bytes:
         raise InvalidParameter(f"a label of {len(body)} bytes does not fit the file's {label_bytes - 2}")
@@ -84,7 +86,7 @@ def open_label(sealed: bytes, file_id: bytes, kind: str, output: bytes) -> Label
     try:
         doc = json.loads(padded[2 : 2 + n].decode("ascii"), object_pairs_hook=object_without_duplicates)
         check_label(doc, len(padded))
-    except (ValueError, InvalidParameter, UnicodeDecodeError):
+    except (ValueError, InvalidParameter, UnicodeDecodeError, RecursionError):
         raise MalformedPublishedFile("a label is not a well-formed label object") from None
     if canonical_json(doc) != padded[2 : 2 + n]:
         raise MalformedPublishedFile("a label is not in canonical JSON")

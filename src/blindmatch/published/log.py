@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from .._strictjson import object_without_duplicates
 from ..errors import InvalidParameter
 from ..session._canonjson import canonical_json
 from .errors import LogMismatch
-from .file import PublishedFile
+from .file import FILE_TYPES, PublishedFile
 
 __all__ = ["EMPTY_HEAD", "LogEntry", "PublicationLog", "append_to_log"]
 
@@ -56,36 +57,46 @@ class LogEntry:
         return (self.publisher, self.epoch, self.sequence)
 
 
+def _hex(v: Any, nbytes: int) -> bytes:
+    if not isinstance(v, str) or len(v) != 2 * nbytes or any(c not in "0123456789abcdef" for c in v):
+        raise ValueError("lowercase hex of the right length")
+    return bytes.fromhex(v)
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ValueError("a non-negative integer")
+    return v
+
+
 def _entry(doc: Any, index: int, prev: bytes) -> LogEntry:
+    """One line's entry: every member of its one type and encoding (lowercase hex, integers, a printable
+    epoch, a known file type), chained to the line before."""
     bad = LogMismatch(f"log line {index + 1} is not a well-formed entry")
     if not isinstance(doc, dict) or set(doc) != _MEMBERS or doc["index"] != index:
         raise bad
     try:
-        if not hmac.compare_digest(bytes.fromhex(doc["prev"]), prev):
-            raise LogMismatch(
-                f"log line {index + 1} does not chain to the line before (the log was rewritten)"
-            )
+        chained = hmac.compare_digest(_hex(doc["prev"], 32), prev)
+        epoch, ftype = doc["epoch"], doc["type"]
+        if not isinstance(epoch, str) or not 0 < len(epoch) <= 64 or not epoch.isprintable():
+            raise ValueError("epoch")
+        if ftype not in FILE_TYPES:
+            raise ValueError("type")
         entry = LogEntry(
             index,
-            bytes.fromhex(doc["publisher"]),
-            doc["epoch"],
-            doc["sequence"],
-            doc["type"],
-            bytes.fromhex(doc["file_id"]),
-            bytes.fromhex(doc["base"]),
-            bytes.fromhex(doc["sha256"]),
-            doc["added"],
+            _hex(doc["publisher"], 32),
+            epoch,
+            _int(doc["sequence"]),
+            ftype,
+            _hex(doc["file_id"], 16),
+            _hex(doc["base"], 16),
+            _hex(doc["sha256"], 32),
+            _int(doc["added"]),
         )
     except (TypeError, ValueError):
         raise bad from None
-    if (len(entry.publisher), len(entry.file_id), len(entry.base), len(entry.sha256)) != (32, 16, 16, 32):
-        raise bad
-    if (
-        not isinstance(entry.epoch, str)
-        or not isinstance(entry.sequence, int)
-        or not isinstance(entry.added, int)
-    ):
-        raise bad
+    if not chained:
+        raise LogMismatch(f"log line {index + 1} does not chain to the line before (the log was rewritten)")
     return entry
 
 
@@ -123,7 +134,7 @@ class PublicationLog:
                 doc = json.loads(line.decode("ascii"), object_pairs_hook=object_without_duplicates)
                 if canonical_json(doc) != line:
                     raise ValueError
-            except (ValueError, UnicodeDecodeError, InvalidParameter):
+            except (ValueError, UnicodeDecodeError, InvalidParameter, RecursionError):
                 raise LogMismatch(f"log line {i + 1} is not canonical JSON") from None
             entry = _entry(doc, i, head)
             if entry.place in places:
@@ -137,17 +148,41 @@ class PublicationLog:
         return cls(entries, heads)
 
     def check_file(self, f: PublishedFile) -> LogEntry:
-        """The one entry at ``f``'s place, if its hash is ``f``'s; else :class:`LogMismatch`."""
+        """The one entry at ``f``'s place, if it describes ``f`` (hash, id, type, base); else
+        :class:`LogMismatch`."""
         place = (f.publisher.raw, f.epoch, f.sequence)
         found = [e for e in self.entries if e.place == place]
         if not found:
             raise LogMismatch(f"the log has no entry for {f.type} file {f.sequence} of epoch {f.epoch!r}")
-        if not hmac.compare_digest(found[0].sha256, f.sha256) or found[0].file_id != f.file_id:
+        e = found[0]
+        if not hmac.compare_digest(e.sha256, f.sha256) or (e.file_id, e.type, e.base) != (
+            f.file_id,
+            f.type,
+            f.base_id,
+        ):
             raise LogMismatch(
                 f"the log holds another file for {f.type} {f.sequence} of epoch {f.epoch!r}: the publisher "
                 "may be showing different files to different queriers"
             )
-        return found[0]
+        return e
+
+    def check_files(self, files: Sequence[PublishedFile]) -> None:
+        """Every file checked (:meth:`check_file`), and the log lists no other file of their publisher and
+        epoch: a host that holds back a later delta or withdrawal is caught (:class:`LogMismatch`)."""
+        if not files:
+            raise InvalidParameter("no files to check")
+        for f in files:
+            self.check_file(f)
+        ours = {f.sequence for f in files}
+        publisher, epoch = files[0].publisher.raw, files[0].epoch
+        missing = [
+            e for e in self.entries if (e.publisher, e.epoch) == (publisher, epoch) and e.sequence not in ours
+        ]
+        if missing:
+            raise LogMismatch(
+                f"the log lists {len(missing)} more file(s) of epoch {epoch!r} than were given (a delta or "
+                "withdrawal held back?): fetch them all"
+            )
 
     def check_extends(self, head: bytes, length: int) -> None:
         """:class:`LogMismatch` unless this log's first ``length`` entries end at ``head`` (the log seen

@@ -23,7 +23,7 @@ from .file import FILE_FORMAT, pack_file, tag_of
 from .labels import MAX_LABEL_BYTES, check_label, seal_label
 from .tagset import bits_for, encode_tags
 
-__all__ = ["DEFAULT_EVALUATIONS", "EpochKey", "Labels", "build_file"]
+__all__ = ["DEFAULT_EVALUATIONS", "EpochKey", "Labels", "build_file", "default_tag_bits"]
 
 #: Default lifetime bound on evaluations (all queriers together) that sizes the tags: 2^24.
 DEFAULT_EVALUATIONS = 1 << 24
@@ -123,14 +123,43 @@ class EpochKey:
             doc = json.loads(data.decode("ascii"), object_pairs_hook=object_without_duplicates)
             if doc.pop("format") != _KEY_FORMAT or doc.pop("suite") != SUITE_ID.decode():
                 raise ValueError
-            return cls(
+            key = cls(
                 publisher=bytes.fromhex(doc.pop("publisher")),
                 secret=bytes.fromhex(doc.pop("secret")),
                 base_id=bytes.fromhex(doc.pop("base_id")),
                 **doc,
             )
-        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
-            raise EpochKeyError("not a blindmatch epoch key file") from None
+            key._check()
+            return key
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, RecursionError):
+            raise EpochKeyError("not a blindmatch epoch key file (or a damaged one)") from None
+
+    def _check(self) -> None:
+        """ValueError unless every field has its type and range (a key file read back from disk)."""
+        ints = (
+            self.next_sequence,
+            self.not_before,
+            self.not_after,
+            self.canon_version,
+            self.tag_bits,
+            self.label_bytes,
+            self.evaluations,
+        )
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in ints):
+            raise ValueError("integer fields")
+        if (len(self.publisher), len(self.secret), len(self.base_id)) != (32, 32, 16):
+            raise ValueError("key lengths")
+        if not (
+            0 <= self.next_sequence <= 1 << 20
+            and 0 <= self.not_before < self.not_after
+            and 32 <= self.tag_bits <= 128
+            and 0 <= self.label_bytes <= MAX_LABEL_BYTES
+            and 1 <= self.evaluations <= 2**50
+            and 1 <= self.canon_version <= 255
+        ):
+            raise ValueError("ranges")
+        if not isinstance(self.epoch, str) or not 0 < len(self.epoch) <= 64 or not self.epoch.isprintable():
+            raise ValueError("epoch")
 
     def save(self, path: str | Path) -> None:
         """Write the key file with mode 0600 (replacing an earlier version of it)."""
@@ -220,7 +249,9 @@ def build_file(
         raise InvalidParameter("the indicators' canon version differs from the epoch's")
     if padding not in ("none", "pow2"):
         raise InvalidParameter("padding is none or pow2")
-    file_id = key.base_id if ftype == "base" else rng(16)
+    file_id = rng(16)  # fresh for every file, a rebuilt base too: labels never reuse a (key, nonce) pair
+    if ftype == "base":
+        key = replace(key, base_id=file_id)
     label_size = 0 if ftype == "withdrawal" or key.label_bytes == 0 else key.label_bytes + 16
     sections: dict[str, tuple[bytes, bytes]] = {}
     kinds: dict[str, dict[str, Any]] = {}
@@ -255,5 +286,6 @@ def build_file(
 
 
 def default_tag_bits(n: int, evaluations: int = DEFAULT_EVALUATIONS) -> int:
-    """The tag length for ``n`` items (padded) and ``evaluations``: ``ceil(40 + log2(n * evaluations))``."""
-    return bits_for(max(n, 1), evaluations)
+    """The tag length for ``n`` items (padded) and ``evaluations``: ``ceil(40 + log2(2n * evaluations))``,
+    room for deltas to double the set (InvalidParameter above 128 bits: lower ``evaluations``)."""
+    return bits_for(2 * max(n, 1), evaluations)

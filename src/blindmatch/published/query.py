@@ -15,6 +15,7 @@ A proof's context is ``transcript hash || base file id || kind``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 _VERSION = 1
+#: The false-match bound every file must meet over its life: 2^-40.
+SECURITY_BITS = 40
 _POINT = 32
 
 
@@ -57,6 +60,7 @@ def check_file_chain(files: Sequence[PublishedFile]) -> None:
         raise MismatchedFiles("the first file must be the epoch's base file")
     base = files[0]
     keys: dict[str, bytes] = {}
+    counts: dict[str, int] = {}
     for i, f in enumerate(files):
         h = f.header
         if f.publisher != base.publisher or f.epoch != base.epoch or f.base_id != base.file_id:
@@ -69,6 +73,20 @@ def check_file_chain(files: Sequence[PublishedFile]) -> None:
         for kind, sec in f.kinds.items():
             if keys.setdefault(kind, sec.key) != sec.key:
                 raise MismatchedFiles(f"two files of one epoch give kind {kind!r} different keys")
+            if f.type != "withdrawal":
+                counts[kind] = counts.get(kind, 0) + sec.count
+    _check_bound(base, max(counts.values(), default=0))
+
+
+def _check_bound(base: PublishedFile, n: int) -> None:
+    """The false-match bound the library promises (``n * Q / 2^t <= 2^-40``, ``n`` the most tags a query
+    of one kind is compared with) must hold for the file's own ``evaluations`` (``Q``) and ``tag_bits``."""
+    bits, q = base.tag_bits, base.header["evaluations"]
+    if n and bits < SECURITY_BITS + math.log2(n * q):
+        raise MalformedPublishedFile(
+            f"the file's {bits}-bit tags are too short for {n} items and {q} evaluations "
+            f"(at least {math.ceil(SECURITY_BITS + math.log2(n * q))} bits keep false matches under 2^-40)"
+        )
 
 
 def _pack_request(blinded: Mapping[str, list[bytes]], verifiable: bool) -> bytes:

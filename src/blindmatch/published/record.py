@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._strictjson import object_without_duplicates
+from ..errors import InvalidParameter
 from ..session._canonjson import canonical_json
 from ..session.errors import InvalidRecord
 from ..session.identity import Identity, PublicIdentity
@@ -74,8 +75,8 @@ def verify_query_record(
     if isinstance(record, str | bytes):
         try:
             record = json.loads(record, object_pairs_hook=object_without_duplicates)
-        except ValueError:
-            raise InvalidRecord("the query record is not JSON") from None
+        except (ValueError, RecursionError):
+            raise InvalidRecord("the query record is not JSON (or nests too deeply)") from None
     if not isinstance(record, Mapping) or record.get("format") != QUERY_RECORD_FORMAT:
         raise InvalidRecord("not a query record")
     doc = dict(record)
@@ -91,9 +92,11 @@ def _verify_signature(doc: dict[str, Any], key: PublicIdentity) -> dict[str, Any
         raw = base64.b64decode(sig["value"], validate=True)
     except (KeyError, TypeError, binascii.Error):
         raise InvalidRecord("the query record's signature is malformed") from None
-    if base64.b64encode(raw).decode("ascii") != sig["value"] or not key.verify(
-        raw, b"blindmatch-record/v1\x00" + canonical_json(doc)
-    ):
+    try:
+        signed = b"blindmatch-record/v1\x00" + canonical_json(doc)
+    except InvalidParameter:  # a float, a huge integer, too deep: no canonical form, so never signed
+        raise InvalidRecord("the query record holds values canonical JSON cannot carry") from None
+    if base64.b64encode(raw).decode("ascii") != sig["value"] or not key.verify(raw, signed):
         raise InvalidRecord("the query record's signature does not verify")
     doc["signature"] = sig
     return doc

@@ -10,8 +10,8 @@ for a hello, nor a publisher a hello for a query. Four messages::
     querier   -> publisher  data    sealed: the blinded request (published.query)
     publisher -> querier    data    sealed: evaluations (and proofs)
 
-The publisher charges the declared counts to the querier's budget (per epoch and kind) before it accepts;
-proofs are bound to the transcript hash after the accept and to the base file id.
+The publisher checks the declared counts against the querier's budget (per epoch and kind) before it
+accepts, and charges them when the sealed request comes; proofs are bound to the transcript hash after the accept and to the base file id.
 
 States (one table per role, :data:`QUERIER_TABLE` and :data:`PUBLISHER_TABLE`): querier NEW -> AWAIT_ACCEPT
 -> AWAIT_RESPONSE -> DONE; publisher AWAIT_QUERY -> AWAIT_REQUEST -> DONE; any error: FAILED.
@@ -70,7 +70,7 @@ from ..session.errors import (
 )
 from ..session.identity import Identity, PublicIdentity
 from ..session.peers import PeerStore
-from .budget import EvaluationBudget, MemoryEvaluationBudget, refusal
+from .budget import EvaluationBudget, refusal
 from .errors import MalformedPublishedFile
 from .file import PublishedFile
 from .publisher import EpochKey
@@ -83,6 +83,8 @@ QUERY_MEMBERS = frozenset({"publisher", "epoch", "base", "counts", "verifiable",
 ACCEPT_MEMBERS = frozenset({"ephemeral"})
 REFUSE_MEMBERS = frozenset({"reason"})
 MAX_HANDSHAKE = 16 * 1024
+#: What a refusal for budget says on the wire (in clear: no name, no counts); the record has the details.
+_BUDGET_REASON = "the query exceeds this querier's evaluation budget for the epoch"
 #: The most evaluations one query may ask for (all kinds together).
 MAX_QUERY_ITEMS = 1 << 20
 Rng = Callable[[int], bytes]
@@ -187,7 +189,7 @@ class _Party:
         self._count += 1
         return wire
 
-    def _read(self, data: bytes, max_body: int) -> Message:
+    def _read(self, data: bytes, max_body: int, *, authenticate: bool = True) -> Message:
         header = parse_header(data)
         expected = [t for (s, t) in self._table if s == self.state]
         if header.role == self._role:
@@ -212,7 +214,7 @@ class _Party:
             raise BadSignature(f"the signature on the {TYPE_NAMES[header.msg_type]} message does not verify")
         self._transcript.add(msg.wire)
         self._count += 1
-        self._authenticated = True
+        self._authenticated = authenticate  # the publisher's query: only once fresh and not replayed
         return msg
 
     def _open(self, msg: Message) -> bytes:
@@ -373,7 +375,12 @@ class QuerySession(_Party):
 class PublisherSession(_Party):
     """The publisher: answers one query against the epochs of ``keys`` (their :class:`EpochKey` files,
     with ``files`` the files published under them, to check the kinds a query names). ``peers`` is the
-    trust store; ``budget`` charges each query (default: in memory, the default caps)."""
+    trust store. ``budget`` (required: share one between the sessions a server makes, else each session
+    would start afresh; :class:`MemoryEvaluationBudget` or :class:`StoredEvaluationBudget`) is checked
+    when the query arrives and charged, atomically, when its sealed request arrives (a replayed query
+    message cannot get that far); ``seen_session_ids`` (shared between sessions) refuses a replayed
+    query outright. A budget refusal says only that on the wire; :attr:`refusal_reason` and our record
+    keep the details."""
 
     _role = ROLE_RESPONDER
     _table = PUBLISHER_TABLE
@@ -385,7 +392,7 @@ class PublisherSession(_Party):
         keys: Sequence[EpochKey],
         files: Sequence[PublishedFile],
         *,
-        budget: EvaluationBudget | None = None,
+        budget: EvaluationBudget,
         clock_skew_s: int = 300,
         seen_session_ids: MutableSet[bytes] | None = None,
         rng: Rng = os.urandom,
@@ -400,7 +407,7 @@ class PublisherSession(_Party):
         for f in files:  # the kinds of each epoch: its base file's and those its deltas added
             if f.type != "withdrawal":
                 self._kinds.setdefault(f.base_id, set()).update(f.kinds)
-        self._budget = budget if budget is not None else MemoryEvaluationBudget()
+        self._budget = budget
         self._skew = clock_skew_s
         self._seen = seen_session_ids
         self.state = "AWAIT_QUERY"
@@ -421,15 +428,18 @@ class PublisherSession(_Party):
                     f"the query is signed by an unknown key ({PublicIdentity(header.sender_key).fingerprint})"
                 )
             self._session_id = header.session_id
-            msg = self._read(data, MAX_HANDSHAKE)
+            msg = self._read(data, MAX_HANDSHAKE, authenticate=False)
             self._peer_key, self.peer_name = header.sender_key, peer.name
             return self._on_query(msg, peer.name)
         msg = self._read(data, self._expected + TAG_BYTES)
-        blinded, verifiable = parse_request(self._open(msg), self._counts)
-        # charged now (atomically; a concurrent query may have taken the budget since the accept)
-        self._budget.charge(self.peer_name or "", self._budget_name, self._counts, self._key.evaluations)
+        try:
+            blinded, verifiable = parse_request(self._open(msg), self._counts)
+        except MalformedPublishedFile as exc:  # a message, not a file
+            raise MalformedMessage(str(exc)) from exc
         if verifiable != self._verifiable:
             raise MalformedMessage("the request's verifiable flag differs from the query's")
+        # charged now (atomically; a concurrent query may have taken the budget since the accept)
+        self._budget.charge(self.peer_name or "", self._budget_name, self._counts, self._key.evaluations)
         keys = {k: self._key.kind_key(k) for k in blinded}
         try:
             response = answer_request(
@@ -463,13 +473,17 @@ class PublisherSession(_Party):
             raise Replayed("this query's session id was used before (a replayed query)")
         if self._seen is not None:
             self._seen.add(msg.header.session_id)
+        self._authenticated = True  # signed, fresh and not replayed: a server counts the query from here
         reason = self._refusal(base_id, doc["epoch"], counts)
         self._budget_name = f"{self._identity.public.raw.hex()}/{base_id.hex()}"
+        over_budget = False
         if reason is None:  # a check only: the charge comes with the sealed request, which a replay lacks
             reason = refusal(self._budget, self._budget.caps, peer, self._budget_name, counts)
+            over_budget = reason is not None
         if reason is not None:
-            self.refusal_reason = reason
-            out = self._send(T_REFUSE, canonical_json({"reason": reason}))
+            self.refusal_reason = reason  # the details stay here and in our record; the wire is in clear
+            wire = _BUDGET_REASON if over_budget else reason
+            out = self._send(T_REFUSE, canonical_json({"reason": wire}))
             self.state = "DONE"
             self._facts["outcome"] = "refused"
             self._facts["reason"] = reason

@@ -18,6 +18,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+import nacl.bindings as _nb
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -72,7 +73,7 @@ def fingerprints_match(a: str, b: str) -> bool:
 class PublicIdentity:
     """An Ed25519 public key (32 bytes) with its fingerprint."""
 
-    __slots__ = ("_key", "_raw")
+    __slots__ = ("_key", "_raw", "_strong")
 
     def __init__(self, raw: bytes) -> None:
         if not isinstance(raw, bytes | bytearray):
@@ -81,11 +82,20 @@ class PublicIdentity:
             raise InvalidParameter("an Ed25519 public key is 32 bytes")
         self._raw = bytes(raw)
         self._key = Ed25519PublicKey.from_public_bytes(self._raw)
+        # a key of small order, off the prime-order subgroup or non-canonical: anybody can make signatures
+        # that verify under some of them (the identity key with R = identity, S = 0), so none ever verifies
+        self._strong = bool(_nb.crypto_core_ed25519_is_valid_point(self._raw))
 
     @property
     def raw(self) -> bytes:
         """The 32-byte public key."""
         return self._raw
+
+    @property
+    def is_valid(self) -> bool:
+        """Whether the key is a canonical point of the prime-order subgroup (every key a real Ed25519
+        private key gives is); :meth:`verify` is always false for any other, and trust stores refuse it."""
+        return self._strong
 
     @property
     def fingerprint(self) -> str:
@@ -113,7 +123,7 @@ class PublicIdentity:
 
     def verify(self, signature: bytes, data: bytes) -> bool:
         """Whether ``signature`` is a valid Ed25519 signature of ``data`` by this key."""
-        if len(signature) != 64:
+        if len(signature) != 64 or not self._strong:
             return False
         try:
             self._key.verify(signature, data)

@@ -67,6 +67,8 @@ class PeerStore:
             public = PublicIdentity(bytes(public))
         elif not isinstance(public, PublicIdentity):
             raise TypeError("public must be a PublicIdentity, 32 bytes or the key's text form")
+        if not public.is_valid:
+            raise InvalidParameter("not a usable Ed25519 public key (small order, or not a canonical point)")
         if not isinstance(note, str) or len(note) > 1000 or any(ord(c) < 32 for c in note):
             raise InvalidParameter("a note is one line of at most 1000 characters")
         if name in self._by_name and not replace:
