@@ -87,7 +87,7 @@ def _openmined(items: list[str], fpr: float, num_client_inputs: int) -> dict[str
 def _range_columns(n: int, q: int, hash_range: int) -> tuple[str, str]:
     """log2 of OpenMined's hash range, and the false-positive rate over q lookups that it gives."""
     if hash_range <= 0:  # the double -> int64 conversion overflowed (x86 gives -2^63)
-        return f"{hash_range} = -2^63 (int64 overflow)", f"{min(1.0, n * q / 2**63):.2e} if read as 2^63"
+        return "-2^63 (int64 overflow)", f"{min(1.0, n * q / 2**63):.2e} if read as 2^63"
     return f"{math.log2(hash_range):.1f}", f"{min(1.0, n * q / hash_range):.2e}"
 
 
