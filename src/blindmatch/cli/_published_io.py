@@ -83,10 +83,10 @@ def read_log(path: str | Path, *, missing_ok: bool = False) -> bytes:
 
 
 def check_against_log(log_path: str, files: Sequence[PublishedFile]) -> PublicationLog:
-    """Every file must be the one and only file the log shows at its place (else LogMismatch, exit 4)."""
+    """Every file must be the one and only file the log shows at its place, and the log may list no other
+    file of the epoch (a held-back delta or withdrawal): else LogMismatch, exit 4."""
     log = PublicationLog.from_bytes(read_log(log_path))
-    for f in files:
-        log.check_file(f)
+    log.check_files(files)
     return log
 
 

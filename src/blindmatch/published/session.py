@@ -11,7 +11,8 @@ for a hello, nor a publisher a hello for a query. Four messages::
     publisher -> querier    data    sealed: evaluations (and proofs)
 
 The publisher checks the declared counts against the querier's budget (per epoch and kind) before it
-accepts, and charges them when the sealed request comes; proofs are bound to the transcript hash after the accept and to the base file id.
+accepts, and charges them when the sealed request comes; proofs are bound to the transcript hash after
+the accept and to the base file id.
 
 States (one table per role, :data:`QUERIER_TABLE` and :data:`PUBLISHER_TABLE`): querier NEW -> AWAIT_ACCEPT
 -> AWAIT_RESPONSE -> DONE; publisher AWAIT_QUERY -> AWAIT_REQUEST -> DONE; any error: FAILED.
