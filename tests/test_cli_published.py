@@ -181,6 +181,8 @@ def test_delta_withdrawal_and_log(lab: Path, capsys: pytest.CaptureFixture[str])
         ("email", "evil@example.com", 0), ("domain", "fine.example", 1)
     }  # fmt: skip
     assert rep["withdrawn"] == [{"kind": "ip", "value": "203.0.113.7"}] and rep["log"]["length"] == 3
+    assert query(lab, "1", ["base.bmps", "d1.bmps"], "--log", log) == 4  # the withdrawal held back
+    assert "more file(s)" in capsys.readouterr().err
     # a file the log does not show is refused before anything is sent
     (lab / "other.log").write_bytes(b"")
     assert query(lab, "1", ["base.bmps"], "--log", str(lab / "other.log")) == 4
