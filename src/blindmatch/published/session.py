@@ -127,7 +127,8 @@ class _Party:
 
     @property
     def done(self) -> bool:
-        return self.state == "DONE"
+        """True once the query ended, successfully or not (as for exchange sessions)."""
+        return self.state in ("DONE", "FAILED")
 
     @property
     def failed(self) -> bool:
