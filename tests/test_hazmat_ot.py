@@ -232,3 +232,11 @@ def test_vectors_match_the_code() -> None:
     assert build() == VECTORS
     assert VECTORS["row_hash_16"] == VECTORS["sender_row_hash_16"]
     assert VECTORS["u_len"] == 512 * 64 // 8
+
+
+def test_doc_lists_every_label_and_personalisation() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "protocol-ot-core.md").read_text(encoding="utf-8")
+    names = [v for k, v in vars(ot).items() if k.startswith(("_LABEL_", "_PERSON_"))]
+    assert len(names) == 6
+    for name in names:
+        assert name.decode() in doc, name

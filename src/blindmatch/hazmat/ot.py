@@ -255,10 +255,10 @@ def prc(code_key: bytes, item_hashes: np.ndarray) -> np.ndarray:
     if not isinstance(code_key, bytes) or len(code_key) != KEY_BYTES:
         raise InvalidParameter(f"a code key is {KEY_BYTES} bytes")
     m = _check_matrix(item_hashes, 16, "item_hashes")
-    x = np.empty((m, 4, 16), dtype=np.uint8)
-    x[:] = item_hashes[:, None, :]
-    x[:, :, 0] ^= np.arange(4, dtype=np.uint8)
-    flat = x.reshape(-1)
+    words = np.ascontiguousarray(item_hashes).view("<u8")  # (m, 2): byte 0 is the low byte of word 0
+    x = np.repeat(words[:, None, :], 4, axis=1)
+    x[:, :, 0] ^= np.arange(4, dtype="<u8")
+    flat = x.view(np.uint8).reshape(-1)
     out = _aes_ecb(code_key, flat)
     out ^= flat
     return out.reshape(m, WIDTH_BYTES)
