@@ -68,6 +68,7 @@ _PERSON_KEY = b"bm/ot-core/bkey"
 _PERSON_IV = b"bm/ot-core/prg"
 _PERSON_ROW = b"bm/ot-core/row"
 _AES_CHUNK = 1 << 16
+_HASH_CHUNK = 1 << 16
 
 
 class InvalidOtMessage(RemoteProtocolError):
@@ -340,16 +341,20 @@ def row_hash(rows: np.ndarray, tweaks: np.ndarray, context: bytes, out_bytes: in
     _check_indices(tweaks, n, 1 << 64, "tweaks")
     if isinstance(out_bytes, bool) or not isinstance(out_bytes, int) or not 1 <= out_bytes <= 64:
         raise InvalidParameter("out_bytes is an integer in [1, 64]")
-    buf = np.empty((n, 8 + WIDTH_BYTES), dtype=np.uint8)
-    buf[:, :8] = tweaks.astype("<u8").view(np.uint8).reshape(n, 8)
-    buf[:, 8:] = rows
-    data = buf.tobytes()
     copy = hashlib.blake2b(digest_size=out_bytes, key=ctx, person=_PERSON_ROW).copy
-    digests: list[bytes] = []
-    append = digests.append
-    for off in range(0, len(data), 8 + WIDTH_BYTES):  # a plain loop: the fastest form measured
-        h = copy()
-        h.update(data[off : off + 8 + WIDTH_BYTES])
-        append(h.digest())
-    out: np.ndarray = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(n, out_bytes).copy()
+    out = np.empty((n, out_bytes), dtype=np.uint8)
+    step = 8 + WIDTH_BYTES
+    for start in range(0, n, _HASH_CHUNK):  # in chunks: a few MiB of scratch, not 3 copies of all rows
+        end = min(n, start + _HASH_CHUNK)
+        buf = np.empty((end - start, step), dtype=np.uint8)
+        buf[:, :8] = tweaks[start:end].astype("<u8").view(np.uint8).reshape(-1, 8)
+        buf[:, 8:] = rows[start:end]
+        data = buf.tobytes()
+        digests: list[bytes] = []
+        append = digests.append
+        for off in range(0, len(data), step):  # a plain loop: the fastest form measured
+            h = copy()
+            h.update(data[off : off + step])
+            append(h.digest())
+        out[start:end] = np.frombuffer(b"".join(digests), dtype=np.uint8).reshape(-1, out_bytes)
     return out
