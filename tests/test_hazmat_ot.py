@@ -240,3 +240,24 @@ def test_doc_lists_every_label_and_personalisation() -> None:
     assert len(names) == 6
     for name in names:
         assert name.decode() in doc, name
+
+
+def test_u_layout_byte_by_byte() -> None:
+    m = 70  # padded to 128 bits: 16 bytes per row of U
+    cw = _random_codewords(m, 9)
+    u, t = ot.extension_receiver(PAIRS, cw, CTX)
+    assert len(u) == 512 * 16
+    ctx = hashlib.blake2b(CTX, digest_size=32, person=b"bm/ot-core/ctx").digest()
+    iv = hashlib.blake2b(ctx, digest_size=16, person=b"bm/ot-core/prg").digest()
+
+    def prg(k: bytes) -> bytes:
+        return Cipher(algorithms.AES(k), modes.CTR(iv)).encryptor().update(bytes(16))
+
+    bits = np.unpackbits(cw, axis=1, bitorder="little")  # (m, 512): bit j of codeword i
+    for j in (0, 1, 7, 8, 300, 511):
+        column = np.packbits(np.concatenate([bits[:, j], np.zeros(128 - m, np.uint8)]), bitorder="little")
+        k0, k1 = PAIRS[j]
+        expect = bytes(a ^ b ^ c for a, b, c in zip(prg(k0), prg(k1), column.tobytes(), strict=True))
+        assert u[16 * j : 16 * j + 16] == expect
+        stream = np.unpackbits(np.frombuffer(prg(k0), np.uint8), bitorder="little")[:m]
+        assert np.array_equal(np.unpackbits(t, axis=1, bitorder="little")[:, j], stream)

@@ -92,7 +92,9 @@ def _check_choices(choices: bytes) -> np.ndarray:
 
 
 def _check_keys(keys: Sequence[bytes], what: str) -> None:
-    if len(keys) != W or not all(isinstance(k, bytes) and len(k) == KEY_BYTES for k in keys):
+    if not isinstance(keys, list) or len(keys) != W:
+        raise InvalidParameter(f"{what}: a list of {W} keys")
+    if not all(isinstance(k, bytes) and len(k) == KEY_BYTES for k in keys):
         raise InvalidParameter(f"{what}: {W} keys of {KEY_BYTES} bytes")
 
 
