@@ -225,6 +225,8 @@ def test_bins_rule_is_monotone_and_at_least_psz() -> None:
         cuckoo_bins(-1)
     with pytest.raises(TypeError):
         cuckoo_bins(2.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        cuckoo_bins(True)
 
 
 @pytest.mark.parametrize("n", [4, 5, 16, 100, 1000, EXACT_BOUND_LIMIT])

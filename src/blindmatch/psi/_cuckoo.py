@@ -160,7 +160,6 @@ def _cryptotools_bins(n: int) -> int:
     return math.ceil(n * expansion)
 
 
-@lru_cache(maxsize=1024)
 def cuckoo_bins(n: int) -> int:
     """Bins of a 3-hash, stash-free cuckoo table for ``n`` receiver items, failure at most 2^-40.
 
@@ -176,9 +175,14 @@ def cuckoo_bins(n: int) -> int:
         raise TypeError("n must be an int")
     if n < 0 or n >= _MAX_BINS // 2:
         raise InvalidParameter(f"n must be in [0, 2^31), got {n}")
+    return _cuckoo_bins(n)
+
+
+@lru_cache(maxsize=1024)
+def _cuckoo_bins(n: int) -> int:
     if n <= EXACT_BOUND_LIMIT:
         return _bins_by_bound(n, _psz_bins(n), None)
-    published = max(_psz_bins(n), _cryptotools_bins(n), cuckoo_bins(EXACT_BOUND_LIMIT))
+    published = max(_psz_bins(n), _cryptotools_bins(n), _cuckoo_bins(EXACT_BOUND_LIMIT))
     return _bins_by_bound(n, published, _SMALL_STRUCTURES)
 
 
