@@ -375,3 +375,36 @@ def test_policy_refusal_and_daily_budget_over_tcp(lab: Path, tmp_path: Path) -> 
         if proc.poll() is None:
             proc.kill()
     assert second.returncode == 4 and "budget" in second.stderr
+
+
+@pytest.mark.parametrize("mode", ["intersection", "mutual"])
+def test_tcp_flow_ot_engine(lab: Path, tmp_path: Path, mode: str) -> None:
+    server, port = _serve(lab, tmp_path)
+    try:
+        r = _connect(lab, tmp_path, port, "--mode", mode, "--engine", "ot")
+        _, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert r.returncode == 0, r.stderr
+    assert server.returncode == 0, err
+    rep_b = next((tmp_path / "b-out").glob("*-report.json"))
+    rep_a = json.loads(next((tmp_path / "a-out").glob("*-report.json")).read_text())
+    _check_reports(rep_a, json.loads(rep_b.read_text()), mode)
+    rec_a = json.loads(next((tmp_path / "a-out").glob("*-record.json")).read_text())
+    assert rec_a["versions"]["psi_suite"].startswith("blindmatch-psi-ot-v1/")
+
+
+def test_ot_engine_refused_by_policy_and_by_file_steps(lab: Path, tmp_path: Path) -> None:
+    server, port = _serve(lab, tmp_path, "--allow-engine", "dh")
+    try:
+        r = _connect(lab, tmp_path, port, "--engine", "ot")
+        server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert r.returncode == 4 and "engine" in r.stderr
+    init = cli("psi", "initiate", "--identity", str(lab / "a.pem"), "--peers", str(lab / "a-peers.json"),
+               "--peer", "lab-b", "-i", str(lab / "lab_a.csv"), "--skip-invalid", "--purpose", "t",
+               "--max-items", "64", "--engine", "ot", "--state", "s.state", cwd=tmp_path)  # fmt: skip
+    assert init.returncode == 2 and "OT engine" in init.stderr

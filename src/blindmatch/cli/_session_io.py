@@ -31,6 +31,7 @@ from ..session import (
     Policy,
     ResponderSession,
 )
+from ..session.manifest import OT_PSI_SUITE, PSI_SUITE
 from ..transport import SessionBudget, SessionBudgetExceeded
 from ._audit_args import AUDIT_SUFFIX, add_audit_policy_arg, add_audit_proposal_args, audit_auditor
 from ._common import Messages, add_deprecated_alias, positive_int
@@ -294,11 +295,18 @@ def load_peers(path: str, *, missing_ok: bool = False) -> PeerStore:
 
 # -- initiator proposal and responder policy --------------------------------------------------------------
 
+#: ``--engine`` / ``--allow-engine`` names of the PSI suites.
+ENGINES = {"dh": PSI_SUITE, "ot": OT_PSI_SUITE}
+
 
 def add_proposal_args(p: argparse.ArgumentParser, *, validity: int = 3600) -> None:
     g = p.add_argument_group("what we propose (the manifest)")
     g.add_argument("--peer", required=True, metavar="NAME", help="the responder's name in the peers file")
     g.add_argument("--mode", choices=MODES, default="intersection", help="default: intersection")
+    g.add_argument("--engine", choices=tuple(ENGINES), default="dh",
+                   help="PSI engine: dh (default; every mode, audits, file steps) or ot (the OT-extension "
+                   "engine: about 30x faster on large sets, semi-honest, modes intersection and mutual, "
+                   "connect only; docs/protocol-ot.md)")  # fmt: skip
     g.add_argument("--purpose", required=True, help="one line saying why, for both disclosure records")
     g.add_argument("--max-items", type=positive_int, default=1 << 17, metavar="N",
                    help="cap on each side's set size (default: 131072)")  # fmt: skip
@@ -335,6 +343,8 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--allow-peer", action="append", metavar="NAME",
                    help="peers allowed to start sessions (default: all in the peers file)")  # fmt: skip
     g.add_argument("--allow-mode", action="append", choices=MODES, help="modes accepted (repeatable; all)")
+    g.add_argument("--allow-engine", action="append", choices=tuple(ENGINES),
+                   help="PSI engines accepted (repeatable; default: dh and ot)")  # fmt: skip
     g.add_argument("--allow-kind", action="append", choices=ALL_KINDS, metavar="KIND",
                    help="kinds accepted (repeatable; default: any)")  # fmt: skip
     g.add_argument("--allow-padding", type=padding_list, default=DEFAULT_PADDINGS, metavar="RULES",
@@ -390,6 +400,7 @@ def build_policy(
         return BudgetPolicy(
             allowed_peers=frozenset(args.allow_peer) if args.allow_peer else None,
             modes=frozenset(args.allow_mode) if args.allow_mode else frozenset(MODES),
+            psi_suites=frozenset(ENGINES[e] for e in (getattr(args, "allow_engine", None) or ENGINES)),
             kinds=_allowed_kinds(args.allow_kind, prompt_profile),
             max_items_initiator=args.max_initiator_items,
             max_items_responder=args.max_own_items,

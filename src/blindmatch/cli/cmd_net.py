@@ -51,6 +51,7 @@ from ._published_io import (
     write_query_record,
 )
 from ._session_io import (
+    ENGINES,
     add_identity_args,
     add_input_args,
     add_near_duplicates_arg,
@@ -200,6 +201,7 @@ def _initiator(
             workers=args.workers,
             progress=bar.callback,
             audit=audit,
+            psi_suite=ENGINES[getattr(args, "engine", "dh")],
         )
     except InvalidParameter as exc:
         raise CliError(ExitCode.USAGE, str(exc)) from None

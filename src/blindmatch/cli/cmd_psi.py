@@ -203,6 +203,8 @@ def run_initiate(args: argparse.Namespace) -> int:
         peer = peers.get(args.peer)
     except InvalidParameter:
         raise CliError(ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers}") from None
+    if getattr(args, "engine", "dh") != "dh":
+        raise CliError(ExitCode.USAGE, "the OT engine runs over `connect`/`serve` only (no file steps)")
     audit = audit_terms(args)
     out_dir, prefix = _out_dir_prefix(args, state_path)
     check_out_dir(out_dir)

@@ -16,6 +16,7 @@ from .._strictjson import DuplicateKeyError, object_without_duplicates
 from .._text import safe_text
 from ..errors import InvalidParameter, LocalProtocolError
 from ..hazmat.group import InvalidGroupElement
+from ..hazmat.ot import InvalidOtMessage
 from ..psi import MalformedMessage as PsiMalformedMessage
 from ..psi import ModeNotAllowed, PeerTooLarge, UnexpectedMessage
 from ._canonjson import canonical_json
@@ -57,7 +58,7 @@ from .errors import (
     WrongSession,
 )
 from .identity import Identity, PublicIdentity
-from .manifest import Manifest
+from .manifest import PSI_SUITE, Manifest
 from .padding import conforms
 from .record import RecordSummary, record_body, sign_record
 from .result import SessionResult
@@ -92,7 +93,13 @@ def psi_boundary(fn: Callable[[bytes], bytes | None], payload: bytes) -> bytes |
         return fn(payload)
     except PeerTooLarge as exc:
         raise CapExceeded(f"the peer's list is larger than it declared: {exc}") from exc
-    except (PsiMalformedMessage, UnexpectedMessage, ModeNotAllowed, InvalidGroupElement) as exc:
+    except (
+        PsiMalformedMessage,
+        UnexpectedMessage,
+        ModeNotAllowed,
+        InvalidGroupElement,
+        InvalidOtMessage,
+    ) as exc:
         if isinstance(exc, MalformedMessage):  # already a session error
             raise
         raise MalformedMessage(f"the PSI payload is unacceptable ({type(exc).__name__}): {exc}") from exc
@@ -348,6 +355,9 @@ class PartyBase:
         work = self._work
         if self.done or work is None or (not self._received and self._state is not SessionState.AWAIT_ACCEPT):
             raise LocalProtocolError(f"no state to save in state {self._state.name} (save after a step)")
+        manifest = self._facts.manifest
+        if manifest is not None and manifest.psi_suite != PSI_SUITE:
+            raise LocalProtocolError("the OT engine runs over live transports only: it has no saved state")
         manifest = self._facts.manifest
         saved = SavedState(
             role=self.role,

@@ -79,6 +79,7 @@ class Transition:
 S = SessionState
 _Table = Mapping[tuple[SessionState, Event], Transition]
 
+
 def _t(handler: str, *nxt: SessionState, note: str = "") -> Transition:
     return Transition(handler, frozenset(nxt), note)
 
@@ -87,7 +88,12 @@ INITIATOR_TABLE: _Table = {
     (S.NEW, Event.START): _t("_on_start", S.AWAIT_ACCEPT, note="sends the hello"),
     (S.AWAIT_ACCEPT, Event.ACCEPT): _t("_on_accept", S.AWAIT_RESPONSE, note="sends the PSI request"),
     (S.AWAIT_ACCEPT, Event.REFUSE): _t("_on_refuse", S.FAILED, note="raises `Refused(reason)`"),
-    (S.AWAIT_RESPONSE, Event.DATA): _t("_on_response", S.DONE, note="sends the PSI confirm (mutual modes)"),
+    (S.AWAIT_RESPONSE, Event.DATA): _t(
+        "_on_response",
+        S.AWAIT_RESPONSE,
+        S.DONE,
+        note="sends the next PSI request (OT engine), or the PSI confirm (mutual modes) and is done",
+    ),
 }
 
 RESPONDER_TABLE: _Table = {
@@ -95,7 +101,11 @@ RESPONDER_TABLE: _Table = {
         "_on_hello", S.AWAIT_REQUEST, S.DONE, note="sends the accept, or the refuse and is done"
     ),
     (S.AWAIT_REQUEST, Event.DATA): _t(
-        "_on_request", S.AWAIT_CONFIRM, S.DONE, note="sends the PSI response; done unless mutual"
+        "_on_request",
+        S.AWAIT_REQUEST,
+        S.AWAIT_CONFIRM,
+        S.DONE,
+        note="sends the PSI response; waits for the next request (OT engine); done unless mutual",
     ),
     (S.AWAIT_CONFIRM, Event.DATA): _t("_on_confirm", S.DONE, note="sends nothing"),
 }

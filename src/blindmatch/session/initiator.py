@@ -13,6 +13,7 @@ from .._progress import ProgressCallback
 from .._text import safe_text
 from ..canonical import CANON_VERSION
 from ..errors import InvalidParameter, LocalProtocolError, MalformedFile
+from ..otpsi import OtInitiator
 from ..psi import IndicatorItems, Mode, response_size
 from ..psi import Initiator as PsiInitiator
 from ._base import ACCEPT_MEMBERS, REFUSE_MEMBERS, Clock, PartyBase, Rng, psi_boundary
@@ -34,7 +35,7 @@ from .channel import (
 )
 from .errors import MalformedMessage, Refused
 from .identity import Identity, PublicIdentity
-from .manifest import AuditTerms, Manifest
+from .manifest import OT_PSI_SUITE, PSI_SUITE, AuditTerms, Manifest
 from .padding import PADDING_RULES, padded_size
 from .result import ResultContext, make_result
 
@@ -81,7 +82,9 @@ class InitiatorSession(PartyBase):
     handed to the PSI party; padding dummies are counted in its totals. ``audit`` (:class:`AuditTerms`)
     names the auditor both sides escrow an audit package to (docs/audit.md). ``canon_version`` is the
     canon version of the indicators (default: that of ``indicators``, else :data:`CANON_VERSION`); the
-    manifest carries it and a responder under another refuses.
+    manifest carries it and a responder under another refuses. ``psi_suite`` picks the PSI engine: the DH
+    engine (default, ``PSI_SUITE``) or the semi-honest OT-extension engine (``OT_PSI_SUITE``,
+    docs/protocol-ot.md: modes intersection and mutual, live transports only, never audited).
     """
 
     _role = ROLE_INITIATOR
@@ -110,6 +113,7 @@ class InitiatorSession(PartyBase):
         progress: ProgressCallback | None = None,
         audit: AuditTerms | None = None,
         canon_version: int | None = None,
+        psi_suite: str | None = None,
     ) -> None:
         super().__init__(identity, rng, clock, workers, progress)
         if isinstance(peer, bytes | bytearray):
@@ -126,7 +130,10 @@ class InitiatorSession(PartyBase):
                 initiator=identity.public, responder=peer, mode=mode, kinds=kinds, max_items=max_items,
                 padding=padding, purpose=purpose, validity_s=validity_s, rng=session_id_source(seed),
                 clock=clock, prompt_profile=prompt_profile, audit=audit, canon_version=version,
+                psi_suite=psi_suite or PSI_SUITE,
             )  # fmt: skip
+        elif psi_suite is not None and manifest.psi_suite != psi_suite:
+            raise InvalidParameter("psi_suite differs from the given manifest's (pass it in one place)")
         elif audit is not None and manifest.audit != audit:
             raise InvalidParameter("audit terms differ from the given manifest's (pass them in one place)")
         elif manifest.initiator_key != identity.public.raw or manifest.responder_key != peer.raw:
@@ -173,9 +180,11 @@ class InitiatorSession(PartyBase):
         return SessionState.AWAIT_ACCEPT, self._send(T_HELLO, body)
 
     def _expected_payload(self) -> int:
-        """The response: our list re-blinded (hashes) and theirs blinded."""
-        ctx = self._phase(Established).ctx
-        return response_size(ctx.own_padded, ctx.peer_padded)
+        """The response: our list re-blinded (hashes) and theirs blinded (the OT engine: its next message)."""
+        work = self._phase(Established)
+        if isinstance(work.psi, OtInitiator):
+            return work.psi.expected_response_size()
+        return response_size(work.ctx.own_padded, work.ctx.peer_padded)
 
     def _on_refuse(self, msg: Message) -> Step:
         reason = self._json_body(msg, REFUSE_MEMBERS)["reason"]
@@ -208,8 +217,14 @@ class InitiatorSession(PartyBase):
 
     def _psi_party(
         self, own: list[bytes], mode: Mode, seed: bytes, peer_padded: int
-    ) -> tuple[PsiInitiator, bytes]:
+    ) -> tuple[PsiInitiator | OtInitiator, bytes]:
         """The PSI initiator and its request: a new one, or (restoring) the saved one and its request."""
+        manifest = self._phase(Proposal).manifest
+        if manifest.psi_suite == OT_PSI_SUITE:  # live transports only: nothing to restore
+            ot = OtInitiator(
+                own, mode, seed=psi_seed(seed), peer_size=peer_padded, session_id=manifest.session_id
+            )
+            return ot, ot.start()
         saved = self._restoring
         if saved is not None and saved.psi is not None and saved.psi_request is not None:
             psi = PsiInitiator.restore_state(saved.psi, own, mode, workers=self._workers,
@@ -220,9 +235,13 @@ class InitiatorSession(PartyBase):
         return psi, psi.start()
 
     def _on_response(self, msg: Message) -> Step:
-        work: Established[PsiInitiator] = self._phase(Established)
+        work: Established[PsiInitiator | OtInitiator] = self._phase(Established)
         payload = work.opener.open(msg.header.raw, msg.body)
         confirm = psi_boundary(work.psi.finish, payload)
+        if not work.psi.done:  # the OT engine's next request (its rounds; docs/protocol-ot.md)
+            if confirm is None:  # pragma: no cover - an unfinished party always has a next message
+                raise LocalProtocolError("the PSI party neither finished nor sent a next message")
+            return SessionState.AWAIT_RESPONSE, self._send(T_DATA, confirm, work.sealer)
         result = make_result(work.ctx, work.psi.result, self._transcript.hash)  # sizes checked before sending
         out = self._send(T_DATA, confirm, work.sealer) if confirm is not None else None
         self._result = dataclasses.replace(result, transcript_hash=self._transcript.hash)

@@ -23,8 +23,10 @@ from .padding import PADDING_RULES
 __all__ = [
     "DEFAULT_PADDINGS",
     "MODES",
+    "OT_PSI_SUITE",
     "PROTOCOL",
     "PSI_SUITE",
+    "PSI_SUITES",
     "AuditTerms",
     "Manifest",
     "Policy",
@@ -37,6 +39,10 @@ PROTOCOL = "blindmatch-session/2"
 CHANNEL_SUITE = "ed25519/x25519/hkdf-sha256/chacha20poly1305"
 #: The PSI suite the payloads use (docs/protocol.md).
 PSI_SUITE = SUITE_ID.decode("ascii")
+#: The OT-extension engine's suite (docs/protocol-ot.md): semi-honest, modes intersection and mutual.
+OT_PSI_SUITE = "blindmatch-psi-ot-v1/kkrt16-co15-ed25519-aes128-blake2b"
+PSI_SUITES = (PSI_SUITE, OT_PSI_SUITE)
+_OT_MODES = ("intersection", "mutual")
 MODES: tuple[str, ...] = _PSI_MODES
 MAX_ITEMS_LIMIT = 1 << 26
 #: A responder's padding rules unless its policy says otherwise: never its exact size.
@@ -165,6 +171,12 @@ class Manifest:
                 raise InvalidParameter(f"a prompt profile is named only with the kind {BAND_KIND!r}")
         if self.audit is not None and not isinstance(self.audit, AuditTerms):
             raise InvalidParameter("audit must be AuditTerms or None")
+        if self.psi_suite not in PSI_SUITES:
+            raise InvalidParameter(f"psi_suite must be one of {', '.join(PSI_SUITES)}")
+        if self.psi_suite == OT_PSI_SUITE and self.mode not in _OT_MODES:
+            raise InvalidParameter("the OT engine offers the modes intersection and mutual only")
+        if self.psi_suite == OT_PSI_SUITE and self.audit is not None:
+            raise InvalidParameter("audited sessions run on the DH engine only (docs/protocol-ot.md)")
         check_canon_version(self.canon_version)
 
     @classmethod
@@ -184,6 +196,7 @@ class Manifest:
         prompt_profile: str | None = None,
         audit: AuditTerms | None = None,
         canon_version: int = CANON_VERSION,
+        psi_suite: str = PSI_SUITE,
     ) -> Manifest:
         """A manifest with a random session id, valid from now for ``validity_s`` seconds.
 
@@ -214,6 +227,7 @@ class Manifest:
             prompt_profile=prompt_profile,
             audit=audit,
             canon_version=canon_version,
+            psi_suite=psi_suite,
         )
 
     def cap_of(self, role: str) -> int:
@@ -256,7 +270,7 @@ class Manifest:
                 raise UnsupportedVersion(f"unsupported session protocol {safe_text(doc['protocol'], 40)!r}")
             if doc["channel_suite"] != CHANNEL_SUITE:
                 raise UnsupportedVersion("unsupported channel suite")
-            if doc["psi_suite"] != PSI_SUITE:
+            if doc["psi_suite"] not in PSI_SUITES:
                 raise UnsupportedVersion("unsupported PSI suite")
             caps, validity = doc["max_items"], doc["validity"]
             kinds = doc["kinds"]
@@ -278,6 +292,7 @@ class Manifest:
                 prompt_profile=doc.get("prompt_profile"),
                 audit=AuditTerms.from_dict(doc["audit"]) if "audit" in doc else None,
                 canon_version=doc["canon_version"],
+                psi_suite=doc["psi_suite"],
             )
         except UnsupportedVersion:
             raise
@@ -318,7 +333,9 @@ class Policy:
     ``min_audit_rate_ppm`` / ``max_audit_deadline_s`` bound the audit terms we accept (a routine-audit rate
     of 0 would make our own coin useless: in the count-only modes it is the only deterrent).
     ``canon_version``: the canon version our indicators are canonicalized under; a manifest naming another
-    is refused (items of two versions would silently never match).
+    is refused (items of two versions would silently never match). ``psi_suites``: the PSI engines we
+    run (default both: the DH engine and the semi-honest OT-extension engine, docs/protocol-ot.md); a
+    manifest naming another is refused.
     """
 
     allowed_peers: frozenset[str] | None = None
@@ -334,8 +351,13 @@ class Policy:
     min_audit_rate_ppm: int = 10_000
     max_audit_deadline_s: int = 30 * 86400
     canon_version: int = CANON_VERSION
+    #: The PSI engines we run (``PSI_SUITES``: the DH engine and the semi-honest OT engine).
+    psi_suites: frozenset[str] = frozenset(PSI_SUITES)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.psi_suites, frozenset | set) or not set(self.psi_suites) <= set(PSI_SUITES):
+            raise InvalidParameter(f"psi_suites is a set of {', '.join(PSI_SUITES)}")
+        object.__setattr__(self, "psi_suites", frozenset(self.psi_suites))
         if isinstance(self.auditor, PublicIdentity):
             object.__setattr__(self, "auditor", self.auditor.raw)
         if self.auditor is not None and (not isinstance(self.auditor, bytes) or len(self.auditor) != 32):
@@ -366,6 +388,8 @@ class Policy:
             return "this peer is not allowed to start sessions"
         if manifest.mode not in self.modes:
             return f"mode {manifest.mode!r} is not allowed"
+        if manifest.psi_suite not in self.psi_suites:
+            return f"the PSI engine {manifest.psi_suite!r} is not allowed here"
         if manifest.canon_version != self.canon_version:
             return (
                 f"canon version {manifest.canon_version} proposed; our indicators are canon version "

@@ -149,7 +149,7 @@ def record_body(s: RecordSummary) -> dict[str, Any]:
             "library": __version__,
             "protocol": PROTOCOL,
             "channel_suite": CHANNEL_SUITE,
-            "psi_suite": PSI_SUITE,
+            "psi_suite": m.psi_suite if m is not None else PSI_SUITE,
             "peer_library": m.library_version if m is not None and s.role == "responder" else None,
         },
         "audit": {

@@ -11,6 +11,7 @@ from typing import Any, cast
 from .._derive import new_seed
 from .._progress import ProgressCallback
 from ..errors import CapacityError, InvalidParameter, LocalProtocolError
+from ..otpsi import OtResponder
 from ..psi import IndicatorItems, Mode, confirm_size, mode_spec, request_size
 from ..psi import Responder as PsiResponder
 from ._base import HELLO_MEMBERS, MAX_HANDSHAKE_BODY, Clock, PartyBase, Rng, psi_boundary
@@ -35,7 +36,7 @@ from .channel import (
 )
 from .errors import MalformedMessage, Reflected, Replayed, UnknownPeer, WrongPeer
 from .identity import Identity, PublicIdentity
-from .manifest import Manifest, Policy
+from .manifest import OT_PSI_SUITE, Manifest, Policy
 from .padding import padded_size
 from .peers import PeerStore
 from .result import ResultContext, make_result
@@ -108,7 +109,10 @@ class ResponderSession(PartyBase):
         return self._policy.clock_skew_s
 
     def _expected_payload(self) -> int:
-        ctx = self._phase(Established).ctx
+        work = self._phase(Established)
+        ctx = work.ctx
+        if isinstance(work.psi, OtResponder):  # the OT engine knows each of its messages' exact size
+            return work.psi.expected_request_size()
         if self._state is SessionState.AWAIT_REQUEST:  # their blinded list
             return request_size(ctx.peer_padded)
         return confirm_size(ctx.own_padded)  # the confirm: hashes of our list
@@ -196,7 +200,13 @@ class ResponderSession(PartyBase):
         self._keys = (i2r, r2i)
         modes = (cast("Mode", manifest.mode),)
         saved = self._restoring.psi if self._restoring is not None else None
-        if saved is not None:  # restoring: the PSI party from its own saved state (no PSI work redone)
+        psi: PsiResponder | OtResponder
+        if manifest.psi_suite == OT_PSI_SUITE:  # live transports only: nothing to restore
+            psi = OtResponder(
+                own, allowed_modes=modes, seed=psi_seed(listening.seed), peer_size=ctx.peer_padded,
+                session_id=manifest.session_id,
+            )  # fmt: skip
+        elif saved is not None:  # restoring: the PSI party from its own saved state (no PSI work redone)
             psi = PsiResponder.restore_state(
                 saved, own, allowed_modes=modes, workers=self._workers, max_peer_items=ctx.peer_padded,
                 progress=self._progress,
@@ -205,15 +215,18 @@ class ResponderSession(PartyBase):
             psi = PsiResponder(own, allowed_modes=modes, seed=psi_seed(listening.seed), workers=self._workers,
                                max_peer_items=ctx.peer_padded, progress=self._progress)  # fmt: skip
         ctx = dataclasses.replace(ctx, own_size=len(real), own_padded=own_padded, indicators=back)
-        work: Established[PsiResponder] = Established(ctx, Sealer(r2i), Opener(i2r), psi, listening.seed)
+        work: Established[PsiResponder | OtResponder] = Established(ctx, Sealer(r2i), Opener(i2r), psi,
+                                                                    listening.seed)  # fmt: skip
         self._work = work
         return out
 
     def _on_request(self, msg: Message) -> Step:
-        work: Established[PsiResponder] = self._phase(Established)
+        work: Established[PsiResponder | OtResponder] = self._phase(Established)
         response = psi_boundary(work.psi.respond, work.opener.open(msg.header.raw, msg.body))
         if response is None:  # pragma: no cover - the PSI responder always answers
             raise LocalProtocolError("the PSI responder returned no response")
+        if isinstance(work.psi, OtResponder) and work.psi.next_message_expected == "request":
+            return SessionState.AWAIT_REQUEST, self._send(T_DATA, response, work.sealer)  # the OT rounds
         confirm = mode_spec(work.ctx.manifest.mode).confirm  # the result waits for the initiator's confirm
         result = None if confirm else make_result(work.ctx, work.psi.result, self._transcript.hash)
         out = self._send(T_DATA, response, work.sealer)
@@ -225,7 +238,7 @@ class ResponderSession(PartyBase):
         return SessionState.DONE, out
 
     def _on_confirm(self, msg: Message) -> Step:
-        work: Established[PsiResponder] = self._phase(Established)
+        work: Established[PsiResponder | OtResponder] = self._phase(Established)
         psi_boundary(work.psi.finish, work.opener.open(msg.header.raw, msg.body))
         self._result = make_result(work.ctx, work.psi.result, self._transcript.hash)
         self._outcome = ("completed", None, None)
