@@ -197,3 +197,21 @@ def test_record_names_the_ot_engine() -> None:
     bm.run_session_in_memory(init, resp)
     for party in (init, resp):
         assert party.record()["versions"]["psi_suite"] == OT_PSI_SUITE
+
+
+def test_cuckoo_failure_aborts_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Too few bins (forced here) make insertion fail: the initiator raises CuckooFailure (a local error,
+    never a silent drop or a retry with new keys) and the party is dead."""
+    from blindmatch.otpsi import _party
+    from blindmatch.psi._cuckoo import CuckooFailure
+
+    monkeypatch.setattr(_party, "cuckoo_bins", lambda n: 3)
+    sid = bytes(16)
+    a, b = _items(set(range(10))), _items(set(range(5, 15)))
+    init = OtInitiator(a, seed=bytes(32), peer_size=len(b), session_id=sid)
+    resp = OtResponder(b, seed=bytes(range(32)), peer_size=len(a), session_id=sid)
+    with pytest.raises(CuckooFailure):
+        init.finish(resp.respond(init.start()))
+    assert init.failed
+    with pytest.raises(LocalProtocolError):
+        init.finish(b"")

@@ -158,8 +158,10 @@ class OtInitiator(_OtParty):
 
     def finish(self, message: bytes) -> bytes | None:
         """The responder's next message in; our next message out (``None`` at the end, but in mutual)."""
-        if self._step not in (1, 2):
-            raise LocalProtocolError("finish() comes after start(), once per responder message")
+        if self._failed or self._step not in (1, 2):
+            raise LocalProtocolError(
+                "finish() comes after start(), once per responder message, until a failure"
+            )
         try:
             return self._matrix(message) if self._step == 1 else self._values(message)
         except BaseException:
@@ -264,8 +266,8 @@ class OtResponder(_OtParty):
         return self.sizes.message(T_CONFIRM) if self.next_message_expected == "confirm" else 0
 
     def respond(self, message: bytes) -> bytes:
-        if self._step not in (0, 1):
-            raise LocalProtocolError("respond() takes messages 1 and 3 only")
+        if self._failed or self._step not in (0, 1):
+            raise LocalProtocolError("respond() takes messages 1 and 3 only, until a failure")
         try:
             return self._base_ots(message) if self._step == 0 else self._values(message)
         except BaseException:
@@ -314,7 +316,7 @@ class OtResponder(_OtParty):
 
     def finish(self, message: bytes) -> None:
         """The initiator's confirm (mutual only)."""
-        if self.next_message_expected != "confirm":
+        if self._failed or self.next_message_expected != "confirm":
             raise LocalProtocolError("finish() takes the confirm of a mutual session only")
         try:
             s = self.sizes
