@@ -291,6 +291,54 @@ def test_a_failed_party_is_dead() -> None:
     assert dead == []
 
 
+@pytest.mark.xfail(strict=True, reason="responder alone picks the cuckoo key: abort oracle under grinding")
+def test_cuckoo_key_is_not_the_responders_choice_alone() -> None:
+    """The initiator's bins come from the cuckoo key in message 2 alone, which the responder picks after
+    it learned the session id (``ih`` is keyed by it) and may grind. Insertion fails, and the initiator
+    aborts with ``CuckooFailure`` before message 3, iff some k of its items have their bins inside k - 1
+    bins: a key that sends 4 guessed items to the same 3 bins turns the abort into a membership oracle
+    for "the initiator holds all 4" (no shared item needed, in ``intersection`` too). The search costs
+    about ``C(m, 3)^3`` keys: 2^40 at n_I = 4 (m = 41), 2^51.5 at n_I = 16 -- within reach of a
+    determined peer, for tiny sets. docs/cuckoo.md's failure bound is "over the key", which presumes an
+    honest key. Fix: mix in a contribution the responder cannot see in time (e.g. cuckoo key =
+    H(key_R || r_I), ``r_I`` sent by the initiator with ``U``), or document the oracle for small n_I."""
+    from blindmatch.otpsi import item_hashes
+    from blindmatch.psi._cuckoo import bin_indexes
+
+    mine = A.items("c", range(4))
+    init, resp = _pair(mine, A.items("d", range(4)))
+    m2 = resp.respond(init.start())
+    init.finish(m2)
+    idx = bin_indexes(item_hashes(mine, SID), m2[-16:], init.sizes.bins)
+    from_m2 = [int(idx[i, init._which[i]]) for i in range(len(mine))]
+    assert from_m2 != init._bin_of.tolist(), "the bins are those of message 2's key alone"
+
+
+def test_held_hostile_psi_payloads_through_a_session_are_session_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A responder whose OT party sends an unsorted value list (properly sealed and signed): the
+    initiator session fails with the session's ``MalformedMessage`` (``psi_boundary``), a remote error."""
+    real = OtResponder.respond
+
+    def unsorted(self: OtResponder, message: bytes) -> bytes:
+        out = real(self, message)
+        if self.next_message_expected != "request" and self.sizes.n_r > 1:
+            vb = self.sizes.value_bytes
+            body = bytearray(out[HEADER_BYTES:])
+            body[0:vb], body[vb : 2 * vb] = body[vb : 2 * vb], body[0:vb]
+            out = out[:HEADER_BYTES] + bytes(body)
+        return out
+
+    monkeypatch.setattr(OtResponder, "respond", unsorted)
+    init, resp = _ot_session("mutual")
+    m1 = init.receive(resp.receive(init.start()))
+    m3 = init.receive(resp.receive(m1))
+    with pytest.raises(MalformedMessage):
+        init.receive(resp.receive(m3))
+    assert init.failed and init.record()["outcome"]["status"] == "failed"
+
+
 # ======================================================================================= attacks that held
 
 
