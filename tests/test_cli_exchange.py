@@ -379,7 +379,7 @@ def test_policy_refusal_and_daily_budget_over_tcp(lab: Path, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("mode", ["intersection", "mutual"])
 def test_tcp_flow_ot_engine(lab: Path, tmp_path: Path, mode: str) -> None:
-    server, port = _serve(lab, tmp_path)
+    server, port = _serve(lab, tmp_path, "--allow-engine", "dh", "--allow-engine", "ot")
     try:
         r = _connect(lab, tmp_path, port, "--mode", mode, "--engine", "ot")
         _, err = server.communicate(timeout=60)
@@ -396,7 +396,7 @@ def test_tcp_flow_ot_engine(lab: Path, tmp_path: Path, mode: str) -> None:
 
 
 def test_ot_engine_refused_by_policy_and_by_file_steps(lab: Path, tmp_path: Path) -> None:
-    server, port = _serve(lab, tmp_path, "--allow-engine", "dh")
+    server, port = _serve(lab, tmp_path)  # the default policy: the DH engine only
     try:
         r = _connect(lab, tmp_path, port, "--engine", "ot")
         server.communicate(timeout=60)

@@ -344,7 +344,8 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
                    help="peers allowed to start sessions (default: all in the peers file)")  # fmt: skip
     g.add_argument("--allow-mode", action="append", choices=MODES, help="modes accepted (repeatable; all)")
     g.add_argument("--allow-engine", action="append", choices=tuple(ENGINES),
-                   help="PSI engines accepted (repeatable; default: dh and ot)")  # fmt: skip
+                   help="PSI engines accepted (repeatable; default: dh only; ot is semi-honest: add it "
+                   "only for peers trusted to follow the protocol, docs/protocol-ot.md)")  # fmt: skip
     g.add_argument("--allow-kind", action="append", choices=ALL_KINDS, metavar="KIND",
                    help="kinds accepted (repeatable; default: any)")  # fmt: skip
     g.add_argument("--allow-padding", type=padding_list, default=DEFAULT_PADDINGS, metavar="RULES",
@@ -400,7 +401,7 @@ def build_policy(
         return BudgetPolicy(
             allowed_peers=frozenset(args.allow_peer) if args.allow_peer else None,
             modes=frozenset(args.allow_mode) if args.allow_mode else frozenset(MODES),
-            psi_suites=frozenset(ENGINES[e] for e in (getattr(args, "allow_engine", None) or ENGINES)),
+            psi_suites=frozenset(ENGINES[e] for e in (getattr(args, "allow_engine", None) or ["dh"])),
             kinds=_allowed_kinds(args.allow_kind, prompt_profile),
             max_items_initiator=args.max_initiator_items,
             max_items_responder=args.max_own_items,

@@ -15,11 +15,12 @@ after which the party is dead.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .._derive import derive_bytes, derive_key
+from .._derive import derive_bytes, derive_key, derive_permutation
 from ..errors import InvalidParameter, LocalProtocolError
 from ..hazmat import ot
 from ..psi._base import PsiResult
@@ -93,6 +94,9 @@ class _OtParty:
         if not isinstance(sid, bytes) or len(sid) != 16:
             raise InvalidParameter("session_id is 16 bytes")
         self._sid = sid
+        # every secret derives from this sub-seed, bound to the session: a reused seed never reuses the
+        # choice bits, keys or blinds in another session
+        self._sseed = derive_key(seed, b"ot session seed", 0, sid)
         self._step = 0
         self._failed = False
         self._result: PsiResult | None = None
@@ -150,9 +154,11 @@ class OtInitiator(_OtParty):
     def start(self) -> bytes:
         self._gate(0, "start")
         self._base, s_point = ot.base_ot_sender_start(
-            derive_key(self._seed, b"ot base sender"), self._context()
+            derive_key(self._sseed, b"ot base sender"), self._context()
         )
-        body = self.sizes.n_i.to_bytes(4, "big") + self.sizes.n_r.to_bytes(4, "big") + s_point
+        self._share = derive_key(self._sseed, b"ot cuckoo share")[:KEY]
+        commit = _commitment(self._sid, self._share)
+        body = self.sizes.n_i.to_bytes(4, "big") + self.sizes.n_r.to_bytes(4, "big") + s_point + commit
         self._step = 1
         return pack(T_START, self.mode, self._sid, body)
 
@@ -172,11 +178,12 @@ class OtInitiator(_OtParty):
         s = self.sizes
         _, _, body = unpack(message, T_BASE, self.mode, self._sid, s.message(T_BASE))
         pairs = self._base.finish(body[: W * POINT])
-        code_key, cuckoo_key = body[W * POINT : W * POINT + KEY], body[W * POINT + KEY :]
+        code_key, their_share = body[W * POINT : W * POINT + KEY], body[W * POINT + KEY :]
+        cuckoo_key = _cuckoo_key(self._sid, their_share, self._share)
         hashes = item_hashes(self._items, self._sid)
         table, which = cuckoo_insert(bin_indexes(hashes, cuckoo_key, s.bins), s.bins)
         filled = table >= 0
-        inputs = np.frombuffer(derive_bytes(self._seed, b"ot dummy bins", 16 * s.bins), dtype=np.uint8)
+        inputs = np.frombuffer(derive_bytes(self._sseed, b"ot dummy bins", 16 * s.bins), dtype=np.uint8)
         inputs = inputs.reshape(s.bins, 16).copy()  # empty bins: random code inputs (pseudorandom rows)
         placed = table[filled]
         inputs[filled] = _tagged(hashes[placed], which[placed])
@@ -188,22 +195,28 @@ class OtInitiator(_OtParty):
             t[self._bin_of], self._bin_of.astype(np.uint64), self._context(), s.value_bytes
         )
         self._step = 2
-        return pack(T_MATRIX, self.mode, self._sid, u)
+        return pack(T_MATRIX, self.mode, self._sid, u + self._share)
 
     def _values(self, message: bytes) -> bytes | None:
         s = self.sizes
         _, _, body = unpack(message, T_VALUES, self.mode, self._sid, s.message(T_VALUES))
-        lists = [_sorted_list(body, h, s) for h in range(3)]
         hit = np.zeros(len(self._items), dtype=bool)
         positions: list[np.ndarray] = []
         own = self._own.view(f"S{s.value_bytes}").ravel()
         for h in range(3):
+            values = _value_list(body, h, s)
+            order = np.argsort(values, kind="stable")
+            ordered = values[order]
+            if len(ordered) > 1 and bool((ordered[1:] == ordered[:-1]).any()):
+                raise MalformedMessage("a list of the responder's values repeats a value")
             mine = np.flatnonzero(self._which == h)
-            pos = np.searchsorted(lists[h], own[mine])
-            pos_c = np.minimum(pos, max(s.n_r - 1, 0))
-            found = (pos < s.n_r) & (lists[h][pos_c] == own[mine]) if s.n_r else np.zeros(len(mine), bool)
+            if not s.n_r or not len(mine):
+                continue
+            pos = np.searchsorted(ordered, own[mine])
+            pos_c = np.minimum(pos, s.n_r - 1)
+            found = (pos < s.n_r) & (ordered[pos_c] == own[mine])
             hit[mine[found]] = True
-            positions.append(h * s.n_r + pos[found])
+            positions.append(order[pos_c[found]])  # positions in the responder's (shared) list order
         matched = [x for x, f in zip(self._items, hit.tolist(), strict=True) if f]
         mode: Mode = "mutual" if self.mode == "mutual" else "intersection"
         self._result = PsiResult(
@@ -212,17 +225,26 @@ class OtInitiator(_OtParty):
         self._step = 3
         if self.mode != "mutual":
             return None
-        bits = np.zeros(3 * s.n_r + (-3 * s.n_r) % 8, dtype=np.uint8)
-        bits[np.concatenate(positions)] = 1
+        bits = np.zeros(s.n_r + (-s.n_r) % 8, dtype=np.uint8)
+        if positions:
+            bits[np.concatenate(positions)] = 1
         return pack(T_CONFIRM, self.mode, self._sid, np.packbits(bits, bitorder="little").tobytes())
 
 
-def _sorted_list(body: bytes, h: int, s: Sizes) -> np.ndarray:
+def _value_list(body: bytes, h: int, s: Sizes) -> np.ndarray:
     size = s.n_r * s.value_bytes
-    arr = np.frombuffer(body[h * size : (h + 1) * size], dtype=f"S{s.value_bytes}")
-    if len(arr) > 1 and not bool((arr[1:] > arr[:-1]).all()):
-        raise MalformedMessage("a list of the responder's values is not strictly increasing")
-    return arr
+    return np.frombuffer(body[h * size : (h + 1) * size], dtype=f"S{s.value_bytes}")
+
+
+def _commitment(session_id: bytes, share: bytes) -> bytes:
+    return hashlib.sha256(b"blindmatch-psi-ot-v1 cuckoo share" + session_id + share).digest()
+
+
+def _cuckoo_key(session_id: bytes, responder_share: bytes, initiator_share: bytes) -> bytes:
+    """The cuckoo key from both shares: the responder picks its share before it sees the initiator's (only
+    committed), so it cannot grind a key that sends chosen items into too few bins."""
+    key = b"blindmatch-psi-ot-v1 cuckoo key" + session_id
+    return hashlib.blake2b(responder_share + initiator_share, digest_size=KEY, key=key[:64]).digest()
 
 
 def _digest(session_id: bytes, last: bytes) -> bytes:
@@ -282,29 +304,35 @@ class OtResponder(_OtParty):
         n_i, n_r = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:8], "big")
         if (n_i, n_r) != (self.sizes.n_i, self.sizes.n_r):
             raise MalformedMessage("the request's set sizes differ from the ones declared")
-        self._choices = derive_bytes(self._seed, b"ot choice bits", W // 8)
+        self._choices = derive_bytes(self._sseed, b"ot choice bits", W // 8)
         msg2, self._keys = ot.base_ot_receiver(
-            self._choices, body[8:], derive_key(self._seed, b"ot base receiver"), self._context()
+            self._choices, body[8 : 8 + POINT], derive_key(self._sseed, b"ot base receiver"), self._context()
         )
-        self._code_key = derive_key(self._seed, b"ot code key")[:KEY]
-        self._cuckoo_key = derive_key(self._seed, b"ot cuckoo key")[:KEY]
+        self._commit = body[8 + POINT :]
+        self._code_key = derive_key(self._sseed, b"ot code key")[:KEY]
+        self._share = derive_key(self._sseed, b"ot cuckoo key")[:KEY]
         self._step = 1
-        return pack(T_BASE, mode, self._sid, msg2 + self._code_key + self._cuckoo_key)
+        return pack(T_BASE, mode, self._sid, msg2 + self._code_key + self._share)
 
     def _values(self, message: bytes) -> bytes:
         s, mode = self.sizes, self.mode or "intersection"
-        _, _, u = unpack(message, T_MATRIX, mode, self._sid, s.message(T_MATRIX))
+        _, _, body = unpack(message, T_MATRIX, mode, self._sid, s.message(T_MATRIX))
+        u, their_share = body[:-KEY], body[-KEY:]
+        if not hmac.compare_digest(_commitment(self._sid, their_share), self._commit):
+            raise MalformedMessage("the initiator's cuckoo-key share does not open its commitment")
         q = ot.extension_sender(self._keys, self._choices, u, s.bins, self._context())
         hashes = item_hashes(self._items, self._sid)
-        idx = bin_indexes(hashes, self._cuckoo_key, s.bins)
-        parts, self._orders = [], []
+        idx = bin_indexes(hashes, _cuckoo_key(self._sid, self._share, their_share), s.bins)
+        # one random order shared by the three lists: a position names one of our items, whatever the
+        # hash function that placed it on the other side (the mutual confirm marks positions)
+        self._order = np.array(
+            derive_permutation(self._sseed, b"ot list order", len(self._items)), dtype=np.int64
+        )
+        parts = []
         for h in range(3):
             rows = ot.sender_rows(q, idx[:, h], ot.prc(self._code_key, _tagged(hashes, h)), self._choices)
             vals = ot.row_hash(rows, idx[:, h].astype(np.uint64), self._context(), s.value_bytes)
-            flat = vals.view(f"S{s.value_bytes}").ravel()
-            order = np.argsort(flat, kind="stable")
-            self._orders.append(order)
-            parts.append(np.ascontiguousarray(vals[order]).tobytes())
+            parts.append(np.ascontiguousarray(vals[self._order]).tobytes())
         body = b"".join(parts)
         self._step = 2
         if mode != "mutual":
@@ -322,11 +350,15 @@ class OtResponder(_OtParty):
             s = self.sizes
             _, _, body = unpack(message, T_CONFIRM, "mutual", self._sid, s.message(T_CONFIRM))
             bits = np.unpackbits(np.frombuffer(body, dtype=np.uint8), bitorder="little")
-            if bits[3 * s.n_r :].any():
+            if bits[s.n_r :].any():
                 raise MalformedMessage("the confirm's padding bits are not zero")
+            marked = np.flatnonzero(bits[: s.n_r])
+            if len(marked) > s.n_i:  # an honest initiator marks at most one position per item of its own
+                raise MalformedMessage(
+                    f"the confirm marks {len(marked)} values, more than the initiator's {s.n_i}"
+                )
             hit = np.zeros(len(self._items), dtype=bool)
-            for h in range(3):
-                hit[self._orders[h][np.flatnonzero(bits[h * s.n_r : (h + 1) * s.n_r])]] = True
+            hit[self._order[marked]] = True
         except BaseException:
             self._failed = True
             raise

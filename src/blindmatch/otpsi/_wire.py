@@ -33,6 +33,7 @@ _HEADER = struct.Struct(">4sBBBB16s")
 W = 512
 POINT = 32
 KEY = 16
+COMMIT = 32
 OT_MODES = ("intersection", "mutual")
 CODE_OF_MODE = {"intersection": 1, "mutual": 2}
 MODE_OF_CODE = {v: k for k, v in CODE_OF_MODE.items()}
@@ -49,16 +50,16 @@ class Sizes:
         self.column_bytes = padded_rows(bins) // 8  # the OT core pads the bins to a multiple of 64
 
     def body(self, msg_type: int) -> int:
-        if msg_type == T_START:
-            return 8 + POINT
-        if msg_type == T_BASE:
+        if msg_type == T_START:  # sizes, S, commitment to the initiator's cuckoo-key share
+            return 8 + POINT + COMMIT
+        if msg_type == T_BASE:  # W points, code key, the responder's cuckoo-key share
             return W * POINT + 2 * KEY
-        if msg_type == T_MATRIX:
-            return W * self.column_bytes
+        if msg_type == T_MATRIX:  # U, then the initiator's cuckoo-key share (opening its commitment)
+            return W * self.column_bytes + KEY
         if msg_type == T_VALUES:
             return 3 * self.n_r * self.value_bytes
-        if msg_type == T_CONFIRM:
-            return (3 * self.n_r + 7) // 8
+        if msg_type == T_CONFIRM:  # one bit per position of the responder's lists
+            return (self.n_r + 7) // 8
         raise ValueError("unknown message type")
 
     def message(self, msg_type: int) -> int:

@@ -43,6 +43,7 @@ PSI_SUITE = SUITE_ID.decode("ascii")
 OT_PSI_SUITE = "blindmatch-psi-ot-v1/kkrt16-co15-ed25519-aes128-blake2b"
 PSI_SUITES = (PSI_SUITE, OT_PSI_SUITE)
 _OT_MODES = ("intersection", "mutual")
+_OT_MAX = 1 << 24  # the OT engine's own limit (otpsi MAX_ITEMS): a U of 1.4 GB already
 MODES: tuple[str, ...] = _PSI_MODES
 MAX_ITEMS_LIMIT = 1 << 26
 #: A responder's padding rules unless its policy says otherwise: never its exact size.
@@ -175,6 +176,8 @@ class Manifest:
             raise InvalidParameter(f"psi_suite must be one of {', '.join(PSI_SUITES)}")
         if self.psi_suite == OT_PSI_SUITE and self.mode not in _OT_MODES:
             raise InvalidParameter("the OT engine offers the modes intersection and mutual only")
+        if self.psi_suite == OT_PSI_SUITE and max(self.max_items_initiator, self.max_items_responder) > _OT_MAX:
+            raise InvalidParameter(f"the OT engine takes at most {_OT_MAX} items a side")
         if self.psi_suite == OT_PSI_SUITE and self.audit is not None:
             raise InvalidParameter("audited sessions run on the DH engine only (docs/protocol-ot.md)")
         check_canon_version(self.canon_version)
@@ -334,8 +337,9 @@ class Policy:
     of 0 would make our own coin useless: in the count-only modes it is the only deterrent).
     ``canon_version``: the canon version our indicators are canonicalized under; a manifest naming another
     is refused (items of two versions would silently never match). ``psi_suites``: the PSI engines we
-    run (default both: the DH engine and the semi-honest OT-extension engine, docs/protocol-ot.md); a
-    manifest naming another is refused.
+    run (default: the DH engine only; add ``OT_PSI_SUITE`` to opt in to the semi-honest OT-extension
+    engine, docs/protocol-ot.md, with peers trusted to follow the protocol); a manifest naming another is
+    refused.
     """
 
     allowed_peers: frozenset[str] | None = None
@@ -352,7 +356,7 @@ class Policy:
     max_audit_deadline_s: int = 30 * 86400
     canon_version: int = CANON_VERSION
     #: The PSI engines we run (``PSI_SUITES``: the DH engine and the semi-honest OT engine).
-    psi_suites: frozenset[str] = frozenset(PSI_SUITES)
+    psi_suites: frozenset[str] = frozenset({PSI_SUITE})
 
     def __post_init__(self) -> None:
         if not isinstance(self.psi_suites, frozenset | set) or not set(self.psi_suites) <= set(PSI_SUITES):
