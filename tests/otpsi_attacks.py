@@ -1,9 +1,14 @@
 """Deviating parties against the OT-extension engine (``blindmatch.otpsi``), for tests/test_otpsi_review.py.
 
 Every attacker here uses only what its role holds: its own seed and messages, the peer's messages, and the
-public parameters (session id, sizes, the keys the responder sends in message 2). Nothing under src/ is
-changed; the attackers build their messages from the engine's own public-ish building blocks
-(``hazmat.ot``, ``psi._cuckoo``, the wire framing).
+public parameters (session id, sizes, the code key and cuckoo-key share the responder sends in message 2,
+the initiator's share opened in message 3). Nothing under src/ is changed; the attackers build their
+messages from the engine's own public-ish building blocks (``hazmat.ot``, ``psi._cuckoo``, the wire framing,
+the cuckoo-key and commitment functions of ``otpsi._party``).
+
+Wire format (docs/protocol-ot.md): message 1 ``n_I || n_R || S || commitment(initiator share)``; message 2
+``W points || code key || responder share``; message 3 ``U || initiator share``; message 4 three value lists
+in one shared (secret, random) order of the responder's items; message 5 (mutual) one bit per position.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import numpy as np
 
 from blindmatch.hazmat import ot
 from blindmatch.otpsi import OtInitiator, OtResponder, item_hashes
-from blindmatch.otpsi._party import _tagged
+from blindmatch.otpsi._party import _commitment, _cuckoo_key, _tagged
 from blindmatch.otpsi._wire import (
     KEY,
     POINT,
@@ -63,18 +68,34 @@ def all_masks(positions: list[int]) -> np.ndarray:
 
 
 def split_lists(m4: bytes, sizes, sid: bytes = SID, mode: str | None = None) -> list[np.ndarray]:
-    """The responder's three value lists, as ``S{value_bytes}`` arrays."""
+    """The responder's three value lists, as ``S{value_bytes}`` arrays, in the wire's (shared) order."""
     _, _, body = unpack(m4, T_VALUES, mode, sid, None)
     size = sizes.n_r * sizes.value_bytes
     return [np.frombuffer(body[h * size : (h + 1) * size], dtype=f"S{sizes.value_bytes}") for h in range(3)]
 
 
-def contains(sorted_list: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Membership of each of ``values`` in the sorted ``sorted_list`` (both ``S{n}``)."""
-    if sorted_list.size == 0:
+def contains(values_list: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Membership of each of ``values`` in ``values_list`` (both ``S{n}``, the list in any order)."""
+    if values_list.size == 0:
         return np.zeros(values.shape[0], dtype=bool)
-    pos = np.minimum(np.searchsorted(sorted_list, values), sorted_list.size - 1)
-    return np.asarray(sorted_list[pos] == values)
+    ordered = np.sort(values_list)
+    pos = np.minimum(np.searchsorted(ordered, values), ordered.size - 1)
+    return np.asarray(ordered[pos] == values)
+
+
+class _ShareHolder:
+    """The initiator's side of the cuckoo key: a share committed in message 1, opened in message 3."""
+
+    sid: bytes
+
+    def _commit_share(self) -> bytes:
+        self.share = os.urandom(KEY)
+        return _commitment(self.sid, self.share)
+
+    def _keys_of(self, m2_body: bytes) -> tuple[bytes, bytes]:
+        """``(code key, cuckoo key)`` from message 2's body and our share."""
+        code_key, their_share = m2_body[W * POINT : W * POINT + KEY], m2_body[W * POINT + KEY :]
+        return code_key, _cuckoo_key(self.sid, their_share, self.share)
 
 
 # -- a deviating responder: choice bits s = 0 ----------------------------------------------------------------
@@ -83,12 +104,17 @@ def contains(sorted_list: np.ndarray, values: np.ndarray) -> np.ndarray:
 @dataclass
 class ZeroChoiceResponder:
     """A responder that draws its base-OT choice bits as all zeros (its own secret: nobody can tell), so
-    that ``Q = T``: it then knows the initiator's OPRF row for every bin, whatever item is in it."""
+    that ``Q = T``: it then knows the initiator's OPRF row for every bin, whatever item is in it.
+
+    It picks its cuckoo-key share honestly (it cannot steer the key: the initiator's share is committed);
+    it learns the key in message 3, when the initiator opens its share, before it sends message 4.
+    """
 
     n_i: int
     n_r: int
     sid: bytes = SID
     keys: list[bytes] = field(default_factory=list)
+    share: bytes = b""
     cuckoo_key: bytes = b""
     code_key: bytes = b""
     mode: str = "intersection"
@@ -100,39 +126,47 @@ class ZeroChoiceResponder:
 
     def respond_base(self, m1: bytes) -> bytes:
         self.mode, _, body = unpack(m1, T_START, None, self.sid, None)
-        msg2, self.keys = ot.base_ot_receiver(bytes(W // 8), body[8:], os.urandom(32), context(self.sid))
-        self.code_key, self.cuckoo_key = os.urandom(KEY), os.urandom(KEY)
-        return pack(T_BASE, self.mode, self.sid, msg2 + self.code_key + self.cuckoo_key)
+        self.commit = body[8 + POINT :]
+        msg2, self.keys = ot.base_ot_receiver(
+            bytes(W // 8), body[8 : 8 + POINT], os.urandom(32), context(self.sid)
+        )
+        self.code_key, self.share = os.urandom(KEY), os.urandom(KEY)
+        return pack(T_BASE, self.mode, self.sid, msg2 + self.code_key + self.share)
 
     def forged_values(self, m3: bytes) -> bytes:
         """Message 4 whose every list holds the initiator's value ``H(b, t_b)`` of every bin ``b`` (needs
-        ``n_r >= bins``), padded with random values; sorted and strictly increasing as required."""
+        ``n_r >= bins``), the rest random filler; no list repeats a value, as required.
+
+        With ``n_r >= 3 bins`` list ``h`` puts bin ``b`` at position ``h bins + b`` (positions name
+        (bin, hash number) pairs, so a mutual confirm tells both); otherwise every list puts bin ``b`` at
+        position ``b`` (a confirm tells the occupied bins)."""
         s = self.sizes
-        _, _, u = unpack(m3, T_MATRIX, self.mode, self.sid, None)
+        _, _, body = unpack(m3, T_MATRIX, self.mode, self.sid, None)
+        u, their_share = body[:-KEY], body[-KEY:]
+        assert _commitment(self.sid, their_share) == self.commit
+        self.cuckoo_key = _cuckoo_key(self.sid, self.share, their_share)  # known from message 3 on
         q = ot.extension_sender(self.keys, bytes(W // 8), u, s.bins, context(self.sid))  # = T
         per_bin = ot.row_hash(q, np.arange(s.bins, dtype=np.uint64), context(self.sid), s.value_bytes)
         assert s.n_r >= s.bins, "declare at least as many items as the initiator has bins"
-        filler = np.frombuffer(os.urandom((s.n_r - s.bins) * s.value_bytes), dtype=np.uint8)
-        vals = np.concatenate([per_bin.reshape(-1), filler]).view(f"S{s.value_bytes}")
-        owner = np.concatenate([np.arange(s.bins), np.full(s.n_r - s.bins, -1)])
+        stacked = s.n_r >= 3 * s.bins
         parts, self.bin_at = [], []
-        for _h in range(3):
-            order = np.argsort(vals, kind="stable")
-            self.bin_at.append(owner[order])
-            parts.append(vals[order].tobytes())
+        for h in range(3):
+            start = h * s.bins if stacked else 0
+            vals = np.frombuffer(os.urandom(s.n_r * s.value_bytes), dtype=np.uint8).reshape(s.n_r, -1).copy()
+            vals[start : start + s.bins] = per_bin
+            owner = np.full(s.n_r, -1, dtype=np.int64)
+            owner[start : start + s.bins] = np.arange(s.bins)
+            self.bin_at.append(owner)
+            parts.append(vals.tobytes())
         return pack(T_VALUES, self.mode, self.sid, b"".join(parts))
 
     def occupied(self, m5: bytes) -> set[tuple[int, int]]:
-        """From the initiator's confirm: the (bin, hash number) of every bin holding a real item."""
+        """From the initiator's confirm: ``(bin, hash number)`` pairs, one of which (per marked position)
+        holds a real item of the initiator (exactly that pair with the stacked layout)."""
         _, _, body = unpack(m5, T_CONFIRM, "mutual", self.sid, None)
         bits = np.unpackbits(np.frombuffer(body, dtype=np.uint8), bitorder="little")
-        n = self.sizes.n_r
-        return {
-            (int(self.bin_at[h][p]), h)
-            for h in range(3)
-            for p in np.flatnonzero(bits[h * n : (h + 1) * n]).tolist()
-            if self.bin_at[h][p] >= 0
-        }
+        marked = np.flatnonzero(bits[: self.sizes.n_r]).tolist()
+        return {(int(self.bin_at[h][p]), h) for h in range(3) for p in marked if self.bin_at[h][p] >= 0}
 
     def consistent(self, candidates: list[bytes], occupied: set[tuple[int, int]]) -> list[bytes]:
         """The candidates that can be in the initiator's set: some bin of theirs is occupied by that hash."""
@@ -155,7 +189,7 @@ def zero_choice_run(initiator_items: list[bytes], n_r: int, mode: str, sid: byte
 
 
 @dataclass
-class ProbingInitiator:
+class ProbingInitiator(_ShareHolder):
     """An initiator that declares ``n_i`` items but fills ``U`` with codewords of its choice.
 
     ``known`` are items it knows the responder holds (public, popular indicators, say). For each bin of a
@@ -163,7 +197,8 @@ class ProbingInitiator:
     value for ``y`` is then ``H(b, t_b xor (d AND s))``, and the initiator, which knows ``t_b``, tries the
     ``2^|d|`` possibilities: the one in list ``k`` gives those bits of ``s``. Once all 512 bits of ``s``
     are known it has ``q_b = t_b xor (c_b AND s)`` for every bin, i.e. the responder's OPRF key, and
-    evaluates the responder's OPRF on any candidate, offline and without limit.
+    evaluates the responder's OPRF on any candidate, offline and without limit. (The cuckoo key, from both
+    shares, is known to it once message 2 arrives: it placed its probes with it.)
     """
 
     n_i: int
@@ -176,14 +211,14 @@ class ProbingInitiator:
 
     def start(self) -> bytes:
         self._base, s_point = ot.base_ot_sender_start(os.urandom(32), context(self.sid))
-        body = self.n_i.to_bytes(4, "big") + self.n_r.to_bytes(4, "big") + s_point
+        body = self.n_i.to_bytes(4, "big") + self.n_r.to_bytes(4, "big") + s_point + self._commit_share()
         return pack(T_START, "intersection", self.sid, body)
 
     def matrix(self, m2: bytes) -> bytes:
         s = self.sizes
         _, _, body = unpack(m2, T_BASE, "intersection", self.sid, s.message(T_BASE))
         pairs = self._base.finish(body[: W * POINT])
-        self.code_key, self.cuckoo_key = body[W * POINT : W * POINT + KEY], body[W * POINT + KEY :]
+        self.code_key, self.cuckoo_key = self._keys_of(body)
         hashes = item_hashes(self.known, self.sid)
         idx = bin_indexes(hashes, self.cuckoo_key, s.bins)
         probes: dict[int, tuple[int, int]] = {}  # bin -> (known item, hash number)
@@ -200,12 +235,12 @@ class ProbingInitiator:
             real = ot.prc(self.code_key, _tagged(hashes[j : j + 1], k))[0]
             codewords[b] = real ^ bit_mask(pos, (1 << len(pos)) - 1)
         u, self.t = ot.extension_receiver(pairs, codewords, context(self.sid))
-        return pack(T_MATRIX, "intersection", self.sid, u)
+        return pack(T_MATRIX, "intersection", self.sid, u + self.share)
 
     def recover_s(self, m4: bytes) -> np.ndarray:
         """The responder's 512 choice bits, from the value lists (``(512,)`` of 0/1)."""
         s = self.sizes
-        self.lists = split_lists(m4, s, self.sid, "intersection")
+        self.lists = [np.sort(x) for x in split_lists(m4, s, self.sid, "intersection")]
         bits = np.full(W, -1, dtype=np.int64)
         for (b, (_j, k)), pos in zip(self.probes, self.positions, strict=False):
             if not pos:
@@ -259,7 +294,7 @@ def bin_filling_probe(
     s = bad.sizes
     _, _, body = unpack(m2, T_BASE, "intersection", sid, s.message(T_BASE))
     pairs = bad._base.finish(body[: W * POINT])
-    code_key, cuckoo_key = body[W * POINT : W * POINT + KEY], body[W * POINT + KEY :]
+    code_key, cuckoo_key = bad._keys_of(body)
     hashes = item_hashes(candidates, sid)
     idx = bin_indexes(hashes, cuckoo_key, s.bins)
     placed: dict[int, tuple[int, int]] = {}  # bin -> (candidate, hash number)
@@ -275,7 +310,7 @@ def bin_filling_probe(
         inputs[b] = _tagged(hashes[j : j + 1], k)[0]
         which[b] = k
     u, t = ot.extension_receiver(pairs, ot.prc(code_key, inputs), context(sid))
-    m4 = resp.respond(pack(T_MATRIX, "intersection", sid, u))
+    m4 = resp.respond(pack(T_MATRIX, "intersection", sid, u + bad.share))
     lists = split_lists(m4, s, sid, "intersection")
     own = ot.row_hash(t, np.arange(s.bins, dtype=np.uint64), context(sid), s.value_bytes)
     own_s = own.view(f"S{s.value_bytes}").ravel()

@@ -1,15 +1,18 @@
 """Adversarial review of the OT-extension PSI engine (issue 15): ``blindmatch.otpsi``, ``hazmat.ot``, the
 cuckoo layer and the session integration, attacked by a deviating peer in either role.
 
-Tests marked ``xfail(strict=True)`` demonstrate a problem on the reviewed commit: each asserts what the
-engine (or its documentation) should guarantee and fails today; the marker goes with the fix. Unmarked tests
-are attacks the engine withstood (kept as regressions) or demonstrations that keep the attack helpers in
-``tests/otpsi_attacks.py`` honest. Nothing under src/ is changed.
+The review (commit 0c23f96) found ten problems, written as strict xfails; the engine was then changed
+(1a951e8: session-bound secrets, a cuckoo key from both parties' shares, one list order shared by the three
+value lists and an ``n_R``-bit confirm bounded by ``n_I``, OT caps at 2^24, the OT engine opt-in) and the
+documentation of what the engine does not protect rewritten. Each finding is now a regression test of its
+fix, a check that docs/protocol-ot.md states the limitation, or a demonstration (``test_demo_*``) that the
+documented attack still works on the current wire format, keeping the attack helpers in
+``tests/otpsi_attacks.py`` honest. ``test_held_*`` are attacks the engine withstood. Nothing under src/ is
+changed by these tests.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
@@ -25,13 +28,14 @@ from blindmatch.errors import LocalProtocolError, RemoteError
 from blindmatch.hazmat import ot
 from blindmatch.hazmat._errors import InvalidGroupElement
 from blindmatch.otpsi import OtInitiator, OtResponder
-from blindmatch.otpsi._wire import HEADER_BYTES, T_CONFIRM, T_START, Sizes, pack, unpack
+from blindmatch.otpsi._party import _commitment, _cuckoo_key
+from blindmatch.otpsi._wire import HEADER_BYTES, KEY, POINT, T_CONFIRM, T_START, T_VALUES, Sizes, pack, unpack
 from blindmatch.psi import Initiator as DhInitiator
 from blindmatch.psi import Responder as DhResponder
 from blindmatch.psi._cuckoo import cuckoo_bins
 from blindmatch.session import Policy
 from blindmatch.session.errors import MalformedMessage, Reflected, Replayed
-from blindmatch.session.manifest import OT_PSI_SUITE, PSI_SUITE, Manifest
+from blindmatch.session.manifest import OT_PSI_SUITE, PSI_SUITE, PSI_SUITES, Manifest
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "protocol-ot.md"
 SID = A.SID
@@ -65,16 +69,20 @@ def _run(init: OtInitiator, resp: OtResponder) -> list[bytes]:
     return msgs
 
 
-# ================================================================================ findings (xfail strict)
+# ======================================================================= findings: fixed, documented, demoed
+
+OT_POLICY = Policy(psi_suites=frozenset(PSI_SUITES))
 
 # -- 1. a deviating initiator that knows a few of the responder's items gets the whole OPRF key ------------
 
 
 def test_demo_probing_initiator_recovers_the_oprf_key_and_tests_any_dictionary() -> None:
-    """Demonstration (holds today, by construction of KKRT16): an initiator declaring 64 items, knowing 20
-    of the responder's 220 (public, popular indicators), puts ``C(y) xor d`` in the bins of the known
-    items, reads 512 bits of ``s`` off the value lists (about 2^11 row hashes per bin), and then evaluates
-    the responder's OPRF offline on 8,000 candidates: it finds every one of the 200 items it did not know."""
+    """Demonstration (documented, inherent to KKRT16): an initiator declaring 64 items, knowing 20 of the
+    responder's 220 (public, popular indicators), puts ``C(y) xor d`` in the bins of the known items, reads
+    512 bits of ``s`` off the value lists (about 2^11 row hashes per bin), and then evaluates the
+    responder's OPRF offline on 8,000 candidates: it finds every one of the 200 items it did not know. The
+    shared list order and the two-share cuckoo key do not change this: the initiator knows the cuckoo key
+    when it builds ``U``, and looks values up in each list whatever its order."""
     known, secret = A.items("known", range(20)), A.items("secret", range(200))
     bad = A.probing_run(known, secret, n_i=64)
     candidates = A.items("secret", range(5000)) + A.items("other", range(3000))
@@ -82,30 +90,31 @@ def test_demo_probing_initiator_recovers_the_oprf_key_and_tests_any_dictionary()
     assert len(candidates) > 100 * 64
 
 
-@pytest.mark.xfail(strict=True, reason="doc: deviating initiator with known items learns s, then all")
 def test_doc_says_what_a_deviating_initiator_learns() -> None:
-    """protocol-ot.md says only that "a malicious initiator can put arbitrary codewords in U". It must say
-    what that buys (demonstrated above): with a handful of the responder's items known (about 512 / (3 w)
-    of them for 2^w hashes per bin), the initiator recovers the choice bits ``s``, i.e. the OPRF key, and
-    tests any number of candidates against the responder's whole set offline -- the caps and padding bound
+    """protocol-ot.md must say what arbitrary codewords in ``U`` buy (demonstrated above): with a handful of
+    the responder's items known, the initiator recovers the choice bits ``s``, i.e. the OPRF key, and tests
+    any number of candidates against the responder's whole set offline -- the caps and padding bound
     nothing then. A responder must not run this engine with a peer it does not trust to be honest."""
     text = _doc_section("What it does not protect").lower()
     assert re.search(r"choice bits|oprf key", text), "the consequence (s / the OPRF key) is not stated"
-    assert re.search(r"known|knows", text) and re.search(r"any number|unlimited|whole set|offline", text)
+    assert re.search(r"know", text), "the precondition (a few known items) is not stated"
+    assert re.search(r"every|any number|unlimited|whole set|offline", text)
 
 
-@pytest.mark.xfail(strict=True, reason="default Policy accepts the semi-honest engine from any peer")
 def test_default_policy_requires_opting_in_to_the_semi_honest_engine() -> None:
-    """``Policy()`` runs the OT engine for any trusted peer that proposes it, although a deviating
-    initiator can then dump the responder's set (test above). The DH engine holds against a deviating
-    initiator; a responder should opt in to the semi-honest one (``psi_suites={PSI_SUITE, OT_PSI_SUITE}``),
-    not out."""
+    """Fixed: ``Policy()`` runs the DH engine only (it holds against a deviating initiator); a responder
+    opts in to the semi-honest OT engine (``psi_suites={PSI_SUITE, OT_PSI_SUITE}``), and a proposal naming
+    it is refused otherwise, before any PSI message."""
     assert OT_PSI_SUITE not in Policy().psi_suites
     assert PSI_SUITE in Policy().psi_suites
+    assert OT_PSI_SUITE in OT_POLICY.psi_suites
+    init, resp = make_parties(max_items=32, psi_suite=OT_PSI_SUITE)  # the responder's default policy
+    with pytest.raises(RemoteError, match="engine"):
+        init.receive(resp.receive(init.start()))
 
 
 def test_demo_bin_filling_initiator_tests_one_candidate_per_bin() -> None:
-    """Demonstration (holds today): even without known items, a deviating initiator declaring 4 items
+    """Demonstration (documented): even without known items, a deviating initiator declaring 4 items
     fills all ``cuckoo_bins(4) = 41`` bins with candidates (an honest one fills the empty ones with
     random dummies, indistinguishable) and learns membership for 41 candidates, ten times its cap."""
     theirs = A.items("c", range(0, 400, 2))
@@ -115,222 +124,262 @@ def test_demo_bin_filling_initiator_tests_one_candidate_per_bin() -> None:
     assert sorted(found) == sorted(set(tested) & set(theirs)) and len(found) > 4
 
 
-@pytest.mark.xfail(strict=True, reason="caps don't bound probes: one candidate per bin, up to 10x n_I")
-def test_doc_or_policy_accounts_for_one_candidate_per_bin() -> None:
+def test_doc_accounts_for_one_candidate_per_bin() -> None:
     """The responder's ``max_items_initiator`` is what bounds dictionary probing in the DH engine. Under
     this engine a deviating initiator tests ``cuckoo_bins(n_I)`` candidates (41 for n_I = 4, 97 for 16,
-    1.57 n at 4096). Either the policy should compare ``cuckoo_bins(cap)`` with its limit for OT
-    manifests, or protocol-ot.md should state the factor next to "Set sizes"."""
+    1.57 n at 4096): protocol-ot.md must state it."""
     text = _doc_section("What it does not protect").lower()
-    assert re.search(r"(one|a) (candidate|item) (per|in each|in every) bin|cuckoo_bins\(n", text)
+    assert re.search(
+        r"(candidate|item)s? (per|in each|in every|for each) bin|cuckoo_bins\(|every bin"
+        r"|bins[^.]*(candidate|probe|test)|(candidate|probe|test)[^.]*\bbins\b",
+        text,
+    ), "the one-candidate-per-bin factor is not stated"
 
 
-# -- 2. a deviating responder (s = 0) fabricates matches, and in mutual reads the initiator's set ------------
+# -- 2. a deviating responder (s = 0) fabricates matches, and in mutual reads the initiator's bins -----------
 
 
 def test_demo_zero_choice_responder_fabricates_every_match() -> None:
-    """Demonstration (holds today): a responder that picks its base-OT choice bits ``s = 0`` has
-    ``Q = T`` and so every ``H(b, t_b)``; it puts them in its lists and the initiator reports *every* one of
-    its items as shared, although the responder holds none of them and never learned them. (In the DH
-    engine a deviating responder can only claim items it can guess.)"""
+    """Demonstration (documented): a responder that picks its base-OT choice bits ``s = 0`` has ``Q = T``
+    and so every ``H(b, t_b)``; it puts them in its lists (no value repeated, any order) and the initiator
+    reports *every* one of its items as shared, although the responder holds none of them and never
+    learned them. (In the DH engine a deviating responder can only claim items it can guess.)"""
     mine = A.items("mine", range(4))
     init, _, _ = A.zero_choice_run(mine, n_r=41, mode="intersection")
     assert sorted(init.result.matched or []) == sorted(mine)
+    init, _, m5 = A.zero_choice_run(mine, n_r=41, mode="mutual")
+    assert sorted(init.result.matched or []) == sorted(mine) and m5 is not None
 
 
-@pytest.mark.xfail(strict=True, reason="doc: false-match bound is honest-only; s=0 makes every item match")
 def test_doc_says_a_deviating_responder_can_make_every_item_match() -> None:
-    """protocol-ot.md's "False matches ... <= 2^-40" holds for an honest responder only, and "a malicious
-    responder can send values that do not come from its set" reads as "it can claim items it has". It can
-    do more: make the initiator report every one of its items as shared, without knowing any (above). A
-    user acting on matches (blocking, reporting "the peer has seen X") must be told."""
+    """protocol-ot.md's "False matches ... <= 2^-40" holds for an honest responder only; a deviating one
+    (``s = 0``) makes the initiator report every one of its items as shared, without knowing any (above).
+    A user acting on matches (blocking, reporting "the peer has seen X") must be told."""
     text = _doc_section("What it does not protect").lower()
+    assert re.search(r"s ?= ?0|zero choice|all-zero|choice bits", text), "the deviation is not named"
     assert re.search(r"(every|all)[^.]*(match|shared)", text)
 
 
-@pytest.mark.xfail(strict=True, reason="mutual confirm lets a deviating responder recover the initiator set")
-def test_mutual_confirm_does_not_reveal_the_initiators_other_items() -> None:
-    """In ``mutual`` the initiator confirms, value by value, which of the responder's values matched. A
-    responder with ``s = 0`` lists ``H(b, t_b)`` for every bin, so the confirm tells it which bins hold a
-    real item and under which hash function; with the cuckoo key (its own) it filters any dictionary. The
-    intersection is empty here, yet three sessions single out the initiator's 4 items among 300
-    candidates. Fix: mutual as two runs with roles swapped (no confirm), as the issue suggested, or at the
-    least a confirm the responder cannot link to bins."""
+def test_demo_zero_choice_responder_learns_occupied_bins_in_mutual() -> None:
+    """Demonstration (documented): in ``mutual`` the initiator confirms which of the responder's positions
+    matched. A responder with ``s = 0`` lists ``H(b, t_b)`` of every bin, at positions it chose per list
+    (it declares ``n_R = 3 bins``), so the confirm tells it which bins hold a real item and under which
+    hash function; it learns the cuckoo key when the initiator opens its share in message 3, before the
+    confirm, and filters any dictionary with it. The intersection is empty here, yet three sessions narrow
+    300 candidates to a handful that contains the initiator's 4 items. The two-share key and the ``n_I``
+    bound on the confirm do not stop it (an honest initiator's confirm marks at most ``n_I``); only a
+    mutual run as two runs with roles swapped (no confirm) would."""
     mine = A.items("c", [3, 77, 150, 222])
     dictionary = A.items("c", range(300))
     remaining = set(dictionary)
     for i in range(3):
-        _, bad, m5 = A.zero_choice_run(mine, n_r=41, mode="mutual", sid=bytes([i]) * 16)
-        assert m5 is not None
+        init, bad, m5 = A.zero_choice_run(mine, n_r=3 * cuckoo_bins(4), mode="mutual", sid=bytes([i]) * 16)
+        assert m5 is not None and sorted(init.result.matched or []) == sorted(mine)
         remaining &= set(bad.consistent(dictionary, bad.occupied(m5)))
     assert set(mine) <= remaining
-    assert len(remaining) > len(dictionary) // 2, f"the responder narrowed 300 candidates to {len(remaining)}"
+    assert len(remaining) < len(dictionary) // 10, f"300 candidates narrowed to {len(remaining)} only"
 
 
-def _hash_numbers_seen(resp: OtResponder, m5: bytes) -> dict[bytes, int]:
-    """What an honest responder reads off a mutual confirm: for each shared item, the list (hash number
-    of the initiator's cuckoo placement) it was confirmed in."""
+def test_doc_says_the_mutual_confirm_shows_a_deviating_responder_the_occupied_bins() -> None:
+    """The leak demonstrated above is documented: a responder with ``s = 0`` learns, in ``mutual``, the
+    occupied bins (or positions) of the initiator's table from its confirm."""
+    text = _doc_section("What it does not protect").lower()
+    assert "mutual" in text and "confirm" in text
+    assert re.search(r"s ?= ?0|zero choice|all-zero|choice bits", text)
+    assert re.search(r"occupied|occupancy|which bins|which positions", text)
+
+
+def _items_marked(resp: OtResponder, m5: bytes) -> list[bytes]:
+    """What an honest responder reads off a mutual confirm: the items at the marked positions of its
+    (shared) list order -- one bit per item, nothing about the initiator's hash functions."""
     _, _, body = unpack(m5, T_CONFIRM, "mutual", resp._sid, None)
     bits = np.unpackbits(np.frombuffer(body, dtype=np.uint8), bitorder="little")
     n = resp.sizes.n_r
-    out: dict[bytes, int] = {}
-    for h in range(3):
-        for p in np.flatnonzero(bits[h * n : (h + 1) * n]).tolist():
-            out[resp._items[int(resp._orders[h][p])]] = h
-    return out
+    assert len(bits) == n + (-n) % 8 and not bits[n:].any()
+    return sorted(resp._items[int(resp._order[p])] for p in np.flatnonzero(bits[:n]).tolist())
 
 
-@pytest.mark.xfail(strict=True, reason="mutual confirm shows which hash placed each shared item")
 def test_mutual_confirm_view_depends_only_on_the_intersection() -> None:
-    """Even an honest responder learns more than its shared items in ``mutual``: the confirm is per list,
-    so it learns which hash function placed each shared item in the initiator's cuckoo table, a function
-    of the initiator's *whole* set (occupancy, and the walk's fixed-seed choices). Two initiator sets with
-    the same intersection give it different views, so it can tell them apart (and test a guess of the
-    initiator's full set by re-running ``cuckoo_insert``). Fix: one item order shared by the three lists
-    and an ``n_R``-bit confirm over items (or roles swapped)."""
+    """Fixed: the confirm used to be per list, so even an honest responder learned which hash function
+    placed each shared item in the initiator's cuckoo table (a function of the initiator's *whole* set).
+    Now the three lists share one order and the confirm has one bit per position (``n_R`` bits): six
+    initiator sets with the same intersection give the responder byte-identical confirms, marking the
+    shared items' positions exactly."""
     shared = A.items("shared", range(12))
     theirs = shared + A.items("r", range(40))
     seeds = (bytes(32), bytes(range(32)))
-    views = []
+    views, confirms = [], set()
     for variant in range(6):
         mine = shared + A.items(f"v{variant}-", range(20))
         init, resp = _pair(mine, theirs, "mutual", seeds=seeds)
         msgs = _run(init, resp)
         assert sorted(resp.result.matched or []) == sorted(shared)
-        views.append(_hash_numbers_seen(resp, msgs[-1]))
-    assert all(v == views[0] for v in views), "the responder's view changes with non-shared items"
+        assert len(msgs[-1]) == HEADER_BYTES + (len(theirs) + 7) // 8
+        views.append(_items_marked(resp, msgs[-1]))
+        confirms.add(msgs[-1])
+    assert all(v == sorted(shared) for v in views), "the responder's view changes with non-shared items"
+    assert len(confirms) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="mutual confirm may claim more items than the initiator has")
 def test_mutual_confirm_claiming_more_than_n_i_items_is_refused() -> None:
-    """A confirm is accepted whatever it marks: all ``3 n_R`` bits set makes a 4-item initiator's
-    responder report all 50 of its items as shared (and an item marked in two lists, which no honest
-    cuckoo placement gives). The doc allows a wrong result from a dishonest initiator "as in the DH
-    engine", but the DH engine bounds it: its responder matches the confirm against the initiator's own
-    ``n_I`` blinded items. Refuse a confirm marking more than ``n_I`` values or one item twice."""
+    """Fixed: a confirm marking every position (or ``n_I + 1`` of them) would make a 4-item initiator's
+    responder report up to all 50 of its items as shared; the DH engine bounds such a claim by the
+    initiator's own ``n_I`` blinded items, and so does this one now: more than ``n_I`` marked positions is
+    a remote error (and the party is dead). ``n_I`` marks, even wrong ones, are accepted (a dishonest
+    initiator can misreport, as in the DH engine)."""
     mine, theirs = A.items("c", range(4)), A.items("c", range(100, 150))
-    init, resp = _pair(mine, theirs, "mutual")
-    m3 = init.finish(resp.respond(init.start()))
-    assert m3 is not None
-    init.finish(resp.respond(m3))
-    n = resp.sizes.n_r
-    bits = np.zeros(3 * n + (-3 * n) % 8, dtype=np.uint8)
-    bits[: 3 * n] = 1
-    forged = pack(T_CONFIRM, "mutual", SID, np.packbits(bits, bitorder="little").tobytes())
-    with pytest.raises(RemoteError):
-        resp.finish(forged)
+    n = len(theirs)
+    for marks, refused in ((n, True), (len(mine) + 1, True), (len(mine), False)):
+        init, resp = _pair(mine, theirs, "mutual")
+        m3 = init.finish(resp.respond(init.start()))
+        assert m3 is not None
+        init.finish(resp.respond(m3))
+        bits = np.zeros(n + (-n) % 8, dtype=np.uint8)
+        bits[:marks] = 1
+        forged = pack(T_CONFIRM, "mutual", SID, np.packbits(bits, bitorder="little").tobytes())
+        if refused:
+            with pytest.raises(RemoteError):
+                resp.finish(forged)
+            assert resp.failed
+        else:
+            resp.finish(forged)
+            assert len(resp.result.matched or []) == len(mine)
 
 
 # -- 3. smaller problems -----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="OT manifests accept caps past the engine's 2^24: InvalidParameter")
 def test_hostile_accept_past_the_engines_limit_is_a_remote_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A manifest with the OT suite allows caps up to ``MAX_ITEMS_LIMIT = 2^26``; the engine takes at most
-    2^24 (and 2^24 already means a 1.4 GB ``U``). A responder that declares 2^25 (a valid pow2 size under
-    that cap) makes the initiator raise ``InvalidParameter`` -- a local error from hostile bytes -- from
-    ``OtInitiator``. Fix: refuse OT manifests (or declared sizes) above ``otpsi MAX_ITEMS``."""
+    """Fixed: an OT manifest may not allow more than the engine's 2^24 items a side (``otpsi MAX_ITEMS``;
+    2^24 already means a 1.4 GB ``U``), so a responder that declares 2^25 (a valid pow2 size under the
+    general ``MAX_ITEMS_LIMIT``) exceeds the agreed cap: a remote error at the initiator, not a local
+    ``InvalidParameter`` from ``OtInitiator``. A proposal or manifest past 2^24 is refused too."""
     import blindmatch.session.responder as responder_mod
+    from blindmatch.errors import InvalidParameter
 
+    with pytest.raises(InvalidParameter, match="OT engine"):
+        make_parties(max_items=(16, 1 << 25), psi_suite=OT_PSI_SUITE, policy=OT_POLICY)[0].start()
+    init, _ = make_parties(max_items=(16, 1 << 24), psi_suite=OT_PSI_SUITE, policy=OT_POLICY)
+    init.start()
+    doc = init.manifest.to_dict() if init.manifest is not None else {}
+    with pytest.raises(MalformedMessage):
+        Manifest.from_dict({**doc, "max_items_responder": 1 << 25})
     monkeypatch.setattr(responder_mod, "padded_size", lambda rule, n, cap: 1 << 25)
     monkeypatch.setattr(responder_mod, "dummies", lambda seed, count: [])
-    init, resp = make_parties(max_items=(16, 1 << 25), psi_suite=OT_PSI_SUITE)
+    init, resp = make_parties(max_items=(16, 1 << 24), psi_suite=OT_PSI_SUITE, policy=OT_POLICY)
     accept = resp.receive(init.start())
     assert accept is not None
     with pytest.raises(RemoteError):
         init.receive(accept)
 
 
-@pytest.mark.xfail(strict=True, reason="choice bits, code and cuckoo keys ignore the session id")
 def test_a_reused_seed_gives_fresh_oprf_keys_per_session() -> None:
-    """``OtResponder`` derives its choice bits ``s``, code key and cuckoo key from the seed alone (labels
-    "ot choice bits", "ot code key", "ot cuckoo key"), not from the session id, so a caller that reuses a
-    seed (a fixed test seed, a restored process) reuses ``s`` and both keys in a new session; the doc
-    promises them fresh per session (libPSI#40). Every other derivation here is bound to the context.
-    Fix: derive them with the session id as context."""
+    """Fixed: every secret of a party derives from a sub-seed bound to the session id, so a caller that
+    reuses a seed (a fixed test seed, a restored process) still gets fresh choice bits ``s``, code key and
+    cuckoo-key share in a new session (libPSI#40); the initiator's share (and so its commitment) and its
+    dummy bins are fresh too."""
     seed = bytes(range(32))
-    got = []
+    got, commits = [], []
     for sid in (bytes(16), bytes([1]) * 16):
-        init = OtInitiator([b"a"], seed=os.urandom(32), peer_size=1, session_id=sid)
+        init = OtInitiator([b"a"], seed=seed, peer_size=1, session_id=sid)
         resp = OtResponder([b"b"], seed=seed, peer_size=1, session_id=sid)
-        m2 = resp.respond(init.start())
+        m1 = init.start()
+        m2 = resp.respond(m1)
         got.append((resp._choices, m2[-32:]))
+        commits.append((m1[-32:], init._share))
     assert got[0][0] != got[1][0] and got[0][1][:16] != got[1][1][:16] and got[0][1][16:] != got[1][1][16:]
+    assert commits[0][0] != commits[1][0] and commits[0][1] != commits[1][1]
 
 
-@pytest.mark.xfail(strict=True, reason="a party that failed keeps accepting messages")
+def _repeat_first(m4: bytes, sizes: Sizes, h: int = 0, at: int = 1) -> bytes:
+    """Message 4 with list ``h``'s value at position ``at`` replaced by its value at position 0."""
+    vb, n = sizes.value_bytes, sizes.n_r
+    body = bytearray(m4[HEADER_BYTES:])
+    off = h * n * vb
+    body[off + at * vb : off + (at + 1) * vb] = body[off : off + vb]
+    return m4[:HEADER_BYTES] + bytes(body)
+
+
 def test_a_failed_party_is_dead() -> None:
-    """The module docstring: "a bad message [raises] the PSI layer's remote errors ..., after which the
-    party is dead". ``OtInitiator.finish`` and ``OtResponder.finish`` never check ``_failed``: after an
-    unsorted value list (or a confirm with a padding bit set) the same party takes a second message and
-    completes. Fix: call ``_gate`` (or check ``_failed``) in ``finish``/``respond``."""
-    dead = []
+    """Fixed: "a bad message [raises] the PSI layer's remote errors ..., after which the party is dead":
+    after a value list that repeats a value (or a confirm with a padding bit set, or a bad message 1) the
+    same party refuses any further call with ``LocalProtocolError``, the genuine message included."""
     init, resp = _pair(A.items("c", range(10)), A.items("c", range(5, 55)), "mutual")
     m3 = init.finish(resp.respond(init.start()))
     assert m3 is not None
     m4 = resp.respond(m3)
-    vb = init.sizes.value_bytes
-    body = bytearray(m4[HEADER_BYTES:])
-    body[0:vb], body[vb : 2 * vb] = body[vb : 2 * vb], body[0:vb]  # list 0 no longer increasing
     with pytest.raises(RemoteError):
-        init.finish(m4[:HEADER_BYTES] + bytes(body))
+        init.finish(_repeat_first(m4, init.sizes))
     assert init.failed
-    with contextlib.suppress(LocalProtocolError):
+    with pytest.raises(LocalProtocolError):
         init.finish(m4)
-        dead.append("initiator survived")
     init, resp = _pair(A.items("c", range(10)), A.items("c", range(5, 55)), "mutual")
     m3 = init.finish(resp.respond(init.start()))
     assert m3 is not None
     m5 = init.finish(resp.respond(m3))
-    assert m5 is not None and (3 * resp.sizes.n_r) % 8  # 150 bits: two padding bits
+    assert m5 is not None and resp.sizes.n_r % 8  # 50 bits: six padding bits
     with pytest.raises(RemoteError):
         resp.finish(m5[:-1] + bytes([m5[-1] | 0x80]))
-    with contextlib.suppress(LocalProtocolError):
+    assert resp.failed
+    with pytest.raises(LocalProtocolError):
         resp.finish(m5)
-        dead.append("responder survived")
-    assert dead == []
+    init, resp = _pair(A.items("c", range(10)), A.items("c", range(5, 55)), "mutual")
+    m1 = init.start()
+    with pytest.raises(RemoteError):
+        resp.respond(m1[:HEADER_BYTES] + bytes(4) + m1[HEADER_BYTES + 4 :])  # n_I = 0: not the declared size
+    with pytest.raises(LocalProtocolError):
+        resp.respond(m1)
 
 
-@pytest.mark.xfail(strict=True, reason="responder alone picks the cuckoo key: abort oracle under grinding")
 def test_cuckoo_key_is_not_the_responders_choice_alone() -> None:
-    """The initiator's bins come from the cuckoo key in message 2 alone, which the responder picks after
-    it learned the session id (``ih`` is keyed by it) and may grind. Insertion fails, and the initiator
-    aborts with ``CuckooFailure`` before message 3, iff some k of its items have their bins inside k - 1
-    bins: a key that sends 4 guessed items to the same 3 bins turns the abort into a membership oracle
-    for "the initiator holds all 4" (no shared item needed, in ``intersection`` too). The search costs
-    about ``C(m, 3)^3`` keys: 2^40 at n_I = 4 (m = 41), 2^51.5 at n_I = 16 -- within reach of a
-    determined peer, for tiny sets. docs/cuckoo.md's failure bound is "over the key", which presumes an
-    honest key. Fix: mix in a contribution the responder cannot see in time (e.g. cuckoo key =
-    H(key_R || r_I), ``r_I`` sent by the initiator with ``U``), or document the oracle for small n_I."""
+    """Fixed: the initiator's bins used to come from a cuckoo key the responder picked (and could grind:
+    a key sending 4 guessed items into 3 bins makes insertion fail, an abort oracle for "the initiator
+    holds all 4"). Now the key is ``_cuckoo_key(sid, responder share, initiator share)``: the initiator's
+    share is committed in message 1 (before the responder picks its share) and opened in message 3 (after
+    the initiator has placed its items); the responder refuses a share that does not open the commitment.
+    """
     from blindmatch.otpsi import item_hashes
     from blindmatch.psi._cuckoo import bin_indexes
 
     mine = A.items("c", range(4))
     init, resp = _pair(mine, A.items("d", range(4)))
-    m2 = resp.respond(init.start())
-    init.finish(m2)
-    idx = bin_indexes(item_hashes(mine, SID), m2[-16:], init.sizes.bins)
+    m1 = init.start()
+    _, _, b1 = unpack(m1, T_START, None, SID, None)
+    m2 = resp.respond(m1)
+    m3 = init.finish(m2)
+    assert m3 is not None
+    r_share, i_share = m2[-KEY:], m3[-KEY:]
+    assert b1[8 + POINT :] == _commitment(SID, i_share) and i_share not in m1
+    bins = init.sizes.bins
+    idx = bin_indexes(item_hashes(mine, SID), r_share, bins)
     from_m2 = [int(idx[i, init._which[i]]) for i in range(len(mine))]
-    assert from_m2 != init._bin_of.tolist(), "the bins are those of message 2's key alone"
+    assert from_m2 != init._bin_of.tolist(), "the bins are those of message 2's share alone"
+    idx = bin_indexes(item_hashes(mine, SID), _cuckoo_key(SID, r_share, i_share), bins)
+    assert [int(idx[i, init._which[i]]) for i in range(len(mine))] == init._bin_of.tolist()
+    for other in (bytes(KEY), r_share, bytes(x ^ 1 for x in i_share)):  # a share that opens nothing
+        init2, resp2 = _pair(mine, A.items("d", range(4)))
+        m3b = init2.finish(resp2.respond(init2.start()))
+        assert m3b is not None
+        with pytest.raises(RemoteError):
+            resp2.respond(m3b[:-KEY] + other)
+        assert resp2.failed
 
 
 def test_held_hostile_psi_payloads_through_a_session_are_session_errors(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A responder whose OT party sends an unsorted value list (properly sealed and signed): the
-    initiator session fails with the session's ``MalformedMessage`` (``psi_boundary``), a remote error."""
+    """A responder whose OT party sends a value list that repeats a value (properly sealed and signed):
+    the initiator session fails with the session's ``MalformedMessage`` (``psi_boundary``), a remote
+    error."""
     real = OtResponder.respond
 
-    def unsorted(self: OtResponder, message: bytes) -> bytes:
+    def repeated(self: OtResponder, message: bytes) -> bytes:
         out = real(self, message)
         if self.next_message_expected != "request" and self.sizes.n_r > 1:
-            vb = self.sizes.value_bytes
-            body = bytearray(out[HEADER_BYTES:])
-            body[0:vb], body[vb : 2 * vb] = body[vb : 2 * vb], body[0:vb]
-            out = out[:HEADER_BYTES] + bytes(body)
+            out = _repeat_first(out, self.sizes)
         return out
 
-    monkeypatch.setattr(OtResponder, "respond", unsorted)
+    monkeypatch.setattr(OtResponder, "respond", repeated)
     init, resp = _ot_session("mutual")
     m1 = init.receive(resp.receive(init.start()))
     m3 = init.receive(resp.receive(m1))
@@ -357,10 +406,12 @@ MIXED = nb.crypto_core_ed25519_add(G, SMALL_ORDER[4])  # off the prime-order sub
 
 @pytest.mark.parametrize("point", [*SMALL_ORDER, NON_CANONICAL, MIXED, b"\xff" * 32])
 def test_held_bad_s_in_message_1(point: bytes) -> None:
+    """``S`` is body[8:40] of message 1 (the commitment to the initiator's share follows it)."""
     init, resp = _pair([b"a"], [b"b"])
     m1 = init.start()
+    at = HEADER_BYTES + 8
     with pytest.raises(InvalidGroupElement):
-        resp.respond(m1[:-32] + point)
+        resp.respond(m1[:at] + point + m1[at + POINT :])
     assert resp.failed
 
 
@@ -390,8 +441,9 @@ def test_held_base_ot_keys_bound_to_index_and_context() -> None:
 
 
 def test_held_random_bodies_give_remote_errors_or_empty_results() -> None:
-    """Random bodies of the exact length at each step: a remote error, or (a random ``U``; random but
-    sorted lists) a completed run in which nothing matches."""
+    """Random bodies of the exact length at each step: a remote error (a random message 3 does not open
+    the commitment of message 1), or (a random ``U`` followed by the genuine share; random lists) a
+    completed run in which nothing matches."""
     mine, theirs = A.items("c", range(30)), A.items("c", range(10, 60))
     for _ in range(3):
         init, resp = _pair(mine, theirs)
@@ -405,35 +457,47 @@ def test_held_random_bodies_give_remote_errors_or_empty_results() -> None:
         init, resp = _pair(mine, theirs)
         m3 = init.finish(resp.respond(init.start()))
         assert m3 is not None
-        m4 = resp.respond(m3[:HEADER_BYTES] + os.urandom(len(m3) - HEADER_BYTES))  # accepted: semi-honest
-        init.finish(m4)
+        with pytest.raises(RemoteError):  # the share no longer opens the commitment
+            resp.respond(m3[:HEADER_BYTES] + os.urandom(len(m3) - HEADER_BYTES))
+        init, resp = _pair(mine, theirs)
+        m3 = init.finish(resp.respond(init.start()))
+        assert m3 is not None
+        m4 = resp.respond(m3[:HEADER_BYTES] + os.urandom(len(m3) - HEADER_BYTES - KEY) + m3[-KEY:])
+        init.finish(m4)  # accepted: semi-honest
         assert init.result.matched == []  # the crafted U breaks the correlation: nothing matches
         init, resp = _pair(mine, theirs)
         m3 = init.finish(resp.respond(init.start()))
         assert m3 is not None
         m4 = resp.respond(m3)
         s = init.sizes
-        vals = np.frombuffer(os.urandom(3 * s.n_r * s.value_bytes), dtype=f"S{s.value_bytes}")
-        lists = b"".join(np.sort(vals[h * s.n_r : (h + 1) * s.n_r]).tobytes() for h in range(3))
-        init.finish(m4[:HEADER_BYTES] + lists)
+        init.finish(m4[:HEADER_BYTES] + os.urandom(3 * s.n_r * s.value_bytes))
         assert init.result.matched == []
 
 
-def test_held_unsorted_or_repeated_lists_are_refused() -> None:
+def test_held_repeated_values_are_refused() -> None:
+    """The lists are in the responder's (secret) order, not sorted: a list that repeats a value, next to
+    the first or far from it, in any of the three lists, is a remote error; a reordered list is not (the
+    intersection result is the same)."""
     mine, theirs = A.items("c", range(10)), A.items("c", range(5, 25))
+    n = len(theirs)
     for h in range(3):
-        for kind in ("swap", "repeat"):
+        for at in (1, n - 1):
             init, resp = _pair(mine, theirs)
             m3 = init.finish(resp.respond(init.start()))
             assert m3 is not None
-            m4 = bytearray(resp.respond(m3))
-            vb, n = init.sizes.value_bytes, init.sizes.n_r
-            off = HEADER_BYTES + h * n * vb
-            a, b = bytes(m4[off : off + vb]), bytes(m4[off + vb : off + 2 * vb])
-            m4[off : off + vb] = b
-            m4[off + vb : off + 2 * vb] = a if kind == "swap" else b
+            m4 = resp.respond(m3)
             with pytest.raises(RemoteError):
-                init.finish(bytes(m4))
+                init.finish(_repeat_first(m4, init.sizes, h, at))
+            assert init.failed
+    init, resp = _pair(mine, theirs, "intersection")
+    m3 = init.finish(resp.respond(init.start()))
+    assert m3 is not None
+    m4 = resp.respond(m3)
+    s = init.sizes
+    lists = A.split_lists(m4, s, SID, "intersection")
+    swapped = b"".join(x[::-1].tobytes() for x in lists)
+    assert init.finish(pack(T_VALUES, "intersection", SID, swapped)) is None
+    assert sorted(init.result.matched or []) == A.items("c", range(5, 10))
 
 
 def test_held_messages_of_the_other_engine_are_remote_errors() -> None:
@@ -471,7 +535,7 @@ def test_held_wrong_messages_while_waiting_for_message_3() -> None:
 
 
 def _ot_session(mode: str):
-    return make_parties(max_items=32, psi_suite=OT_PSI_SUITE, mode=mode)
+    return make_parties(max_items=32, psi_suite=OT_PSI_SUITE, mode=mode, policy=OT_POLICY)
 
 
 @pytest.mark.parametrize("mode", ["intersection", "mutual"])
@@ -540,18 +604,40 @@ def test_held_value_length_meets_the_false_match_rule(n_i: int, n_r: int) -> Non
     assert 8 * s.value_bytes >= 40 + math.log2(3 * max(n_i, 1) * max(n_r, 1))
 
 
-def test_held_responder_lists_do_not_depend_on_its_item_order() -> None:
-    """The sorted lists hide the responder's item order: its items in another order give the same bytes,
+def _positions_seen(init: OtInitiator, m4: bytes) -> dict[bytes, int]:
+    """What an initiator reads off message 4: the position of each of its matched items in the lists."""
+    s = init.sizes
+    lists = A.split_lists(m4, s, init._sid, init.mode)
+    where = [{v: p for p, v in enumerate(x.tolist())} for x in lists]
+    own = init._own.view(f"S{s.value_bytes}").ravel().tolist()
+    return {x: where[int(h)][v] for x, h, v in zip(init._items, init._which, own, strict=True)
+            if v in where[int(h)]}  # fmt: skip
+
+
+def test_held_responder_lists_do_not_follow_its_item_order() -> None:
+    """The lists hide the responder's item order: the three share one secret random order (a permutation
+    drawn from the responder's session sub-seed), so the positions an initiator that holds every one of
+    the responder's items reads off them follow neither the responder's input order nor the values, the
+    same item sits at the same position in whichever list placed it, the order changes with the session,
     and the mutual confirm still maps back to the right items."""
-    mine, theirs = A.items("c", range(30)), A.items("c", range(10, 70))
+    theirs = A.items("c", range(10, 70))
+    mine = A.items("c", range(80))  # a superset: the initiator finds every position
     seeds = (bytes(32), bytes(range(32)))
-    out = []
-    for order in (theirs, theirs[::-1]):
-        init, resp = _pair(mine, order, "mutual", seeds=seeds)
+    seen = []
+    for order, sid in ((theirs, SID), (theirs[::-1], SID), (theirs, bytes(16))):
+        init, resp = _pair(mine, order, "mutual", sid=sid, seeds=seeds)
         msgs = _run(init, resp)
-        assert sorted(resp.result.matched or []) == A.items("c", range(10, 30))
-        out.append(msgs[3])
-    assert out[0] == out[1]
+        assert sorted(resp.result.matched or []) == sorted(theirs)
+        pos = _positions_seen(init, msgs[3])
+        assert sorted(pos.values()) == list(range(len(theirs)))
+        in_input_order = [pos[x] for x in order]
+        assert in_input_order not in (sorted(in_input_order), sorted(in_input_order, reverse=True))
+        assert all(resp._items[int(resp._order[p])] == x for x, p in pos.items())
+        seen.append(pos)
+    assert seen[0] != seen[2], "the same items, seed and order give the same positions in another session"
+    for h in range(3):  # positions are not sorted by value
+        lst = A.split_lists(msgs[3], init.sizes, bytes(16), "mutual")[h]
+        assert lst.tolist() != sorted(lst.tolist())
 
 
 def test_held_no_secret_in_reprs_or_errors() -> None:
