@@ -167,8 +167,9 @@ def test_demo_zero_choice_responder_learns_occupied_bins_in_mutual() -> None:
     hash function; it learns the cuckoo key when the initiator opens its share in message 3, before the
     confirm, and filters any dictionary with it. The intersection is empty here, yet three sessions narrow
     300 candidates to a handful that contains the initiator's 4 items. The two-share key and the ``n_I``
-    bound on the confirm do not stop it (an honest initiator's confirm marks at most ``n_I``); only a
-    mutual run as two runs with roles swapped (no confirm) would."""
+    bound on the confirm do not stop it (an honest initiator's confirm marks at most ``n_I`` anyway);
+    running ``mutual`` as two runs with roles swapped (no confirm) would, at the price of exposing each side
+    to the probing initiator above (docs/protocol-ot.md)."""
     mine = A.items("c", [3, 77, 150, 222])
     dictionary = A.items("c", range(300))
     remaining = set(dictionary)
