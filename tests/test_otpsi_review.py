@@ -1,14 +1,14 @@
 """Adversarial review of the OT-extension PSI engine (issue 15): ``blindmatch.otpsi``, ``hazmat.ot``, the
 cuckoo layer and the session integration, attacked by a deviating peer in either role.
 
-The review (commit 0c23f96) found ten problems, written as strict xfails; the engine was then changed
-(1a951e8: session-bound secrets, a cuckoo key from both parties' shares, one list order shared by the three
-value lists and an ``n_R``-bit confirm bounded by ``n_I``, OT caps at 2^24, the OT engine opt-in) and the
-documentation of what the engine does not protect rewritten. Each finding is now a regression test of its
-fix, a check that docs/protocol-ot.md states the limitation, or a demonstration (``test_demo_*``) that the
-documented attack still works on the current wire format, keeping the attack helpers in
-``tests/otpsi_attacks.py`` honest. ``test_held_*`` are attacks the engine withstood. Nothing under src/ is
-changed by these tests.
+The review (commits 0c23f96, 4b94f02) found eleven problems, written as strict xfails; the engine was then
+changed (1a951e8: session-bound secrets, a cuckoo key from both parties' shares, one list order shared by
+the three value lists and an ``n_R``-bit confirm bounded by ``n_I``, OT caps at 2^24, the OT engine opt-in)
+and the documentation of what the engine does not protect rewritten (7bfb1fe). Each finding is now a
+regression test of its fix, a check that docs/protocol-ot.md states the limitation, or a demonstration
+(``test_demo_*``) that the documented attack still works on the current wire format, keeping the attack
+helpers in ``tests/otpsi_attacks.py`` honest. ``test_held_*`` are attacks the engine withstood. Nothing
+under src/ is changed by these tests.
 """
 
 from __future__ import annotations
