@@ -176,7 +176,8 @@ class Manifest:
             raise InvalidParameter(f"psi_suite must be one of {', '.join(PSI_SUITES)}")
         if self.psi_suite == OT_PSI_SUITE and self.mode not in _OT_MODES:
             raise InvalidParameter("the OT engine offers the modes intersection and mutual only")
-        if self.psi_suite == OT_PSI_SUITE and max(self.max_items_initiator, self.max_items_responder) > _OT_MAX:
+        ot = self.psi_suite == OT_PSI_SUITE
+        if ot and max(self.max_items_initiator, self.max_items_responder) > _OT_MAX:
             raise InvalidParameter(f"the OT engine takes at most {_OT_MAX} items a side")
         if self.psi_suite == OT_PSI_SUITE and self.audit is not None:
             raise InvalidParameter("audited sessions run on the DH engine only (docs/protocol-ot.md)")
