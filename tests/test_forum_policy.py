@@ -82,6 +82,7 @@ def test_round_trip() -> None:
     loaded = load(FILE)
     assert loaded == POLICY
     assert loaded.digest == POLICY.digest
+    assert hash(loaded) == hash(POLICY) and len({loaded, POLICY}) == 1
     assert sign_policy(FORUM, loaded) == FILE
     assert loaded.kinds == ("account", "email", "ip", "prompt")  # kept sorted
     assert loaded.paddings == ("cap", "pow2")

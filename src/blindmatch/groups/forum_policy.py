@@ -316,6 +316,9 @@ class ForumPolicy:
             "revoked": [r.to_json() for r in self.revoked],
         }
 
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
     @property
     def digest(self) -> bytes:
         """SHA-256 of exactly what the forum key signs: two policies with one digest are the same policy."""
