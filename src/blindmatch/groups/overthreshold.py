@@ -1,0 +1,343 @@
+"""Over-threshold matching for n labs (docs/groups.md): a DH ring with per-hop DLEQ proofs gives every lab
+the same ``F(x)``; Shamir-style shares with ``P(0) = 0`` per bin; a coordinator without keys finds the sets of
+``t`` labs whose shares agree. In memory and sans-I/O: the transport (and the forum's policy) wrap it.
+
+A run::
+
+    labs = [RingLab(i, items_i, params, seed=...) for i in range(1, n + 1)]
+    hops = {i: lab.start() for i, lab in labs}           # each list leaves its owner blinded
+    for _ in range(n - 1): hop = labs[next].apply(hop)    # every other lab applies its key, with a proof
+    lab.finish(hop)                                       # back home: F(x) for its own items
+    uploads = {i: lab.shares() for ...}
+    passed = coordinate(params, uploads)                  # {lab index: slots that passed}
+    lab.results(passed[i])                                # its items held by at least t labs
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import combinations
+
+from .._derive import derive_bytes, derive_key, derive_permutation
+from ..errors import InvalidParameter, LocalProtocolError, RemoteProtocolError
+from ..hazmat import oprf
+from ..hazmat._ed25519 import ORDER, base_mul, mul_many, reduce64, scalar_bytes
+from ..hazmat.group import hash_to_edwards
+from ..session.padding import DUMMY_PREFIX
+
+__all__ = [
+    "FIELD",
+    "Hop",
+    "OverThresholdError",
+    "RingLab",
+    "RunParams",
+    "bins_and_slots",
+    "coordinate",
+    "run_in_memory",
+]
+
+#: The share field: GF(2^255 - 19).
+FIELD = 2**255 - 19
+_DST = b"blindmatch-groups-v1/overthreshold"
+
+
+class OverThresholdError(RemoteProtocolError):
+    """A peer's hop or upload is malformed, out of place, or fails its proof."""
+
+
+def _binom_tail(n: int, q: float, m: int) -> float:
+    """P(Binomial(n, q) > m), summed in logs."""
+    total = 0.0
+    for k in range(m + 1, min(n, m + 400) + 1):
+        log_term = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+        log_term += k * math.log(q) + (n - k) * math.log1p(-q)
+        total += math.exp(log_term)
+    return total
+
+
+def bins_and_slots(n_items: int, n_labs: int) -> tuple[int, int]:
+    """``(B, m)``: ``B = ceil(N/4)`` bins, and the fewest slots ``m`` such that a lab's bin overflows with
+    probability at most ``2^-40 / (n_labs * B)`` (so no overflow anywhere in the run, but 2^-40)."""
+    if n_items < 1 or n_labs < 2:
+        raise InvalidParameter("at least one item and two labs")
+    bins = max(1, math.ceil(n_items / 4))
+    target = 2.0**-40 / (n_labs * bins)
+    m = 1
+    while bins > 1 and _binom_tail(n_items, 1 / bins, m) > target:
+        m += 1
+    return bins, (n_items if bins == 1 else m)
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """One run's public parameters: the labs' indices ``1..n`` in ring order, ``t``, the padded list size
+    ``n_items``, the round id, and each lab's published round key ``K_j`` (filled by :meth:`with_keys`)."""
+
+    n: int
+    t: int
+    n_items: int
+    round_id: bytes
+    keys: Mapping[int, bytes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.t <= self.n or self.n > 64:
+            raise InvalidParameter("2 <= t <= n <= 64")
+        if not isinstance(self.round_id, bytes) or len(self.round_id) != 16:
+            raise InvalidParameter("round_id is 16 bytes")
+
+    @property
+    def bins(self) -> tuple[int, int]:
+        return bins_and_slots(self.n_items, self.n)
+
+    def with_keys(self, keys: Mapping[int, bytes]) -> RunParams:
+        if set(keys) != set(range(1, self.n + 1)):
+            raise InvalidParameter("one round key per lab")
+        return RunParams(self.n, self.t, self.n_items, self.round_id, dict(keys))
+
+    def dst(self) -> bytes:
+        return _DST + b" HashToGroup " + self.round_id.hex().encode()
+
+
+@dataclass(frozen=True)
+class Hop:
+    """A list on its way round the ring: whose it is, the lab that produced ``points`` and its proof."""
+
+    owner: int
+    by: int
+    points: tuple[bytes, ...]
+    inputs: tuple[bytes, ...] = ()
+    proof: bytes = b""
+
+
+def _next(i: int, n: int) -> int:
+    return i % n + 1
+
+
+class RingLab:
+    """One lab of a run: index ``index`` (1..n), its distinct ``items`` (at most ``params.n_items``; padded
+    with random dummies to exactly that), a 32-byte ``seed`` for every random choice of the run."""
+
+    def __init__(self, index: int, items: Iterable[bytes], params: RunParams, *, seed: bytes) -> None:
+        if not 1 <= index <= params.n:
+            raise InvalidParameter("index is 1..n")
+        own = list(dict.fromkeys(bytes(x) for x in items))
+        if len(own) > params.n_items:
+            raise InvalidParameter(f"{len(own)} items exceed the run's {params.n_items}")
+        self.index, self.params = index, params
+        self._seed = derive_key(seed, b"groups run seed", index, params.round_id)
+        extra = params.n_items - len(own)
+        dummies = derive_bytes(self._seed, b"groups dummies", 32 * extra)
+        padded = own + [DUMMY_PREFIX + dummies[32 * i : 32 * i + 32] for i in range(extra)]
+        order = derive_permutation(self._seed, b"groups order", len(padded))
+        self._items = [padded[j] for j in order]
+        self._real = len(own)
+        self._key = reduce64(derive_bytes(self._seed, b"groups round key", 64)) or 1
+        self.public_key = base_mul(scalar_bytes(self._key))
+        self._f: list[bytes] | None = None
+        self._slots: dict[int, int] | None = None
+
+    def start(self) -> Hop:
+        """Our list, blinded with a one-time scalar, leaving home."""
+        r = reduce64(derive_bytes(self._seed, b"groups one-time scalar", 64)) or 1
+        self._r = r
+        points = mul_many(scalar_bytes(r), hash_to_edwards(self._items, self.params.dst()), "our items")
+        return Hop(self.index, self.index, tuple(points))
+
+    def _verify(self, hop: Hop) -> None:
+        if hop.by == hop.owner:  # the owner's blinded list carries no proof
+            return
+        key = self.params.keys.get(hop.by)
+        if key is None:
+            raise OverThresholdError("a hop by a lab that is not in the run")
+        try:
+            oprf.verify(key, list(hop.inputs), list(hop.points), self._context(hop), hop.proof)
+        except oprf.InvalidProof as exc:
+            raise OverThresholdError(f"lab {hop.by} applied another key than its published one") from exc
+
+    def _context(self, hop: Hop) -> bytes:
+        return self.params.round_id + bytes([hop.owner, hop.by])
+
+    def apply(self, hop: Hop) -> Hop:
+        """Another lab's list: check the previous hop, apply our key, prove it."""
+        if hop.owner == self.index or hop.by == self.index or _next(hop.by, self.params.n) != self.index:
+            raise OverThresholdError("a hop out of ring order")
+        if len(hop.points) != self.params.n_items:
+            raise OverThresholdError("a hop of the wrong size")
+        self._verify(hop)
+        key = oprf.KindKey(b"", scalar_bytes(self._key), self.public_key)
+        out = oprf.evaluate(key, list(hop.points))
+        proof = oprf.prove(
+            key, list(hop.points), out, self._context(Hop(hop.owner, self.index, ())), self._seed, hop.owner
+        )
+        return Hop(hop.owner, self.index, tuple(out), hop.points, proof)
+
+    def finish(self, hop: Hop) -> None:
+        """Our list back home: check the last hop, remove the one-time scalar, apply our key: ``F(x)``."""
+        n = self.params.n
+        if hop.owner != self.index or _next(hop.by, n) != self.index or (n > 1 and hop.by == self.index):
+            raise OverThresholdError("our list came back out of ring order")
+        if len(hop.points) != self.params.n_items:
+            raise OverThresholdError("our list came back with another size")
+        self._verify(hop)
+        unblind = pow(self._r, -1, ORDER) * self._key % ORDER
+        self._f = mul_many(scalar_bytes(unblind), list(hop.points), "our list")
+
+    def shares(self) -> list[list[int]]:
+        """``B`` bins of ``m`` field elements: our shares ``P(index)``, then random padding, shuffled."""
+        if self._f is None:
+            raise LocalProtocolError("shares() comes after finish()")
+        bins, m = self.params.bins
+        table: list[list[tuple[int, int]]] = [[] for _ in range(bins)]
+        for pos, f in enumerate(self._f):
+            b, coefs = _poly(f, bins, self.params.t)
+            table[b].append((_eval(coefs, self.index), pos))
+        out: list[list[int]] = []
+        self._slots = {}
+        for b, entries in enumerate(table):
+            if len(entries) > m:
+                raise LocalProtocolError("a bin overflowed (probability below 2^-40): abort the run")
+            pad = derive_bytes(self._seed, b"groups bin padding", 32 * (m - len(entries)), b)
+            entries += [
+                (int.from_bytes(pad[32 * k : 32 * k + 32], "little") % FIELD, -1)
+                for k in range(m - len(entries))
+            ]
+            order = derive_permutation(self._seed, b"groups slot order", m, b)
+            row = [entries[j] for j in order]
+            for slot, (_, pos) in enumerate(row):
+                if pos >= 0:
+                    self._slots[b * m + slot] = pos
+            out.append([y for y, _ in row])
+        return out
+
+    def results(self, passed: Iterable[int]) -> list[bytes]:
+        """Our real items that the coordinator found held by at least ``t`` labs."""
+        if self._slots is None:
+            raise LocalProtocolError("results() comes after shares()")
+        got = {self._items[self._slots[s]] for s in passed if s in self._slots}
+        return sorted(x for x in got if not x.startswith(DUMMY_PREFIX))
+
+
+def _poly(f: bytes, bins: int, t: int) -> tuple[int, list[int]]:
+    h = hashlib.sha512(_DST + b" bin" + f).digest()
+    coefs = [
+        int.from_bytes(hashlib.sha512(_DST + b" coef" + bytes([j]) + f).digest(), "little") % FIELD
+        for j in range(1, t)
+    ]
+    return int.from_bytes(h, "little") % bins, coefs
+
+
+def _eval(coefs: Sequence[int], x: int) -> int:
+    """``a_1 x + ... + a_{t-1} x^{t-1}`` (``P(0) = 0``) mod the field."""
+    acc = 0
+    for a in reversed(coefs):
+        acc = (acc + a) * x % FIELD
+    return acc
+
+
+def _lagrange_at_zero(xs: Sequence[int]) -> list[int]:
+    out = []
+    for i, xi in enumerate(xs):
+        num = den = 1
+        for j, xj in enumerate(xs):
+            if i != j:
+                num = num * (-xj) % FIELD
+                den = den * (xi - xj) % FIELD
+        out.append(num * pow(den, -1, FIELD) % FIELD)
+    return out
+
+
+def _check_upload(params: RunParams, upload: object) -> list[list[int]]:
+    bins, m = params.bins
+    if not isinstance(upload, list) or len(upload) != bins:
+        raise OverThresholdError(f"an upload has {bins} bins of {m} slots")
+    for row in upload:
+        if not isinstance(row, list) or len(row) != m:
+            raise OverThresholdError(f"an upload has {bins} bins of {m} slots")
+        for y in row:
+            if isinstance(y, bool) or not isinstance(y, int) or not 0 <= y < FIELD:
+                raise OverThresholdError("a share is not a field element")
+    return upload
+
+
+def coordinate(params: RunParams, uploads: Mapping[int, object]) -> dict[int, set[int]]:
+    """The coordinator's pass: ``{lab: slot numbers (bin * m + slot) that took part in a passing set}``.
+
+    ``uploads[j]`` must come from lab ``j`` over its authenticated channel (its index is its x-coordinate).
+    """
+    if set(uploads) != set(range(1, params.n + 1)):
+        raise OverThresholdError("one upload from every lab of the run")
+    rows = {j: _check_upload(params, u) for j, u in uploads.items()}
+    bins, m = params.bins
+    passed: dict[int, set[int]] = {j: set() for j in rows}
+    for labs in combinations(sorted(rows), params.t):
+        lam = _lagrange_at_zero(labs)
+        last_inv = pow(lam[-1], -1, FIELD)
+        for b in range(bins):
+            index: dict[int, list[int]] = {}
+            for s, y in enumerate(rows[labs[-1]][b]):
+                index.setdefault(y, []).append(s)
+            _join(labs, lam, last_inv, rows, b, m, index, passed)
+    return passed
+
+
+def _join(
+    labs: Sequence[int],
+    lam: Sequence[int],
+    last_inv: int,
+    rows: Mapping[int, list[list[int]]],
+    b: int,
+    m: int,
+    index: Mapping[int, list[int]],
+    passed: dict[int, set[int]],
+) -> None:
+    """Every choice of one slot per lab but the last; the last lab's slot must hold the value that makes the
+    Lagrange sum at 0 vanish (a hash look-up)."""
+    heads = labs[:-1]
+    for choice in _product([range(m)] * len(heads)):
+        acc = sum(lam[k] * rows[j][b][s] for k, (j, s) in enumerate(zip(heads, choice, strict=True))) % FIELD
+        for s_last in index.get((-acc * last_inv) % FIELD, ()):
+            for j, s in zip(heads, choice, strict=True):
+                passed[j].add(b * m + s)
+            passed[labs[-1]].add(b * m + s_last)
+
+
+def _product(ranges: Sequence[range]) -> Iterable[tuple[int, ...]]:
+    if not ranges:
+        yield ()
+        return
+    for head in ranges[0]:
+        for rest in _product(ranges[1:]):
+            yield (head, *rest)
+
+
+def run_in_memory(
+    sets: Sequence[Iterable[bytes]],
+    t: int,
+    *,
+    n_items: int | None = None,
+    round_id: bytes = bytes(16),
+    seeds: Sequence[bytes] | None = None,
+) -> list[list[bytes]]:
+    """A whole run among ``len(sets)`` labs in one process (tests, benchmarks): each lab's items held by at
+    least ``t`` labs."""
+    lists = [list(dict.fromkeys(s)) for s in sets]
+    n = len(lists)
+    size = n_items if n_items is not None else max(1, max(len(x) for x in lists))
+    params = RunParams(n, t, size, round_id)
+    seeds = seeds or [hashlib.sha256(bytes([i])).digest() for i in range(n)]
+    labs = {i + 1: RingLab(i + 1, lists[i], params, seed=seeds[i]) for i in range(n)}
+    params = params.with_keys({i: lab.public_key for i, lab in labs.items()})
+    for lab in labs.values():
+        lab.params = params
+    for i, lab in labs.items():
+        hop = lab.start()
+        j = _next(i, n)
+        while j != i:
+            hop = labs[j].apply(hop)
+            j = _next(j, n)
+        lab.finish(hop)
+    passed = coordinate(params, {i: lab.shares() for i, lab in labs.items()})
+    return [labs[i].results(passed[i]) for i in range(1, n + 1)]
