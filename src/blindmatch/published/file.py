@@ -199,6 +199,11 @@ def _parse_header(raw: bytes, max_items: int) -> dict[str, Any]:
     return doc
 
 
+def is_epoch_name(v: Any) -> bool:
+    """An epoch's name: 1 to 64 printable ASCII characters (files, epoch keys and log entries alike)."""
+    return isinstance(v, str) and 0 < len(v) <= 64 and v.isascii() and v.isprintable()
+
+
 def _is_int(v: Any, lo: int, hi: int) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
@@ -213,13 +218,7 @@ def _check_header(h: dict[str, Any], max_items: int) -> None:
         raise bad("another file format or OPRF suite than this blindmatch knows")
     if not (_is_hex(h["file_id"], 16) and _is_hex(h["base"], 16) and _is_hex(h["publisher"], 32)):
         raise bad("file_id, base and publisher must be hex of 16, 16 and 32 bytes")
-    epoch = h["epoch"]
-    if (
-        not isinstance(epoch, str)
-        or not 0 < len(epoch) <= 64
-        or not epoch.isascii()
-        or not epoch.isprintable()
-    ):
+    if not is_epoch_name(h["epoch"]):
         raise bad("the epoch is 1 to 64 printable ASCII characters")
     if h["type"] not in FILE_TYPES or not _is_int(h["sequence"], 0, _MAX_SEQUENCE):
         raise bad("the file type or sequence number is out of range")

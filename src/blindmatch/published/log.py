@@ -29,7 +29,7 @@ from .._strictjson import object_without_duplicates
 from ..errors import InvalidParameter
 from ..session._canonjson import canonical_json
 from .errors import LogMismatch
-from .file import FILE_TYPES, PublishedFile
+from .file import FILE_TYPES, PublishedFile, is_epoch_name
 
 __all__ = ["EMPTY_HEAD", "LogEntry", "PublicationLog", "append_to_log"]
 
@@ -78,7 +78,7 @@ def _entry(doc: Any, index: int, prev: bytes) -> LogEntry:
     try:
         chained = hmac.compare_digest(_hex(doc["prev"], 32), prev)
         epoch, ftype = doc["epoch"], doc["type"]
-        if not isinstance(epoch, str) or not 0 < len(epoch) <= 64 or not epoch.isprintable():
+        if not is_epoch_name(epoch):
             raise ValueError("epoch")
         if ftype not in FILE_TYPES:
             raise ValueError("type")

@@ -18,8 +18,9 @@ from ..psi import IndicatorItems
 from ..psi._parallel import map_chunked
 from ..session._canonjson import canonical_json
 from ..session.identity import Identity
+from ..session.padding import padded_size
 from .errors import EpochKeyError
-from .file import FILE_FORMAT, pack_file, tag_of
+from .file import FILE_FORMAT, is_epoch_name, pack_file, tag_of
 from .labels import MAX_LABEL_BYTES, check_label, seal_label
 from .tagset import bits_for, encode_tags
 
@@ -29,6 +30,7 @@ __all__ = ["DEFAULT_EVALUATIONS", "EpochKey", "Labels", "build_file", "default_t
 DEFAULT_EVALUATIONS = 1 << 24
 _KEY_FORMAT = "blindmatch-epoch-key"
 Rng = Callable[[int], bytes]
+_NO_CAP = 1 << 40  # the file's padding has no cap of its own (pow2 or none)
 #: Labels by ``(kind, canonical value)``.
 Labels = Mapping[tuple[str, str], Mapping[str, Any]]
 
@@ -68,12 +70,7 @@ class EpochKey:
         canon_version: int,
         rng: Rng = os.urandom,
     ) -> EpochKey:
-        if (
-            not isinstance(epoch, str)
-            or not 0 < len(epoch) <= 64
-            or not epoch.isascii()
-            or not epoch.isprintable()
-        ):
+        if not is_epoch_name(epoch):
             raise InvalidParameter("an epoch is 1 to 64 printable ASCII characters")
         if not 0 <= not_before < not_after:
             raise InvalidParameter("not_before must come before not_after")
@@ -158,7 +155,7 @@ class EpochKey:
             and 1 <= self.canon_version <= 255
         ):
             raise ValueError("ranges")
-        if not isinstance(self.epoch, str) or not 0 < len(self.epoch) <= 64 or not self.epoch.isprintable():
+        if not is_epoch_name(self.epoch):
             raise ValueError("epoch")
 
     def save(self, path: str | Path) -> None:
@@ -192,17 +189,13 @@ def _sealed_kind(
     tags = [tag_of(o, key.tag_bits) for o in outputs]
     if ftype == "withdrawal" or key.label_bytes == 0:
         return tags, [b""] * len(tags)
+    empty = check_label({}, key.label_bytes)  # most items carry no label: checked once
     sealed = []
     for value, out in zip(values, outputs, strict=True):
-        body = check_label(labels.get((kind, value), {}), key.label_bytes)
+        label = labels.get((kind, value))
+        body = empty if label is None else check_label(label, key.label_bytes)
         sealed.append(seal_label(body, key.label_bytes, file_id, kind, out))
     return tags, sealed
-
-
-def _padded(n: int, padding: str) -> int:
-    if padding == "none":
-        return n
-    return 1 if n <= 1 else 1 << (n - 1).bit_length()
 
 
 def _pad(
@@ -258,7 +251,8 @@ def build_file(
     for kind in indicators.kinds:
         items, values = list(indicators.items_of(kind)), list(indicators.values(kind))
         tags, sealed = _sealed_kind(key, kind, items, values, file_id, ftype, labels or {}, workers)
-        tags, sealed = _pad(tags, sealed, _padded(len(tags), padding), key.tag_bits, label_size, rng)
+        target = padded_size(padding, len(tags), _NO_CAP)
+        tags, sealed = _pad(tags, sealed, target, key.tag_bits, label_size, rng)
         encoded = encode_tags(tags, key.tag_bits)
         sections[kind] = (encoded, b"".join(sealed))
         kinds[kind] = {"key": key.kind_key(kind).public.hex(), "count": len(tags), "tags_bytes": len(encoded)}

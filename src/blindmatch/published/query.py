@@ -176,12 +176,17 @@ def match_outputs(files: Sequence[PublishedFile], outputs: Mapping[tuple[str, st
     bits = files[0].tag_bits
     found: dict[tuple[str, str], Match | None] = {}
     unopened = 0
+    by_kind: dict[str, tuple[list[tuple[str, str]], list[bytes]]] = {}  # each output's tag, once
+    for k, out in outputs.items():
+        keys, tags = by_kind.setdefault(k[0], ([], []))
+        keys.append(k)
+        tags.append(tag_of(out, bits))
     for f in files:
         for kind, sec in f.kinds.items():
-            keys = [k for k in outputs if k[0] == kind]
-            if not keys:
+            if kind not in by_kind:
                 continue
-            ranks = sec.tags.find([tag_of(outputs[k], bits) for k in keys])
+            keys, tags = by_kind[kind]
+            ranks = sec.tags.find(tags)
             for k, rank in zip(keys, ranks, strict=True):
                 if rank is None:
                     continue

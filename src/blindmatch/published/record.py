@@ -10,8 +10,6 @@ querier's number of matches; null for the publisher, who learns none), ``time`` 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +19,8 @@ from ..errors import InvalidParameter
 from ..session._canonjson import canonical_json
 from ..session.errors import InvalidRecord
 from ..session.identity import Identity, PublicIdentity
-from ..session.record import iso_time, sign_record
+from ..session.record import _CONTEXT as RECORD_CONTEXT
+from ..session.record import _signature_bytes, iso_time, sign_record
 
 __all__ = ["QUERY_RECORD_FORMAT", "query_record", "verify_query_record"]
 
@@ -87,16 +86,14 @@ def verify_query_record(
 
 
 def _verify_signature(doc: dict[str, Any], key: PublicIdentity) -> dict[str, Any]:
+    """The exchange records' signature, checked the same way (one canonical encoding, the same context)."""
     sig = doc.pop("signature")
+    raw = _signature_bytes(sig)
     try:
-        raw = base64.b64decode(sig["value"], validate=True)
-    except (KeyError, TypeError, binascii.Error):
-        raise InvalidRecord("the query record's signature is malformed") from None
-    try:
-        signed = b"blindmatch-record/v1\x00" + canonical_json(doc)
+        signed = RECORD_CONTEXT + canonical_json(doc)
     except InvalidParameter:  # a float, a huge integer, too deep: no canonical form, so never signed
         raise InvalidRecord("the query record holds values canonical JSON cannot carry") from None
-    if base64.b64encode(raw).decode("ascii") != sig["value"] or not key.verify(raw, signed):
+    if not key.verify(raw, signed):
         raise InvalidRecord("the query record's signature does not verify")
     doc["signature"] = sig
     return doc

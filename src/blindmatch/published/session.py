@@ -42,32 +42,26 @@ from ..session.channel import (
     T_QUERY,
     T_REFUSE,
     TAG_BYTES,
-    TYPE_NAMES,
     Message,
     Opener,
     Sealer,
     Transcript,
+    check_order,
     new_ephemeral,
     pack_header,
     parse_header,
     sign_message,
-    signed_bytes,
     split_message,
     traffic_keys,
     x25519_shared,
 )
 from ..session.errors import (
-    BadSignature,
     Expired,
     MalformedMessage,
-    OutOfOrder,
-    Reflected,
     Refused,
     Replayed,
-    TranscriptMismatch,
     UnknownPeer,
     WrongPeer,
-    WrongSession,
 )
 from ..session.identity import Identity, PublicIdentity
 from ..session.peers import PeerStore
@@ -193,27 +187,13 @@ class _Party:
 
     def _read(self, data: bytes, max_body: int, *, authenticate: bool = True) -> Message:
         header = parse_header(data)
-        expected = [t for (s, t) in self._table if s == self.state]
-        if header.role == self._role:
-            raise Reflected("got a message sent by our own role")
-        if self._session_id is not None and header.session_id != self._session_id:
-            raise WrongSession("the message belongs to another session (session id differs)")
-        if self._peer_key is not None and header.sender_key != self._peer_key:
-            raise WrongPeer("the message is signed by another identity than this session's peer")
-        if header.seq < self._count:
-            raise Replayed(f"message number {header.seq} was already received (replay)")
-        if header.seq > self._count or header.msg_type not in expected:
-            raise OutOfOrder(
-                f"expected message number {self._count}, got {TYPE_NAMES[header.msg_type]} "
-                f"number {header.seq}"
-            )
-        if header.prev_hash != self._transcript.hash:
-            raise TranscriptMismatch("the message is bound to another transcript")
+        check_order(header, role=self._role, session_id=self._session_id, peer_key=self._peer_key,
+                    count=self._count, expected=[t for (s, t) in self._table if s == self.state],
+                    transcript_hash=self._transcript.hash)  # fmt: skip
         if header.body_len > max_body:
             raise MalformedMessage(f"a {header.body_len}-byte body is larger than this step allows")
         msg = split_message(data, header)
-        if not PublicIdentity(header.sender_key).verify(msg.signature, signed_bytes(msg.signed)):
-            raise BadSignature(f"the signature on the {TYPE_NAMES[header.msg_type]} message does not verify")
+        PartyBase._verify(msg, header.sender_key)
         self._transcript.add(msg.wire)
         self._count += 1
         self._authenticated = authenticate  # the publisher's query: only once fresh and not replayed

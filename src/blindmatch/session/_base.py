@@ -36,6 +36,7 @@ from .channel import (
     Message,
     Sealer,
     Transcript,
+    check_order,
     pack_header,
     parse_header,
     sign_message,
@@ -48,14 +49,8 @@ from .errors import (
     CapExceeded,
     Expired,
     MalformedMessage,
-    OutOfOrder,
     PaddingViolation,
-    Reflected,
     Refused,
-    Replayed,
-    TranscriptMismatch,
-    WrongPeer,
-    WrongSession,
 )
 from .identity import Identity, PublicIdentity
 from .manifest import PSI_SUITE, Manifest
@@ -461,22 +456,8 @@ class PartyBase:
 
     def _check_header(self, header: Header, expected: tuple[int, ...], max_body: int) -> None:
         facts = self._facts
-        if header.role == self._role:
-            raise Reflected(f"got a {TYPE_NAMES[header.msg_type]} message sent by our own role ({self.role})")
-        if facts.session_id is not None and header.session_id != facts.session_id:
-            raise WrongSession("the message belongs to another session (session id differs)")
-        if facts.peer_key is not None and header.sender_key != facts.peer_key:
-            raise WrongPeer("the message is signed by another identity than this session's peer")
-        if header.seq < self._count:
-            raise Replayed(f"message number {header.seq} was already received (replay)")
-        if header.seq > self._count or header.msg_type not in expected:
-            raise OutOfOrder(
-                f"expected message number {self._count} "
-                f"({' or '.join(TYPE_NAMES[t] for t in expected)}), got number {header.seq} "
-                f"({TYPE_NAMES[header.msg_type]})"
-            )
-        if header.prev_hash != self._transcript.hash:
-            raise TranscriptMismatch("the message is bound to another transcript (replayed from another run)")
+        check_order(header, role=self._role, session_id=facts.session_id, peer_key=facts.peer_key,
+                    count=self._count, expected=expected, transcript_hash=self._transcript.hash)  # fmt: skip
         if header.msg_type == T_DATA:
             if header.body_len > max_body:
                 raise CapExceeded(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -30,7 +31,17 @@ from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import LocalProtocolError
-from .errors import MalformedMessage, TamperedMessage, UnsupportedVersion
+from .errors import (
+    MalformedMessage,
+    OutOfOrder,
+    Reflected,
+    Replayed,
+    TamperedMessage,
+    TranscriptMismatch,
+    UnsupportedVersion,
+    WrongPeer,
+    WrongSession,
+)
 from .identity import Identity
 
 __all__ = [
@@ -49,6 +60,7 @@ __all__ = [
     "Opener",
     "Sealer",
     "Transcript",
+    "check_order",
     "new_ephemeral",
     "pack_header",
     "parse_message",
@@ -227,3 +239,34 @@ class Opener:
             raise TamperedMessage("payload authentication failed (tampered or wrong keys)") from None
         self._counter += 1
         return pt
+
+
+def check_order(
+    header: Header,
+    *,
+    role: int,
+    session_id: bytes | None,
+    peer_key: bytes | None,
+    count: int,
+    expected: Sequence[int],
+    transcript_hash: bytes,
+) -> None:
+    """What every session party checks of an incoming header before its body (exchange and query sessions
+    alike): not sent by our own role, this session and peer, the next message number, an expected type,
+    and bound to our transcript so far."""
+    if header.role == role:
+        own = ("initiator", "responder")[role]
+        raise Reflected(f"got a {TYPE_NAMES[header.msg_type]} message sent by our own role ({own})")
+    if session_id is not None and header.session_id != session_id:
+        raise WrongSession("the message belongs to another session (session id differs)")
+    if peer_key is not None and header.sender_key != peer_key:
+        raise WrongPeer("the message is signed by another identity than this session's peer")
+    if header.seq < count:
+        raise Replayed(f"message number {header.seq} was already received (replay)")
+    if header.seq > count or header.msg_type not in expected:
+        raise OutOfOrder(
+            f"expected message number {count} ({' or '.join(TYPE_NAMES[t] for t in expected)}), got number "
+            f"{header.seq} ({TYPE_NAMES[header.msg_type]})"
+        )
+    if header.prev_hash != transcript_hash:
+        raise TranscriptMismatch("the message is bound to another transcript (replayed from another run)")

@@ -14,6 +14,9 @@ from .._version import __version__
 from ..canonical import CANON_VERSION, check_canon_version
 from ..errors import InvalidParameter
 from ..hazmat.group import SUITE_ID
+from ..otpsi._party import MAX_ITEMS as OT_MAX_ITEMS
+from ..otpsi._party import SUITE_ID as OT_SUITE_ID
+from ..otpsi._wire import OT_MODES
 from ..psi._modes import MODES as _PSI_MODES
 from ..psi._modes import Learns, mode_spec
 from .errors import MalformedMessage, UnsupportedVersion
@@ -40,10 +43,8 @@ CHANNEL_SUITE = "ed25519/x25519/hkdf-sha256/chacha20poly1305"
 #: The PSI suite the payloads use (docs/protocol.md).
 PSI_SUITE = SUITE_ID.decode("ascii")
 #: The OT-extension engine's suite (docs/protocol-ot.md): semi-honest, modes intersection and mutual.
-OT_PSI_SUITE = "blindmatch-psi-ot-v1/kkrt16-co15-ed25519-aes128-blake2b"
+OT_PSI_SUITE = OT_SUITE_ID
 PSI_SUITES = (PSI_SUITE, OT_PSI_SUITE)
-_OT_MODES = ("intersection", "mutual")
-_OT_MAX = 1 << 24  # the OT engine's own limit (otpsi MAX_ITEMS): a U of 1.4 GB already
 MODES: tuple[str, ...] = _PSI_MODES
 MAX_ITEMS_LIMIT = 1 << 26
 #: A responder's padding rules unless its policy says otherwise: never its exact size.
@@ -174,11 +175,11 @@ class Manifest:
             raise InvalidParameter("audit must be AuditTerms or None")
         if self.psi_suite not in PSI_SUITES:
             raise InvalidParameter(f"psi_suite must be one of {', '.join(PSI_SUITES)}")
-        if self.psi_suite == OT_PSI_SUITE and self.mode not in _OT_MODES:
+        if self.psi_suite == OT_PSI_SUITE and self.mode not in OT_MODES:
             raise InvalidParameter("the OT engine offers the modes intersection and mutual only")
         ot = self.psi_suite == OT_PSI_SUITE
-        if ot and max(self.max_items_initiator, self.max_items_responder) > _OT_MAX:
-            raise InvalidParameter(f"the OT engine takes at most {_OT_MAX} items a side")
+        if ot and max(self.max_items_initiator, self.max_items_responder) > OT_MAX_ITEMS:
+            raise InvalidParameter(f"the OT engine takes at most {OT_MAX_ITEMS} items a side")
         if self.psi_suite == OT_PSI_SUITE and self.audit is not None:
             raise InvalidParameter("audited sessions run on the DH engine only (docs/protocol-ot.md)")
         check_canon_version(self.canon_version)
