@@ -21,6 +21,8 @@ from blindmatch.groups.overthreshold import (
     coordinate,
     run_in_memory,
 )
+from blindmatch.hazmat import oprf
+from blindmatch.hazmat._ed25519 import reduce64, scalar_bytes
 
 
 def _expected(sets: list[set[bytes]], t: int) -> list[list[bytes]]:
@@ -58,15 +60,50 @@ def _labs(n: int = 3, t: int = 2) -> tuple[RunParams, dict[int, RingLab]]:
     return params, labs
 
 
-def test_a_lab_applying_another_key_is_caught() -> None:
+def _other_key(lab: RingLab) -> oprf.KindKey:
+    k = reduce64(bytes(range(64)))
+    return oprf.KindKey(b"", scalar_bytes(k), lab.public_key)
+
+
+def test_a_lab_applying_another_key_to_its_proof_is_caught_by_the_next() -> None:
     _, labs = _labs()
     hop = labs[2].apply(labs[1].start())
-    cheat = dataclasses.replace(hop, proof=labs[3].apply(labs[2].apply(labs[1].start())).proof)
-    with pytest.raises(OverThresholdError):
-        labs[3].apply(cheat)
-    forged_points = tuple(reversed(hop.points))
-    with pytest.raises(OverThresholdError):
-        labs[3].apply(dataclasses.replace(hop, points=forged_points))
+    wrong = oprf.evaluate(_other_key(labs[2]), [hop.chain[0]])
+    forged = dataclasses.replace(hop, chain=(hop.chain[0], wrong[0]))
+    with pytest.raises(OverThresholdError, match="lab 2 applied another key"):
+        labs[3].apply(forged)
+
+
+@pytest.mark.parametrize("how", ["all", "one", "swap", "reuse"])
+def test_a_lab_altering_the_list_is_caught_by_the_owner(how: str) -> None:
+    _, labs = _labs()
+    sent = labs[1].start()
+    hop = labs[2].apply(sent)
+    pts = list(hop.points)
+    if how == "all":  # another key for the whole list, the right one for the check value
+        pts = oprf.evaluate(_other_key(labs[2]), list(sent.points))
+    elif how == "one":
+        pts[3] = oprf.evaluate(_other_key(labs[2]), [pts[3]])[0]
+    elif how == "swap":
+        pts[0], pts[1] = pts[1], pts[0]
+    else:  # one item's point twice: the next lab refuses duplicates already
+        pts[5] = pts[4]
+        with pytest.raises(RemoteError, match="duplicated"):
+            labs[3].apply(dataclasses.replace(hop, points=tuple(pts)))
+        return
+    altered = dataclasses.replace(hop, points=tuple(pts))
+    back = labs[3].apply(altered)  # lab 3 cannot tell: only the owner holds the check coefficients
+    with pytest.raises(OverThresholdError, match="came back altered"):
+        labs[1].finish(back)
+
+
+def test_a_replaced_check_value_is_caught_by_the_owner() -> None:
+    _, labs = _labs()
+    sent = labs[1].start()
+    other = labs[2].start()
+    hop = labs[2].apply(dataclasses.replace(sent, chain=(other.chain[0],)))
+    with pytest.raises(OverThresholdError, match="another check value"):
+        labs[1].finish(labs[3].apply(hop))
 
 
 def test_hops_out_of_order_are_refused() -> None:

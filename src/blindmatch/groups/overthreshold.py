@@ -1,13 +1,14 @@
-"""Over-threshold matching for n labs (docs/groups.md): a DH ring with per-hop DLEQ proofs gives every lab
-the same ``F(x)``; Shamir-style shares with ``P(0) = 0`` per bin; a coordinator without keys finds the sets of
-``t`` labs whose shares agree. In memory and sans-I/O: the transport (and the forum's policy) wrap it.
+"""Over-threshold matching for n labs (docs/groups.md): a DH ring gives every lab the same ``F(x)``, each
+hop's key checked by a chained DLEQ proof and the owner's secret linear check; Shamir-style shares with
+``P(0) = 0`` per bin; a coordinator without keys finds the sets of ``t`` labs whose shares agree. In memory
+and sans-I/O: the transport (and the forum's policy) wrap it.
 
 A run::
 
     labs = [RingLab(i, items_i, params, seed=...) for i in range(1, n + 1)]
-    hops = {i: lab.start() for i, lab in labs}           # each list leaves its owner blinded
-    for _ in range(n - 1): hop = labs[next].apply(hop)    # every other lab applies its key, with a proof
-    lab.finish(hop)                                       # back home: F(x) for its own items
+    hop = lab.start()                                     # each list leaves its owner blinded
+    for steps in 1..n-1: hop = labs[owner + steps].apply(hop)   # every other lab applies its key
+    lab.finish(hop)                                       # back home, checked: F(x) for its own items
     uploads = {i: lab.shares() for ...}
     passed = coordinate(params, uploads)                  # {lab index: slots that passed}
     lab.results(passed[i])                                # its items held by at least t labs
@@ -15,7 +16,9 @@ A run::
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +27,7 @@ from itertools import combinations
 from .._derive import derive_bytes, derive_key, derive_permutation
 from ..errors import InvalidParameter, LocalProtocolError, RemoteProtocolError
 from ..hazmat import oprf
-from ..hazmat._ed25519 import ORDER, base_mul, mul_many, reduce64, scalar_bytes
+from ..hazmat._ed25519 import ORDER, add_points, base_mul, mul_each, mul_many, reduce64, scalar_bytes
 from ..hazmat.group import hash_to_edwards
 from ..session.padding import DUMMY_PREFIX
 
@@ -58,6 +61,7 @@ def _binom_tail(n: int, q: float, m: int) -> float:
     return total
 
 
+@functools.lru_cache(maxsize=64)
 def bins_and_slots(n_items: int, n_labs: int) -> tuple[int, int]:
     """``(B, m)``: ``B = ceil(N/4)`` bins, and the fewest slots ``m`` such that a lab's bin overflows with
     probability at most ``2^-40 / (n_labs * B)`` (so no overflow anywhere in the run, but 2^-40)."""
@@ -103,17 +107,26 @@ class RunParams:
 
 @dataclass(frozen=True)
 class Hop:
-    """A list on its way round the ring: whose it is, the lab that produced ``points`` and its proof."""
+    """A list on its way round the ring: whose it is, its points, and the chain of check values.
+
+    ``chain[0]`` is the owner's check value ``M = sum(d_i * A_i)`` over the list it sent (the ``d_i`` are the
+    owner's secret); ``chain[j]`` is ``k * chain[j-1]`` for the key of the ``j``-th lab after the owner, and
+    ``proofs[j-1]`` its DLEQ proof against that lab's published round key. Back home, the owner checks
+    ``sum(d_i * B_i) == chain[-1]`` over the list it got back (docs/groups.md, "the ring's check")."""
 
     owner: int
-    by: int
     points: tuple[bytes, ...]
-    inputs: tuple[bytes, ...] = ()
-    proof: bytes = b""
+    chain: tuple[bytes, ...]
+    proofs: tuple[bytes, ...] = ()
+
+    def by(self, n: int) -> int:
+        """The lab that produced this hop (the owner for a list just sent)."""
+        return _ring_at(self.owner, len(self.proofs), n)
 
 
-def _next(i: int, n: int) -> int:
-    return i % n + 1
+def _ring_at(owner: int, steps: int, n: int) -> int:
+    """The lab ``steps`` places after ``owner`` in ring order (indices ``1..n``)."""
+    return (owner - 1 + steps) % n + 1
 
 
 class RingLab:
@@ -136,52 +149,85 @@ class RingLab:
         self._real = len(own)
         self._key = reduce64(derive_bytes(self._seed, b"groups round key", 64)) or 1
         self.public_key = base_mul(scalar_bytes(self._key))
+        self._check: bytes | None = None
         self._f: list[bytes] | None = None
         self._slots: dict[int, int] | None = None
 
+    def __repr__(self) -> str:
+        return f"RingLab(index={self.index}, n={self.params.n}, t={self.params.t})"
+
+    def _coefficients(self) -> list[bytes]:
+        """The secret check coefficients ``d_i`` (uniform mod L) for our own list."""
+        wide = derive_bytes(self._seed, b"groups check coefficients", 64 * self.params.n_items)
+        return [scalar_bytes(reduce64(wide[64 * i : 64 * i + 64])) for i in range(self.params.n_items)]
+
     def start(self) -> Hop:
-        """Our list, blinded with a one-time scalar, leaving home."""
+        """Our list, blinded with a one-time scalar, leaving home with its check value."""
+        if self._check is not None:
+            raise LocalProtocolError("start() is called once")
         r = reduce64(derive_bytes(self._seed, b"groups one-time scalar", 64)) or 1
         self._r = r
         points = mul_many(scalar_bytes(r), hash_to_edwards(self._items, self.params.dst()), "our items")
-        return Hop(self.index, self.index, tuple(points))
+        self._check = add_points(mul_each(self._coefficients(), points, "our items"))
+        return Hop(self.index, tuple(points), (self._check,))
 
-    def _verify(self, hop: Hop) -> None:
-        if hop.by == hop.owner:  # the owner's blinded list carries no proof
-            return
-        key = self.params.keys.get(hop.by)
-        if key is None:
-            raise OverThresholdError("a hop by a lab that is not in the run")
-        try:
-            oprf.verify(key, list(hop.inputs), list(hop.points), self._context(hop), hop.proof)
-        except oprf.InvalidProof as exc:
-            raise OverThresholdError(f"lab {hop.by} applied another key than its published one") from exc
+    def _context(self, owner: int, by: int) -> bytes:
+        return self.params.round_id + bytes([owner, by])
 
-    def _context(self, hop: Hop) -> bytes:
-        return self.params.round_id + bytes([hop.owner, hop.by])
+    def _verify_chain(self, hop: Hop) -> None:
+        """Every hop's proof that it moved the check value on with its published key."""
+        n = self.params.n
+        if len(hop.chain) != len(hop.proofs) + 1 or len(hop.proofs) >= n:
+            raise OverThresholdError("a hop's check values do not match its proofs")
+        for j, proof in enumerate(hop.proofs, start=1):
+            by = _ring_at(hop.owner, j, n)
+            key = self.params.keys.get(by)
+            if key is None:
+                raise OverThresholdError("a hop by a lab that is not in the run")
+            try:
+                oprf.verify(key, [hop.chain[j - 1]], [hop.chain[j]], self._context(hop.owner, by), proof)
+            except oprf.InvalidProof as exc:
+                raise OverThresholdError(f"lab {by} applied another key than its published one") from exc
 
     def apply(self, hop: Hop) -> Hop:
-        """Another lab's list: check the previous hop, apply our key, prove it."""
-        if hop.owner == self.index or hop.by == self.index or _next(hop.by, self.params.n) != self.index:
+        """Another lab's list: check the chain so far, apply our key to the list and the check value, prove
+        the latter."""
+        n = self.params.n
+        if (
+            not 1 <= hop.owner <= n
+            or hop.owner == self.index
+            or _ring_at(hop.owner, len(hop.proofs) + 1, n) != (self.index)
+        ):
             raise OverThresholdError("a hop out of ring order")
         if len(hop.points) != self.params.n_items:
             raise OverThresholdError("a hop of the wrong size")
-        self._verify(hop)
+        self._verify_chain(hop)
         key = oprf.KindKey(b"", scalar_bytes(self._key), self.public_key)
         out = oprf.evaluate(key, list(hop.points))
+        z = oprf.evaluate(key, [hop.chain[-1]])
         proof = oprf.prove(
-            key, list(hop.points), out, self._context(Hop(hop.owner, self.index, ())), self._seed, hop.owner
+            key, [hop.chain[-1]], z, self._context(hop.owner, self.index), self._seed, hop.owner
         )
-        return Hop(hop.owner, self.index, tuple(out), hop.points, proof)
+        return Hop(hop.owner, tuple(out), (*hop.chain, z[0]), (*hop.proofs, proof))
 
     def finish(self, hop: Hop) -> None:
-        """Our list back home: check the last hop, remove the one-time scalar, apply our key: ``F(x)``."""
+        """Our list back home: check the chain and ``sum(d_i * B_i)``, remove the one-time scalar, apply our
+        key: ``F(x)``."""
         n = self.params.n
-        if hop.owner != self.index or _next(hop.by, n) != self.index or (n > 1 and hop.by == self.index):
+        if self._check is None or self._f is not None:
+            raise LocalProtocolError("finish() comes once, after start()")
+        if hop.owner != self.index or len(hop.proofs) != n - 1:
             raise OverThresholdError("our list came back out of ring order")
         if len(hop.points) != self.params.n_items:
             raise OverThresholdError("our list came back with another size")
-        self._verify(hop)
+        if not hmac.compare_digest(hop.chain[0], self._check):
+            raise OverThresholdError("our list came back with another check value than we sent")
+        self._verify_chain(hop)
+        got = add_points(mul_each(self._coefficients(), list(hop.points), "our list"))
+        if not hmac.compare_digest(got, hop.chain[-1]):
+            raise OverThresholdError(
+                "our list came back altered: a lab applied another key to some items than to the check value"
+            )
         unblind = pow(self._r, -1, ORDER) * self._key % ORDER
         self._f = mul_many(scalar_bytes(unblind), list(hop.points), "our list")
 
@@ -334,10 +380,8 @@ def run_in_memory(
         lab.params = params
     for i, lab in labs.items():
         hop = lab.start()
-        j = _next(i, n)
-        while j != i:
-            hop = labs[j].apply(hop)
-            j = _next(j, n)
+        for steps in range(1, n):
+            hop = labs[_ring_at(i, steps, n)].apply(hop)
         lab.finish(hop)
     passed = coordinate(params, {i: lab.shares() for i, lab in labs.items()})
     return [labs[i].results(passed[i]) for i in range(1, n + 1)]

@@ -85,11 +85,20 @@ def base_mul(scalar: bytes) -> bytes:
 
 
 def add_points(points: Sequence[bytes]) -> bytes:
-    """The sum of one or more points (callers pass valid points)."""
+    """The sum of one or more points (callers pass valid points; an invalid one raises
+    :class:`InvalidGroupElement`)."""
     if not points:
         raise InvalidParameter("nothing to add")
-    acc = points[0]
-    add = _nb.crypto_core_ed25519_add
+    if not FAST:  # pragma: no cover
+        acc = points[0]
+        for p in points[1:]:
+            acc = _nb.crypto_core_ed25519_add(acc, p)
+        return acc
+    _check_points(points, "a sum")
+    acc_buf = _ffi.new("unsigned char[32]")
+    _ffi.memmove(acc_buf, points[0], 32)
+    fn = _lib.crypto_core_ed25519_add
     for p in points[1:]:
-        acc = add(acc, p)
-    return acc
+        if fn(acc_buf, acc_buf, p) != 0:
+            raise InvalidGroupElement("a sum: an element is not a valid point")
+    return bytes(_ffi.buffer(acc_buf, 32))
