@@ -5,10 +5,14 @@ replayed, misaddressed and truncated messages raise typed remote errors only."""
 from __future__ import annotations
 
 import random
+import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from blindmatch.errors import LocalProtocolError, RemoteError
+from blindmatch.errors import LocalError, LocalProtocolError, RemoteError
+from blindmatch.groups import dropbox
 from blindmatch.groups import threshold_wire as wire
 from blindmatch.groups.forum_policy import ForumPolicy, NotAMember, Revocation, RunOutsidePolicy
 from blindmatch.groups.overthreshold import OverThresholdError
@@ -158,3 +162,73 @@ def test_misuse_is_a_local_error_and_a_dropout_is_named() -> None:
     lone = ThresholdLab(terms, IDS[0], [b"x"], seed=bytes(32))
     with pytest.raises(LocalProtocolError):
         lone.receive(starts[1])  # before start()
+
+
+def _threaded(fns: dict[str, Callable[[], object]]) -> dict[str, object]:
+    out: dict[str, object] = {}
+
+    def run(name: str, fn: Callable[[], object]) -> None:
+        try:
+            out[name] = fn()
+        except BaseException as exc:  # collected for the test to assert on
+            out[name] = exc
+
+    threads = [threading.Thread(target=run, args=item) for item in fns.items()]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    return out
+
+
+def test_a_run_through_a_shared_folder(tmp_path: Path) -> None:
+    sets = [{b"a", b"b", b"c"}, {b"b", b"c"}, {b"c", b"d"}]
+    terms = _terms(3, 2)
+    coordinator, labs = _parties(terms, sets)
+    fns: dict[str, Callable[[], object]] = {
+        f"lab{i}": (lambda lab=lab: dropbox.run_lab(lab, tmp_path, timeout=20, interval=0.02))  # type: ignore[misc]
+        for i, lab in labs.items()
+    }
+    fns["coordinator"] = lambda: dropbox.run_coordinator(coordinator, tmp_path, timeout=20, interval=0.02)
+    got = _threaded(fns)
+    assert [got[f"lab{i}"] for i in (1, 2, 3)] == _expected(sets, 2)
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.msg"))
+    assert {f.split("/")[0] for f in files} == {"to-coordinator", "to-lab-1", "to-lab-2", "to-lab-3"}
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in tmp_path.rglob("*.msg"))
+    # a lab restarted with the same seed writes the same messages again (idempotent) and gets its result
+    again = ThresholdLab(terms, IDS[0], sets[0], seed=bytes([0]) * 32)
+    assert dropbox.run_lab(again, tmp_path, timeout=5, interval=0.01) == _expected(sets, 2)[0]
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.msg")) == files
+    # the same lab with another seed would send other bytes: refused, nothing overwritten
+    changed = ThresholdLab(terms, IDS[0], sets[0], seed=bytes([9]) * 32)
+    with pytest.raises(LocalError, match="seed"):
+        dropbox.run_lab(changed, tmp_path, timeout=5, interval=0.01)
+
+
+def test_a_lab_that_never_comes_is_named_and_nobody_gets_a_result(tmp_path: Path) -> None:
+    terms = _terms(3, 2)
+    coordinator, labs = _parties(terms, [{b"a"}, {b"a"}, {b"b"}])
+    clock = iter(range(0, 10_000, 1)).__next__
+    got = _threaded({
+        "lab1": lambda: dropbox.run_lab(labs[1], tmp_path, timeout=3, interval=0.01),
+        "lab2": lambda: dropbox.run_lab(labs[2], tmp_path, timeout=3, interval=0.01),
+        "coordinator": lambda: dropbox.run_coordinator(
+            coordinator, tmp_path, timeout=50, interval=0.001, clock=lambda: float(clock())
+        ),
+    })  # fmt: skip
+    for name in ("lab1", "lab2", "coordinator"):
+        assert isinstance(got[name], dropbox.DropboxTimeout), got[name]
+        assert "lab-c" in str(got[name])
+    assert labs[1].results is None and labs[2].results is None
+
+
+def test_a_symlinked_message_is_refused(tmp_path: Path) -> None:
+    terms = _terms(3, 2)
+    coordinator, _ = _parties(terms, [{b"a"}, {b"a"}, {b"b"}])
+    box = tmp_path / "to-coordinator"
+    box.mkdir()
+    secret = tmp_path / "elsewhere"
+    secret.write_bytes(b"x")
+    (box / "001-1-x.msg").symlink_to(secret)
+    with pytest.raises(RemoteError, match="plain file"):
+        dropbox.run_coordinator(coordinator, tmp_path, timeout=1, interval=0.01)

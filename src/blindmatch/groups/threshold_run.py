@@ -108,6 +108,7 @@ class ThresholdLab:
         self._keys: dict[int, bytes] = {self.index: self._lab.public_key}
         self._early: list[wire.Message] = []
         self._seen_hops: set[int] = set()
+        self._early_result: wire.Message | None = None
         self._state = "new"
         self.results: list[bytes] | None = None
 
@@ -117,6 +118,17 @@ class ThresholdLab:
     @property
     def done(self) -> bool:
         return self._state == "done"
+
+    def waiting_for(self) -> str:
+        """What the lab waits for, in words (to name a dropout)."""
+        names = dict(enumerate((name for name, _ in self.terms.labs), start=1))
+        if self._state == "keys":
+            return "round keys of " + ", ".join(names[j] for j in names if j not in self._keys)
+        if self._state == "ring":
+            return "the lists of " + ", ".join(names[j] for j in names if j not in self._seen_hops)
+        if self._state == "uploaded":
+            return "the coordinator's result (it waits for every lab's upload)"
+        return f"nothing (state {self._state})"
 
     def _send(self, kind: int, recipient: int, body: bytes) -> tuple[int, bytes]:
         msg = wire.encode(self._identity, kind, self.terms.round_id, self.index, recipient, body)
@@ -195,11 +207,16 @@ class ThresholdLab:
         if len(self._seen_hops) == self.terms.n:  # our list is back and we owe no lab a hop
             self._state = "uploaded"
             out.append(self._send(wire.KIND_UPLOAD, wire.COORDINATOR, wire.encode_upload(self._lab.shares())))
+            if self._early_result is not None:
+                out += self._on_result(self._early_result)
         return out
 
     def _on_result(self, msg: wire.Message) -> Outgoing:
-        if self._state != "uploaded":
-            raise OverThresholdError("a result before our upload")
+        if self._state != "uploaded":  # read before our own upload (a restarted lab reads its inbox again)
+            if self._early_result is not None:
+                raise OverThresholdError("two results from the coordinator")
+            self._early_result = msg
+            return []
         bins, m = bins_and_slots(self.terms.n_items, self.terms.n)
         self.results = self._lab.results(wire.decode_result(msg.body, bins * m))
         self._state = "done"
@@ -269,6 +286,14 @@ class ThresholdCoordinator:
     def missing_uploads(self) -> list[int]:
         """The labs whose upload has not come (to name a dropout)."""
         return [j for j in range(1, self.terms.n + 1) if j not in self._uploads]
+
+    def waiting_for(self) -> str:
+        """What the coordinator waits for, in words (to name a dropout)."""
+        names = dict(enumerate((name for name, _ in self.terms.labs), start=1))
+        keys = [names[j] for j in names if j not in self._keys]
+        if keys:
+            return "round keys of " + ", ".join(keys)
+        return "uploads of " + ", ".join(names[j] for j in self.missing_uploads())
 
 
 def run_threshold_in_memory(
