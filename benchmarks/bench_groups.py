@@ -101,7 +101,7 @@ def _threshold(labs: dict[int, RingLab], t: int) -> tuple[dict[Any, float], int,
     params = labs[1].params
     passed = _cpu(cpu, "c", coordinate, params, uploads)
     found = {i: _cpu(cpu, ("r", i), lab.results, passed[i]) for i, lab in labs.items()}
-    bins, m = bins_and_slots(params.n_items, params.n)
+    bins, m = bins_and_slots(params.n_items, params.n, t)
     return cpu, 32 * bins * m, len(found[1])
 
 
@@ -124,7 +124,7 @@ def run(quick: bool) -> list[Table]:
             per_lab = max(cpu[("s", i)] + cpu[("r", i)] for i in labs)
             slowest = max(cpu[("s", i)] for i in labs), max(cpu[("r", i)] for i in labs)
             run_time = ring_run + slowest[0] + cpu["c"] + slowest[1]
-            bins, m = bins_and_slots(1 << e, 3)
+            bins, m = bins_and_slots(1 << e, 3, t)
             table.add(f"2^{e}", t, f"{bins} x {m}", ring_lab, per_lab, cpu["c"], run_time, session,
                       f"{run_time / session:.2f}x", f"{run_time / slower:.2f}x", max(sent.values()) + upload,
                       found)  # fmt: skip

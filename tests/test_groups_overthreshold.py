@@ -47,7 +47,7 @@ def test_property_against_sets(raw: list[set[int]], data: st.DataObject) -> None
 
 def test_bins_and_slots_bound_overflow() -> None:
     for n_items in (1, 10, 1000, 1 << 14):
-        bins, m = bins_and_slots(n_items, 3)
+        bins, m = bins_and_slots(n_items, 3, 2)
         assert bins >= 1 and 1 <= m <= n_items
 
 

@@ -61,13 +61,20 @@ def _binom_tail(n: int, q: float, m: int) -> float:
     return total
 
 
+#: Items per bin on average, by threshold: the coordinator's join costs about ``B * m^(t-1)`` per set of
+#: ``t`` labs and the uploads ``B * m`` shares, so ``t = 2`` takes few large bins (uploads 1.5x the items),
+#: ``t = 3`` middling ones and larger ``t`` small ones (docs/groups.md, "Bins and slots").
+_LOAD = {2: 256, 3: 16}
+_LOAD_ABOVE = 4
+
+
 @functools.lru_cache(maxsize=64)
-def bins_and_slots(n_items: int, n_labs: int) -> tuple[int, int]:
-    """``(B, m)``: ``B = ceil(N/4)`` bins, and the fewest slots ``m`` such that a lab's bin overflows with
-    probability at most ``2^-40 / (n_labs * B)`` (so no overflow anywhere in the run, but 2^-40)."""
-    if n_items < 1 or n_labs < 2:
-        raise InvalidParameter("at least one item and two labs")
-    bins = max(1, math.ceil(n_items / 4))
+def bins_and_slots(n_items: int, n_labs: int, t: int) -> tuple[int, int]:
+    """``(B, m)``: ``B = ceil(N / load(t))`` bins, and the fewest slots ``m`` such that a lab's bin overflows
+    with probability at most ``2^-40 / (n_labs * B)`` (so no overflow anywhere in the run, but 2^-40)."""
+    if n_items < 1 or n_labs < 2 or not 2 <= t <= n_labs:
+        raise InvalidParameter("at least one item, two labs, and 2 <= t <= n")
+    bins = max(1, math.ceil(n_items / _LOAD.get(t, _LOAD_ABOVE)))
     target = 2.0**-40 / (n_labs * bins)
     m = 1
     while bins > 1 and _binom_tail(n_items, 1 / bins, m) > target:
@@ -94,7 +101,7 @@ class RunParams:
 
     @property
     def bins(self) -> tuple[int, int]:
-        return bins_and_slots(self.n_items, self.n)
+        return bins_and_slots(self.n_items, self.n, self.t)
 
     def with_keys(self, keys: Mapping[int, bytes]) -> RunParams:
         if set(keys) != set(range(1, self.n + 1)):

@@ -217,7 +217,7 @@ class ThresholdLab:
                 raise OverThresholdError("two results from the coordinator")
             self._early_result = msg
             return []
-        bins, m = bins_and_slots(self.terms.n_items, self.terms.n)
+        bins, m = bins_and_slots(self.terms.n_items, self.terms.n, self.terms.t)
         self.results = self._lab.results(wire.decode_result(msg.body, bins * m))
         self._state = "done"
         return []
@@ -271,7 +271,7 @@ class ThresholdCoordinator:
     def _on_upload(self, msg: wire.Message) -> Outgoing:
         if msg.sender in self._uploads:
             raise OverThresholdError(f"lab {msg.sender} uploaded twice")
-        bins, m = bins_and_slots(self.terms.n_items, self.terms.n)
+        bins, m = bins_and_slots(self.terms.n_items, self.terms.n, self.terms.t)
         self._uploads[msg.sender] = wire.decode_upload(msg.body, bins, m)
         if len(self._uploads) < self.terms.n:
             return []
