@@ -127,5 +127,3 @@ def report_view(doc: Mapping[str, Any]) -> Expected:
     held_by = {(r["kind"], r["canonical"]): tuple(r["held_by"]) for r in rows}
     over = {(rows[i]["kind"], rows[i]["canonical"]) for i in doc["over_threshold"]}
     return Expected(held_by, {k: dict(v) for k, v in doc["per_kind"].items()}, over)
-
-
