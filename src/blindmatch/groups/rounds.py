@@ -219,7 +219,8 @@ class _Round:
         if not len(self.waiting) and self.server is not None:
             self.server.stop("every pair of ours has ended")
 
-    async def serve(self, later: list[GroupLab], deadline: float) -> None:
+    async def listen(self, later: list[GroupLab]) -> Server:
+        """Listen for the later labs (before any connection of ours: a busy port stops the round here)."""
         for lab in later:
             self.waiting.add(lab.name, lab.public_key)
         host, port = self.settings.listen or (self.me.host, self.me.port)
@@ -230,6 +231,10 @@ class _Round:
             peer_key=lambda party, addr: getattr(party, "peer_name", None) or addr,
         )  # fmt: skip
         await server.start()
+        return server
+
+    async def serve(self, server: Server, deadline: float) -> None:
+        t = self.settings
         loop = asyncio.get_running_loop()
         timer = loop.call_at(deadline, server.stop, "the round's deadline passed")
         try:
@@ -343,9 +348,8 @@ async def run_round_async(
     later = [lab for lab in todo if group.index(lab.name) > mine]
     earlier = [lab for lab in todo if group.index(lab.name) < mine]
     deadline = asyncio.get_running_loop().time() + timeout
-    jobs: list[Any] = [r.connect(lab, deadline) for lab in earlier]
-    if later:
-        jobs.append(r.serve(later, deadline))
+    jobs: list[Any] = [r.serve(await r.listen(later), deadline)] if later else []
+    jobs += [r.connect(lab, deadline) for lab in earlier]
     await asyncio.gather(*jobs)
     return _merge(r, Path(report_path) if report_path is not None else state / REPORT_NAME)
 
