@@ -380,3 +380,51 @@ def test_browser_renders_the_round_page(tmp_path: Path) -> None:
         assert s in shown
     over = tree.find("section", id="over")[0].find("tr")[1:]
     assert len(over) == len(report["over_threshold"])
+
+
+# ---- the command: blindmatch report html ---------------------------------------------------------------
+
+
+def test_report_html_writes_the_exchange_page(exchange_dir: Path, tmp_path: Path) -> None:
+    pub = tmp_path / "a.pem.pub"
+    pub.write_text(_lab_key(exchange_dir).to_text() + "\n")
+    out = tmp_path / "page.html"
+    assert main(["report", "html", str(exchange_dir / "a-report.json"), "-o", str(out), "--key", str(pub),
+                 "-q"]) == 0  # fmt: skip
+    assert out.stat().st_mode & 0o777 == 0o600
+    html = out.read_text(encoding="utf-8")
+    assert 'data-check="verified"' in html and "Exchange with lab-b" in html
+    assert main(["report", "html", str(exchange_dir / "a-report.json"), "-o", str(out), "-q"]) == 0
+    assert 'data-check="not checked"' in out.read_text(encoding="utf-8")
+
+
+def test_report_html_writes_the_round_page(tmp_path: Path) -> None:
+    report, records = round_inputs()
+    report["labs"].append({"name": "lab-e", "status": "done", "error": None, "matches": 0,
+                           "transcript_hash": None, "record": "../outside.json"})  # fmt: skip
+    (tmp_path / "outside.json").write_text("{}")
+    folder = tmp_path / "round"
+    folder.mkdir()
+    (folder / "round.json").write_text(json.dumps(report))
+    (folder / "lab-b-record.json").write_text(json.dumps(records["lab-b"]))
+    (folder / "lab-c-record.json").write_text(json.dumps(records[HOSTILE[0]]))
+    peers = trust(("alice", ALICE))
+    peers.save(tmp_path / "peers.json")
+    out = tmp_path / "round.html"
+    assert main(["report", "html", str(folder / "round.json"), "-o", str(out), "--peers",
+                 str(tmp_path / "peers.json"), "-q"]) == 0  # fmt: skip
+    html = out.read_text(encoding="utf-8")
+    assert html.count('data-check="verified"') == 1 and html.count('data-check="signature invalid"') == 1
+    assert "record not shown: the record path leaves the report&#x27;s folder" in html
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [(b"not json", 3), (b'{"format": "blindmatch-local-report/2"}', 3), (b"[1]", 3), (None, 5)],
+)
+def test_report_html_refuses_what_is_no_report(tmp_path: Path, content: bytes | None, code: int) -> None:
+    src = tmp_path / "x-report.json"
+    if content is not None:
+        src.write_bytes(content)
+    assert main(["report", "html", str(src), "-o", str(tmp_path / "x.html"), "-q"]) == code
+    assert not (tmp_path / "x.html").exists()

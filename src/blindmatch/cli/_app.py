@@ -20,6 +20,7 @@ from . import (
     cmd_psi,
     cmd_published,
     cmd_query,
+    cmd_report,
 )
 from .exitcodes import CliError, ExitCode
 
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_query.add_parsers(sub, common)
     cmd_bloom.add_parsers(sub, common)
     cmd_audit.add_parsers(sub, common)
+    cmd_report.add_parsers(sub, common)
     return parser
 
 
