@@ -72,7 +72,7 @@ def _exchange(d: Path) -> None:
         other = "b" if side == "a" else "a"
         state = a if side == "a" else b
         assert main(["psi", "continue", "--state", state, "--message", str(d / f"{other}-msg{n}.bin"),
-                     *common]) == 0  # fmt: skip
+                     "--html", *common]) == 0  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -382,7 +382,17 @@ def test_browser_renders_the_round_page(tmp_path: Path) -> None:
     assert len(over) == len(report["over_threshold"])
 
 
-# ---- the command: blindmatch report html ---------------------------------------------------------------
+# ---- the command: blindmatch report html; --html on the exchange commands ------------------------------
+
+
+def test_html_flag_writes_each_sides_page_beside_its_report(exchange_dir: Path) -> None:
+    for side, peer in (("a", "lab-b"), ("b", "lab-a")):
+        page = exchange_dir / f"{side}-report.html"
+        assert page.stat().st_mode & 0o777 == 0o600
+        html = page.read_text(encoding="utf-8")
+        assert f"Exchange with {peer}" in html and 'data-check="verified"' in html
+        report = json.loads((exchange_dir / f"{side}-report.json").read_text())
+        assert report["transcript_hash"] in html
 
 
 def test_report_html_writes_the_exchange_page(exchange_dir: Path, tmp_path: Path) -> None:
