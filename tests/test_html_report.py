@@ -438,3 +438,15 @@ def test_report_html_refuses_what_is_no_report(tmp_path: Path, content: bytes | 
         src.write_bytes(content)
     assert main(["report", "html", str(src), "-o", str(tmp_path / "x.html"), "-q"]) == code
     assert not (tmp_path / "x.html").exists()
+
+
+def test_the_log_check_sees_a_csp_violation(tmp_path: Path) -> None:
+    """The check of ``rendered`` works: a page whose style sheet does not match its hash is reported."""
+    html = exchange_html_with_wrong_hash()
+    _, log = render(html, tmp_path)
+    assert "Content Security Policy" in log
+
+
+def exchange_html_with_wrong_hash() -> str:
+    report, records = round_inputs()
+    return round_html(report, records).replace("<style>", "<style>b{color:red}", 1)
