@@ -179,3 +179,4 @@ class LocalReport:
 
     def write_near_duplicates_csv(self, path: str | Path) -> Path:
         return atomic_write(path, self.near_duplicates_csv(), mode=0o600)
+

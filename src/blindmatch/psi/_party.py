@@ -51,7 +51,6 @@ __all__ = [
     "run_in_memory",
 ]
 
-
 class Initiator(_Party):
     """The party that starts: picks the mode and the session id, and learns the (first) result.
 
@@ -391,7 +390,6 @@ class Responder(_Party):
         self._result = PsiResult(mode, matched, count, len(self._order), self._peer_size, th)
         self._their_hashes = set()
 
-
 def run_in_memory(
     a_items: Iterable[bytes],
     b_items: Iterable[bytes],
@@ -419,3 +417,6 @@ def run_in_memory(
     if m3 is not None:
         resp.finish(m3)
     return init.result, resp.result
+
+
+
