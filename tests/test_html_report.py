@@ -450,3 +450,11 @@ def test_the_log_check_sees_a_csp_violation(tmp_path: Path) -> None:
 def exchange_html_with_wrong_hash() -> str:
     report, records = round_inputs()
     return round_html(report, records).replace("<style>", "<style>b{color:red}", 1)
+
+
+def test_a_record_of_another_session_is_marked() -> None:
+    report, records = round_inputs()
+    report["labs"][0]["transcript_hash"] = "00" * 32
+    html = round_html(report, records, keys=[ALICE.public])
+    assert html.count("transcript hash differs from the report") == 1
+    assert html.count('data-check="verified"') == 1  # the signature itself is still good
