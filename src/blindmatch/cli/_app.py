@@ -20,6 +20,7 @@ from . import (
     cmd_psi,
     cmd_published,
     cmd_query,
+    cmd_report,
     cmd_round,
 )
 from .exitcodes import CliError, ExitCode
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_bloom.add_parsers(sub, common)
     cmd_audit.add_parsers(sub, common)
     cmd_round.add_parsers(sub, common)
+    cmd_report.add_parsers(sub, common)
     return parser
 
 

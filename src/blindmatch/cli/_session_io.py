@@ -20,7 +20,7 @@ from ..errors import InputUnreadable, InvalidParameter, LocalError, MalformedFil
 from ..fingerprints import BAND_KIND, PROFILES, max_band_items
 from ..indicator_set import IndicatorSet, InputSpec, PsiItems
 from ..inputs import FORMATS
-from ..outputs import LocalReport
+from ..outputs import LocalReport, exchange_html
 from ..session import (
     DEFAULT_PADDINGS,
     MODES,
@@ -29,6 +29,7 @@ from ..session import (
     InitiatorSession,
     PeerStore,
     Policy,
+    PublicIdentity,
     ResponderSession,
 )
 from ..session.manifest import OT_PSI_SUITE, PSI_SUITE
@@ -427,10 +428,11 @@ def finish_outputs(
     *,
     started: float,
     near_duplicates: str | None,
+    html: bool = False,
 ) -> tuple[LocalReport | None, list[Path]]:
     """Write what a session produced: its local report (when it has a result), its audit package (an
-    audited session) and its record (when it ended). When the report cannot be made (an input file changed
-    meanwhile) the package and the record are still written."""
+    audited session) and its record (when it ended); with ``html`` also the report as a page. When the
+    report cannot be made (an input file changed meanwhile) the package and the record are still written."""
     record = party.record() if party.done else None
     package = party.audit_package() if party.done else None
     try:
@@ -442,7 +444,8 @@ def finish_outputs(
     except LocalError as exc:
         write_outputs(out_dir, prefix, report=None, record=record, audit_package=package)
         raise CliError(ExitCode.LOCAL, f"cannot write the local report: {exc}") from None
-    return report, write_outputs(out_dir, prefix, report=report, record=record, audit_package=package)
+    paths = write_outputs(out_dir, prefix, report=report, record=record, audit_package=package, html=html)
+    return report, paths
 
 
 def check_out_dir(out_dir: str | Path) -> None:
@@ -467,17 +470,21 @@ def write_outputs(
     report: LocalReport | None,
     record: dict[str, Any] | None,
     audit_package: bytes | None = None,
+    html: bool = False,
 ) -> list[Path]:
     """Write ``<prefix>report.json``, ``<prefix>matches.csv``, ``<prefix>counts.csv`` (mode 0600, local
     only; the CSV files only where the mode gives this side the matches), ``<prefix>audit.bmaudit`` (an
     audited session's sealed package, mode 0600, for the auditor only) and ``<prefix>record.json`` (the
-    signed, shareable disclosure record). The package is written before the record that names its hash."""
+    signed, shareable disclosure record). The package is written before the record that names its hash.
+    With ``html``, also ``<prefix>report.html``: the report and the record as one page (mode 0600,
+    docs/html-report.md)."""
     d = Path(out_dir)
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CliError(ExitCode.LOCAL, f"cannot create {d}: {exc.strerror or exc}") from None
     written: list[Path] = []
+    report_for_html = report
     if report is not None:
         written.append(report.write_json(d / f"{prefix}report.json"))
         if report.learned in ("nothing", "count"):
@@ -491,7 +498,16 @@ def write_outputs(
     if record is not None:
         data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8")
         written.append(atomic_write(d / f"{prefix}record.json", data, mode=0o644))
+    if html and report_for_html is not None:
+        written.append(_write_html(d / f"{prefix}report.html", report_for_html, record))
     return written
+
+
+def _write_html(path: Path, report: LocalReport, record: dict[str, Any] | None) -> Path:
+    """The report as a page; our record (signed just now, by our identity) checked with its signer's key."""
+    signer = record.get("signature", {}).get("public_key") if record is not None else None
+    keys = [PublicIdentity.from_text(signer)] if isinstance(signer, str) else []
+    return atomic_write(path, exchange_html(report, record, keys=keys).encode("utf-8"), mode=0o600)
 
 
 def summary_lines(report: LocalReport, *, peer: str, seconds: float | None = None) -> list[str]:

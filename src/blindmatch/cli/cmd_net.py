@@ -95,6 +95,9 @@ def _add_net_args(p: argparse.ArgumentParser, *, server: bool) -> None:
     p.add_argument("--workers", type=positive_int, default=1, help="processes for the PSI work (default: 1)")
     p.add_argument("--out-dir", default="blindmatch-out", metavar="DIR",
                    help="where reports and records go (default: blindmatch-out)")  # fmt: skip
+    p.add_argument("--html", action="store_true",
+                   help="also write each report as one HTML page, <prefix>report.html (mode 600; "
+                   "docs/html-report.md)")  # fmt: skip
 
 
 def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
@@ -159,10 +162,11 @@ def _finish_outputs(
     prefix: str,
     started: float,
     near_duplicates: str | None,
+    html: bool = False,
 ) -> list[str]:
     """Write whatever the session produced; returns summary lines."""
     report, paths = finish_outputs(
-        iset, party, out_dir, prefix, started=started, near_duplicates=near_duplicates
+        iset, party, out_dir, prefix, started=started, near_duplicates=near_duplicates, html=html
     )
     lines: list[str] = []
     if report is not None:
@@ -250,7 +254,7 @@ def run_connect(args: argparse.Namespace) -> int:
             error = exc
     # named by session, as serve names them: a second exchange never replaces the first one's outputs
     prefix = _prefix(party, peer.name)
-    lines = _finish_outputs(party, iset, args.out_dir, prefix, started, args.near_duplicates)
+    lines = _finish_outputs(party, iset, args.out_dir, prefix, started, args.near_duplicates, args.html)
     if error is not None:
         for line in lines:
             msgs.info(line.strip())
@@ -367,7 +371,7 @@ class _ServeSessions:
         try:
             lines = _finish_outputs(
                 party, self._iset, args.out_dir, _prefix(party, party.peer_name), o.started,
-                args.near_duplicates,
+                args.near_duplicates, args.html,
             )  # fmt: skip
         except (BlindmatchError, CliError, OSError) as exc:
             lines = [f"  could not write outputs: {exc}"]

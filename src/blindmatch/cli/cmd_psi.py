@@ -75,6 +75,9 @@ def _add_step_args(p: argparse.ArgumentParser, *, first: bool) -> None:
                    help="this side's state file (secret, mode 600; deleted at the end)")
     p.add_argument("--out", metavar="FILE",
                    help="message to send (default: <state>-msg<N>.bin beside the state; - is stdout)")
+    p.add_argument("--html", action="store_true",
+                   help="if this step ends the exchange, also write the report as one HTML page, "
+                   "<prefix>report.html (mode 600; docs/html-report.md)")  # fmt: skip
     if first:
         p.add_argument("--out-dir", metavar="DIR",
                        help="where the report and record go (default: beside the state file)")
@@ -332,7 +335,8 @@ def _step(
     seq = in_seq + 1  # the number of our answer
     out_path = (Path(args.out) if args.out else _default_out(state_path, seq)) if out is not None else None
     if party.done:
-        report, paths = _keep_ours(state, party)  # ours first: the last message may give the peer its result
+        # ours first: the last message may give the peer its result
+        report, paths = _keep_ours(state, party, html=args.html)
         _wipe(state_path, first)
         if out_path is not None and out is not None:
             _write_out(out_path, out)
@@ -381,14 +385,14 @@ def _step_failed(
 
 
 def _keep_ours(
-    state: StepState, party: InitiatorSession | ResponderSession
+    state: StepState, party: InitiatorSession | ResponderSession, *, html: bool = False
 ) -> tuple[LocalReport | None, list[Path]]:
     """The last step's report and record, written before its message leaves: when they cannot be written,
     nothing is sent and the state file is kept, so the step can run again once the folder is fixed."""
     try:
         return finish_outputs(
             state.indicators(), party, state.out_dir, state.prefix, started=state.started,
-            near_duplicates=state.near_duplicates,
+            near_duplicates=state.near_duplicates, html=html,
         )  # fmt: skip
     except (CliError, BlindmatchError, OSError) as exc:
         text = exc.message if isinstance(exc, CliError) else str(exc)
