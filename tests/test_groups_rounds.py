@@ -469,3 +469,26 @@ def test_report_reader_is_strict() -> None:
     for bad in (b'{"format": "x"}', b"[]", b"nope", b'{"format": "blindmatch-round-report/1"}'):
         with pytest.raises(RoundReportError):
             RoundReport.from_json(bad)
+
+
+def test_a_real_round_report_renders_in_the_browser(tmp_path: Path) -> None:
+    """The merged report of a real round, as the HTML page, in headless Chromium: one bar per peer with its
+    match count, every pair's record verified under our key."""
+    from test_html_report import bars, rendered, texts
+
+    from blindmatch.outputs import round_html
+
+    policy = make_policy()
+    group = make_group(policy, 3, free_ports(3))
+    names = NAMES[:3]
+    results = asyncio.run(run_labs(group, policy, names, lab_sets(names), tmp_path))
+    report = results["lab-a"].report_path
+    doc = json.loads(report.read_bytes())
+    records = {lab["name"]: json.loads((report.parent / lab["record"]).read_bytes()) for lab in doc["labs"]}
+    (tmp_path / "page").mkdir()
+    tree = rendered(round_html(doc, records, keys=[IDS["lab-a"].public]), tmp_path / "page")
+    assert bars(tree, "labs") == [(lab["name"], str(lab["matches"])) for lab in doc["labs"]]
+    checks = [d.find("p", "check")[0].text() for d in tree.find("div", "record") if "data-peer" in d.attrs]
+    assert checks == ["Signature: verified"] * 2
+    for lab in doc["labs"]:
+        assert lab["transcript_hash"] in texts(tree)
