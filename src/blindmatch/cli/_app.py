@@ -22,6 +22,7 @@ from . import (
     cmd_query,
     cmd_report,
     cmd_round,
+    cmd_threshold,
 )
 from .exitcodes import CliError, ExitCode
 
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd_audit.add_parsers(sub, common)
     cmd_round.add_parsers(sub, common)
     cmd_report.add_parsers(sub, common)
+    cmd_threshold.add_parsers(sub, common)
     return parser
 
 

@@ -63,7 +63,8 @@ def _read(path: str, what: str) -> bytes:
         raise CliError(ExitCode.LOCAL, f"cannot read the {what} {path}: {exc.strerror or exc}") from None
 
 
-def _load(args: argparse.Namespace, now: float) -> tuple[ForumPolicy, Group]:
+def load_round_files(args: argparse.Namespace, now: float) -> tuple[ForumPolicy, Group]:
+    """The forum policy and the group file named by ``--policy``, ``--group`` and ``--forum-key``."""
     forum_key = read_public_key(args.forum_key, "--forum-key")
     try:
         policy = load_policy(_read(args.policy, "policy file"), forum_key, now=now)
@@ -95,7 +96,7 @@ def run_round_cmd(args: argparse.Namespace) -> int:
     msgs = Messages(args.quiet)
     now = time.time()
     identity = load_identity(args.identity)
-    policy, group = _load(args, now)
+    policy, group = load_round_files(args, now)
     iset = load_inputs(args, msgs)
     try:
         result = run_round(
