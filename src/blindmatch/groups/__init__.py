@@ -3,6 +3,7 @@ docs/groups-rounds.md)."""
 
 from __future__ import annotations
 
+from .dropbox import DropboxTimeout, run_coordinator, run_lab
 from .group_file import (
     BadGroupSignature,
     Group,
@@ -24,9 +25,12 @@ from .rounds import (
     run_round,
     run_round_async,
 )
+from .threshold import ThresholdReport, coordinate_threshold, run_threshold, threshold_terms
+from .threshold_run import ThresholdCoordinator, ThresholdLab, ThresholdTerms, run_threshold_in_memory
 
 __all__ = [
     "BadGroupSignature",
+    "DropboxTimeout",
     "Group",
     "GroupFileError",
     "GroupLab",
@@ -43,13 +47,23 @@ __all__ = [
     "RoundReportError",
     "RoundResult",
     "RunParams",
+    "ThresholdCoordinator",
+    "ThresholdLab",
+    "ThresholdReport",
+    "ThresholdTerms",
     "bins_and_slots",
     "build_round_report",
     "check_round",
     "coordinate",
+    "coordinate_threshold",
     "load_group",
+    "run_coordinator",
     "run_in_memory",
+    "run_lab",
     "run_round",
     "run_round_async",
+    "run_threshold",
+    "run_threshold_in_memory",
     "sign_group",
+    "threshold_terms",
 ]
