@@ -152,7 +152,6 @@ def _malformed_hops(hop: Hop) -> list[object]:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason="malformed hops raise TypeError/IndexError, not a remote error")
 def test_malformed_hops_raise_remote_errors_only() -> None:
     _, labs = _labs()
     sent = labs[1].start()
@@ -184,7 +183,6 @@ _junk = st.one_of(st.none(), st.booleans(), st.integers(-3, 300), st.text(max_si
         _junk, st.lists(st.one_of(st.binary(min_size=64, max_size=64), _junk), max_size=4).map(tuple)
     ),
 )
-@pytest.mark.xfail(strict=True, reason="malformed hops raise TypeError/IndexError, not a remote error")
 def test_fuzzed_hops_raise_remote_errors_only(
     owner: object, points: object, chain: object, proofs: object
 ) -> None:

@@ -71,13 +71,21 @@ _NEXT = {
 
 
 def _add_step_args(p: argparse.ArgumentParser, *, first: bool) -> None:
-    p.add_argument("--state", required=True, metavar="FILE",
-                   help="this side's state file (secret, mode 600; deleted at the end)")
-    p.add_argument("--out", metavar="FILE",
-                   help="message to send (default: <state>-msg<N>.bin beside the state; - is stdout)")
+    p.add_argument(
+        "--state",
+        required=True,
+        metavar="FILE",
+        help="this side's state file (secret, mode 600; deleted at the end)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="message to send (default: <state>-msg<N>.bin beside the state; - is stdout)",
+    )
     if first:
-        p.add_argument("--out-dir", metavar="DIR",
-                       help="where the report and record go (default: beside the state file)")
+        p.add_argument(
+            "--out-dir", metavar="DIR", help="where the report and record go (default: beside the state file)"
+        )
         p.add_argument("--workers", type=positive_int, default=1,
                        help="processes for the PSI work (default: 1)")  # fmt: skip
 

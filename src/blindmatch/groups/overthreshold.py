@@ -124,6 +124,24 @@ class Hop:
         return _ring_at(self.owner, len(self.proofs), n)
 
 
+def _check_hop(hop: object, params: RunParams) -> Hop:
+    """A hop from a peer, checked for shape before anything reads it: an owner of the run, ``N`` points of
+    32 bytes, check values of 32 bytes, one proof of 64 bytes per hop so far (fewer than ``n``)."""
+    if not isinstance(hop, Hop):
+        raise OverThresholdError("a hop is not a Hop")
+    owner = hop.owner
+    if isinstance(owner, bool) or not isinstance(owner, int) or not 1 <= owner <= params.n:
+        raise OverThresholdError("a hop's owner is not a lab of the run")
+    for part, size in ((hop.points, 32), (hop.chain, 32), (hop.proofs, oprf.PROOF_BYTES)):
+        if not isinstance(part, tuple) or not all(isinstance(v, bytes) and len(v) == size for v in part):
+            raise OverThresholdError("a hop's points, check values and proofs are tuples of 32, 32, 64 bytes")
+    if len(hop.points) != params.n_items:
+        raise OverThresholdError("a hop of the wrong size")
+    if len(hop.chain) != len(hop.proofs) + 1 or len(hop.proofs) >= params.n:
+        raise OverThresholdError("a hop's check values do not match its proofs")
+    return hop
+
+
 def _ring_at(owner: int, steps: int, n: int) -> int:
     """The lab ``steps`` places after ``owner`` in ring order (indices ``1..n``)."""
     return (owner - 1 + steps) % n + 1
@@ -177,8 +195,6 @@ class RingLab:
     def _verify_chain(self, hop: Hop) -> None:
         """Every hop's proof that it moved the check value on with its published key."""
         n = self.params.n
-        if len(hop.chain) != len(hop.proofs) + 1 or len(hop.proofs) >= n:
-            raise OverThresholdError("a hop's check values do not match its proofs")
         for j, proof in enumerate(hop.proofs, start=1):
             by = _ring_at(hop.owner, j, n)
             key = self.params.keys.get(by)
@@ -193,14 +209,9 @@ class RingLab:
         """Another lab's list: check the chain so far, apply our key to the list and the check value, prove
         the latter."""
         n = self.params.n
-        if (
-            not 1 <= hop.owner <= n
-            or hop.owner == self.index
-            or _ring_at(hop.owner, len(hop.proofs) + 1, n) != (self.index)
-        ):
+        hop = _check_hop(hop, self.params)
+        if hop.owner == self.index or _ring_at(hop.owner, len(hop.proofs) + 1, n) != self.index:
             raise OverThresholdError("a hop out of ring order")
-        if len(hop.points) != self.params.n_items:
-            raise OverThresholdError("a hop of the wrong size")
         self._verify_chain(hop)
         key = oprf.KindKey(b"", scalar_bytes(self._key), self.public_key)
         out = oprf.evaluate(key, list(hop.points))
@@ -216,10 +227,9 @@ class RingLab:
         n = self.params.n
         if self._check is None or self._f is not None:
             raise LocalProtocolError("finish() comes once, after start()")
+        hop = _check_hop(hop, self.params)
         if hop.owner != self.index or len(hop.proofs) != n - 1:
             raise OverThresholdError("our list came back out of ring order")
-        if len(hop.points) != self.params.n_items:
-            raise OverThresholdError("our list came back with another size")
         if not hmac.compare_digest(hop.chain[0], self._check):
             raise OverThresholdError("our list came back with another check value than we sent")
         self._verify_chain(hop)
