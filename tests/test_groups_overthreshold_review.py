@@ -102,7 +102,6 @@ def test_one_lab_cannot_mix_two_items_shares_into_a_passing_set() -> None:
     assert [labs[i].results(passed[i]) for i in (1, 2, 3)] == [[], [], []]
 
 
-@pytest.mark.xfail(strict=True, reason="apply() takes any number of lists from one owner")
 def test_a_lab_applies_its_key_to_one_list_per_owner() -> None:
     """An owner that sends a second list round the ring gets F for 2N items (then uploads shares of all of
     them: B*m slots hold far more than N): the run's budget of N guesses is gone. Every lab applies its key

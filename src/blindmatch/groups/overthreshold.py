@@ -170,6 +170,8 @@ class RingLab:
         self._check: bytes | None = None
         self._f: list[bytes] | None = None
         self._slots: dict[int, int] | None = None
+        self._applied: dict[int, Hop] = {}
+        self._failed = False
 
     def __repr__(self) -> str:
         return f"RingLab(index={self.index}, n={self.params.n}, t={self.params.t})"
@@ -212,6 +214,12 @@ class RingLab:
         hop = _check_hop(hop, self.params)
         if hop.owner == self.index or _ring_at(hop.owner, len(hop.proofs) + 1, n) != self.index:
             raise OverThresholdError("a hop out of ring order")
+        if hop.owner in self._applied:
+            # one list per owner and run: else an owner sends more lists round the ring, F of any number of
+            # guesses (docs/groups.md: a lab's guesses are bounded by N)
+            if self._applied[hop.owner] == hop:
+                raise LocalProtocolError("apply() comes once per list")
+            raise OverThresholdError(f"a second list from lab {hop.owner} in one run")
         self._verify_chain(hop)
         key = oprf.KindKey(b"", scalar_bytes(self._key), self.public_key)
         out = oprf.evaluate(key, list(hop.points))
@@ -219,6 +227,7 @@ class RingLab:
         proof = oprf.prove(
             key, [hop.chain[-1]], z, self._context(hop.owner, self.index), self._seed, hop.owner
         )
+        self._applied[hop.owner] = hop
         return Hop(hop.owner, tuple(out), (*hop.chain, z[0]), (*hop.proofs, proof))
 
     def finish(self, hop: Hop) -> None:
