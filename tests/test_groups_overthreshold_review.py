@@ -193,7 +193,6 @@ def test_fuzzed_hops_raise_remote_errors_only(
             call(hop)
 
 
-@pytest.mark.xfail(strict=True, reason="finish() accepts another hop after a failed check")
 def test_finish_after_a_failed_check_is_refused() -> None:
     """After a failed check the run is aborted and the owner may publish d (docs/groups.md, "Blame"); with d
     known, the last lab can alter two points so that the check still holds. The lab must refuse any further

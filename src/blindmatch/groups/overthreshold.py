@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 from .._derive import derive_bytes, derive_key, derive_permutation
-from ..errors import InvalidParameter, LocalProtocolError, RemoteProtocolError
+from ..errors import InvalidParameter, LocalProtocolError, RemoteError, RemoteProtocolError
 from ..hazmat import oprf
 from ..hazmat._ed25519 import ORDER, add_points, base_mul, mul_each, mul_many, reduce64, scalar_bytes
 from ..hazmat.group import hash_to_edwards
@@ -233,13 +233,22 @@ class RingLab:
     def finish(self, hop: Hop) -> None:
         """Our list back home: check the chain and ``sum(d_i * B_i)``, remove the one-time scalar, apply our
         key: ``F(x)``."""
+        if self._check is None or self._f is not None or self._failed:
+            raise LocalProtocolError("finish() comes once, after start(), and not after it failed")
+        try:
+            self._f = self._finish(hop, self._check)
+        except RemoteError:
+            # the run is aborted: the owner may publish d for blame, after which a second hop could be
+            # forged to pass the check
+            self._failed = True
+            raise
+
+    def _finish(self, hop: Hop, check: bytes) -> list[bytes]:
         n = self.params.n
-        if self._check is None or self._f is not None:
-            raise LocalProtocolError("finish() comes once, after start()")
         hop = _check_hop(hop, self.params)
         if hop.owner != self.index or len(hop.proofs) != n - 1:
             raise OverThresholdError("our list came back out of ring order")
-        if not hmac.compare_digest(hop.chain[0], self._check):
+        if not hmac.compare_digest(hop.chain[0], check):
             raise OverThresholdError("our list came back with another check value than we sent")
         self._verify_chain(hop)
         got = add_points(mul_each(self._coefficients(), list(hop.points), "our list"))
@@ -248,7 +257,7 @@ class RingLab:
                 "our list came back altered: a lab applied another key to some items than to the check value"
             )
         unblind = pow(self._r, -1, ORDER) * self._key % ORDER
-        self._f = mul_many(scalar_bytes(unblind), list(hop.points), "our list")
+        return mul_many(scalar_bytes(unblind), list(hop.points), "our list")
 
     def shares(self) -> list[list[int]]:
         """``B`` bins of ``m`` field elements: our shares ``P(index)``, then random padding, shuffled."""
