@@ -29,6 +29,7 @@ from ..errors import InvalidParameter, LocalProtocolError, RemoteError, RemotePr
 from ..hazmat import oprf
 from ..hazmat._ed25519 import ORDER, add_points, base_mul, mul_each, mul_many, reduce64, scalar_bytes
 from ..hazmat.group import hash_to_edwards
+from ..psi._items import distinct_items
 from ..session.padding import DUMMY_PREFIX
 
 __all__ = [
@@ -87,6 +88,10 @@ class RunParams:
     keys: Mapping[int, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in (self.n, self.t, self.n_items)):
+            raise InvalidParameter("n, t and n_items are integers")
+        if self.n_items < 1:
+            raise InvalidParameter("n_items is at least 1")
         if not 2 <= self.t <= self.n or self.n > 64:
             raise InvalidParameter("2 <= t <= n <= 64")
         if not isinstance(self.round_id, bytes) or len(self.round_id) != 16:
@@ -154,7 +159,9 @@ class RingLab:
     def __init__(self, index: int, items: Iterable[bytes], params: RunParams, *, seed: bytes) -> None:
         if not 1 <= index <= params.n:
             raise InvalidParameter("index is 1..n")
-        own = list(dict.fromkeys(bytes(x) for x in items))
+        own = distinct_items(items)
+        if any(x.startswith(DUMMY_PREFIX) for x in own):
+            raise InvalidParameter("an item starts with the reserved dummy prefix")
         if len(own) > params.n_items:
             raise InvalidParameter(f"{len(own)} items exceed the run's {params.n_items}")
         self.index, self.params = index, params
@@ -290,6 +297,11 @@ class RingLab:
         """Our real items that the coordinator found held by at least ``t`` labs."""
         if self._slots is None:
             raise LocalProtocolError("results() comes after shares()")
+        bins, m = self.params.bins
+        if not isinstance(passed, set | frozenset | list | tuple) or not all(
+            not isinstance(s, bool) and isinstance(s, int) and 0 <= s < bins * m for s in passed
+        ):
+            raise OverThresholdError("the coordinator's answer names slots that do not exist")
         got = {self._items[self._slots[s]] for s in passed if s in self._slots}
         return sorted(x for x in got if not x.startswith(DUMMY_PREFIX))
 
@@ -341,6 +353,10 @@ def coordinate(params: RunParams, uploads: Mapping[int, object]) -> dict[int, se
 
     ``uploads[j]`` must come from lab ``j`` over its authenticated channel (its index is its x-coordinate).
     """
+    if not isinstance(uploads, Mapping) or any(
+        isinstance(j, bool) or not isinstance(j, int) for j in uploads
+    ):
+        raise InvalidParameter("uploads map each lab's index (an int) to its upload")
     if set(uploads) != set(range(1, params.n + 1)):
         raise OverThresholdError("one upload from every lab of the run")
     rows = {j: _check_upload(params, u) for j, u in uploads.items()}
