@@ -588,4 +588,3 @@ class IndicatorSet:
             tag = hmac.new(self._redact_key, f"{kind}\0{canonical}".encode(), hashlib.sha256).hexdigest()
             return redact(canonical, tag[:12])
         return canonical
-

@@ -364,7 +364,6 @@ def add_policy_args(p: argparse.ArgumentParser) -> None:
     add_audit_policy_arg(g)
 
 
-
 @dataclass(frozen=True)
 class BudgetPolicy(Policy):
     """A :class:`Policy` that also charges every hello to the peer's daily budget.

@@ -87,8 +87,9 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     i.add_argument("--gzip", action="store_true", help="gzip-compress the rewritten file")
     i.set_defaults(func=run_insert)
 
-    k = bs.add_parser("check", parents=[common],
-                      help="print the values the filter probably holds; exit 1 if none")
+    k = bs.add_parser(
+        "check", parents=[common], help="print the values the filter probably holds; exit 1 if none"
+    )
     k.add_argument("file")
     _value_args(k)
     k.set_defaults(func=run_check)
@@ -219,8 +220,10 @@ def _item_maker(args: argparse.Namespace, loaded: _Loaded, msgs: Messages) -> Ca
     if tok is not None:
         raise CliError(ExitCode.USAGE, f"{args.file} is an unkeyed filter: drop --key-file")
     if md.canon_version is not None and kind is not None and md.canon_version != CANON_VERSION:
-        raise CliError(ExitCode.INVALID_INPUT,
-                       f"{args.file} uses canon version {md.canon_version}, this is {CANON_VERSION}")
+        raise CliError(
+            ExitCode.INVALID_INPUT,
+            f"{args.file} uses canon version {md.canon_version}, this is {CANON_VERSION}",
+        )
     if kind is None:
         return lambda v: v.encode("utf-8")
     return lambda v: canonicalize(kind, v, default_region=region).encode("utf-8")
@@ -270,8 +273,11 @@ def run_insert(args: argparse.Namespace) -> int:
     except CapacityError as exc:
         raise CliError(ExitCode.LOCAL, f"{args.file}: {exc} (nothing was inserted)") from None
     _save(args.file, loaded, gzip=args.gzip)
-    msgs.info(f"inserted {new} new value(s) ({len(items) - new} already present"
-              + (f", {invalid} invalid left out" if invalid else "") + f"); now {len(bf)} values")
+    msgs.info(
+        f"inserted {new} new value(s) ({len(items) - new} already present"
+        + (f", {invalid} invalid left out" if invalid else "")
+        + f"); now {len(bf)} values"
+    )
     return ExitCode.OK
 
 

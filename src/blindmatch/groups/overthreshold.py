@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 from .._derive import derive_bytes, derive_key, derive_permutation
-from ..errors import InvalidParameter, LocalProtocolError, RemoteProtocolError
+from ..errors import InvalidParameter, LocalProtocolError, RemoteError, RemoteProtocolError
 from ..hazmat import oprf
 from ..hazmat._ed25519 import ORDER, add_points, base_mul, mul_each, mul_many, reduce64, scalar_bytes
 from ..hazmat.group import hash_to_edwards
+from ..psi._items import distinct_items
 from ..session.padding import DUMMY_PREFIX
 
 __all__ = [
@@ -94,6 +95,10 @@ class RunParams:
     keys: Mapping[int, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if any(isinstance(v, bool) or not isinstance(v, int) for v in (self.n, self.t, self.n_items)):
+            raise InvalidParameter("n, t and n_items are integers")
+        if self.n_items < 1:
+            raise InvalidParameter("n_items is at least 1")
         if not 2 <= self.t <= self.n or self.n > 64:
             raise InvalidParameter("2 <= t <= n <= 64")
         if not isinstance(self.round_id, bytes) or len(self.round_id) != 16:
@@ -131,6 +136,24 @@ class Hop:
         return _ring_at(self.owner, len(self.proofs), n)
 
 
+def _check_hop(hop: object, params: RunParams) -> Hop:
+    """A hop from a peer, checked for shape before anything reads it: an owner of the run, ``N`` points of
+    32 bytes, check values of 32 bytes, one proof of 64 bytes per hop so far (fewer than ``n``)."""
+    if not isinstance(hop, Hop):
+        raise OverThresholdError("a hop is not a Hop")
+    owner = hop.owner
+    if isinstance(owner, bool) or not isinstance(owner, int) or not 1 <= owner <= params.n:
+        raise OverThresholdError("a hop's owner is not a lab of the run")
+    for part, size in ((hop.points, 32), (hop.chain, 32), (hop.proofs, oprf.PROOF_BYTES)):
+        if not isinstance(part, tuple) or not all(isinstance(v, bytes) and len(v) == size for v in part):
+            raise OverThresholdError("a hop's points, check values and proofs are tuples of 32, 32, 64 bytes")
+    if len(hop.points) != params.n_items:
+        raise OverThresholdError("a hop of the wrong size")
+    if len(hop.chain) != len(hop.proofs) + 1 or len(hop.proofs) >= params.n:
+        raise OverThresholdError("a hop's check values do not match its proofs")
+    return hop
+
+
 def _ring_at(owner: int, steps: int, n: int) -> int:
     """The lab ``steps`` places after ``owner`` in ring order (indices ``1..n``)."""
     return (owner - 1 + steps) % n + 1
@@ -143,7 +166,9 @@ class RingLab:
     def __init__(self, index: int, items: Iterable[bytes], params: RunParams, *, seed: bytes) -> None:
         if not 1 <= index <= params.n:
             raise InvalidParameter("index is 1..n")
-        own = list(dict.fromkeys(bytes(x) for x in items))
+        own = distinct_items(items)
+        if any(x.startswith(DUMMY_PREFIX) for x in own):
+            raise InvalidParameter("an item starts with the reserved dummy prefix")
         if len(own) > params.n_items:
             raise InvalidParameter(f"{len(own)} items exceed the run's {params.n_items}")
         self.index, self.params = index, params
@@ -159,6 +184,8 @@ class RingLab:
         self._check: bytes | None = None
         self._f: list[bytes] | None = None
         self._slots: dict[int, int] | None = None
+        self._applied: dict[int, Hop] = {}
+        self._failed = False
 
     def __repr__(self) -> str:
         return f"RingLab(index={self.index}, n={self.params.n}, t={self.params.t})"
@@ -184,8 +211,6 @@ class RingLab:
     def _verify_chain(self, hop: Hop) -> None:
         """Every hop's proof that it moved the check value on with its published key."""
         n = self.params.n
-        if len(hop.chain) != len(hop.proofs) + 1 or len(hop.proofs) >= n:
-            raise OverThresholdError("a hop's check values do not match its proofs")
         for j, proof in enumerate(hop.proofs, start=1):
             by = _ring_at(hop.owner, j, n)
             key = self.params.keys.get(by)
@@ -200,14 +225,15 @@ class RingLab:
         """Another lab's list: check the chain so far, apply our key to the list and the check value, prove
         the latter."""
         n = self.params.n
-        if (
-            not 1 <= hop.owner <= n
-            or hop.owner == self.index
-            or _ring_at(hop.owner, len(hop.proofs) + 1, n) != (self.index)
-        ):
+        hop = _check_hop(hop, self.params)
+        if hop.owner == self.index or _ring_at(hop.owner, len(hop.proofs) + 1, n) != self.index:
             raise OverThresholdError("a hop out of ring order")
-        if len(hop.points) != self.params.n_items:
-            raise OverThresholdError("a hop of the wrong size")
+        if hop.owner in self._applied:
+            # one list per owner and run: else an owner sends more lists round the ring, F of any number of
+            # guesses (docs/groups.md: a lab's guesses are bounded by N)
+            if self._applied[hop.owner] == hop:
+                raise LocalProtocolError("apply() comes once per list")
+            raise OverThresholdError(f"a second list from lab {hop.owner} in one run")
         self._verify_chain(hop)
         key = oprf.KindKey(b"", scalar_bytes(self._key), self.public_key)
         out = oprf.evaluate(key, list(hop.points))
@@ -215,19 +241,28 @@ class RingLab:
         proof = oprf.prove(
             key, [hop.chain[-1]], z, self._context(hop.owner, self.index), self._seed, hop.owner
         )
+        self._applied[hop.owner] = hop
         return Hop(hop.owner, tuple(out), (*hop.chain, z[0]), (*hop.proofs, proof))
 
     def finish(self, hop: Hop) -> None:
         """Our list back home: check the chain and ``sum(d_i * B_i)``, remove the one-time scalar, apply our
         key: ``F(x)``."""
+        if self._check is None or self._f is not None or self._failed:
+            raise LocalProtocolError("finish() comes once, after start(), and not after it failed")
+        try:
+            self._f = self._finish(hop, self._check)
+        except RemoteError:
+            # the run is aborted: the owner may publish d for blame, after which a second hop could be
+            # forged to pass the check
+            self._failed = True
+            raise
+
+    def _finish(self, hop: Hop, check: bytes) -> list[bytes]:
         n = self.params.n
-        if self._check is None or self._f is not None:
-            raise LocalProtocolError("finish() comes once, after start()")
+        hop = _check_hop(hop, self.params)
         if hop.owner != self.index or len(hop.proofs) != n - 1:
             raise OverThresholdError("our list came back out of ring order")
-        if len(hop.points) != self.params.n_items:
-            raise OverThresholdError("our list came back with another size")
-        if not hmac.compare_digest(hop.chain[0], self._check):
+        if not hmac.compare_digest(hop.chain[0], check):
             raise OverThresholdError("our list came back with another check value than we sent")
         self._verify_chain(hop)
         got = add_points(mul_each(self._coefficients(), list(hop.points), "our list"))
@@ -236,7 +271,7 @@ class RingLab:
                 "our list came back altered: a lab applied another key to some items than to the check value"
             )
         unblind = pow(self._r, -1, ORDER) * self._key % ORDER
-        self._f = mul_many(scalar_bytes(unblind), list(hop.points), "our list")
+        return mul_many(scalar_bytes(unblind), list(hop.points), "our list")
 
     def shares(self) -> list[list[int]]:
         """``B`` bins of ``m`` field elements: our shares ``P(index)``, then random padding, shuffled."""
@@ -269,6 +304,11 @@ class RingLab:
         """Our real items that the coordinator found held by at least ``t`` labs."""
         if self._slots is None:
             raise LocalProtocolError("results() comes after shares()")
+        bins, m = self.params.bins
+        if not isinstance(passed, set | frozenset | list | tuple) or not all(
+            not isinstance(s, bool) and isinstance(s, int) and 0 <= s < bins * m for s in passed
+        ):
+            raise OverThresholdError("the coordinator's answer names slots that do not exist")
         got = {self._items[self._slots[s]] for s in passed if s in self._slots}
         return sorted(x for x in got if not x.startswith(DUMMY_PREFIX))
 
@@ -320,6 +360,10 @@ def coordinate(params: RunParams, uploads: Mapping[int, object]) -> dict[int, se
 
     ``uploads[j]`` must come from lab ``j`` over its authenticated channel (its index is its x-coordinate).
     """
+    if not isinstance(uploads, Mapping) or any(
+        isinstance(j, bool) or not isinstance(j, int) for j in uploads
+    ):
+        raise InvalidParameter("uploads map each lab's index (an int) to its upload")
     if set(uploads) != set(range(1, params.n + 1)):
         raise OverThresholdError("one upload from every lab of the run")
     rows = {j: _check_upload(params, u) for j, u in uploads.items()}

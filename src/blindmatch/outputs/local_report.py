@@ -179,4 +179,3 @@ class LocalReport:
 
     def write_near_duplicates_csv(self, path: str | Path) -> Path:
         return atomic_write(path, self.near_duplicates_csv(), mode=0o600)
-

@@ -26,6 +26,7 @@ DST_HASH_TO_GROUP = SUITE_ID + b"/hash-to-group"
 _DST_COMPARE = SUITE_ID + b"/compare-16"
 _DST_TRANSCRIPT = SUITE_ID + b"/transcript"
 
+
 @dataclass(frozen=True)
 class PsiResult:
     """What one party learned.
@@ -99,8 +100,10 @@ class _Party:
                 raise InvalidParameter("PSI items must be bytes (see blindmatch.psi.indicator_item)")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidParameter("workers must be an integer >= 1")
-        if isinstance(max_peer_items, bool) or not isinstance(max_peer_items, int) or not (
-            0 <= max_peer_items <= MAX_COUNT
+        if (
+            isinstance(max_peer_items, bool)
+            or not isinstance(max_peer_items, int)
+            or not (0 <= max_peer_items <= MAX_COUNT)
         ):
             raise InvalidParameter(f"max_peer_items must be an integer in [0, {MAX_COUNT}]")
         distinct = sorted(set(own))

@@ -51,6 +51,7 @@ __all__ = [
     "run_in_memory",
 ]
 
+
 class Initiator(_Party):
     """The party that starts: picks the mode and the session id, and learns the (first) result.
 
@@ -390,6 +391,7 @@ class Responder(_Party):
         self._result = PsiResult(mode, matched, count, len(self._order), self._peer_size, th)
         self._their_hashes = set()
 
+
 def run_in_memory(
     a_items: Iterable[bytes],
     b_items: Iterable[bytes],
@@ -417,6 +419,3 @@ def run_in_memory(
     if m3 is not None:
         resp.finish(m3)
     return init.result, resp.result
-
-
-
