@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blindmatch.errors import InvalidParameter, LocalProtocolError, RemoteError
+from blindmatch.groups import overthreshold
 from blindmatch.groups.overthreshold import (
     FIELD,
     Hop,
@@ -23,6 +24,7 @@ from blindmatch.groups.overthreshold import (
     _lagrange_at_zero,
     _poly,
     _ring_at,
+    _tag,
     bins_and_slots,
     coordinate,
     run_in_memory,
@@ -77,13 +79,12 @@ def _mixed_pair(t: int) -> tuple[bytes, bytes]:
     return next((a, b) for a in cands for b in cands if a != b and where[a] == where[b])
 
 
-@pytest.mark.xfail(strict=True, reason="design: a lab can complete a set from shares of two different items")
-def test_one_lab_cannot_mix_two_items_shares_into_a_passing_set() -> None:
+def test_one_lab_cannot_mix_two_items_shares_into_a_passing_set(monkeypatch: pytest.MonkeyPatch) -> None:
     """t = 3, n = 3. Lab 1 holds x and z (one bin); lab 2 holds only x, lab 3 only z: both items have two
     holders, below the threshold. Lab 1 knows every share of its own items, so it uploads, in a spare slot,
-    the value that completes (lab 2's share of x, lab 3's share of z) to a zero sum. The set passes: lab 1
-    learns that lab 2 holds x and lab 3 holds z (below the threshold, and which labs), and labs 2 and 3 are
-    told that x and z are held by three labs."""
+    the value that completes (lab 2's share of x, lab 3's share of z) to a zero sum. Without the tags the
+    set passed (lab 1 learnt that lab 2 holds x and lab 3 holds z, and labs 2 and 3 were told x and z reach
+    the threshold); with them, lab 1's one free tag share can match lab 2's tag or lab 3's, not both."""
     x, z = _mixed_pair(3)
     params, labs = _labs([[x, z], [x], [z]], t=3)
     _finished(labs)
@@ -91,15 +92,27 @@ def test_one_lab_cannot_mix_two_items_shares_into_a_passing_set() -> None:
     assert [labs[i].results(coordinate(params, uploads)[i]) for i in (1, 2, 3)] == [[], [], []]
     bins, m = params.bins
     f1 = dict(zip(labs[1]._items, labs[1]._f or [], strict=True))
-    b, cx = _poly(f1[x], bins, 3)
-    _, cz = _poly(f1[z], bins, 3)
+    b, cx, rx = _poly(f1[x], bins, 3)
+    _, cz, rz = _poly(f1[z], bins, 3)
     lam = _lagrange_at_zero([1, 2, 3])
-    forged = -(lam[1] * _eval(cx, 2) + lam[2] * _eval(cz, 3)) * pow(lam[0], -1, FIELD) % FIELD
-    spare = next(s for s in range(m) if b * m + s not in (labs[1]._slots or {}))
+    y1 = -(lam[1] * _eval(cx, 2) + lam[2] * _eval(cz, 3)) * pow(lam[0], -1, FIELD) % FIELD
+    # the best lab 1 can do with its tag share: make the set's tag secret x's (so lab 2's tag checks)
+    r_x2, r_z3 = (rx[0] + _eval(rx[1:], 2)) % FIELD, (rz[0] + _eval(rz[1:], 3)) % FIELD
+    r1 = (rx[0] - lam[1] * r_x2 - lam[2] * r_z3) * pow(lam[0], -1, FIELD) % FIELD
+    forged = (y1, r1, _tag(rx[0], 1))
+    slots = labs[1]._slots or {}
+    spare = next(  # a slot of padding, or of one of our dummy items
+        s
+        for s in range(m)
+        if b * m + s not in slots or labs[1]._items[slots[b * m + s]].startswith(DUMMY_PREFIX)
+    )
     uploads[1][b][spare] = forged
     passed = coordinate(params, uploads)
     assert b * m + spare not in passed[1]
     assert [labs[i].results(passed[i]) for i in (1, 2, 3)] == [[], [], []]
+    # the attack is real: with the tag check switched off, the mixed set passes
+    monkeypatch.setattr(overthreshold, "_tags_agree", lambda *_: True)
+    assert b * m + spare in coordinate(params, uploads)[1]
 
 
 def test_a_lab_applies_its_key_to_one_list_per_owner() -> None:

@@ -34,10 +34,12 @@ from ..session.padding import DUMMY_PREFIX
 
 __all__ = [
     "FIELD",
+    "TAG_LIMIT",
     "Hop",
     "OverThresholdError",
     "RingLab",
     "RunParams",
+    "Share",
     "bins_and_slots",
     "coordinate",
     "run_in_memory",
@@ -45,6 +47,10 @@ __all__ = [
 
 #: The share field: GF(2^255 - 19).
 FIELD = 2**255 - 19
+#: Tags are 128 bits.
+TAG_LIMIT = 1 << 128
+#: One slot of an upload: ``(P(i), R(i), tag)``.
+Share = tuple[int, int, int]
 _DST = b"blindmatch-groups-v1/overthreshold"
 
 
@@ -172,7 +178,10 @@ class RingLab:
         if len(own) > params.n_items:
             raise InvalidParameter(f"{len(own)} items exceed the run's {params.n_items}")
         self.index, self.params = index, params
-        self._seed = derive_key(seed, b"groups run seed", index, params.round_id)
+        # every run parameter in the context: one seed never gives the same key, scalars or check
+        # coefficients to two runs that differ in anything (a run id reused with another n, t or N)
+        terms = b"".join(v.to_bytes(4, "big") for v in (params.n, params.t, params.n_items))
+        self._seed = derive_key(seed, b"groups run seed", index, params.round_id + terms)
         extra = params.n_items - len(own)
         dummies = derive_bytes(self._seed, b"groups dummies", 32 * extra)
         padded = own + [DUMMY_PREFIX + dummies[32 * i : 32 * i + 32] for i in range(extra)]
@@ -273,31 +282,31 @@ class RingLab:
         unblind = pow(self._r, -1, ORDER) * self._key % ORDER
         return mul_many(scalar_bytes(unblind), list(hop.points), "our list")
 
-    def shares(self) -> list[list[int]]:
-        """``B`` bins of ``m`` field elements: our shares ``P(index)``, then random padding, shuffled."""
+    def shares(self) -> list[list[Share]]:
+        """``B`` bins of ``m`` slots: our share ``(P(i), R(i), tag(R(0), i))`` of each item (``i`` our index),
+        then random padding, shuffled."""
         if self._f is None:
             raise LocalProtocolError("shares() comes after finish()")
         bins, m = self.params.bins
-        table: list[list[tuple[int, int]]] = [[] for _ in range(bins)]
+        table: list[list[tuple[Share, int]]] = [[] for _ in range(bins)]
         for pos, f in enumerate(self._f):
-            b, coefs = _poly(f, bins, self.params.t)
-            table[b].append((_eval(coefs, self.index), pos))
-        out: list[list[int]] = []
+            b, coefs, tag_coefs = _poly(f, bins, self.params.t)
+            i = self.index
+            share = (_eval(coefs, i), (tag_coefs[0] + _eval(tag_coefs[1:], i)) % FIELD, _tag(tag_coefs[0], i))
+            table[b].append((share, pos))
+        out: list[list[Share]] = []
         self._slots = {}
         for b, entries in enumerate(table):
             if len(entries) > m:
                 raise LocalProtocolError("a bin overflowed (probability below 2^-40): abort the run")
-            pad = derive_bytes(self._seed, b"groups bin padding", 32 * (m - len(entries)), b)
-            entries += [
-                (int.from_bytes(pad[32 * k : 32 * k + 32], "little") % FIELD, -1)
-                for k in range(m - len(entries))
-            ]
+            pad = derive_bytes(self._seed, b"groups bin padding", 80 * (m - len(entries)), b)
+            entries += [(_random_share(pad[80 * k : 80 * k + 80]), -1) for k in range(m - len(entries))]
             order = derive_permutation(self._seed, b"groups slot order", m, b)
             row = [entries[j] for j in order]
             for slot, (_, pos) in enumerate(row):
                 if pos >= 0:
                     self._slots[b * m + slot] = pos
-            out.append([y for y, _ in row])
+            out.append([share for share, _ in row])
         return out
 
     def results(self, passed: Iterable[int]) -> list[bytes]:
@@ -313,21 +322,41 @@ class RingLab:
         return sorted(x for x in got if not x.startswith(DUMMY_PREFIX))
 
 
-def _poly(f: bytes, bins: int, t: int) -> tuple[int, list[int]]:
+def _field(label: bytes, f: bytes) -> int:
+    return int.from_bytes(hashlib.sha512(_DST + label + f).digest(), "little") % FIELD
+
+
+def _poly(f: bytes, bins: int, t: int) -> tuple[int, list[int], list[int]]:
+    """From ``F(x)``: the bin; ``P``'s coefficients ``a_1..a_{t-1}`` (``P(0) = 0``); ``R``'s ``r_0..r_{t-1}``
+    (``R(0)`` the item's tag secret, which only ``t`` shares reveal)."""
     h = hashlib.sha512(_DST + b" bin" + f).digest()
-    coefs = [
-        int.from_bytes(hashlib.sha512(_DST + b" coef" + bytes([j]) + f).digest(), "little") % FIELD
-        for j in range(1, t)
-    ]
-    return int.from_bytes(h, "little") % bins, coefs
+    coefs = [_field(b" coef" + bytes([j]), f) for j in range(1, t)]
+    tag_coefs = [_field(b" tag coef" + bytes([j]), f) for j in range(t)]
+    return int.from_bytes(h, "little") % bins, coefs, tag_coefs
 
 
 def _eval(coefs: Sequence[int], x: int) -> int:
-    """``a_1 x + ... + a_{t-1} x^{t-1}`` (``P(0) = 0``) mod the field."""
+    """``a_1 x + ... + a_{t-1} x^{t-1}`` (no constant term) mod the field."""
     acc = 0
     for a in reversed(coefs):
         acc = (acc + a) * x % FIELD
     return acc
+
+
+def _tag(secret: int, index: int) -> int:
+    """Lab ``index``'s 128-bit tag of an item whose tag secret is ``secret``."""
+    digest = hashlib.sha512(
+        _DST + b" tag" + secret.to_bytes(32, "little") + index.to_bytes(2, "big")
+    ).digest()
+    return int.from_bytes(digest[:16], "little")
+
+
+def _random_share(pad: bytes) -> Share:
+    return (
+        int.from_bytes(pad[:32], "little") % FIELD,
+        int.from_bytes(pad[32:64], "little") % FIELD,
+        int.from_bytes(pad[64:80], "little"),
+    )
 
 
 def _lagrange_at_zero(xs: Sequence[int]) -> list[int]:
@@ -342,22 +371,29 @@ def _lagrange_at_zero(xs: Sequence[int]) -> list[int]:
     return out
 
 
-def _check_upload(params: RunParams, upload: object) -> list[list[int]]:
+def _check_upload(params: RunParams, upload: object) -> list[list[Share]]:
     bins, m = params.bins
     if not isinstance(upload, list) or len(upload) != bins:
         raise OverThresholdError(f"an upload has {bins} bins of {m} slots")
     for row in upload:
         if not isinstance(row, list) or len(row) != m:
             raise OverThresholdError(f"an upload has {bins} bins of {m} slots")
-        for y in row:
-            if isinstance(y, bool) or not isinstance(y, int) or not 0 <= y < FIELD:
+        for share in row:
+            if not isinstance(share, tuple) or len(share) != 3:
+                raise OverThresholdError("a slot holds a share, its tag share and its tag")
+            if not all(not isinstance(v, bool) and isinstance(v, int) for v in share):
                 raise OverThresholdError("a share is not a field element")
+            y, r, w = share
+            if not (0 <= y < FIELD and 0 <= r < FIELD and 0 <= w < TAG_LIMIT):
+                raise OverThresholdError("a share is not a field element (or a tag not 128 bits)")
     return upload
 
 
 def coordinate(params: RunParams, uploads: Mapping[int, object]) -> dict[int, set[int]]:
     """The coordinator's pass: ``{lab: slot numbers (bin * m + slot) that took part in a passing set}``.
 
+    A set of ``t`` slots (one per lab) passes when their ``P`` shares reconstruct ``P(0) = 0`` and every
+    slot's tag is the tag, for its lab, of the tag secret their ``R`` shares reconstruct.
     ``uploads[j]`` must come from lab ``j`` over its authenticated channel (its index is its x-coordinate).
     """
     if not isinstance(uploads, Mapping) or any(
@@ -374,31 +410,39 @@ def coordinate(params: RunParams, uploads: Mapping[int, object]) -> dict[int, se
         last_inv = pow(lam[-1], -1, FIELD)
         for b in range(bins):
             index: dict[int, list[int]] = {}
-            for s, y in enumerate(rows[labs[-1]][b]):
-                index.setdefault(y, []).append(s)
-            _join(labs, lam, last_inv, rows, b, m, index, passed)
+            for s, share in enumerate(rows[labs[-1]][b]):
+                index.setdefault(share[0], []).append(s)
+            for choice in _join(labs, lam, last_inv, rows, b, m, index):
+                if _tags_agree(labs, lam, [rows[j][b][s] for j, s in zip(labs, choice, strict=True)]):
+                    for j, s in zip(labs, choice, strict=True):
+                        passed[j].add(b * m + s)
     return passed
+
+
+def _tags_agree(labs: Sequence[int], lam: Sequence[int], shares: Sequence[Share]) -> bool:
+    """Whether the slots' ``R`` shares give a tag secret whose tag for each lab is that slot's tag."""
+    secret = sum(k * share[1] for k, share in zip(lam, shares, strict=True)) % FIELD
+    return all(_tag(secret, j) == share[2] for j, share in zip(labs, shares, strict=True))
 
 
 def _join(
     labs: Sequence[int],
     lam: Sequence[int],
     last_inv: int,
-    rows: Mapping[int, list[list[int]]],
+    rows: Mapping[int, list[list[Share]]],
     b: int,
     m: int,
     index: Mapping[int, list[int]],
-    passed: dict[int, set[int]],
-) -> None:
+) -> Iterable[tuple[int, ...]]:
     """Every choice of one slot per lab but the last; the last lab's slot must hold the value that makes the
-    Lagrange sum at 0 vanish (a hash look-up)."""
+    Lagrange sum at 0 vanish (a hash look-up): the slot choices whose ``P`` shares pass."""
     heads = labs[:-1]
     for choice in _product([range(m)] * len(heads)):
-        acc = sum(lam[k] * rows[j][b][s] for k, (j, s) in enumerate(zip(heads, choice, strict=True))) % FIELD
+        acc = (
+            sum(lam[k] * rows[j][b][s][0] for k, (j, s) in enumerate(zip(heads, choice, strict=True))) % FIELD
+        )
         for s_last in index.get((-acc * last_inv) % FIELD, ()):
-            for j, s in zip(heads, choice, strict=True):
-                passed[j].add(b * m + s)
-            passed[labs[-1]].add(b * m + s_last)
+            yield (*choice, s_last)
 
 
 def _product(ranges: Sequence[range]) -> Iterable[tuple[int, ...]]:

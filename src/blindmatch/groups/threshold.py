@@ -26,6 +26,7 @@ from ..session.identity import Identity
 from .dropbox import run_coordinator, run_lab
 from .forum_policy import ForumPolicy
 from .group_file import Group
+from .overthreshold import OverThresholdError
 from .rounds import round_items
 from .threshold_run import ThresholdCoordinator, ThresholdLab, ThresholdTerms
 
@@ -121,7 +122,13 @@ def run_threshold(
     items = round_items(iset, group)
     seed_path, seed = _seed(Path(state_dir), terms, rng)
     lab = ThresholdLab(terms, identity, items, seed=seed)
-    found = run_lab(lab, dropbox, timeout=timeout, interval=interval)
+    try:
+        found = run_lab(lab, dropbox, timeout=timeout, interval=interval)
+    except OverThresholdError:
+        # the run is dead (a hop failed its check, or a message was refused): never reuse its seed, whose
+        # check coefficients may be published to find the cheater; the forum issues a new group file
+        seed_path.unlink(missing_ok=True)
+        raise
     seed_path.unlink(missing_ok=True)
     pairs = items.map_back(found)
     rows: list[tuple[str, str, str, str]] = []

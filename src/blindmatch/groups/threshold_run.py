@@ -19,7 +19,7 @@ from ..errors import InvalidParameter, LocalProtocolError
 from ..session.identity import Identity, PublicIdentity
 from . import threshold_wire as wire
 from .forum_policy import ForumPolicy, RunOutsidePolicy
-from .overthreshold import Hop, OverThresholdError, RingLab, RunParams, bins_and_slots, coordinate
+from .overthreshold import Hop, OverThresholdError, RingLab, RunParams, Share, bins_and_slots, coordinate
 from .overthreshold import _ring_at as ring_at
 
 __all__ = ["ThresholdCoordinator", "ThresholdLab", "ThresholdTerms", "run_threshold_in_memory"]
@@ -234,7 +234,7 @@ class ThresholdCoordinator:
         self.terms, self._identity = terms, identity
         self._keys: set[int] = set()
         self._hops: set[tuple[int, int]] = set()
-        self._uploads: dict[int, list[list[int]]] = {}
+        self._uploads: dict[int, list[list[Share]]] = {}
         self.passed: dict[int, set[int]] | None = None
 
     def __repr__(self) -> str:

@@ -10,7 +10,8 @@ Layout (integers big-endian)::
 
 Bodies: key: the lab's round key (32). hop: owner (1), point count (4), points (32 each), chain length (1),
 chain values (32 each), then chain length - 1 proofs (64 each). upload: bins (4), slots (4), then
-bins * slots shares (32 bytes little-endian each, below the field's prime). result: count (4), then that
+bins * slots slots of P's share and R's share (32 bytes little-endian each, below the field's prime) and
+the 16-byte tag. result: count (4), then that
 many slot numbers (4 each, strictly increasing).
 """
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 from ..hazmat.oprf import PROOF_BYTES
 from ..session.identity import Identity, PublicIdentity
-from .overthreshold import FIELD, Hop, OverThresholdError
+from .overthreshold import FIELD, Hop, OverThresholdError, Share
 
 __all__ = [
     "COORDINATOR",
@@ -137,23 +138,36 @@ def decode_hop(body: bytes, max_points: int) -> Hop:
     return Hop(owner, points, chain, proofs)
 
 
-def encode_upload(rows: list[list[int]]) -> bytes:
+_SLOT = 32 + 32 + 16
+
+
+def encode_upload(rows: list[list[Share]]) -> bytes:
     bins, slots = len(rows), len(rows[0]) if rows else 0
-    return struct.pack(">II", bins, slots) + b"".join(y.to_bytes(32, "little") for row in rows for y in row)
+    parts = [struct.pack(">II", bins, slots)]
+    for row in rows:
+        for y, r, w in row:
+            parts += [y.to_bytes(32, "little"), r.to_bytes(32, "little"), w.to_bytes(16, "little")]
+    return b"".join(parts)
 
 
-def decode_upload(body: bytes, bins: int, slots: int) -> list[list[int]]:
+def decode_upload(body: bytes, bins: int, slots: int) -> list[list[Share]]:
     r = _Reader(body, "upload")
     if (r.int(4), r.int(4)) != (bins, slots):
         raise OverThresholdError(f"an upload must have {bins} bins of {slots} slots")
-    if len(body) != 8 + 32 * bins * slots:
+    if len(body) != 8 + _SLOT * bins * slots:
         raise OverThresholdError("an upload of the wrong length")
     rows = []
-    for b in range(bins):
-        row = [int.from_bytes(body[8 + 32 * (b * slots + s) : 8 + 32 * (b * slots + s + 1)], "little")
-               for s in range(slots)]  # fmt: skip
-        if max(row, default=0) >= FIELD:
-            raise OverThresholdError("a share is not a field element")
+    at = 8
+    for _ in range(bins):
+        row = []
+        for _ in range(slots):
+            y = int.from_bytes(body[at : at + 32], "little")
+            v = int.from_bytes(body[at + 32 : at + 64], "little")
+            w = int.from_bytes(body[at + 64 : at + 80], "little")
+            if y >= FIELD or v >= FIELD:
+                raise OverThresholdError("a share is not a field element")
+            row.append((y, v, w))
+            at += _SLOT
         rows.append(row)
     return rows
 
