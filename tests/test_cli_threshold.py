@@ -68,7 +68,7 @@ def test_threshold_cli_dropout_then_rerun(tmp_path: Path) -> None:
         assert first[who].returncode == 4, first[who].stderr
         assert "lab-c" in first[who].stderr
     assert not (tmp_path / "lab-a-report.json").exists()
-    assert (tmp_path / "state-lab-a").is_dir() and any((tmp_path / "state-lab-a").iterdir())
+    assert list((tmp_path / "state-lab-a").glob("threshold-*.seed"))  # kept for the rerun
     second = _start(tmp_path, [*LABS, "forum"], timeout=60)
     for who, proc in second.items():
         assert proc.returncode == 0, (who, proc.stderr)
@@ -77,7 +77,7 @@ def test_threshold_cli_dropout_then_rerun(tmp_path: Path) -> None:
         assert doc["format"] == "blindmatch-threshold-report/1" and doc["threshold"] == 2
         assert {(r["kind"], r["canonical"]) for r in doc["over_threshold"]} == _over(sets, me)
         assert (tmp_path / f"{me}-report.json").stat().st_mode & 0o777 == 0o600
-        assert not any((tmp_path / f"state-{me}").iterdir())  # the run seed is gone
+        assert not list((tmp_path / f"state-{me}").glob("threshold-*.seed"))  # the run seed is gone
     assert "every lab has its result" in second["forum"].stdout
 
 
@@ -87,3 +87,15 @@ def test_a_run_outside_the_policy_writes_nothing(tmp_path: Path) -> None:
     assert out["lab-a"].returncode == 4
     assert "refused before anything was sent" in out["lab-a"].stderr and "padding" in out["lab-a"].stderr
     assert not (tmp_path / "box").exists()
+
+
+def test_an_older_policy_than_one_already_accepted_is_refused(tmp_path: Path) -> None:
+    """Rollback protection across runs: the state folder keeps the newest policy version it accepted."""
+    newer = make_policy(version=2, paddings=("pow2",))
+    _setup(tmp_path, newer)
+    assert _start(tmp_path, ["lab-a"], timeout=2)["lab-a"].returncode == 4  # outside the policy: no run
+    seen = json.loads((tmp_path / "state-lab-a" / "forum-policy-seen.json").read_bytes())
+    assert (seen["version"], seen["digest"]) == (2, newer.digest.hex())
+    (tmp_path / "policy.json").write_bytes(sign_policy(FORUM, make_policy(version=1)))
+    out = _start(tmp_path, ["lab-a"], timeout=2)["lab-a"]
+    assert out.returncode == 3 and "rollback" in out.stderr, out.stderr

@@ -4,9 +4,12 @@ merged into one local report (docs/groups-rounds.md)."""
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 from typing import TypeAlias
 
+from .._fileio import atomic_write
 from ..errors import BlindmatchError, CapacityError, MalformedFile
 from ..groups import Group, NotInGroup, RoundResult, load_group, run_round
 from ..groups.forum_policy import ForumPolicy, PolicyViolation, load_policy
@@ -71,10 +74,34 @@ def load_round_files(args: argparse.Namespace, now: float) -> tuple[ForumPolicy,
     except MalformedFile as exc:
         raise CliError(ExitCode.INVALID_INPUT, f"{args.policy}: {exc}") from None
     try:
+        _not_rolled_back(policy, Path(args.state_dir))
+    except MalformedFile as exc:
+        raise CliError(ExitCode.INVALID_INPUT, f"{args.policy}: {exc}") from None
+    try:
         group = load_group(_read(args.group, "group file"), policy, now=now)
     except MalformedFile as exc:
         raise CliError(ExitCode.INVALID_INPUT, f"{args.group}: {exc}") from None
     return policy, group
+
+
+def _not_rolled_back(policy: ForumPolicy, state_dir: Path) -> None:
+    """Rollback protection across runs: the newest policy version this state folder accepted (and its
+    digest) is kept in ``forum-policy-seen.json``; an older version, or the same version with other
+    contents, is refused (PolicyRollback)."""
+    path = state_dir / "forum-policy-seen.json"
+    if path.is_file() and not path.is_symlink():
+        try:
+            seen = json.loads(path.read_bytes())
+            forum, version, digest = seen["forum"], int(seen["version"]), bytes.fromhex(seen["digest"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CliError(ExitCode.LOCAL, f"{path} is damaged ({exc}): check it, or remove it") from None
+        if forum == policy.forum:
+            policy.check_version_not_older(version, digest)
+            if version == policy.version:
+                return
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    doc = {"forum": policy.forum, "version": policy.version, "digest": policy.digest.hex()}
+    atomic_write(path, json.dumps(doc).encode() + b"\n", mode=0o600)
 
 
 def _summary(result: RoundResult) -> list[str]:

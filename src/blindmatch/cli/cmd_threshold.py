@@ -34,6 +34,10 @@ def _run_args(p: argparse.ArgumentParser) -> None:
                    help="give up when nothing new arrives for this long (default: 600)")  # fmt: skip
     g.add_argument("--poll", type=positive_float, default=0.5, metavar="SECONDS",
                    help="how often to look into the folder (default: 0.5)")  # fmt: skip
+    g.add_argument("--state-dir", default="blindmatch-threshold", metavar="DIR",
+                   help="our state: the newest forum policy version accepted (rollback protection) and, for "
+                   "a lab, the run's seed until the run ends (rerun with the same folder to resume; "
+                   "default: blindmatch-threshold)")  # fmt: skip
 
 
 def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
@@ -49,9 +53,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     add_identity_args(lab, peers=False)
     add_input_args(lab)
     _run_args(lab)
-    lab.add_argument("--state-dir", default="blindmatch-threshold", metavar="DIR",
-                     help="where the run's seed is kept until the run ends (rerun with the same folder to "
-                     "resume; default: blindmatch-threshold)")  # fmt: skip
+
     lab.add_argument("--report", default="threshold-report.json", metavar="FILE",
                      help="our report (default: threshold-report.json)")  # fmt: skip
     lab.set_defaults(func=run_lab_cmd)
