@@ -75,6 +75,7 @@ def test_threshold_cli_dropout_then_rerun(tmp_path: Path) -> None:
     for me in LABS:
         doc = json.loads((tmp_path / f"{me}-report.json").read_bytes())
         assert doc["format"] == "blindmatch-threshold-report/1" and doc["threshold"] == 2
+        assert doc["delete_after"] > doc["generated"]  # the forum's retention rule, 30 days here
         assert {(r["kind"], r["canonical"]) for r in doc["over_threshold"]} == _over(sets, me)
         assert (tmp_path / f"{me}-report.json").stat().st_mode & 0o777 == 0o600
         assert not list((tmp_path / f"state-{me}").glob("threshold-*.seed"))  # the run seed is gone

@@ -65,6 +65,7 @@ class ThresholdReport:
     labs: tuple[str, ...]
     padded_items: int
     rows: tuple[tuple[str, str, str, str], ...]  # (kind, value as written, canonical, origin)
+    retention_days: int = 0  # the forum policy's: delete the report by generated + this
 
     def to_json(self) -> bytes:
         per_kind: dict[str, int] = {}
@@ -78,6 +79,9 @@ class ThresholdReport:
             "threshold": self.threshold,
             "labs": list(self.labs),
             "padded_items": self.padded_items,
+            "delete_after": time.strftime(
+                "%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.generated + 86400 * self.retention_days)
+            ),
             "per_kind": dict(sorted(per_kind.items())),
             "over_threshold": [
                 {"kind": k, "value": v, "canonical": c, "origin": o} for k, v, c, o in self.rows
@@ -138,7 +142,8 @@ def run_threshold(
         result = PsiResult("mutual", matched, len(matched), len(matched), 0, bytes(32))
         rows = [(m.kind, m.value, m.canonical, m.origin) for m in iset.report(result, finished=0.0).matches]
     names = tuple(name for name, _ in terms.labs)
-    return ThresholdReport(group.round, me, when, terms.t, names, terms.n_items, tuple(sorted(rows)))
+    return ThresholdReport(group.round, me, when, terms.t, names, terms.n_items, tuple(sorted(rows)),
+                           policy.retention_days)  # fmt: skip
 
 
 def coordinate_threshold(
