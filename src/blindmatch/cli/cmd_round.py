@@ -35,12 +35,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
     add_identity_args(p, peers=False)
     add_input_args(p)
     g = p.add_argument_group("the round")
-    g.add_argument(
-        "--group", required=True, metavar="FILE", help="the round's group file (signed by the forum)"
-    )
-    g.add_argument("--policy", required=True, metavar="FILE", help="the forum's signed policy file")
-    g.add_argument("--forum-key", required=True, metavar="FORUM.pub",
-                   help="the forum's public key file (obtained out of band)")  # fmt: skip
+    add_round_file_args(g)
     g.add_argument("--state-dir", default="blindmatch-round", metavar="DIR",
                    help="where each pair's report and records and the merged report go; rerunning with the "
                    "same folder resumes the round (default: blindmatch-round)")  # fmt: skip
@@ -56,6 +51,15 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
                    help="where to listen for the later labs (default: our group file endpoint)")  # fmt: skip
     p.add_argument("--workers", type=positive_int, default=1, help="processes for the PSI work (default: 1)")
     p.set_defaults(func=run_round_cmd)
+
+
+def add_round_file_args(g: argparse._ArgumentGroup) -> None:
+    """``--group``, ``--policy``, ``--forum-key``: what :func:`load_round_files` reads."""
+    g.add_argument("--group", required=True, metavar="FILE",
+                   help="the round's group file (signed by the forum)")  # fmt: skip
+    g.add_argument("--policy", required=True, metavar="FILE", help="the forum's signed policy file")
+    g.add_argument("--forum-key", required=True, metavar="FORUM.pub",
+                   help="the forum's public key file (obtained out of band)")  # fmt: skip
 
 
 def _read(path: str, what: str) -> bytes:

@@ -13,7 +13,7 @@ from ..groups.forum_policy import PolicyViolation
 from ..groups.threshold import coordinate_threshold, run_threshold
 from ._common import Messages, positive_float
 from ._session_io import add_identity_args, add_input_args, load_identity, load_inputs
-from .cmd_round import load_round_files
+from .cmd_round import add_round_file_args, load_round_files
 from .exitcodes import CliError, ExitCode
 
 __all__ = ["add_parsers"]
@@ -23,12 +23,7 @@ SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 def _run_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("the run")
-    g.add_argument(
-        "--group", required=True, metavar="FILE", help="the round's group file (signed by the forum)"
-    )
-    g.add_argument("--policy", required=True, metavar="FILE", help="the forum's signed policy file")
-    g.add_argument("--forum-key", required=True, metavar="FORUM.pub",
-                   help="the forum's public key file (obtained out of band)")  # fmt: skip
+    add_round_file_args(g)
     g.add_argument("--dropbox", required=True, metavar="DIR", help="the run's shared folder")
     g.add_argument("--timeout", type=positive_float, default=600.0, metavar="SECONDS",
                    help="give up when nothing new arrives for this long (default: 600)")  # fmt: skip

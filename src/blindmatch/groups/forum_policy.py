@@ -14,7 +14,6 @@ types and ranges, signature, validity window) and rounds and over-threshold runs
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -28,6 +27,7 @@ from ..session._canonjson import canonical_json
 from ..session.identity import Identity, PublicIdentity
 from ..session.manifest import MAX_ITEMS_LIMIT
 from ..session.padding import PADDING_RULES
+from ._signedfile import exact_members, parse_canonical
 
 __all__ = [
     "CONTEXT",
@@ -428,6 +428,15 @@ def _check_now(now: object) -> float:
     return float(now)
 
 
+def _parse(data: bytes) -> Any:
+    return parse_canonical(data, limit=MAX_FILE_BYTES, error=ForumPolicyError, what="the forum policy file",
+                           writer="sign_policy")  # fmt: skip
+
+
+def _exact(what: str, obj: object, keys: frozenset[str]) -> dict[str, Any]:
+    return exact_members(what, obj, keys, ForumPolicyError)
+
+
 def sign_policy(identity: Identity, policy: ForumPolicy) -> bytes:
     """The policy file: canonical JSON ``{"policy": <body>, "signature": <hex>}``, the signature by the
     forum key ``identity`` (which must be ``policy.forum_key``) over :data:`CONTEXT` and the body."""
@@ -438,51 +447,6 @@ def sign_policy(identity: Identity, policy: ForumPolicy) -> bytes:
     body = policy.to_json()
     signature = identity.sign(CONTEXT + canonical_json(body))
     return canonical_json({"policy": body, "signature": signature.hex()})
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise ForumPolicyError("the policy file repeats an object member")
-        out[k] = v
-    return out
-
-
-def _no_constant(_name: str) -> Any:
-    raise ForumPolicyError("the policy file holds NaN or Infinity")
-
-
-def _parse(data: bytes) -> Any:
-    """The canonical JSON document ``data`` holds; :class:`ForumPolicyError` for anything else."""
-    if len(data) > MAX_FILE_BYTES:
-        raise ForumPolicyError(f"a forum policy file holds at most {MAX_FILE_BYTES} bytes")
-    try:
-        text = bytes(data).decode("ascii")
-        doc = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except ForumPolicyError:
-        raise
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise ForumPolicyError(f"the forum policy file is not ASCII JSON ({type(exc).__name__})") from None
-    try:
-        canonical = canonical_json(doc)
-    except (InvalidParameter, RecursionError):
-        raise ForumPolicyError("the forum policy file holds a value canonical JSON does not") from None
-    if canonical != data:
-        raise ForumPolicyError("the forum policy file is not in canonical JSON form (as sign_policy writes)")
-    return doc
-
-
-def _exact(what: str, obj: object, keys: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise ForumPolicyError(f"{what} must be a JSON object")
-    if obj.keys() != keys:
-        missing = ", ".join(sorted(keys - obj.keys())) or "none"
-        extra = ", ".join(sorted(_show(k) for k in obj.keys() - keys)[:5]) or "none"
-        raise ForumPolicyError(
-            f"{what} must hold exactly {', '.join(sorted(keys))} (missing: {missing}; unknown: {extra})"
-        )
-    return obj
 
 
 def _key_from(what: str, value: object) -> PublicIdentity:

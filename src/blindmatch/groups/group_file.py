@@ -11,7 +11,6 @@ the policy is checked by :func:`~blindmatch.groups.rounds.check_round` before a 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from ..session._canonjson import canonical_json
 from ..session.identity import Identity, PublicIdentity
 from ..session.manifest import MAX_ITEMS_LIMIT
 from ..session.padding import PADDING_RULES
+from ._signedfile import exact_members, parse_canonical
 from .forum_policy import MAX_MEMBERS, ForumPolicy, _check_int, _check_name, _show
 
 __all__ = [
@@ -276,46 +276,13 @@ def sign_group(forum: Identity, group: Group) -> bytes:
     return canonical_json({"group": body, "signature": signature.hex()})
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in out:
-            raise GroupFileError("the group file repeats an object member")
-        out[k] = v
-    return out
-
-
-def _no_constant(_name: str) -> Any:
-    raise GroupFileError("the group file holds NaN or Infinity")
-
-
 def _parse(data: bytes) -> Any:
-    if len(data) > MAX_GROUP_BYTES:
-        raise GroupFileError(f"a group file holds at most {MAX_GROUP_BYTES} bytes")
-    try:
-        doc = json.loads(data.decode("ascii"), object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except GroupFileError:
-        raise
-    except (ValueError, RecursionError) as exc:
-        raise GroupFileError(f"the group file is not ASCII JSON ({type(exc).__name__})") from None
-    try:
-        canonical = canonical_json(doc)
-    except (InvalidParameter, RecursionError):
-        raise GroupFileError("the group file holds a value canonical JSON does not") from None
-    if canonical != data:
-        raise GroupFileError("the group file is not in canonical JSON form (as sign_group writes)")
-    return doc
+    return parse_canonical(data, limit=MAX_GROUP_BYTES, error=GroupFileError, what="the group file",
+                           writer="sign_group")  # fmt: skip
 
 
 def _exact(what: str, obj: object, keys: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise GroupFileError(f"{what} must be a JSON object")
-    if obj.keys() != keys:
-        missing = ", ".join(sorted(keys - obj.keys())) or "none"
-        extra = ", ".join(sorted(_show(k) for k in obj.keys() - keys)[:5]) or "none"
-        raise GroupFileError(f"{what} must hold exactly {', '.join(sorted(keys))} (missing: {missing}; "
-                             f"unknown: {extra})")  # fmt: skip
-    return obj
+    return exact_members(what, obj, keys, GroupFileError)
 
 
 def _lab_from(index: int, obj: object) -> GroupLab:
