@@ -19,12 +19,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from benchmarks._common import Table
+from blindmatch.groups import threshold_wire as wire
 from blindmatch.groups.overthreshold import RingLab, RunParams, bins_and_slots, coordinate
 from blindmatch.groups.overthreshold import _ring_at as ring_at
 from blindmatch.psi import indicator_item
 from blindmatch.session import Identity, InitiatorSession, PeerStore, ResponderSession, SessionParty
 
 T = TypeVar("T")
+#: A run message's header and signature around its body (groups/threshold_wire.py).
+WIRE_OVERHEAD = 5 + 1 + 16 + 2 + 64
 
 
 def _sets(n_items: int) -> list[list[bytes]]:
@@ -82,7 +85,7 @@ def _ring(sets: list[list[bytes]]) -> tuple[dict[int, RingLab], list[dict[int, f
     for step in range(1, n + 1):
         for owner, hop in list(hops.items()):
             by = hop.by(n)
-            sent[by] += 32 * (len(hop.points) + len(hop.chain)) + 64 * len(hop.proofs)
+            sent[by] += len(wire.encode_hop(hop)) + WIRE_OVERHEAD
             lab = labs[ring_at(owner, step, n)]
             if step < n:
                 hops[owner] = _cpu(steps[step], lab.index, lab.apply, hop)
@@ -101,8 +104,7 @@ def _threshold(labs: dict[int, RingLab], t: int) -> tuple[dict[Any, float], int,
     params = labs[1].params
     passed = _cpu(cpu, "c", coordinate, params, uploads)
     found = {i: _cpu(cpu, ("r", i), lab.results, passed[i]) for i, lab in labs.items()}
-    bins, m = bins_and_slots(params.n_items, params.n, t)
-    return cpu, 32 * bins * m, len(found[1])
+    return cpu, len(wire.encode_upload(uploads[1])) + WIRE_OVERHEAD, len(found[1])
 
 
 def run(quick: bool) -> list[Table]:
