@@ -134,3 +134,30 @@ def test_a_lone_holder_cannot_fake_the_threshold() -> None:
     t = 2 and nobody else holding the item, nothing passes for it."""
     sets = [{b"lone", b"shared"}, {b"shared"}, {b"other"}]
     assert run_in_memory(sets, 2, n_items=4) == [[b"shared"], [b"shared"], []]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 3), st.integers(1, 6), st.data())
+def test_the_vectorized_join_is_the_exact_loop(h: int, m: int, data: st.DataObject) -> None:
+    """``groups._join``: numpy's low-64-bit filter then exact checks give exactly the plain loop's choices,
+    with values near the field's top (sums wrap past p up to h - 1 times) and planted passing choices."""
+    from itertools import product
+
+    from blindmatch.groups._join import slot_choices
+
+    near_top = st.integers(FIELD - 2**70, FIELD - 1)
+    cols = [data.draw(st.lists(st.one_of(near_top, st.integers(0, FIELD - 1)), min_size=m, max_size=m))
+            for _ in range(h)]  # fmt: skip
+    last = data.draw(st.lists(st.integers(0, FIELD - 1), min_size=m, max_size=m))
+    for _ in range(data.draw(st.integers(0, 3))):  # plant passing choices
+        choice = data.draw(st.tuples(*[st.integers(0, m - 1)] * h))
+        last[data.draw(st.integers(0, m - 1))] = sum(cols[k][s] for k, s in enumerate(choice)) % FIELD
+    index: dict[int, list[int]] = {}
+    for s, y in enumerate(last):
+        index.setdefault(y, []).append(s)
+    want = sorted(
+        (*choice, s_last)
+        for choice in product(range(m), repeat=h)
+        for s_last in index.get(sum(cols[k][s] for k, s in enumerate(choice)) % FIELD, ())
+    )
+    assert sorted(slot_choices(cols, index, FIELD)) == want

@@ -31,6 +31,7 @@ from ..hazmat._ed25519 import ORDER, add_points, base_mul, mul_each, mul_many, r
 from ..hazmat.group import hash_to_edwards
 from ..psi._items import distinct_items
 from ..session.padding import DUMMY_PREFIX
+from ._join import slot_choices
 
 __all__ = [
     "FIELD",
@@ -434,24 +435,12 @@ def _join(
     m: int,
     index: Mapping[int, list[int]],
 ) -> Iterable[tuple[int, ...]]:
-    """Every choice of one slot per lab but the last; the last lab's slot must hold the value that makes the
-    Lagrange sum at 0 vanish (a hash look-up): the slot choices whose ``P`` shares pass."""
-    heads = labs[:-1]
-    for choice in _product([range(m)] * len(heads)):
-        acc = (
-            sum(lam[k] * rows[j][b][s][0] for k, (j, s) in enumerate(zip(heads, choice, strict=True))) % FIELD
-        )
-        for s_last in index.get((-acc * last_inv) % FIELD, ()):
-            yield (*choice, s_last)
-
-
-def _product(ranges: Sequence[range]) -> Iterable[tuple[int, ...]]:
-    if not ranges:
-        yield ()
-        return
-    for head in ranges[0]:
-        for rest in _product(ranges[1:]):
-            yield (head, *rest)
+    """Every choice of one slot per lab but the last whose ``P`` shares, with a share of the last lab,
+    make the Lagrange sum at 0 vanish (``groups._join``)."""
+    cols = [
+        [(-lam[k] * rows[j][b][s][0] * last_inv) % FIELD for s in range(m)] for k, j in enumerate(labs[:-1])
+    ]
+    return slot_choices(cols, index, FIELD)
 
 
 def run_in_memory(
