@@ -35,6 +35,7 @@ __all__ = [
     "ExecutorError",
     "ProcessExecutor",
     "check_scheduler_address",
+    "load_distributed",
     "map_elements",
     "resolve_executor",
 ]
@@ -160,7 +161,8 @@ def map_elements(
 # --- Dask ---
 
 
-def _distributed() -> Any:
+def load_distributed() -> Any:
+    """The ``distributed`` module, or :class:`~blindmatch.InvalidParameter` when it is not installed."""
     try:
         import distributed
     except ImportError:
@@ -258,7 +260,7 @@ class DaskExecutor:
             raise InvalidParameter("give a Dask scheduler address or a scheduler file, not both")
         where = address if address is not None else _scheduler_file_address(str(scheduler_file))
         check_scheduler_address(where, allow_insecure=allow_insecure)
-        distributed = _distributed()
+        distributed = load_distributed()
         try:
             client = distributed.Client(where, security=security, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
@@ -317,7 +319,7 @@ class DaskExecutor:
         if not chunks:
             return []
         self._threads()
-        distributed = _distributed()
+        distributed = load_distributed()
         client = self._client
         held: list[Any] = []
         try:
