@@ -321,7 +321,20 @@ class DaskExecutor:
         self._threads()
         distributed = load_distributed()
         client = self._client
-        held: list[Any] = []
+        # the client as the current one (a Future passed as an argument looks it up), in this thread only
+        with client.as_current():
+            return self._run(distributed, fn, fixed, chunks, on_done)
+
+    def _run(
+        self,
+        distributed: Any,
+        fn: Callable[..., R],
+        fixed: tuple[Any, ...],
+        chunks: Sequence[Any],
+        on_done: Callable[[int], None] | None,
+    ) -> list[R]:
+        client = self._client
+        held: list[Any] = []  # every future of this batch: released at the end, whatever happens
         try:
             with _cluster_errors():
                 shared = client.scatter(list(fixed), hash=False) if fixed else []
