@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import cli, make_lab_keys, write_csv
+from cli_support import cli, make_lab_keys, serve, write_csv
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from session_support import ALICE, BOB, Clock, seeded_rng, trust
@@ -247,7 +247,8 @@ def test_partitioned_compare_equals_a_set_intersection(
 def test_small_lists_are_one_partition() -> None:
     assert compare_mod.compare_partitions(_Serial(8), 100, 100) == 1
     assert compare_mod.compare_partitions(ProcessExecutor(1), 1 << 16, 1 << 16) == 1
-    assert compare_mod.compare_partitions(ProcessExecutor(2), 1 << 16, 1 << 16) == 8
+    assert compare_mod.compare_partitions(ProcessExecutor(2), 1 << 16, 1 << 16) == 1  # a pool: no gain
+    assert compare_mod.compare_partitions(_Serial(8), 1 << 16, 1 << 16) == 8
 
 
 # --- TLS --------------------------------------------------------------------------------------------
@@ -312,6 +313,30 @@ def test_cli_psi_steps_with_executor(cluster: Any, tmp_path: Path) -> None:
     reports = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("*-report.json"))]
     assert len(reports) == 2
     assert all(len(r["matches"]) == 20 for r in reports)
+
+
+def test_cli_connect_and_serve_with_executor(cluster: Any, tmp_path: Path) -> None:
+    """serve runs each session in a thread of its own: the client is used from there."""
+    make_lab_keys(tmp_path)
+    write_csv(tmp_path / "a.csv", [("email", f"u{i}@example.org") for i in range(30)])
+    write_csv(tmp_path / "b.csv", [("email", f"u{i}@example.org") for i in range(10, 50)])
+    dask = ["--executor", "dask://" + cluster.scheduler_address.removeprefix("tcp://"), "--executor-insecure"]
+    before = cluster.scheduler.transition_counter
+    server, port = serve(tmp_path, tmp_path, "b.csv", 128, *dask)
+    try:
+        r = cli("connect", "--identity", "a.pem", "--peers", "a-peers.json", "--peer", "lab-b", "--port",
+                port, "-i", "a.csv", "--purpose", "t", "--max-items", "128", "--mode", "mutual",
+                "--out-dir", "a-out", *dask, cwd=tmp_path)  # fmt: skip
+        _, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert r.returncode == 0, r.stderr
+    assert server.returncode == 0, err
+    for side in ("a-out", "b-out"):
+        report = json.loads(next((tmp_path / side).glob("*-report.json")).read_text())
+        assert len(report["matches"]) == 20
+    assert cluster.scheduler.transition_counter > before
 
 
 def _ns(**kw: Any) -> argparse.Namespace:
