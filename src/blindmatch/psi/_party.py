@@ -61,6 +61,10 @@ class Initiator(_Party):
 
     ``seed`` (32 bytes) determines every random choice (``docs/protocol.md``, "Randomness"); without it
     the party draws one from ``rng`` (default ``os.urandom``). Give one or the other, not both.
+
+    ``workers=N`` (local processes) or ``executor=`` (a :class:`blindmatch.executors.Executor`, e.g. the
+    lab's own Dask cluster, which then holds the items and the secret scalar: ``docs/scaling-dask.md``)
+    runs the hashing, blinding and compare work; the messages and results never depend on it.
     """
 
     _role = "initiator"
