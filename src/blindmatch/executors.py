@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -339,9 +340,12 @@ class DaskExecutor:
             with _cluster_errors():
                 shared = client.scatter(list(fixed), hash=False) if fixed else []
                 held += shared
-                data = client.scatter(list(chunks), hash=False)
+                data = client.scatter([_Box(c) for c in chunks], hash=False)
                 held += data
-                futures = [client.submit(fn, *shared, d, pure=False) for d in data]
+                name = getattr(fn, "__name__", "task")  # keys name the function only, never data
+                futures = [
+                    client.submit(_boxed, fn, *shared, d, key=f"{name}-{uuid.uuid4().hex}") for d in data
+                ]
                 held += futures
                 done = distributed.as_completed(futures, with_results=True)
             index = {f.key: i for i, f in enumerate(futures)}
@@ -350,13 +354,27 @@ class DaskExecutor:
                 with _cluster_errors():
                     future, result = next(done)
                 i = index[future.key]
-                out[i] = result
+                out[i] = result.value
                 if on_done is not None:  # outside _cluster_errors: what the callback raises propagates
                     on_done(i)
             return out
         finally:
             for f in held:
                 f.release()
+
+
+class _Box:
+    """One chunk or result as one object: Dask serializes a list element by element, which for thousands
+    of short byte strings costs some 25 us each (0.4 s per 2^14), against one pickle of the whole."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _boxed(fn: Callable[..., Any], *args: Any) -> _Box:
+    """The task: ``fn(*fixed, chunk)`` on a boxed chunk, its result boxed (``args`` ends with the box)."""
+    *fixed, box = args
+    return _Box(fn(*fixed, box.value))
 
 
 @contextlib.contextmanager
