@@ -27,6 +27,7 @@ from typing import Any
 from .._derive import derive_key, seed_once
 from .._progress import ProgressCallback
 from ..errors import InvalidParameter, MalformedFile
+from ..executors import Executor
 from ..indicator_set import IndicatorSet, InputSpec, PsiItems
 from ..session import InitiatorSession, PeerStore, Policy, PublicIdentity, ResponderSession
 from ..transport import StateFileError, read_state, write_state
@@ -74,6 +75,7 @@ class StepState:
     prefix: str = ""
     started: float = 0.0
     near_duplicates: str | None = None  # the fingerprint profile of --near-duplicates
+    executor: Executor | None = field(default=None, repr=False, compare=False)  # per step, never saved
     _indicators: IndicatorSet | None = field(default=None, repr=False, compare=False)
 
     def adopt(self, iset: IndicatorSet) -> None:
@@ -218,7 +220,9 @@ def _arguments(state: StepState) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The constructor arguments of the state's party (the same at every step; the initiator's manifest
     comes from the party's saved state once there is one)."""
     identity = load_identity(state.identity)
-    kwargs: dict[str, Any] = {"workers": state.workers}
+    kwargs: dict[str, Any] = (
+        {"workers": state.workers} if state.executor is None else {"executor": state.executor}
+    )
     if state.role == "initiator":
         if state.peer_key is None:
             raise CliError(ExitCode.LOCAL, "unreadable state file (an initiator without its peer)")

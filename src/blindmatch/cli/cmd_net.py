@@ -12,6 +12,7 @@ from typing import TypeAlias
 
 from .._fileio import atomic_write
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
+from ..executors import Executor
 from ..indicator_set import IndicatorSet, PsiItems
 from ..psi import mode_spec
 from ..published import PublisherSession
@@ -42,6 +43,7 @@ from ..transport import (
 from ..transport.dispatch import DispatchingParty, inner_party
 from ._audit_args import audit_auditor, audit_line, audit_terms, audited_note
 from ._common import Messages, port_number, positive_float, positive_int
+from ._executor_args import add_executor_args, executor_scope
 from ._published_io import (
     FIRST_MESSAGE_LIMIT,
     QueryAnswering,
@@ -92,7 +94,9 @@ def _add_net_args(p: argparse.ArgumentParser, *, server: bool) -> None:
                    help=timeout_help)  # fmt: skip
     g.add_argument("--max-frame", type=positive_int, default=DEFAULT_MAX_FRAME, metavar="BYTES",
                    help="largest message accepted (default: 256 MiB)")  # fmt: skip
-    p.add_argument("--workers", type=positive_int, default=1, help="processes for the PSI work (default: 1)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="processes for the PSI work (default: 1)")  # fmt: skip
+    add_executor_args(p)
     p.add_argument("--out-dir", default="blindmatch-out", metavar="DIR",
                    help="where reports and records go (default: blindmatch-out)")  # fmt: skip
     p.add_argument("--html", action="store_true",
@@ -189,6 +193,7 @@ def _initiator(
     items: PsiItems,
     bar: Progress,
     audit: AuditTerms | None,
+    executor: Executor | None,
 ) -> InitiatorSession:
     try:
         return InitiatorSession(
@@ -203,6 +208,7 @@ def _initiator(
             validity_s=args.validity,
             peer_name=peer.name,
             workers=args.workers,
+            executor=executor,
             progress=bar.callback,
             audit=audit,
             psi_suite=ENGINES[getattr(args, "engine", "dh")],
@@ -232,8 +238,9 @@ def run_connect(args: argparse.Namespace) -> int:
     steps = 2 + mode_spec(args.mode).messages  # hello, accept, then the PSI messages (docs/sessions.md)
     sent = received = 0
     # one bar: the PSI stages drive its count, the messages exchanged show after it
-    with Progress(f"exchange with {args.peer}", quiet=msgs.quiet, ticking=True) as bar:
-        party = _initiator(args, identity, peer, items, bar, audit)
+    bar = Progress(f"exchange with {args.peer}", quiet=msgs.quiet, ticking=True)
+    with bar, executor_scope(args) as executor:
+        party = _initiator(args, identity, peer, items, bar, audit, executor)
         started = time.time()
         msgs.info(f"connecting to {args.peer} at {args.host}:{args.port} ...")
 
@@ -303,6 +310,7 @@ class _ServeSessions:
         self.failures: list[SessionOutcome] = []  # authenticated sessions that failed
         self.server: Server | None = None
         self.stopped_by: int | None = None  # the signal that stopped serve
+        self.executor: Executor | None = None  # --executor: where the sessions' PSI work runs
 
     def stop(self, signum: int, why: str) -> None:
         """A signal handler: stop accepting, end running sessions with signed failed records."""
@@ -316,7 +324,8 @@ class _ServeSessions:
         def responder() -> SessionParty:
             return ResponderSession(
                 self._identity, self._peers, self._policy, indicators=self._indicators,
-                seen_session_ids=self._seen, workers=self._args.workers, progress=bar.callback,
+                seen_session_ids=self._seen, workers=self._args.workers, executor=self.executor,
+                progress=bar.callback,
             )  # fmt: skip
 
         exchanges = responder if self._indicators is not None else None
@@ -459,7 +468,7 @@ def run_serve(args: argparse.Namespace) -> int:
         what += f", answering queries on epoch(s) {', '.join(map(repr, answering.epochs))}"
     if auditor is not None:
         what += f", audited sessions only (auditor {auditor.fingerprint})"
-    with contextlib.suppress(KeyboardInterrupt), store:
+    with contextlib.suppress(KeyboardInterrupt), store, executor_scope(args) as sessions.executor:
         asyncio.run(_serve(args, sessions, msgs, what))
     if sessions.stopped_by is not None:
         code = ExitCode.TERMINATED if sessions.stopped_by == signal.SIGTERM else ExitCode.INTERRUPTED

@@ -31,6 +31,7 @@ from ..transport import delete_state, read_message, write_message
 from ..transport.files import DEFAULT_MAX_MESSAGE
 from ._audit_args import AUDIT_SUFFIX, audit_line, audit_terms, audited_note
 from ._common import Messages, add_deprecated_alias, positive_int
+from ._executor_args import add_executor_args, executor_scope
 from ._ledger import StepLedger
 from ._session_io import (
     add_identity_args,
@@ -132,6 +133,7 @@ def add_parsers(sub: SubParsers, common: argparse.ArgumentParser) -> None:
         c = ps.add_parser(name, parents=[common], help=helptext)
         _add_message_arg(c)
         _add_step_args(c, first=False)
+        add_executor_args(c)  # the steps that do PSI work; never saved in the state file
         c.set_defaults(func=run_continue)
 
     a = ps.add_parser("abort", parents=[common], help="give up an exchange: wipe and delete its state file")
@@ -289,7 +291,8 @@ def run_continue(args: argparse.Namespace) -> int:
     incoming = _read_in(_message_path(args))
     _refuse_own_message(state, incoming, args.message)
     state.indicators()  # read the inputs again, refused (state kept) when they changed
-    return _step(args, msgs, state, state_path, incoming, first=False)
+    with executor_scope(args) as state.executor:  # this step only: --executor replaces the saved --workers
+        return _step(args, msgs, state, state_path, incoming, first=False)
 
 
 def _refuse_own_message(state: StepState, incoming: bytes, path: str) -> None:

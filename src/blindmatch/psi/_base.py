@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .._derive import SEED_BYTES, new_seed
 from .._progress import STAGE_BLIND_OWN, STAGE_BLIND_PEER, ProgressCallback
 from ..errors import BlindmatchError, InvalidParameter, LocalProtocolError
+from ..executors import map_elements, resolve_executor
 from ..hazmat.group import SUITE_ID, InvalidGroupElement, blind_and_hash, hash_to_group_and_blind
+from ._compare import matching_positions
 from ._errors import StateAlreadyUsed, StateError
 from ._modes import MODES, Mode, mode_spec
-from ._parallel import map_chunked
 from ._seeded import items_mac
 from ._state import REPLAY, TRANSITIONS, PartyState, SavedResult, _State, encode_state
 from ._wire import MAX_COUNT, MODE_CODES, _as_bytes
+
+if TYPE_CHECKING:
+    from ..executors import Executor
 
 __all__ = ["DEFAULT_MAX_PEER_ITEMS", "DST_HASH_TO_GROUP", "PsiResult"]
 
@@ -88,7 +93,8 @@ class _Party:
         *,
         seed: bytes | None,
         rng: Callable[[int], bytes] | None,
-        workers: int,
+        workers: int | None,
+        executor: Executor | None,
         max_peer_items: int,
         progress: ProgressCallback | None,
     ) -> None:
@@ -98,8 +104,7 @@ class _Party:
         for x in own:
             if not isinstance(x, bytes):
                 raise InvalidParameter("PSI items must be bytes (see blindmatch.psi.indicator_item)")
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise InvalidParameter("workers must be an integer >= 1")
+        self._executor = resolve_executor(workers, executor)  # the group work and the compare run here
         if (
             isinstance(max_peer_items, bool)
             or not isinstance(max_peer_items, int)
@@ -113,7 +118,6 @@ class _Party:
         self._items = own
         self._sorted = distinct  # the distinct items in byte order; the wire order is derived from it
         self._order: list[bytes] = []
-        self._workers = workers
         self._max_peer_items = max_peer_items
         self._progress = progress
         self._state = _State.READY
@@ -190,15 +194,19 @@ class _Party:
             self._progress(stage, done, total)
 
     def _blind_own(self, scalar: bytes, order: list[bytes]) -> list[bytes]:
-        return map_chunked(
-            hash_to_group_and_blind, (scalar, DST_HASH_TO_GROUP), order, self._workers,
+        return map_elements(
+            self._executor, hash_to_group_and_blind, (scalar, DST_HASH_TO_GROUP), order,
             self._reporter(STAGE_BLIND_OWN),
         )  # fmt: skip
 
     def _blind_peer(self, scalar: bytes, elements: list[bytes], key: bytes) -> list[bytes]:
-        return map_chunked(
-            blind_and_hash, (scalar, key), elements, self._workers, self._reporter(STAGE_BLIND_PEER)
+        return map_elements(
+            self._executor, blind_and_hash, (scalar, key), elements, self._reporter(STAGE_BLIND_PEER)
         )
+
+    def _compare(self, probe: Sequence[bytes], table: Collection[bytes]) -> list[int]:
+        """The positions of ``probe`` whose hash is in ``table`` (a partitioned join on the executor)."""
+        return matching_positions(self._executor, probe, table)
 
     def _matched(self, hit: set[bytes]) -> list[bytes]:
         return [x for x in self._items if x in hit]

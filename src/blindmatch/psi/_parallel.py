@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
-__all__ = ["MIN_PARALLEL_ITEMS", "PROGRESS_CHUNK", "map_chunked"]
+__all__ = ["MIN_PARALLEL_ITEMS", "PROGRESS_CHUNK", "chunk_count", "map_chunked", "pool_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -28,9 +28,47 @@ def _context() -> BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def _run_job(job: tuple[int, Callable[..., list[R]], tuple[Any, ...], list[T]]) -> tuple[int, list[R]]:
+def _run_job(job: tuple[int, Callable[..., R], tuple[Any, ...], Any]) -> tuple[int, R]:
     index, fn, fixed, chunk = job
     return index, fn(*fixed, chunk)
+
+
+def chunk_count(n: int, workers: int) -> int:
+    """Into how many contiguous chunks :func:`map_chunked` cuts ``n`` elements for ``workers`` processes
+    (1: the work stays in the calling process)."""
+    # daemonic processes (e.g. a multiprocessing worker) may not start children: stay serial there
+    if workers <= 1 or n < MIN_PARALLEL_ITEMS or multiprocessing.current_process().daemon:
+        return 1
+    return min(workers * _CHUNKS_PER_WORKER, max(1, n // 512))
+
+
+def pool_map(
+    fn: Callable[..., R],
+    fixed: tuple[Any, ...],
+    chunks: Sequence[Any],
+    workers: int,
+    on_done: Callable[[int], None] | None = None,
+) -> list[R]:
+    """``[fn(*fixed, chunk) for chunk in chunks]`` in a pool of ``workers`` processes (in this process
+    when there is one chunk, one worker, or this process is daemonic); ``on_done(i)`` is called in this
+    thread as chunk ``i`` completes (in completion order)."""
+    k = len(chunks)
+    if workers <= 1 or k <= 1 or multiprocessing.current_process().daemon:
+        out: list[R] = []
+        for i, chunk in enumerate(chunks):
+            out.append(fn(*fixed, chunk))
+            if on_done is not None:
+                on_done(i)
+        return out
+    with _context().Pool(min(workers, k)) as pool:
+        if on_done is None:
+            return pool.starmap(fn, [(*fixed, chunk) for chunk in chunks], chunksize=1)
+        slots: list[Any] = [None] * k
+        indexed = [(i, fn, fixed, chunk) for i, chunk in enumerate(chunks)]
+        for i, part in pool.imap_unordered(_run_job, indexed, chunksize=1):
+            slots[i] = part
+            on_done(i)
+        return slots
 
 
 def map_chunked(
@@ -50,8 +88,8 @@ def map_chunked(
     ``done == total``. It does not change the result.
     """
     n = len(seq)
-    # daemonic processes (e.g. a multiprocessing worker) may not start children: stay serial there
-    if workers <= 1 or n < MIN_PARALLEL_ITEMS or multiprocessing.current_process().daemon:
+    k = chunk_count(n, workers)
+    if k == 1:
         if progress is None:
             return fn(*fixed, seq)
         progress(0, n)
@@ -65,23 +103,20 @@ def map_chunked(
             acc += fn(*fixed, seq[i : i + PROGRESS_CHUNK])
             progress(min(i + PROGRESS_CHUNK, n), n)
         return acc
-    k = min(workers * _CHUNKS_PER_WORKER, max(1, n // 512))
     bounds = [n * i // k for i in range(k + 1)]
-    with _context().Pool(min(workers, k)) as pool:
-        if progress is None:
-            jobs = [(*fixed, list(seq[bounds[i] : bounds[i + 1]])) for i in range(k)]
-            parts = pool.starmap(fn, jobs, chunksize=1)
-        else:
-            progress(0, n)
-            indexed = [(i, fn, fixed, list(seq[bounds[i] : bounds[i + 1]])) for i in range(k)]
-            slots: list[list[R]] = [[] for _ in range(k)]
-            done = 0
-            for i, part in pool.imap_unordered(_run_job, indexed, chunksize=1):
-                slots[i] = part
-                done += bounds[i + 1] - bounds[i]
-                progress(done, n)
-            parts = slots
+    chunks = [list(seq[bounds[i] : bounds[i + 1]]) for i in range(k)]
+    on_done: Callable[[int], None] | None = None
+    if progress is not None:
+        report = progress
+        report(0, n)
+        done = 0
+
+        def on_done(i: int) -> None:
+            nonlocal done
+            done += bounds[i + 1] - bounds[i]
+            report(done, n)
+
     out: list[R] = []
-    for part in parts:
+    for part in pool_map(fn, fixed, chunks, workers, on_done):
         out.extend(part)
     return out

@@ -14,6 +14,7 @@ See ``docs/protocol.md`` for the messages and what each party learns in each mod
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from .._progress import STAGE_COMPARE, ProgressCallback
 from ..errors import InvalidParameter, LocalProtocolError
@@ -43,6 +44,9 @@ from ._wire import (
     parse_response,
 )
 
+if TYPE_CHECKING:
+    from ..executors import Executor
+
 __all__ = [
     "DEFAULT_MAX_PEER_ITEMS",
     "Initiator",
@@ -57,6 +61,10 @@ class Initiator(_Party):
 
     ``seed`` (32 bytes) determines every random choice (``docs/protocol.md``, "Randomness"); without it
     the party draws one from ``rng`` (default ``os.urandom``). Give one or the other, not both.
+
+    ``workers=N`` (local processes) or ``executor=`` (a :class:`blindmatch.executors.Executor`, e.g. the
+    lab's own Dask cluster, which then holds the items and the secret scalar: ``docs/scaling-dask.md``)
+    runs the hashing, blinding and compare work; the messages and results never depend on it.
     """
 
     _role = "initiator"
@@ -68,15 +76,17 @@ class Initiator(_Party):
         *,
         seed: bytes | None = None,
         rng: Callable[[int], bytes] | None = None,
-        workers: int = 1,
+        workers: int | None = None,
+        executor: Executor | None = None,
         max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
         progress: ProgressCallback | None = None,
     ) -> None:
         if mode not in MODES:
             raise InvalidParameter(f"unknown PSI mode; expected one of {', '.join(MODES)}")
         super().__init__(
-            items, seed=seed, rng=rng, workers=workers, max_peer_items=max_peer_items, progress=progress
-        )
+            items, seed=seed, rng=rng, workers=workers, executor=executor, max_peer_items=max_peer_items,
+            progress=progress,
+        )  # fmt: skip
         self._mode: Mode = mode
         self._sid = b""
         self._m1 = b""
@@ -88,7 +98,8 @@ class Initiator(_Party):
         items: Iterable[bytes],
         mode: Mode = "intersection",
         *,
-        workers: int = 1,
+        workers: int | None = None,
+        executor: Executor | None = None,
         max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
         progress: ProgressCallback | None = None,
     ) -> Initiator:
@@ -99,8 +110,9 @@ class Initiator(_Party):
         """
         st = decode_state(state)
         party = cls(
-            items, mode, seed=st.seed, workers=workers, max_peer_items=max_peer_items, progress=progress
-        )
+            items, mode, seed=st.seed, workers=workers, executor=executor, max_peer_items=max_peer_items,
+            progress=progress,
+        )  # fmt: skip
         party._apply(st)
         return party
 
@@ -184,13 +196,14 @@ class Initiator(_Party):
         matched: list[bytes] | None
         self._report(STAGE_COMPARE, 0, n_a)
         spec = mode_spec(mode)
+        # the positions of our hashes (distinct: checked) that the peer's set holds
+        found = self._compare(msg.hashes, peer_hashes)
         if spec.permuted:
-            count = len(set(peer_hashes).intersection(msg.hashes))
+            count = len(found)
             matched = None
         else:
-            peer_set = set(peer_hashes)
             order = self._order
-            hit = {order[i] for i, h in enumerate(msg.hashes) if h in peer_set}
+            hit = {order[i] for i in found}
             count = len(hit)
             matched = self._matched(hit)
         self._report(STAGE_COMPARE, n_a, n_a)
@@ -219,7 +232,8 @@ class Responder(_Party):
         allowed_modes: Iterable[Mode] = MODES,
         seed: bytes | None = None,
         rng: Callable[[int], bytes] | None = None,
-        workers: int = 1,
+        workers: int | None = None,
+        executor: Executor | None = None,
         max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
         progress: ProgressCallback | None = None,
     ) -> None:
@@ -227,8 +241,9 @@ class Responder(_Party):
         if not allowed or any(m not in MODES for m in allowed):
             raise InvalidParameter(f"allowed_modes must be a non-empty subset of {', '.join(MODES)}")
         super().__init__(
-            items, seed=seed, rng=rng, workers=workers, max_peer_items=max_peer_items, progress=progress
-        )
+            items, seed=seed, rng=rng, workers=workers, executor=executor, max_peer_items=max_peer_items,
+            progress=progress,
+        )  # fmt: skip
         self._allowed = frozenset(allowed)
         self._mode: Mode | None = None
         self._sid = b""
@@ -244,14 +259,15 @@ class Responder(_Party):
         items: Iterable[bytes],
         *,
         allowed_modes: Iterable[Mode] = MODES,
-        workers: int = 1,
+        workers: int | None = None,
+        executor: Executor | None = None,
         max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
         progress: ProgressCallback | None = None,
     ) -> Responder:
         """A responder in the state :meth:`save_state` wrote; see :meth:`Initiator.restore_state`."""
         st = decode_state(state)
         party = cls(
-            items, allowed_modes=allowed_modes, seed=st.seed, workers=workers,
+            items, allowed_modes=allowed_modes, seed=st.seed, workers=workers, executor=executor,
             max_peer_items=max_peer_items, progress=progress,
         )  # fmt: skip
         party._apply(st)
@@ -378,13 +394,14 @@ class Responder(_Party):
         matched: list[bytes] | None
         n_own = len(self._order)
         self._report(STAGE_COMPARE, 0, n_own)
+        found = self._compare(msg.hashes, theirs)  # positions of the confirm's (distinct) hashes in ours
         if not mode_spec(mode).permuted:
             order = self._order
-            hit = {order[i] for i, h in enumerate(msg.hashes) if h in theirs}
+            hit = {order[i] for i in found}
             count = len(hit)
             matched = self._matched(hit)
         else:
-            count = len(theirs.intersection(msg.hashes))
+            count = len(found)
             matched = None
         self._report(STAGE_COMPARE, n_own, n_own)
         th = _transcript_hash(self._m1, self._m2, _as_bytes(confirm))
@@ -398,7 +415,8 @@ def run_in_memory(
     mode: Mode = "intersection",
     *,
     rng: Callable[[int], bytes] | None = None,
-    workers: int = 1,
+    workers: int | None = None,
+    executor: Executor | None = None,
     max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
     progress: ProgressCallback | None = None,
 ) -> tuple[PsiResult, PsiResult]:
@@ -408,11 +426,12 @@ def run_in_memory(
     ``progress`` receives the stages of both parties, in the order they run.
     """
     init = Initiator(
-        a_items, mode, rng=rng, workers=workers, max_peer_items=max_peer_items, progress=progress
-    )
-    resp = Responder(
-        b_items, allowed_modes=(mode,), rng=rng, workers=workers, max_peer_items=max_peer_items,
+        a_items, mode, rng=rng, workers=workers, executor=executor, max_peer_items=max_peer_items,
         progress=progress,
+    )  # fmt: skip
+    resp = Responder(
+        b_items, allowed_modes=(mode,), rng=rng, workers=workers, executor=executor,
+        max_peer_items=max_peer_items, progress=progress,
     )  # fmt: skip
     m2 = resp.respond(init.start())
     m3 = init.finish(m2)

@@ -15,6 +15,7 @@ from .._progress import ProgressCallback
 from .._strictjson import DuplicateKeyError, object_without_duplicates
 from .._text import safe_text
 from ..errors import InvalidParameter, LocalProtocolError
+from ..executors import Executor
 from ..hazmat.group import InvalidGroupElement
 from ..hazmat.ot import InvalidOtMessage
 from ..psi import MalformedMessage as PsiMalformedMessage
@@ -107,21 +108,20 @@ class PartyBase:
     _table: Mapping[tuple[SessionState, Event], Transition]
 
     def __init__(
-        self, identity: Identity, rng: Rng, clock: Clock, workers: int, progress: ProgressCallback | None
-    ) -> None:
+        self, identity: Identity, rng: Rng, clock: Clock, executor: Executor,
+        progress: ProgressCallback | None,
+    ) -> None:  # fmt: skip
         if not isinstance(identity, Identity):
             raise TypeError("identity must be an Identity")
         if not callable(rng) or not callable(clock):
             raise InvalidParameter("rng and clock must be callables")
-        if not isinstance(workers, int) or workers < 1:
-            raise InvalidParameter("workers must be a positive integer")
         if progress is not None and not callable(progress):
             raise InvalidParameter("progress must be a callable (stage, done, total) or None")
         self._progress = progress
         self._identity = identity
         self._rng = rng
         self._clock = clock
-        self._workers = workers
+        self._executor = executor  # the PSI party's group work and compare run on it
         self._state = SessionState.NEW
         self._transcript = Transcript()
         self._count = 0

@@ -13,6 +13,7 @@ from .._progress import ProgressCallback
 from .._text import safe_text
 from ..canonical import CANON_VERSION
 from ..errors import InvalidParameter, LocalProtocolError, MalformedFile
+from ..executors import Executor, resolve_executor
 from ..otpsi import OtInitiator
 from ..psi import IndicatorItems, Mode, response_size
 from ..psi import Initiator as PsiInitiator
@@ -108,14 +109,15 @@ class InitiatorSession(PartyBase):
         peer_name: str | None = None,
         rng: Rng = os.urandom,
         clock: Clock = time.time,
-        workers: int = 1,
+        workers: int | None = None,
+        executor: Executor | None = None,
         prompt_profile: str | None = None,
         progress: ProgressCallback | None = None,
         audit: AuditTerms | None = None,
         canon_version: int | None = None,
         psi_suite: str | None = None,
     ) -> None:
-        super().__init__(identity, rng, clock, workers, progress)
+        super().__init__(identity, rng, clock, resolve_executor(workers, executor), progress)
         if isinstance(peer, bytes | bytearray):
             peer = PublicIdentity(bytes(peer))
         if not isinstance(peer, PublicIdentity):
@@ -227,11 +229,11 @@ class InitiatorSession(PartyBase):
             return ot, ot.start()
         saved = self._restoring
         if saved is not None and saved.psi is not None and saved.psi_request is not None:
-            psi = PsiInitiator.restore_state(saved.psi, own, mode, workers=self._workers,
+            psi = PsiInitiator.restore_state(saved.psi, own, mode, executor=self._executor,
                                              max_peer_items=peer_padded, progress=self._progress)  # fmt: skip
             return psi, saved.psi_request
-        psi = PsiInitiator(own, mode, seed=psi_seed(seed), workers=self._workers, max_peer_items=peer_padded,
-                           progress=self._progress)  # fmt: skip
+        psi = PsiInitiator(own, mode, seed=psi_seed(seed), executor=self._executor,
+                           max_peer_items=peer_padded, progress=self._progress)  # fmt: skip
         return psi, psi.start()
 
     def _on_response(self, msg: Message) -> Step:

@@ -11,6 +11,7 @@ from typing import Any, cast
 from .._derive import new_seed
 from .._progress import ProgressCallback
 from ..errors import CapacityError, InvalidParameter, LocalProtocolError
+from ..executors import Executor, resolve_executor
 from ..otpsi import OtResponder
 from ..psi import IndicatorItems, Mode, confirm_size, mode_spec, request_size
 from ..psi import Responder as PsiResponder
@@ -81,10 +82,11 @@ class ResponderSession(PartyBase):
         seen_session_ids: MutableSet[bytes] | None = None,
         rng: Rng = os.urandom,
         clock: Clock = time.time,
-        workers: int = 1,
+        workers: int | None = None,
+        executor: Executor | None = None,
         progress: ProgressCallback | None = None,
     ) -> None:
-        super().__init__(identity, rng, clock, workers, progress)
+        super().__init__(identity, rng, clock, resolve_executor(workers, executor), progress)
         if not isinstance(peers, PeerStore):
             raise TypeError("peers must be a PeerStore")
         self._peers = peers
@@ -208,12 +210,13 @@ class ResponderSession(PartyBase):
             )  # fmt: skip
         elif saved is not None:  # restoring: the PSI party from its own saved state (no PSI work redone)
             psi = PsiResponder.restore_state(
-                saved, own, allowed_modes=modes, workers=self._workers, max_peer_items=ctx.peer_padded,
+                saved, own, allowed_modes=modes, executor=self._executor, max_peer_items=ctx.peer_padded,
                 progress=self._progress,
             )  # fmt: skip
         else:
-            psi = PsiResponder(own, allowed_modes=modes, seed=psi_seed(listening.seed), workers=self._workers,
-                               max_peer_items=ctx.peer_padded, progress=self._progress)  # fmt: skip
+            psi = PsiResponder(own, allowed_modes=modes, seed=psi_seed(listening.seed),
+                               executor=self._executor, max_peer_items=ctx.peer_padded,
+                               progress=self._progress)  # fmt: skip
         ctx = dataclasses.replace(ctx, own_size=len(real), own_padded=own_padded, indicators=back)
         work: Established[PsiResponder | OtResponder] = Established(ctx, Sealer(r2i), Opener(i2r), psi,
                                                                     listening.seed)  # fmt: skip
