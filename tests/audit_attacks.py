@@ -51,7 +51,7 @@ Internals the overrides rely on (keep them, or update this module with them):
   with ``own`` the real items then the dummies and ``seed`` the session seed (``RecordingInitiator``);
   ``ResponderSession._accept(ctx, eph_peer)`` leaving an ``Established`` in ``_work`` whose ``psi`` (its
   ``_items``: real items then dummies) and ``seed`` are read and whose ``psi`` is replaced
-  (``RecordingResponder``); ``_phase``, ``_workers``; ``session._seeded.psi_seed`` and ``dummies``;
+  (``RecordingResponder``); ``_phase``, ``_executor``; ``session._seeded.psi_seed`` and ``dummies``;
   ``padding.DUMMY_PREFIX``; the session driving ``start``/``finish`` and ``respond``/``finish`` and
   reading ``psi.result``.
 * PSI party: ``_blind_own(scalar, order)`` (per-item, reused scalar), ``_blind_peer(scalar, elements,
@@ -395,7 +395,7 @@ class RecordingInitiator(InitiatorSession):
         self, own: list[bytes], mode: Mode, seed: bytes, peer_padded: int
     ) -> tuple[PsiInitiator, bytes]:
         psi = self.psi_class(
-            self._psi_items(own, seed), mode, seed=self._psi_seed(seed), workers=self._workers,
+            self._psi_items(own, seed), mode, seed=self._psi_seed(seed), executor=self._executor,
             max_peer_items=peer_padded, loot=self.loot, **self._psi_options(),
         )  # fmt: skip
         return psi, psi.start()
@@ -427,7 +427,7 @@ class RecordingResponder(ResponderSession):
         own = list(work.psi._items)  # our real items and dummies, as the honest party got them
         psi = self.psi_class(
             self._psi_items(own, work.seed), allowed_modes=(ctx.manifest.mode,),
-            seed=self._psi_seed(work.seed), workers=self._workers, max_peer_items=ctx.peer_padded,
+            seed=self._psi_seed(work.seed), executor=self._executor, max_peer_items=ctx.peer_padded,
             loot=self.loot, **self._psi_options(),
         )  # fmt: skip
         self._work = dataclasses.replace(work, psi=psi)
