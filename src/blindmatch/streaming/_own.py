@@ -105,8 +105,6 @@ class OwnList:
                 self.distinct += int(new.sum())
                 last = v[-1]
                 last_index = int(block["i"][np.flatnonzero(new)[-1]]) if new.any() else last_index
-        for p in self._runs:
-            p.unlink()
         return out
 
     def bodies(self, frame_items: int) -> Iterator[bytes]:
@@ -129,8 +127,6 @@ class OwnList:
                 rest = joined[cut:]
         if len(rest) or self.size == 0:
             yield rest.tobytes()
-        for p in self._runs:
-            p.unlink()
 
     def indices(self, positions: Array) -> tuple[Array, int]:
         """Sorted input indices (every repeat, no dummy) of the sorted wire ``positions``, and how many

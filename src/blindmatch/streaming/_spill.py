@@ -89,7 +89,7 @@ def merge_runs(spill: SpillDir, runs: list[Path], budget_rows: int) -> Iterator[
 
     Each round takes from every buffer the rows up to the smallest last value among the runs that still
     have rows on disk, so every row emitted is no larger than any row not yet emitted. More than
-    :data:`MAX_RUNS` runs are first merged in groups (one extra pass).
+    :data:`MAX_RUNS` runs are first merged in groups (one extra pass). The runs are deleted once merged.
     """
     while len(runs) > MAX_RUNS:
         merged: list[Path] = []
@@ -98,8 +98,6 @@ def merge_runs(spill: SpillDir, runs: list[Path], budget_rows: int) -> Iterator[
             with open(out, "ab") as f:
                 for block in merge_runs(spill, runs[g : g + MAX_RUNS], budget_rows):
                     f.write(block.tobytes())
-            for p in runs[g : g + MAX_RUNS]:
-                p.unlink()
             merged.append(out)
         runs = merged
     per = max(_MIN_BLOCK, budget_rows // max(1, len(runs)))
@@ -118,6 +116,10 @@ def merge_runs(spill: SpillDir, runs: list[Path], budget_rows: int) -> Iterator[
                 bufs[j] = next(readers[j], np.empty(0, ROW))
                 more[j] = len(bufs[j]) == per
         yield _sorted_by(np.concatenate(parts), "v")
+    for r in readers:
+        r.close()
+    for p in runs:
+        p.unlink()
 
 
 def partition_count(total_rows: int, chunk_items: int) -> int:
