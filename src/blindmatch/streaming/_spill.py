@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ class SpillDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def read_blocks(path: Path, dtype: np.dtype[Any], rows: int) -> Iterator[Array]:
+def read_blocks(path: Path, dtype: np.dtype[Any], rows: int) -> Generator[Array, None, None]:
     """The rows of ``path`` in blocks of at most ``rows``."""
     with open(path, "rb") as f:
         while True:
