@@ -83,25 +83,29 @@ def _expected(mine: list[bytes], theirs: list[bytes]) -> list[bytes]:
 @given(
     a=st.lists(st.binary(max_size=3), max_size=24),
     b=st.lists(st.binary(max_size=3), max_size=24),
-    mutual=st.booleans(),
+    mode=st.sampled_from(["intersection", "mutual", "cardinality", "mutual-cardinality"]),
     chunk=st.integers(1, 9),
     frame=st.integers(1, 7),
     pad=st.integers(0, 5),
 )
 def test_matches_equal_the_set_intersection(
-    a: list[bytes], b: list[bytes], mutual: bool, chunk: int, frame: int, pad: int
+    a: list[bytes], b: list[bytes], mode: str, chunk: int, frame: int, pad: int
 ) -> None:
     with tempfile.TemporaryDirectory() as wd:
         ri, rr = _run(
-            a, b, wd, "mutual" if mutual else "intersection", chunk_items=chunk, frame_items=frame,
-            padded_sizes=(len(set(a)) + pad, None),
-        )  # fmt: skip
+            a, b, wd, mode, chunk_items=chunk, frame_items=frame, padded_sizes=(len(set(a)) + pad, None)
+        )
         assert os.listdir(wd) == []
-    assert list(select_items(a, ri.matched_indices)) == _expected(a, b)
+    count_only = mode.endswith("cardinality")
+    if count_only:
+        assert ri.matched_indices is None and rr.matched_indices is None
+    else:
+        assert list(select_items(a, ri.matched_indices)) == _expected(a, b)
     assert ri.count == len(set(a) & set(b))
     assert (ri.own_size, ri.peer_size, ri.distinct) == (len(set(a)) + pad, len(set(b)), len(set(a)))
-    if mutual:
+    if mode == "mutual":
         assert list(select_items(b, rr.matched_indices)) == _expected(b, a)
+    if mode.startswith("mutual"):
         assert rr.count == ri.count
     else:
         assert rr.matched_indices is None and rr.count is None
@@ -162,6 +166,20 @@ def test_the_wire_order_is_sorted_by_blinded_value(tmp_path: Path) -> None:
         assert values[:16] != blinded[:16] and set(values[:16]) != set(blinded[:16])
         for c in chunks:
             res.receive_chunk(c)
+
+
+@pytest.mark.parametrize("mode", ["intersection", "cardinality"])
+def test_count_only_modes_sort_the_hash_list(tmp_path: Path, mode: str) -> None:
+    ini, res = _parties(tmp_path, mode=mode)
+    with ini, res:
+        for c in _drain(ini):
+            res.receive_chunk(c)
+        view = FrameCodec(KEY, SID, 1 if mode == "intersection" else 3, 1)
+        frames = [view.open(c) for c in _drain(res)]
+        hashes = b"".join(f.body for f in frames if f.mtype == 3)
+        listed = [hashes[i : i + 16] for i in range(0, len(hashes), 16)]
+        assert len(listed) == 290
+        assert (listed == sorted(listed)) == (mode == "cardinality")
 
 
 # --- spill files ---
@@ -340,7 +358,7 @@ def test_local_errors(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameter):
         _run(["text"], B, tmp_path)  # type: ignore[list-item]
     with pytest.raises(InvalidParameter):
-        _run(A, B, tmp_path, mode="cardinality")
+        _run(A, B, tmp_path, mode="threshold")
     with pytest.raises(InvalidParameter):
         _parties(tmp_path, session_key=b"short")
     assert os.listdir(tmp_path) == []

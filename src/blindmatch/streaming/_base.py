@@ -32,8 +32,12 @@ from ._spill import Partitions, SpillDir, join
 
 __all__ = ["DEFAULT_CHUNK_ITEMS", "DEFAULT_FRAME_ITEMS", "StreamMode", "StreamResult"]
 
-StreamMode = Literal["intersection", "mutual"]
-MODE_CODES: dict[str, int] = {"intersection": 1, "mutual": 2}
+StreamMode = Literal["intersection", "mutual", "cardinality", "mutual-cardinality"]
+#: the wire codes of ``docs/protocol.md``
+MODE_CODES: dict[str, int] = {"intersection": 1, "mutual": 2, "cardinality": 3, "mutual-cardinality": 4}
+#: modes with a confirm (the responder learns too); modes where hash lists are sorted (counts only)
+CONFIRM_MODES = frozenset({"mutual", "mutual-cardinality"})
+COUNT_ONLY_MODES = frozenset({"cardinality", "mutual-cardinality"})
 DEFAULT_CHUNK_ITEMS = 1 << 16
 DEFAULT_FRAME_ITEMS = 1 << 16
 DEFAULT_MAX_PEER_ITEMS = 1 << 24
@@ -50,9 +54,10 @@ class StreamResult:
     """What one party learned, after it verified the peer's signature over the transcript.
 
     * ``matched_indices``: sorted input positions (in the caller's iterable, every repeat) of the own items
-      in the intersection, or ``None`` when the mode gives this party nothing (the responder in
-      ``intersection``); :func:`blindmatch.streaming.select_items` maps them back to items;
-    * ``count``: distinct shared items (``None`` likewise);
+      in the intersection, or ``None`` when the mode gives this party no items (count-only modes, the
+      responder in ``intersection``); :func:`blindmatch.streaming.select_items` maps them back to items;
+    * ``count``: distinct shared items, or ``None`` when the mode gives this party nothing (the responder
+      in ``intersection`` and ``cardinality``);
     * ``own_size`` / ``peer_size``: padded sizes (elements on the wire); ``distinct``: own distinct items;
     * ``transcript_hash`` and both signatures, identical on both sides.
     """
@@ -96,7 +101,7 @@ class StreamParams:
 
     def __post_init__(self) -> None:
         if self.mode not in MODE_CODES:
-            raise InvalidParameter("streaming modes are 'intersection' and 'mutual'")
+            raise InvalidParameter(f"unknown streaming mode; expected one of {', '.join(MODE_CODES)}")
         if not isinstance(self.identity, Identity) or not isinstance(self.peer, PublicIdentity):
             raise InvalidParameter("identity must be an Identity and peer a PublicIdentity")
         if self.padded_size is not None:
@@ -309,7 +314,11 @@ class StreamParty:
         self._out, self._expect, self._then = chunks, None, then
 
     def _join(self, theirs: Partitions, mine: Partitions) -> None:
-        self._matched, self._count = self._own.indices(join(theirs, mine))
+        positions = join(theirs, mine)
+        if self._p.mode in COUNT_ONLY_MODES:
+            self._count = len(positions)  # the peer's list is sorted by hash: positions say nothing
+        else:
+            self._matched, self._count = self._own.indices(positions)
 
     def _signature_chunk(self) -> Iterator[bytes]:
         sig = self._p.identity.sign(self._payload(self._role_code()))

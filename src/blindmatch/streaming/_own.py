@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 from ..errors import CapacityError, InvalidParameter, LocalError
 from ..hazmat.group import SUITE_ID, hash_to_group_and_blind
 from ..session.padding import DUMMY_PREFIX
-from ._spill import ROW, SpillDir, merge_runs, read_blocks
+from ._spill import ROW, SpillDir, merge_runs, read_blocks, rechunk, sort_rows
 
 __all__ = ["OwnList", "dummy_items"]
 
@@ -65,7 +65,7 @@ class OwnList:
         rows = np.empty(len(items), ROW)
         rows["v"] = np.frombuffer(b"".join(blinded), dtype="S32")
         rows["i"] = np.arange(first_index, first_index + len(items), dtype=np.uint64)
-        return self._spill.write_new(stem, rows[np.argsort(rows["v"], kind="stable")])
+        return self._spill.write_new(stem, sort_rows(rows))
 
     def build(self, items: Iterable[bytes], padded_size: int | None) -> None:
         """Blind and sort ``items`` into runs, remove repeats, pad to ``padded_size`` with dummies."""
@@ -108,25 +108,21 @@ class OwnList:
         return out
 
     def bodies(self, frame_items: int) -> Iterator[bytes]:
-        """The wire list in frames of ``frame_items`` values (32 bytes each), ascending; writes the wire
+        """The wire list in bodies of ``frame_items`` values (32 bytes each), ascending; writes the wire
         map (input index per position) as it goes. An empty list gives one empty body."""
         self._wiremap = self._spill.new_path("wiremap")
-        rest = np.empty(0, "S32")
+        return rechunk(self._emit(self._wiremap), frame_items)
+
+    def _emit(self, wiremap: Path) -> Iterator[Array]:
         last = b""
-        with open(self._wiremap, "ab") as wm:
+        with open(wiremap, "ab") as wm:
             for block in merge_runs(self._spill, self._runs, self._chunk):
                 v = block["v"]
                 if bool((v[1:] == v[:-1]).any()) or (last and v[0] == last):
                     raise LocalError("a dummy equals an item's blinded value (probability 2^-250)")
                 last = v[-1]
                 wm.write(block["i"].astype(_U64).tobytes())
-                joined = np.concatenate([rest, v])
-                cut = len(joined) - len(joined) % frame_items
-                for off in range(0, cut, frame_items):
-                    yield joined[off : off + frame_items].tobytes()
-                rest = joined[cut:]
-        if len(rest) or self.size == 0:
-            yield rest.tobytes()
+                yield v
 
     def indices(self, positions: Array) -> tuple[Array, int]:
         """Sorted input indices (every repeat, no dummy) of the sorted wire ``positions``, and how many

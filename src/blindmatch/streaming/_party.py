@@ -18,6 +18,8 @@ import numpy as np
 from ..hazmat.group import blind_and_hash
 from ..session.identity import Identity, PublicIdentity
 from ._base import (
+    CONFIRM_MODES,
+    COUNT_ONLY_MODES,
     DEFAULT_CHUNK_ITEMS,
     DEFAULT_FRAME_ITEMS,
     DEFAULT_MAX_PEER_ITEMS,
@@ -35,7 +37,17 @@ from ._base import (
 )
 from ._errors import UnexpectedChunk
 from ._frames import DIR_I2R, DIR_R2I, Frame
-from ._spill import HASH_DTYPE, HASH_ROW, Array, Partitions, partition_count, read_blocks
+from ._spill import (
+    HASH_DTYPE,
+    HASH_ROW,
+    Array,
+    Partitions,
+    merge_runs,
+    partition_count,
+    read_blocks,
+    rechunk,
+    sort_rows,
+)
 
 __all__ = ["StreamInitiator", "StreamResponder"]
 
@@ -48,12 +60,9 @@ def _hash_rows(frame: Frame, frame_items: int) -> Array:
     return rows
 
 
-def _file_bodies(path: Path, frame_items: int, total: int) -> Iterator[bytes]:
+def _file_bodies(path: Path, frame_items: int) -> Iterator[bytes]:
     """The 16-byte hashes of ``path`` in chunk-sized bodies (one empty body for an empty list)."""
-    if total == 0:
-        yield b""
-    for block in read_blocks(path, HASH_DTYPE, frame_items):
-        yield block.tobytes()
+    return rechunk(read_blocks(path, HASH_DTYPE, frame_items), frame_items)
 
 
 class _Role(StreamParty):
@@ -80,9 +89,26 @@ class _Role(StreamParty):
         )  # fmt: skip
         super().__init__(items, params, party_seed(seed, rng))
         self._ck = compare_key(session_id)
+        self._hash_runs: list[Path] = []
 
     def _peer_hashes(self, elements: list[bytes]) -> bytes:
         return b"".join(blind_and_hash(self._scalar, self._ck, elements))
+
+    def _spill_hashes(self, path: Path, hashes: bytes) -> None:
+        """Keep ``hashes`` to send later: appended in order, and in the count-only modes also as a sorted
+        run (the list goes out sorted by value, which hides its order)."""
+        with open(path, "ab") as f:
+            f.write(hashes)
+        if self._p.mode in COUNT_ONLY_MODES:
+            self._hash_runs.append(
+                self._spill.write_new("hashrun", sort_rows(np.frombuffer(hashes, HASH_DTYPE)))
+            )
+
+    def _hash_bodies(self, path: Path) -> Iterator[bytes]:
+        f = self._p.frame_items
+        if self._p.mode not in COUNT_ONLY_MODES:
+            return _file_bodies(path, f)
+        return rechunk(merge_runs(self._spill, self._hash_runs, self._p.chunk_items, HASH_DTYPE), f)
 
     def _partitions(self, peer_total: int) -> tuple[Partitions, Partitions]:
         count = partition_count(self._own.size + peer_total, self._p.chunk_items)
@@ -93,7 +119,8 @@ class _Role(StreamParty):
 
 
 class StreamInitiator(_Role):
-    """Sends the request, learns which of its items are shared (both modes)."""
+    """Sends the request; learns which of its items are shared (``intersection``, ``mutual``) or how many
+    (``cardinality``, ``mutual-cardinality``)."""
 
     _role = "initiator"
     _direction = DIR_I2R
@@ -123,9 +150,8 @@ class StreamInitiator(_Role):
             elements, self._last_element = elements_of(frame, self._last_element, "elements")
             hashes = self._peer_hashes(elements)
             self._mine.add(np.frombuffer(hashes, dtype=HASH_DTYPE))
-            if self._p.mode == "mutual":
-                with open(self._confirm, "ab") as f:
-                    f.write(hashes)
+            if self._p.mode in CONFIRM_MODES:
+                self._spill_hashes(self._confirm, hashes)
             if frame.final:
                 self._expect = T_HASHES
         elif frame.mtype == T_HASHES:
@@ -133,9 +159,8 @@ class StreamInitiator(_Role):
             if frame.final:
                 self._join(self._theirs, self._mine)
                 confirm: Iterator[bytes] = iter(())
-                if self._p.mode == "mutual":
-                    bodies = _file_bodies(self._confirm, self._p.frame_items, self._peer_size)
-                    confirm = self._frames(T_CONFIRM, bodies, self._peer_size, 16)
+                if self._p.mode in CONFIRM_MODES:
+                    confirm = self._frames(T_CONFIRM, self._hash_bodies(self._confirm), self._peer_size, 16)
                 self._send(chain(confirm, self._signature_chunk()), T_SIGNATURE)
         else:
             self._verify_peer(frame.body)
@@ -143,7 +168,8 @@ class StreamInitiator(_Role):
 
 
 class StreamResponder(_Role):
-    """Answers the request; learns the shared items in mode ``mutual``, only ``n_a`` otherwise."""
+    """Answers the request; learns its shared items in ``mutual``, their number in
+    ``mutual-cardinality``, only ``n_a`` otherwise."""
 
     _role = "responder"
     _direction = DIR_R2I
@@ -167,15 +193,12 @@ class StreamResponder(_Role):
     def _on_frame(self, frame: Frame) -> None:
         if frame.mtype == T_REQUEST:
             elements, self._last_element = elements_of(frame, self._last_element, "request")
-            with open(self._hashes, "ab") as f:
-                f.write(self._peer_hashes(elements))
+            self._spill_hashes(self._hashes, self._peer_hashes(elements))
             if frame.final:
                 self._prepare()
-                f_items = self._p.frame_items
-                own = self._frames(T_ELEMENTS, self._own.bodies(f_items), self._own.size, 32)
-                hashes = self._frames(T_HASHES, _file_bodies(self._hashes, f_items, self._peer_size),
-                                      self._peer_size, 16)  # fmt: skip
-                self._send(chain(own, hashes), T_CONFIRM if self._p.mode == "mutual" else T_SIGNATURE)
+                own = self._frames(T_ELEMENTS, self._own.bodies(self._p.frame_items), self._own.size, 32)
+                hashes = self._frames(T_HASHES, self._hash_bodies(self._hashes), self._peer_size, 16)
+                self._send(chain(own, hashes), T_CONFIRM if self._p.mode in CONFIRM_MODES else T_SIGNATURE)
         elif frame.mtype == T_CONFIRM:
             self._theirs.add(_hash_rows(frame, self._p.frame_items))
             if frame.final:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ __all__ = [
     "merge_runs",
     "partition_count",
     "read_blocks",
+    "rechunk",
+    "sort_rows",
 ]
 
 #: an own blinded value (32 bytes, compared as bytes) and its input index
@@ -80,12 +82,21 @@ def read_blocks(path: Path, dtype: np.dtype[Any], rows: int) -> Generator[Array,
             yield block
 
 
-def _sorted_by(rows: Array, key: str) -> Array:
-    return rows[np.argsort(rows[key], kind="stable")]
+def sort_rows(rows: Array) -> Array:
+    """``rows`` sorted by value (by field ``v`` for :data:`ROW`), stably."""
+    keys = rows["v"] if rows.dtype.names else rows
+    return rows[np.argsort(keys, kind="stable")]
 
 
-def merge_runs(spill: SpillDir, runs: list[Path], budget_rows: int) -> Iterator[Array]:
-    """Blocks of the rows of the sorted ``runs`` (dtype :data:`ROW`), in nondecreasing value order.
+def _keys(rows: Array) -> Array:
+    return rows["v"] if rows.dtype.names else rows
+
+
+def merge_runs(
+    spill: SpillDir, runs: list[Path], budget_rows: int, dtype: np.dtype[Any] = ROW
+) -> Iterator[Array]:
+    """Blocks of the rows of the sorted ``runs`` (of ``dtype``: :data:`ROW`, by value, or plain hashes),
+    in nondecreasing order.
 
     Each round takes from every buffer the rows up to the smallest last value among the runs that still
     have rows on disk, so every row emitted is no larger than any row not yet emitted. More than
@@ -96,30 +107,46 @@ def merge_runs(spill: SpillDir, runs: list[Path], budget_rows: int) -> Iterator[
         for g in range(0, len(runs), MAX_RUNS):
             out = spill.new_path("run")
             with open(out, "ab") as f:
-                for block in merge_runs(spill, runs[g : g + MAX_RUNS], budget_rows):
+                for block in merge_runs(spill, runs[g : g + MAX_RUNS], budget_rows, dtype):
                     f.write(block.tobytes())
             merged.append(out)
         runs = merged
     per = max(_MIN_BLOCK, budget_rows // max(1, len(runs)))
-    readers = [read_blocks(p, ROW, per) for p in runs]
-    bufs = [next(r, np.empty(0, ROW)) for r in readers]
+    readers = [read_blocks(p, dtype, per) for p in runs]
+    bufs = [next(r, np.empty(0, dtype)) for r in readers]
     more = [len(b) == per for b in bufs]
     while any(len(b) for b in bufs):
-        limits = [bufs[j]["v"][-1] for j in range(len(bufs)) if more[j]]
+        limits = [_keys(bufs[j])[-1] for j in range(len(bufs)) if more[j]]
         parts = []
         for j, buf in enumerate(bufs):
-            take = int(np.searchsorted(buf["v"], min(limits), side="right")) if limits else len(buf)
+            take = int(np.searchsorted(_keys(buf), min(limits), side="right")) if limits else len(buf)
             if take:
                 parts.append(buf[:take])
                 bufs[j] = buf[take:]
             if len(bufs[j]) == 0 and more[j]:
-                bufs[j] = next(readers[j], np.empty(0, ROW))
+                bufs[j] = next(readers[j], np.empty(0, dtype))
                 more[j] = len(bufs[j]) == per
-        yield _sorted_by(np.concatenate(parts), "v")
+        yield sort_rows(np.concatenate(parts))
     for r in readers:
         r.close()
     for p in runs:
         p.unlink()
+
+
+def rechunk(blocks: Iterable[Array], frame_items: int) -> Iterator[bytes]:
+    """The elements of ``blocks`` as bodies of exactly ``frame_items`` elements (the last may be
+    shorter); one empty body if there are none."""
+    rest: Array | None = None
+    sent = False
+    for block in blocks:
+        joined = block if rest is None else np.concatenate([rest, block])
+        cut = len(joined) - len(joined) % frame_items
+        for off in range(0, cut, frame_items):
+            sent = True
+            yield joined[off : off + frame_items].tobytes()
+        rest = joined[cut:]
+    if (rest is not None and len(rest)) or not sent:
+        yield b"" if rest is None else rest.tobytes()
 
 
 def partition_count(total_rows: int, chunk_items: int) -> int:
