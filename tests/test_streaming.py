@@ -141,6 +141,14 @@ def test_identical_outputs_whatever_the_chunk_size(tmp_path: Path, monkeypatch: 
     assert outs[0][0].count == 40 and outs[0][1].count == 40
 
 
+def test_pinned_transcript(tmp_path: Path) -> None:
+    """Seeds, keys and identities fixed: the transcript (every chunk on the wire) is pinned."""
+    ri, rr = _run([b"x", b"y", b"z"], [b"y", b"z", b"w", b"v"], tmp_path, frame_items=2)
+    assert ri.transcript_hash.hex() == "570bdb02a9d3a732edb8389a48424f9f7bd92f183f8c3040ba41b34ff01aa34c"
+    assert ri.matched_indices.tolist() == [1, 2] and rr.matched_indices.tolist() == [0, 1]
+    assert ri.initiator_signature.hex().startswith("0d3932e1904906ccf8078ba8e1bb47f9")
+
+
 def test_empty_sides(tmp_path: Path) -> None:
     for a, b in (([], B), (A, []), ([], [])):
         ri, rr = _run(a, b, tmp_path, frame_items=8)
