@@ -19,7 +19,9 @@ from ..session.identity import Identity, PublicIdentity
 from ._errors import BadSignature, MalformedChunk, TruncatedStream, UnexpectedChunk
 from ._frames import (
     DIR_I2R,
+    HEADER,
     STREAM_ID,
+    TAG_BYTES,
     Frame,
     FrameCodec,
     Transcript,
@@ -196,6 +198,11 @@ class StreamParty:
         return self._failed
 
     @property
+    def max_chunk_bytes(self) -> int:
+        """The largest chunk an honest peer sends: a transport reads no more than this per chunk."""
+        return HEADER.size + 32 * self._p.frame_items + TAG_BYTES
+
+    @property
     def result(self) -> StreamResult:
         if self._result is None:
             raise LocalProtocolError(f"the {self._role} has no result yet")
@@ -341,6 +348,7 @@ class StreamParty:
             self._p.mode, self._matched, self._count, self._own.size, self._peer_size, self._own.distinct,
             self._transcript.digest(), *self._signatures,
         )  # fmt: skip
+        self._expect = None
         self._spill.cleanup()
 
     # --- per role ---

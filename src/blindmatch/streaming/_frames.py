@@ -23,6 +23,7 @@ __all__ = [
     "DIR_R2I",
     "HEADER",
     "STREAM_ID",
+    "TAG_BYTES",
     "Frame",
     "FrameCodec",
     "Transcript",
