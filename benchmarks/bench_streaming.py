@@ -43,7 +43,7 @@ def _drive(party: StreamInitiator | StreamResponder, conn: Connection) -> int:
         if party.done:
             break
         try:
-            party.receive_chunk(conn.recv_bytes())
+            party.receive_chunk(conn.recv_bytes(party.max_chunk_bytes))
         except EOFError:
             party.end_of_stream()
     return sent
