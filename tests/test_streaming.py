@@ -20,6 +20,7 @@ import blindmatch.streaming._party as party_mod
 from blindmatch._derive import derive_key
 from blindmatch.errors import CapacityError, InvalidParameter, LocalProtocolError, RemoteError
 from blindmatch.hazmat.group import clamp_scalar, hash_to_group_and_blind
+from blindmatch.psi import run_in_memory as psi_run_in_memory
 from blindmatch.psi._errors import PeerTooLarge
 from blindmatch.session.identity import Identity
 from blindmatch.session.padding import DUMMY_PREFIX
@@ -139,6 +140,15 @@ def test_identical_outputs_whatever_the_chunk_size(tmp_path: Path, monkeypatch: 
     assert IDS[0].public.verify(outs[0][0].initiator_signature, b"x") is False
     assert [A[i] for i in outs[0][0].matched_indices] == _expected(A, B)
     assert outs[0][0].count == 40 and outs[0][1].count == 40
+
+
+@pytest.mark.parametrize("mode", ["intersection", "mutual", "cardinality", "mutual-cardinality"])
+def test_same_results_as_the_in_memory_protocol(tmp_path: Path, mode: Any) -> None:
+    pi, pr = psi_run_in_memory(A, B, mode)
+    si, sr = _run(A, B, tmp_path, mode, chunk_items=5, frame_items=16)
+    assert (si.count, sr.count) == (pi.count, pr.count)
+    assert (None if si.matched_indices is None else list(select_items(A, si.matched_indices))) == pi.matched
+    assert (None if sr.matched_indices is None else list(select_items(B, sr.matched_indices))) == pr.matched
 
 
 def test_pinned_transcript(tmp_path: Path) -> None:
