@@ -340,6 +340,42 @@ def test_the_cap_is_checked_before_any_group_work(tmp_path: Path, monkeypatch: p
     assert os.listdir(tmp_path) == []
 
 
+def test_the_initiator_checks_its_cap_too(tmp_path: Path) -> None:
+    _, res = _parties(tmp_path)
+    ini = StreamInitiator(A, mode="mutual", session_id=SID, session_key=KEY, workdir=tmp_path, frame_items=16,
+                          identity=IDS[0], peer=IDS[1].public, seed=SEEDS[0], max_peer_items=100)  # fmt: skip
+    with ini, res:
+        for c in _drain(ini):
+            res.receive_chunk(c)
+        with pytest.raises(PeerTooLarge):
+            ini.receive_chunk(_drain(res)[0])
+
+
+_REQUEST: list[bytes] = []
+
+
+@settings(max_examples=40, deadline=None)
+@given(where=st.integers(0, 10**6), flip=st.integers(1, 255), cut=st.booleans(), which=st.integers(0, 30))
+def test_any_damaged_chunk_raises_a_remote_error(where: int, flip: int, cut: bool, which: int) -> None:
+    """Fuzz: one chunk of a valid request flipped or cut anywhere: a remote error, nothing else."""
+    with tempfile.TemporaryDirectory() as wd:
+        if not _REQUEST:
+            ini, res = _parties(Path(wd))
+            with ini, res:
+                _REQUEST.extend(_drain(ini))
+        chunks = list(_REQUEST)
+        k = which % len(chunks)
+        c = bytearray(chunks[k])
+        if cut:
+            del c[where % len(c) :]
+        else:
+            c[where % len(c)] ^= flip
+        chunks[k] = bytes(c)
+        with pytest.raises(RemoteError):
+            _request_to(Path(wd), lambda _: chunks)
+        assert os.listdir(wd) == []
+
+
 def test_a_wrong_peer_identity_fails_the_signature(tmp_path: Path) -> None:
     ini = StreamInitiator(A, mode="intersection", session_id=SID, session_key=KEY, workdir=tmp_path,
                           identity=IDS[0], peer=IDS[2].public, seed=SEEDS[0])  # fmt: skip
