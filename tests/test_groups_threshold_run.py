@@ -185,6 +185,14 @@ def test_a_run_through_a_shared_folder(tmp_path: Path) -> None:
     sets = [{b"a", b"b", b"c"}, {b"b", b"c"}, {b"c", b"d"}]
     terms = _terms(3, 2)
     coordinator, labs = _parties(terms, sets)
+    # junk anyone with write access could drop: passed over, the run goes on
+    forged = wire.encode(IDS[4], wire.KIND_KEY, terms.round_id, 2, wire.EVERY_LAB, bytes(32))
+    other_run = wire.encode(IDS[1], wire.KIND_KEY, bytes(16), 2, wire.EVERY_LAB, bytes(32))
+    for box in ("to-coordinator", "to-lab-1"):
+        (tmp_path / box).mkdir()
+        (tmp_path / box / "000-0-junk.msg").write_bytes(b"not a message")
+        (tmp_path / box / "002-1-forged.msg").write_bytes(forged)
+        (tmp_path / box / "002-1-other-run.msg").write_bytes(other_run)
     fns: dict[str, Callable[[], object]] = {
         f"lab{i}": (lambda lab=lab: dropbox.run_lab(lab, tmp_path, timeout=20, interval=0.02))  # type: ignore[misc]
         for i, lab in labs.items()
@@ -194,11 +202,13 @@ def test_a_run_through_a_shared_folder(tmp_path: Path) -> None:
     assert [got[f"lab{i}"] for i in (1, 2, 3)] == _expected(sets, 2)
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.msg"))
     assert {f.split("/")[0] for f in files} == {"to-coordinator", "to-lab-1", "to-lab-2", "to-lab-3"}
-    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in tmp_path.rglob("*.msg"))
+    files = [f for f in files if "junk" not in f and "forged" not in f and "other-run" not in f]
+    assert all((tmp_path / f).stat().st_mode & 0o777 == 0o600 for f in files)
     # a lab restarted with the same seed writes the same messages again (idempotent) and gets its result
     again = ThresholdLab(terms, IDS[0], sets[0], seed=bytes([0]) * 32)
     assert dropbox.run_lab(again, tmp_path, timeout=5, interval=0.01) == _expected(sets, 2)[0]
-    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.msg")) == files
+    again_files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.msg"))
+    assert [f for f in again_files if "junk" not in f and "forged" not in f and "other-run" not in f] == files
     # the same lab with another seed would send other bytes: refused, nothing overwritten
     changed = ThresholdLab(terms, IDS[0], sets[0], seed=bytes([9]) * 32)
     with pytest.raises(LocalError, match="seed"):

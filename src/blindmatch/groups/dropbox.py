@@ -5,7 +5,9 @@ Layout: ``to-coordinator/`` receives every lab's messages, ``to-lab-<i>/`` what 
 lab ``i``. A file's name is its sender, its type and its place in the run (a hop's owner and step), so
 writing is idempotent: a party that is restarted with the same run seed recomputes the same messages
 (signatures are deterministic) and finds them already there; one that would write *other* bytes under an
-existing name stops. Files are written under a dot-name and renamed, so a reader never sees half a
+existing name stops. A file that is not a signed message of this run from one of its parties is passed
+over (anyone who can write to the folder could drop it); an authentic message that breaks the protocol
+ends the party's run. Files are written under a dot-name and renamed, so a reader never sees half a
 message. Messages are signed, not encrypted: the folder must be readable only by the forum and each lab's
 own inbox by that lab (an eavesdropper on it learns what the coordinator learns).
 """
@@ -92,7 +94,11 @@ def _poll(
         fresh = _new_files(box, seen)
         for path in fresh:
             seen.add(path.name)
-            _deliver(folder, handle(_read(path)))
+            try:
+                out = handle(_read(path))
+            except wire.UnauthenticatedMessage:
+                continue  # not from a party of this run: nothing to do with it (the run goes on)
+            _deliver(folder, out)
             if finished():
                 return
         if fresh:

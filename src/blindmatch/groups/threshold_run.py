@@ -83,7 +83,7 @@ class ThresholdTerms:
         if sender == wire.COORDINATOR:
             return self.coordinator
         if not 1 <= sender <= self.n:
-            raise OverThresholdError(f"a message from party {sender}, not in the run")
+            raise wire.UnauthenticatedMessage(f"a message from party {sender}, not in the run")
         return self.labs[sender - 1][1]
 
 
@@ -143,16 +143,22 @@ class ThresholdLab:
     def receive(self, data: bytes) -> Outgoing:
         if self._state in ("new", "done", "failed"):
             raise LocalProtocolError(f"receive() in state {self._state}")
+        msg = self._authentic(data)
         try:
-            msg = wire.decode(data, self.terms.key_of(wire.peek(data).sender))
-            if msg.round_id != self.terms.round_id:
-                raise OverThresholdError("a message of another run")
             if msg.recipient not in (self.index, wire.EVERY_LAB):
                 raise OverThresholdError("a message addressed to another lab")
             return self._handle(msg)
         except BaseException:
             self._state = "failed"
             raise
+
+    def _authentic(self, data: bytes) -> wire.Message:
+        """A message signed by a party of this run (else :class:`UnauthenticatedMessage`, which leaves the
+        lab as it was: nobody of the run sent it)."""
+        msg = wire.decode(data, self.terms.key_of(wire.peek(data).sender))
+        if msg.round_id != self.terms.round_id:
+            raise wire.UnauthenticatedMessage("a message of another run")
+        return msg
 
     def _handle(self, msg: wire.Message) -> Outgoing:
         if msg.kind == wire.KIND_KEY:
@@ -249,7 +255,7 @@ class ThresholdCoordinator:
             raise OverThresholdError("a message claiming to come from the coordinator")
         msg = wire.decode(data, self.terms.key_of(head.sender))
         if msg.round_id != self.terms.round_id:
-            raise OverThresholdError("a message of another run")
+            raise wire.UnauthenticatedMessage("a message of another run")
         labs = range(1, self.terms.n + 1)
         if msg.kind == wire.KIND_KEY and msg.recipient == wire.EVERY_LAB and msg.sender not in self._keys:
             self._keys.add(msg.sender)

@@ -33,6 +33,7 @@ __all__ = [
     "KIND_RESULT",
     "KIND_UPLOAD",
     "Message",
+    "UnauthenticatedMessage",
     "decode",
     "decode_hop",
     "decode_result",
@@ -51,6 +52,11 @@ _HEAD = len(MAGIC) + 1 + 16 + 2
 _SIG = 64
 #: The largest message this module decodes (a hop of 2^24 points, an upload of 2^26 shares).
 MAX_MESSAGE = 1 << 31
+
+
+class UnauthenticatedMessage(OverThresholdError):
+    """Bytes that are not a signed message of this run from one of its parties: a transport may drop them
+    and go on (nobody of the run sent them), unlike an authentic message that breaks the protocol."""
 
 
 @dataclass(frozen=True)
@@ -73,12 +79,12 @@ def encode(identity: Identity, kind: int, round_id: bytes, sender: int, recipien
 def peek(data: bytes) -> Message:
     """The header and body of ``data`` with its signature **not yet checked** (to pick the key)."""
     if not isinstance(data, bytes) or len(data) < _HEAD + _SIG or len(data) > MAX_MESSAGE:
-        raise OverThresholdError("a run message of impossible length")
+        raise UnauthenticatedMessage("a run message of impossible length")
     if data[: len(MAGIC)] != MAGIC:
-        raise OverThresholdError("not an over-threshold run message (or another version)")
+        raise UnauthenticatedMessage("not an over-threshold run message (or another version)")
     kind = data[len(MAGIC)]
     if kind not in (KIND_KEY, KIND_HOP, KIND_UPLOAD, KIND_RESULT):
-        raise OverThresholdError(f"a run message of unknown type {kind}")
+        raise UnauthenticatedMessage(f"a run message of unknown type {kind}")
     at = len(MAGIC) + 1
     return Message(kind, data[at : at + 16], data[at + 16], data[at + 17], data[_HEAD:-_SIG])
 
@@ -87,7 +93,7 @@ def decode(data: bytes, key: PublicIdentity) -> Message:
     """``data`` checked against the sender's ``key``."""
     msg = peek(data)
     if not key.verify(data[-_SIG:], CONTEXT + data[:-_SIG]):
-        raise OverThresholdError(f"a run message from party {msg.sender} with a bad signature")
+        raise UnauthenticatedMessage(f"a run message from party {msg.sender} with a bad signature")
     return msg
 
 
