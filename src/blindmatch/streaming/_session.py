@@ -91,6 +91,10 @@ class _StreamingSession:
         return self._inner.peer_authenticated
 
     @property
+    def peer_name(self) -> str | None:
+        return self._inner.peer_name
+
+    @property
     def streaming(self) -> bool:
         """True once the handshake handed over to the streaming engine."""
         return self._party is not None
