@@ -8,7 +8,7 @@ import contextlib
 import os
 import signal
 import time
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from .._fileio import atomic_write
 from ..errors import BlindmatchError, InvalidParameter, RemoteError
@@ -27,6 +27,8 @@ from ..session import (
     SessionParty,
 )
 from ..session.channel import T_HELLO, T_QUERY
+from ..session.manifest import STREAM_PSI_SUITE
+from ..streaming import DEFAULT_CHUNK_ITEMS, StreamingInitiatorSession, StreamingResponderSession
 from ..transport import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HOST,
@@ -99,6 +101,12 @@ def _add_net_args(p: argparse.ArgumentParser, *, server: bool) -> None:
     add_executor_args(p)
     p.add_argument("--out-dir", default="blindmatch-out", metavar="DIR",
                    help="where reports and records go (default: blindmatch-out)")  # fmt: skip
+    s = p.add_argument_group("streaming engine (--engine stream / --allow-engine stream; docs/streaming.md)")
+    s.add_argument("--stream-workdir", metavar="DIR",
+                   help="where the spill files go, mode 700, deleted after each session; as sensitive as "
+                   "the input (default: OUT_DIR/stream-tmp)")  # fmt: skip
+    s.add_argument("--chunk-items", type=positive_int, default=DEFAULT_CHUNK_ITEMS, metavar="N",
+                   help=f"items held in memory at once (default: {DEFAULT_CHUNK_ITEMS})")  # fmt: skip
     p.add_argument("--html", action="store_true",
                    help="also write each report as one HTML page, <prefix>report.html (mode 600; "
                    "docs/html-report.md)")  # fmt: skip
@@ -186,6 +194,23 @@ def _finish_outputs(
     return lines
 
 
+def _stream_workdir(args: argparse.Namespace) -> str:
+    """``--stream-workdir`` (default ``OUT_DIR/stream-tmp``), made with mode 700 when missing."""
+    path = args.stream_workdir or os.path.join(args.out_dir, "stream-tmp")
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise CliError(ExitCode.LOCAL, f"cannot make {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _session_of(party: object) -> object:
+    """The session party inside a streaming wrapper (outputs and records are the session's)."""
+    return (
+        party.session if isinstance(party, StreamingInitiatorSession | StreamingResponderSession) else party
+    )
+
+
 def _initiator(
     args: argparse.Namespace,
     identity: Identity,
@@ -194,8 +219,16 @@ def _initiator(
     bar: Progress,
     audit: AuditTerms | None,
     executor: Executor | None,
-) -> InitiatorSession:
+) -> InitiatorSession | StreamingInitiatorSession:
+    stream = getattr(args, "engine", "dh") == "stream"
     try:
+        if stream:
+            return StreamingInitiatorSession(
+                identity, peer.public, workdir=_stream_workdir(args), chunk_items=args.chunk_items,
+                indicators=items.indicators, prompt_profile=items.manifest_profile, mode=args.mode,
+                max_items=max_items_of(args), padding=args.padding, purpose=args.purpose,
+                validity_s=args.validity, peer_name=peer.name, progress=bar.callback, audit=audit,
+            )  # fmt: skip
         return InitiatorSession(
             identity,
             peer.public,
@@ -260,8 +293,9 @@ def run_connect(args: argparse.Namespace) -> int:
         except BlindmatchError as exc:
             error = exc
     # named by session, as serve names them: a second exchange never replaces the first one's outputs
-    prefix = _prefix(party, peer.name)
-    lines = _finish_outputs(party, iset, args.out_dir, prefix, started, args.near_duplicates, args.html)
+    session = party.session if isinstance(party, StreamingInitiatorSession) else party
+    prefix = _prefix(session, peer.name)
+    lines = _finish_outputs(session, iset, args.out_dir, prefix, started, args.near_duplicates, args.html)
     if error is not None:
         for line in lines:
             msgs.info(line.strip())
@@ -322,11 +356,16 @@ class _ServeSessions:
         bar = Progress(f"session from {addr}", quiet=self._msgs.quiet)
 
         def responder() -> SessionParty:
-            return ResponderSession(
-                self._identity, self._peers, self._policy, indicators=self._indicators,
-                seen_session_ids=self._seen, workers=self._args.workers, executor=self.executor,
-                progress=bar.callback,
+            kwargs: dict[str, Any] = dict(
+                indicators=self._indicators, seen_session_ids=self._seen, progress=bar.callback,
+                workers=self._args.workers, executor=self.executor,
             )  # fmt: skip
+            if STREAM_PSI_SUITE in self._policy.psi_suites:  # hands over when the proposal streams
+                return StreamingResponderSession(
+                    self._identity, self._peers, self._policy, workdir=_stream_workdir(self._args),
+                    chunk_items=self._args.chunk_items, **kwargs,
+                )  # fmt: skip
+            return ResponderSession(self._identity, self._peers, self._policy, **kwargs)
 
         exchanges = responder if self._indicators is not None else None
         try:
@@ -368,7 +407,7 @@ class _ServeSessions:
         bar = self._bars.pop(id(o.party), None)
         if bar is not None:
             bar.close()
-        party, msgs, args = inner_party(o.party), self._msgs, self._args
+        party, msgs, args = _session_of(inner_party(o.party)), self._msgs, self._args
         if isinstance(party, PublisherSession):
             self._query_outcome(o, party)
             return
@@ -398,7 +437,8 @@ class _ServeSessions:
 
 def _peer_of(party: SessionParty, addr: str) -> str:
     """What the per-peer session limit counts: the trusted peer's name once its hello verified."""
-    name = party.peer_name if isinstance(party, ResponderSession | DispatchingParty) else None
+    kinds = (ResponderSession, DispatchingParty, StreamingResponderSession)
+    name = party.peer_name if isinstance(party, kinds) else None
     return f"peer:{name}" if name else f"address:{addr}"
 
 

@@ -72,16 +72,24 @@ _NEXT = {
 
 
 def _add_step_args(p: argparse.ArgumentParser, *, first: bool) -> None:
-    p.add_argument("--state", required=True, metavar="FILE",
-                   help="this side's state file (secret, mode 600; deleted at the end)")
-    p.add_argument("--out", metavar="FILE",
-                   help="message to send (default: <state>-msg<N>.bin beside the state; - is stdout)")
+    p.add_argument(
+        "--state",
+        required=True,
+        metavar="FILE",
+        help="this side's state file (secret, mode 600; deleted at the end)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help="message to send (default: <state>-msg<N>.bin beside the state; - is stdout)",
+    )
     p.add_argument("--html", action="store_true",
                    help="if this step ends the exchange, also write the report as one HTML page, "
                    "<prefix>report.html (mode 600; docs/html-report.md)")  # fmt: skip
     if first:
-        p.add_argument("--out-dir", metavar="DIR",
-                       help="where the report and record go (default: beside the state file)")
+        p.add_argument(
+            "--out-dir", metavar="DIR", help="where the report and record go (default: beside the state file)"
+        )
         p.add_argument("--workers", type=positive_int, default=1,
                        help="processes for the PSI work (default: 1)")  # fmt: skip
 
@@ -209,7 +217,10 @@ def run_initiate(args: argparse.Namespace) -> int:
     except InvalidParameter:
         raise CliError(ExitCode.PEER, f"no peer named {args.peer!r} in {args.peers}") from None
     if getattr(args, "engine", "dh") != "dh":
-        raise CliError(ExitCode.USAGE, "the OT engine runs over `connect`/`serve` only (no file steps)")
+        raise CliError(
+            ExitCode.USAGE,
+            "the OT engine and the streaming engine run over `connect`/`serve` only (no file steps)",
+        )
     audit = audit_terms(args)
     out_dir, prefix = _out_dir_prefix(args, state_path)
     check_out_dir(out_dir)

@@ -144,6 +144,8 @@ class PartyBase:
         self._keys: tuple[bytes, bytes] | None = None  # the traffic keys (i2r, r2i), for the package
         self._package: bytes | None = None  # the sealed audit package, made once when the session ends
         self._selected: bool | None = None  # our routine-audit coin (docs/audit.md), drawn at the end
+        self._handover: Any = None  # the streaming engine's start (_handover.StreamHandover), taken once
+        self._stream_hash: bytes | None = None  # the streaming transcript hash, once it completed
 
     # -- public state ------------------------------------------------------------------------------------
     @property
@@ -557,7 +559,7 @@ class PartyBase:
             responder_padding=f.responder_padding,
             result=self._result,
             own_set_sent=self._own_set_sent,
-            transcript_hash=self._transcript.hash,
+            transcript_hash=self._stream_hash or self._transcript.hash,
             messages=self._count,
             bytes_sent=self._bytes_sent,
             bytes_received=self._bytes_received,

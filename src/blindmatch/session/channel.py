@@ -65,6 +65,7 @@ __all__ = [
     "pack_header",
     "parse_message",
     "sign_message",
+    "stream_key",
     "traffic_keys",
     "x25519_shared",
 ]
@@ -80,6 +81,7 @@ HEADER_BYTES = _HEADER.size
 SIGNATURE_BYTES = 64
 _TRANSCRIPT_LABEL = b"blindmatch-session/1 transcript"
 _KEYS_INFO = b"blindmatch-session/1 traffic keys i2r r2i"
+_STREAM_INFO = b"blindmatch-session/1 stream key"
 _SIG_CONTEXT = b"blindmatch-session/1 message\x00"
 TAG_BYTES = 16
 
@@ -202,6 +204,15 @@ def traffic_keys(shared: bytes, transcript_hash: bytes) -> tuple[bytes, bytes]:
     """
     okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=transcript_hash, info=_KEYS_INFO).derive(shared)
     return okm[:32], okm[32:]
+
+
+def stream_key(shared: bytes, transcript_hash: bytes) -> bytes:
+    """The 32-byte session key of a streaming exchange (``blindmatch.streaming``) after the handshake.
+
+    HKDF-SHA256 as for :func:`traffic_keys` (same secret, same salt) with its own label
+    ``"blindmatch-session/1 stream key"``: domain-separated from the traffic keys (docs/sessions.md).
+    """
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=transcript_hash, info=_STREAM_INFO).derive(shared)
 
 
 def _nonce(counter: int) -> bytes:

@@ -19,6 +19,7 @@ from ..psi import IndicatorItems, Mode, response_size
 from ..psi import Initiator as PsiInitiator
 from ._base import ACCEPT_MEMBERS, REFUSE_MEMBERS, Clock, PartyBase, Rng, psi_boundary
 from ._canonjson import canonical_json
+from ._handover import hand_over
 from ._items import own_items
 from ._phases import Established, Proposal
 from ._saved import SavedState, items_binding
@@ -36,7 +37,7 @@ from .channel import (
 )
 from .errors import MalformedMessage, Refused
 from .identity import Identity, PublicIdentity
-from .manifest import OT_PSI_SUITE, PSI_SUITE, AuditTerms, Manifest
+from .manifest import OT_PSI_SUITE, PSI_SUITE, STREAM_PSI_SUITE, AuditTerms, Manifest
 from .padding import PADDING_RULES, padded_size
 from .result import ResultContext, make_result
 
@@ -85,7 +86,8 @@ class InitiatorSession(PartyBase):
     canon version of the indicators (default: that of ``indicators``, else :data:`CANON_VERSION`); the
     manifest carries it and a responder under another refuses. ``psi_suite`` picks the PSI engine: the DH
     engine (default, ``PSI_SUITE``) or the semi-honest OT-extension engine (``OT_PSI_SUITE``,
-    docs/protocol-ot.md: modes intersection and mutual, live transports only, never audited).
+    docs/protocol-ot.md: modes intersection and mutual, live transports only, never audited); with the
+    streaming engine (``STREAM_PSI_SUITE``) use :class:`blindmatch.streaming.StreamingInitiatorSession`.
     """
 
     _role = ROLE_INITIATOR
@@ -205,12 +207,16 @@ class InitiatorSession(PartyBase):
         peer_padded = self._check_declared_size(doc.get("padded_size"), "responder", rule)
         self._commitment_of(doc)  # well formed; only an auditor can open it
         self._learn(peer_padded=peer_padded, responder_padding=rule)
-        i2r, r2i = traffic_keys(x25519_shared(eph, eph_peer), self._transcript.hash)
+        shared = x25519_shared(eph, eph_peer)
+        ctx = ResultContext(self.role, prop.manifest, prop.peer_key, prop.peer_name, len(prop.items),
+                            prop.own_padded, peer_padded, prop.indicators)  # fmt: skip
+        if prop.manifest.psi_suite == STREAM_PSI_SUITE:  # the streaming engine takes over (_handover)
+            hand_over(self, shared, ctx, prop.items, prop.seed)
+            return SessionState.AWAIT_RESPONSE, None
+        i2r, r2i = traffic_keys(shared, self._transcript.hash)
         self._keys = (i2r, r2i)
         own = prop.padded
         psi, request = self._psi_party(own, cast("Mode", prop.manifest.mode), prop.seed, peer_padded)
-        ctx = ResultContext(self.role, prop.manifest, prop.peer_key, prop.peer_name, len(prop.items),
-                            prop.own_padded, peer_padded, prop.indicators)  # fmt: skip
         work = Established(ctx, Sealer(i2r), Opener(r2i), psi, prop.seed, request)
         self._work = work
         out = self._send(T_DATA, request, work.sealer)

@@ -30,6 +30,7 @@ __all__ = [
     "PROTOCOL",
     "PSI_SUITE",
     "PSI_SUITES",
+    "STREAM_PSI_SUITE",
     "AuditTerms",
     "Manifest",
     "Policy",
@@ -44,7 +45,10 @@ CHANNEL_SUITE = "ed25519/x25519/hkdf-sha256/chacha20poly1305"
 PSI_SUITE = SUITE_ID.decode("ascii")
 #: The OT-extension engine's suite (docs/protocol-ot.md): semi-honest, modes intersection and mutual.
 OT_PSI_SUITE = OT_SUITE_ID
-PSI_SUITES = (PSI_SUITE, OT_PSI_SUITE)
+#: The streaming DH engine's suite (docs/streaming.md; ``blindmatch.streaming.STREAM_ID``): every mode, live
+#: transports only, never audited.
+STREAM_PSI_SUITE = "blindmatch-stream-v1/x25519-ell2ro-sha512"
+PSI_SUITES = (PSI_SUITE, OT_PSI_SUITE, STREAM_PSI_SUITE)
 MODES: tuple[str, ...] = _PSI_MODES
 MAX_ITEMS_LIMIT = 1 << 26
 #: A responder's padding rules unless its policy says otherwise: never its exact size.
@@ -180,7 +184,7 @@ class Manifest:
         ot = self.psi_suite == OT_PSI_SUITE
         if ot and max(self.max_items_initiator, self.max_items_responder) > OT_MAX_ITEMS:
             raise InvalidParameter(f"the OT engine takes at most {OT_MAX_ITEMS} items a side")
-        if self.psi_suite == OT_PSI_SUITE and self.audit is not None:
+        if self.psi_suite != PSI_SUITE and self.audit is not None:
             raise InvalidParameter("audited sessions run on the DH engine only (docs/protocol-ot.md)")
         check_canon_version(self.canon_version)
 

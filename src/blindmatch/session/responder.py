@@ -17,6 +17,7 @@ from ..psi import IndicatorItems, Mode, confirm_size, mode_spec, request_size
 from ..psi import Responder as PsiResponder
 from ._base import HELLO_MEMBERS, MAX_HANDSHAKE_BODY, Clock, PartyBase, Rng, psi_boundary
 from ._canonjson import canonical_json
+from ._handover import hand_over
 from ._items import own_items
 from ._phases import Established, Listening
 from ._saved import items_binding
@@ -37,7 +38,7 @@ from .channel import (
 )
 from .errors import MalformedMessage, Reflected, Replayed, UnknownPeer, WrongPeer
 from .identity import Identity, PublicIdentity
-from .manifest import OT_PSI_SUITE, Manifest, Policy
+from .manifest import OT_PSI_SUITE, STREAM_PSI_SUITE, Manifest, Policy
 from .padding import padded_size
 from .peers import PeerStore
 from .result import ResultContext, make_result
@@ -198,6 +199,10 @@ class ResponderSession(PartyBase):
         accept = {"ephemeral": eph_pub.hex(), "padded_size": own_padded, "padding": rule,
                   "commitment": committed}  # fmt: skip
         out = self._send(T_ACCEPT, canonical_json(accept))
+        if manifest.psi_suite == STREAM_PSI_SUITE:  # the streaming engine takes over (_handover)
+            ctx = dataclasses.replace(ctx, own_size=len(real), own_padded=own_padded, indicators=back)
+            hand_over(self, shared, ctx, real, listening.seed)
+            return out
         i2r, r2i = traffic_keys(shared, self._transcript.hash)
         self._keys = (i2r, r2i)
         modes = (cast("Mode", manifest.mode),)

@@ -4,8 +4,9 @@ Sans-I/O parties that take and give AEAD-protected chunks, permute every list gl
 by blinded value) before the first byte leaves, compare with a partitioned join on disk and sign the
 transcript at the end. Memory is bounded by ``chunk_items`` and ``frame_items``, not by the set sizes.
 
-The caller supplies the session key, the session id and both identities; the session handshake will
-supply them in a later step.
+Either the caller supplies the session key, the session id and both identities, or the session handshake
+does: :class:`StreamingInitiatorSession` / :class:`StreamingResponderSession` run it and then stream
+(docs/sessions.md, "Streaming").
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from ._errors import (
 from ._frames import STREAM_ID, FrameCodec, Transcript
 from ._party import StreamInitiator, StreamResponder
 from ._run import exchange, run_streaming_in_memory, select_items
+from ._session import PULL, StreamingInitiatorSession, StreamingResponderSession
 
 __all__ = [
     "DEFAULT_CHUNK_ITEMS",
     "DEFAULT_FRAME_ITEMS",
+    "PULL",
     "STREAM_ID",
     "BadSignature",
     "ChunkAuthError",
@@ -38,6 +41,8 @@ __all__ = [
     "StreamRemoteError",
     "StreamResponder",
     "StreamResult",
+    "StreamingInitiatorSession",
+    "StreamingResponderSession",
     "Transcript",
     "TruncatedStream",
     "UnexpectedChunk",

@@ -1,0 +1,161 @@
+"""The streaming engine behind the session handshake (blindmatch.streaming._session), both parties in one
+process: the stream key export, matches against the in-memory PSI, policy opt-in, tampering, records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import blindmatch as bm
+from blindmatch.psi import run_in_memory
+from blindmatch.session.channel import stream_key, traffic_keys
+from blindmatch.session.errors import Refused
+from blindmatch.session.manifest import PSI_SUITE, STREAM_PSI_SUITE
+from blindmatch.streaming import (
+    PULL,
+    STREAM_ID,
+    ChunkAuthError,
+    StreamingInitiatorSession,
+    StreamingResponderSession,
+    StreamRemoteError,
+    UnexpectedChunk,
+)
+
+A = [f"u{i}@x.org" for i in range(100)]
+B = [f"u{i}@x.org" for i in range(60, 200)]
+
+
+def _parties(
+    tmp_path: Path, mode: str = "intersection", suites: frozenset[str] = frozenset({STREAM_PSI_SUITE}),
+    chunk_items: int = 16,
+) -> tuple[StreamingInitiatorSession, StreamingResponderSession, bm.Identity, bm.Identity]:  # fmt: skip
+    a, b = bm.Identity.generate(), bm.Identity.generate()
+    trust = bm.PeerStore()
+    trust.add("lab-a", a.public)
+    policy = bm.Policy(max_items_responder=256, psi_suites=suites)
+    init = StreamingInitiatorSession(
+        a, b.public, workdir=tmp_path, chunk_items=chunk_items, frame_items=32, items_by_kind={"email": A},
+        mode=mode, max_items=256, purpose="stream engine test",
+    )  # fmt: skip
+    resp = StreamingResponderSession(
+        b,
+        trust,
+        policy,
+        workdir=tmp_path,
+        chunk_items=chunk_items,
+        frame_items=32,
+        items_by_kind={"email": B},
+    )
+    return init, resp, a, b
+
+
+def _run(init: Any, resp: Any, tamper: int | None = None) -> list[bytes]:
+    """Both parties over a perfect link; ``tamper``: flip a byte of that wire message (from 0)."""
+    wire: list[bytes] = []
+    msg: bytes | None = init.start()
+    sender, receiver = init, resp
+    while msg is not None:
+        if tamper is not None and len(wire) == tamper:
+            msg = msg[:-1] + bytes([msg[-1] ^ 1])
+        wire.append(msg)
+        msg = receiver.receive(msg)
+        sender, receiver = receiver, sender
+    return wire
+
+
+def test_stream_key_is_domain_separated() -> None:
+    shared, salt = b"\x01" * 32, b"\x02" * 64
+    key = stream_key(shared, salt)
+    assert len(key) == 32 and key not in traffic_keys(shared, salt)
+    assert stream_key(shared, salt) == key and stream_key(shared, b"\x03" * 64) != key
+    assert STREAM_ID.decode() == STREAM_PSI_SUITE
+
+
+@pytest.mark.parametrize("mode", ["intersection", "mutual", "cardinality", "mutual-cardinality"])
+def test_matches_equal_the_in_memory_psi(tmp_path: Path, mode: str) -> None:
+    init, resp, _, _ = _parties(tmp_path, mode)
+    wire = _run(init, resp)
+    assert PULL in wire and len(wire) > 10  # several chunks a message
+    assert init.done and resp.done and not init.failed and not resp.failed
+    items_a = [bm.indicator_item("email", v) for v in A]
+    items_b = [bm.indicator_item("email", v) for v in B]
+    psi_a, psi_b = run_in_memory(items_a, items_b, mode)  # type: ignore[arg-type]
+    want = {("email", f"u{i}@x.org") for i in range(60, 100)}
+    ri, rr = init.result, resp.result
+    assert ri is not None and rr is not None
+    assert ri.count == psi_a.count and rr.count == psi_b.count
+    if mode in ("intersection", "mutual"):
+        assert set(ri.matched or []) == want
+        assert set(ri.matched_items or []) == set(psi_a.matched or [])
+    if mode == "mutual":
+        assert set(rr.matched or []) == want
+    assert ri.transcript_hash == rr.transcript_hash
+    assert (ri.own_padded_size, ri.peer_padded_size) == (128, 256)  # pow2 of 100, and of 140
+    for party, signer in ((init, init.session), (resp, resp.session)):
+        rec = bm.verify_record(party.record(), signer.summary().writer, transcript_hash=ri.transcript_hash)
+        assert rec["outcome"]["status"] == "completed"
+        assert rec["versions"]["psi_suite"] == STREAM_PSI_SUITE
+        assert rec["padded_sizes"] == {"initiator": 128, "responder": 256}
+        assert rec["own_set_sent"] is True
+    assert not list(tmp_path.iterdir())  # spill folders deleted
+
+
+def test_frames_stay_bounded(tmp_path: Path) -> None:
+    init, resp, _, _ = _parties(tmp_path, "mutual")
+    wire = _run(init, resp)
+    assert max(len(m) for m in wire[2:]) <= init.max_next_message or init.done
+    assert all(m == PULL or m[:4] == b"BMSC" for m in wire[2:])
+
+
+def test_responder_must_opt_in(tmp_path: Path) -> None:
+    init, resp, _, _ = _parties(tmp_path, suites=frozenset({PSI_SUITE}))
+    with pytest.raises(Refused, match="engine"):
+        _run(init, resp)
+    assert init.record()["outcome"]["status"] == "refused"
+    assert resp.record()["outcome"]["status"] == "refused"
+    assert not init.streaming and not resp.streaming
+
+
+def test_responder_wrapper_runs_other_engines_unchanged(tmp_path: Path) -> None:
+    a, b = bm.Identity.generate(), bm.Identity.generate()
+    trust = bm.PeerStore()
+    trust.add("lab-a", a.public)
+    resp = StreamingResponderSession(b, trust, bm.Policy(max_items_responder=256), workdir=tmp_path,
+                                     items_by_kind={"email": B})  # fmt: skip
+    init = bm.InitiatorSession(a, b.public, items_by_kind={"email": A}, max_items=256, purpose="dh")
+    _run(init, resp)
+    assert init.result is not None and len(init.result.matched or []) == 40
+    assert resp.done and not resp.streaming
+
+
+@pytest.mark.parametrize(
+    ("at", "error"), [(2, ChunkAuthError), (3, UnexpectedChunk), (6, ChunkAuthError), (9, ChunkAuthError)]
+)
+def test_tampered_chunk_fails_with_a_signed_record(tmp_path: Path, at: int, error: type[Exception]) -> None:
+    """Wire: hello, accept, then request chunks (even) and pulls (odd), then the responder's chunks."""
+    init, resp, a, b = _parties(tmp_path, "mutual")
+    with pytest.raises(error) as caught:
+        _run(init, resp, tamper=at)
+    assert isinstance(caught.value, StreamRemoteError)
+    victim, signer = (resp, b) if at % 2 == 0 else (init, a)
+    assert victim.failed and victim.done
+    rec = bm.verify_record(victim.record(), signer.public)
+    assert rec["outcome"] == {
+        "status": "failed",
+        "error": error.__name__,
+        "reason": rec["outcome"]["reason"],
+    }
+    other = init if victim is resp else resp
+    other.abort("the peer went away")
+    assert other.record()["outcome"]["error"] == "aborted"
+    assert not list(tmp_path.iterdir())  # both spill folders deleted
+
+
+def test_stream_manifest_is_never_audited(tmp_path: Path) -> None:
+    terms = bm.AuditTerms(bm.Identity.generate().public.raw, rate_ppm=10_000, deadline_s=86400)
+    a, b = bm.Identity.generate(), bm.Identity.generate()
+    with pytest.raises(bm.InvalidParameter):
+        StreamingInitiatorSession(a, b.public, workdir=tmp_path, items_by_kind={"email": A},
+                                  max_items=256, purpose="x", audit=terms)  # fmt: skip
