@@ -366,3 +366,31 @@ def test_cli_executor_spec_forms() -> None:
     assert parse_executor_spec("dask://h:1") == ("tcp://h:1", None)
     assert parse_executor_spec("tls://h:1") == ("tls://h:1", None)
     assert parse_executor_spec("dask-scheduler-file:/x/s.json") == (None, "/x/s.json")
+
+
+def test_a_streaming_exchange_on_dask_is_identical(dask_ex: DaskExecutor, tmp_path: Path) -> None:
+    """The streaming parties' group work (blinding each input chunk, hashing each peer frame) on the
+    cluster: the same matches, transcript hash and signatures as in this process."""
+    from blindmatch.session import Identity
+    from blindmatch.streaming import run_streaming_in_memory
+
+    a = [f"a{i}".encode() for i in range(3000)]
+    b = [f"a{i}".encode() for i in range(1500, 4000)]
+    common: dict[str, Any] = dict(
+        session_key=bytes(32), session_id=bytes(16), initiator_identity=Identity.from_seed(b"i" * 32),
+        responder_identity=Identity.from_seed(b"r" * 32), seeds=(b"s" * 32, b"t" * 32), chunk_items=1024,
+        frame_items=512,
+    )  # fmt: skip
+    (tmp_path / "one").mkdir()
+    (tmp_path / "dask").mkdir()
+    here = run_streaming_in_memory(a, b, "mutual", workdir=tmp_path / "one", **common)
+    there = run_streaming_in_memory(a, b, "mutual", workdir=tmp_path / "dask", executor=dask_ex, **common)
+    for x, y in zip(here, there, strict=True):
+        assert (x.count, x.transcript_hash, x.initiator_signature, x.responder_signature) == (
+            y.count,
+            y.transcript_hash,
+            y.initiator_signature,
+            y.responder_signature,
+        )
+        assert list(x.matched_indices) == list(y.matched_indices)  # type: ignore[arg-type]
+    assert here[0].count == 1500

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from .._derive import SEED_BYTES, derive_key, new_seed
 from ..errors import InvalidParameter, LocalProtocolError
+from ..executors import Executor, resolve_executor
 from ..hazmat.group import clamp_scalar, validate_peer_elements
 from ..psi._errors import PeerTooLarge
 from ..session.identity import Identity, PublicIdentity
@@ -100,6 +101,7 @@ class StreamParams:
     max_peer_items: int
     chunk_items: int
     frame_items: int
+    executor: Executor | None = None  # where the group work runs (None: this process)
 
     def __post_init__(self) -> None:
         if self.mode not in MODE_CODES:
@@ -158,8 +160,13 @@ class StreamParty:
         self._spill = SpillDir(params.workdir)
         label = f"blindmatch/stream/v1/{self._role}/".encode()
         self._scalar = clamp_scalar(derive_key(seed, label + b"scalar"))
+        self._executor = resolve_executor(None, params.executor)
         self._own = OwnList(
-            self._spill, self._scalar, derive_key(seed, label + b"dummies"), params.chunk_items
+            self._spill,
+            self._scalar,
+            derive_key(seed, label + b"dummies"),
+            params.chunk_items,
+            self._executor,
         )
         self._prepared = False
         self._out: Iterator[bytes] | None = None

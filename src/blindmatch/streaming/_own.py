@@ -14,6 +14,7 @@ import numpy.typing as npt
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from ..errors import CapacityError, InvalidParameter, LocalError
+from ..executors import Executor, map_elements
 from ..hazmat.group import SUITE_ID, hash_to_group_and_blind
 from ..session.padding import DUMMY_PREFIX
 from ._spill import ROW, SpillDir, merge_runs, read_blocks, rechunk, sort_rows
@@ -48,8 +49,11 @@ def _checked(chunk: list[Any]) -> list[bytes]:
 class OwnList:
     """The own list of one party; :meth:`build` does the group work, :meth:`bodies` emits it."""
 
-    def __init__(self, spill: SpillDir, scalar: bytes, dummy_key: bytes, chunk_items: int) -> None:
+    def __init__(
+        self, spill: SpillDir, scalar: bytes, dummy_key: bytes, chunk_items: int, executor: Executor
+    ) -> None:
         self._spill = spill
+        self._executor = executor
         self._scalar = scalar
         self._dummy_key = dummy_key
         self._chunk = chunk_items
@@ -61,7 +65,9 @@ class OwnList:
         self._wiremap: Path | None = None
 
     def _run_of(self, items: list[bytes], first_index: int, stem: str) -> Path:
-        blinded = hash_to_group_and_blind(self._scalar, DST_HASH_TO_GROUP, items)
+        blinded = map_elements(
+            self._executor, hash_to_group_and_blind, (self._scalar, DST_HASH_TO_GROUP), items
+        )
         rows = np.empty(len(items), ROW)
         rows["v"] = np.frombuffer(b"".join(blinded), dtype="S32")
         rows["i"] = np.arange(first_index, first_index + len(items), dtype=np.uint64)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..executors import Executor, map_elements
 from ..hazmat.group import blind_and_hash
 from ..session.identity import Identity, PublicIdentity
 from ._base import (
@@ -82,17 +83,19 @@ class _Role(StreamParty):
         frame_items: int = DEFAULT_FRAME_ITEMS,
         seed: bytes | None = None,
         rng: Callable[[int], bytes] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         params = StreamParams(
             mode, session_id, session_key, identity, peer, workdir, padded_size, max_peer_items,
-            chunk_items, frame_items,
+            chunk_items, frame_items, executor,
         )  # fmt: skip
         super().__init__(items, params, party_seed(seed, rng))
         self._ck = compare_key(session_id)
         self._hash_runs: list[Path] = []
 
     def _peer_hashes(self, elements: list[bytes]) -> bytes:
-        return b"".join(blind_and_hash(self._scalar, self._ck, elements))
+        hashes: list[bytes] = map_elements(self._executor, blind_and_hash, (self._scalar, self._ck), elements)
+        return b"".join(hashes)
 
     def _spill_hashes(self, path: Path, hashes: bytes) -> None:
         """Keep ``hashes`` to send later: appended in order, and in the count-only modes also as a sorted

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import InvalidParameter, LocalProtocolError
+from ..executors import Executor
 from ..session.identity import Identity
 from ._base import DEFAULT_CHUNK_ITEMS, DEFAULT_FRAME_ITEMS, DEFAULT_MAX_PEER_ITEMS, StreamMode, StreamResult
 from ._party import StreamInitiator, StreamResponder
@@ -49,12 +50,13 @@ def run_streaming_in_memory(
     max_peer_items: int = DEFAULT_MAX_PEER_ITEMS,
     chunk_items: int = DEFAULT_CHUNK_ITEMS,
     frame_items: int = DEFAULT_FRAME_ITEMS,
+    executor: Executor | None = None,
 ) -> tuple[StreamResult, StreamResult]:
     """One streaming exchange with both parties in this process (spill files under ``workdir``)."""
     sa, sb = seeds if seeds is not None else (None, None)
     common: dict[str, Any] = dict(
         mode=mode, session_id=session_id, session_key=session_key, workdir=workdir,
-        max_peer_items=max_peer_items, chunk_items=chunk_items, frame_items=frame_items,
+        max_peer_items=max_peer_items, chunk_items=chunk_items, frame_items=frame_items, executor=executor,
     )  # fmt: skip
     init = StreamInitiator(
         a_items, identity=initiator_identity, peer=responder_identity.public, seed=sa,

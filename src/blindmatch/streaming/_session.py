@@ -142,6 +142,7 @@ class _StreamingSession:
                 session_key=handover.key, identity=self._identity(), peer=PublicIdentity(ctx.peer_key),
                 workdir=self._workdir, padded_size=ctx.own_padded, max_peer_items=ctx.peer_padded,
                 chunk_items=self._chunk_items, frame_items=self._frame_items, seed=handover.seed,
+                executor=self._inner._executor,  # the session's executor (workers= or executor=)
             )  # fmt: skip
         except BaseException as exc:
             self._fail(exc)
