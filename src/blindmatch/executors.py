@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .errors import BlindmatchError, InvalidParameter, LocalError
-from .psi._parallel import chunk_count, map_chunked, pool_map
+from .psi._parallel import chunk_count, map_chunked, pool_map, split_with_progress
 
 __all__ = [
     "DaskExecutor",
@@ -138,20 +138,7 @@ def map_elements(
     if isinstance(executor, ProcessExecutor):
         return map_chunked(fn, fixed, seq, executor.workers, progress)
     n = len(seq)
-    k = max(1, min(executor.split(n), n))
-    bounds = [n * i // k for i in range(k + 1)]
-    chunks = [list(seq[bounds[i] : bounds[i + 1]]) for i in range(k)]
-    on_done: Callable[[int], None] | None = None
-    if progress is not None:
-        report = progress
-        report(0, n)
-        done = 0
-
-        def on_done(i: int) -> None:
-            nonlocal done
-            done += bounds[i + 1] - bounds[i]
-            if bounds[i + 1] > bounds[i]:
-                report(done, n)
+    chunks, on_done = split_with_progress(seq, max(1, min(executor.split(n), n)), progress)
 
     out: list[R] = []
     for part in executor.map(fn, fixed, chunks, on_done=on_done):

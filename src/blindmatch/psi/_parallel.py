@@ -71,6 +71,30 @@ def pool_map(
         return slots
 
 
+def split_with_progress(
+    seq: Sequence[T], k: int, progress: Callable[[int, int], None] | None
+) -> tuple[list[list[T]], Callable[[int], None] | None]:
+    """``seq`` cut into ``k`` contiguous chunks, and the ``on_done(chunk index)`` callback that reports
+    ``progress(done, total)`` as chunks complete (``(0, total)`` is reported at once; empty chunks
+    report nothing)."""
+    n = len(seq)
+    bounds = [n * i // k for i in range(k + 1)]
+    chunks = [list(seq[bounds[i] : bounds[i + 1]]) for i in range(k)]
+    if progress is None:
+        return chunks, None
+    report = progress
+    report(0, n)
+    done = 0
+
+    def on_done(i: int) -> None:
+        nonlocal done
+        done += bounds[i + 1] - bounds[i]
+        if bounds[i + 1] > bounds[i]:
+            report(done, n)
+
+    return chunks, on_done
+
+
 def map_chunked(
     fn: Callable[..., list[R]],
     fixed: tuple[Any, ...],
@@ -103,19 +127,7 @@ def map_chunked(
             acc += fn(*fixed, seq[i : i + PROGRESS_CHUNK])
             progress(min(i + PROGRESS_CHUNK, n), n)
         return acc
-    bounds = [n * i // k for i in range(k + 1)]
-    chunks = [list(seq[bounds[i] : bounds[i + 1]]) for i in range(k)]
-    on_done: Callable[[int], None] | None = None
-    if progress is not None:
-        report = progress
-        report(0, n)
-        done = 0
-
-        def on_done(i: int) -> None:
-            nonlocal done
-            done += bounds[i + 1] - bounds[i]
-            report(done, n)
-
+    chunks, on_done = split_with_progress(seq, k, progress)
     out: list[R] = []
     for part in pool_map(fn, fixed, chunks, workers, on_done):
         out.extend(part)

@@ -11,10 +11,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from .._derive import SEED_BYTES, derive_key, new_seed
+from .._derive import derive_key
 from ..errors import InvalidParameter, LocalProtocolError
 from ..executors import Executor, resolve_executor
 from ..hazmat.group import clamp_scalar, validate_peer_elements
+from ..psi._base import _party_seed
 from ..psi._errors import PeerTooLarge
 from ..session.identity import Identity, PublicIdentity
 from ._errors import BadSignature, MalformedChunk, TruncatedStream, UnexpectedChunk
@@ -116,13 +117,8 @@ class StreamParams:
 
 
 def party_seed(seed: bytes | None, rng: Callable[[int], bytes] | None) -> bytes:
-    if seed is None:
-        return new_seed(rng)
-    if rng is not None:
-        raise InvalidParameter("give seed= or rng=, not both")
-    if not isinstance(seed, bytes) or len(seed) != SEED_BYTES:
-        raise InvalidParameter(f"seed must be {SEED_BYTES} bytes")
-    return seed
+    """The party's 32-byte seed: ``seed``, or one draw from ``rng`` (as the PSI parties take it)."""
+    return _party_seed(seed, rng)
 
 
 def elements_of(frame: Frame, last: bytes, what: str) -> tuple[list[bytes], bytes]:
