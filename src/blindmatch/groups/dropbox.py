@@ -43,8 +43,8 @@ def _name(data: bytes) -> str:
     head = wire.peek(data)
     slot = f"{head.recipient:03d}"
     if head.kind == wire.KIND_HOP:
-        hop = wire.decode_hop(head.body, wire.MAX_MESSAGE)
-        slot = f"{hop.owner:03d}.{len(hop.proofs)}"
+        owner, step = wire.hop_place(head.body)
+        slot = f"{owner:03d}.{step}"
     return f"{head.sender:03d}-{head.kind}-{slot}.msg"
 
 

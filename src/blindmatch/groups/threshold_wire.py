@@ -42,6 +42,7 @@ __all__ = [
     "encode_hop",
     "encode_result",
     "encode_upload",
+    "hop_place",
 ]
 
 MAGIC = b"BMOT\x01"
@@ -127,6 +128,16 @@ def encode_hop(hop: Hop) -> bytes:
             *hop.proofs,
         ]
     )
+
+
+def hop_place(body: bytes) -> tuple[int, int]:
+    """A hop body's owner and step (proofs so far), read from its counts alone (no points decoded)."""
+    if len(body) < 5:
+        raise OverThresholdError("a hop message is cut short")
+    at = 5 + 32 * int.from_bytes(body[1:5], "big")
+    if at >= len(body) or body[at] < 1:
+        raise OverThresholdError("a hop without its check value")
+    return body[0], body[at] - 1
 
 
 def decode_hop(body: bytes, max_points: int) -> Hop:
