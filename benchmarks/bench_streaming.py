@@ -5,11 +5,12 @@ parent's at fork time) and exchange chunks through a ``Pipe`` (``send_bytes``/``
 generated on the fly (a generator, never a list): the initiator holds ``item-0 .. item-(n-1)``, the
 responder ``item-(n/2) .. item-(3n/2-1)``, so half of each set is shared. Each child reports its wall time
 (preparing its own list included), its time to prepare, its peak RSS (``ru_maxrss`` read inside the child,
-which includes the interpreter and numpy) and the bytes it sent. ``chunk_items`` and ``frame_items`` are
-the defaults (65536). The DH engine is the only streaming engine so far.
+which includes the interpreter and numpy) and the bytes it sent. ``chunk_items``, ``frame_items`` (DH) and
+``bucket_items`` (OT) are the defaults (65536). Both streaming engines: DH and the OT engine in buckets.
 
-Sizes per side: 2^14, 2^18, 2^20 (quick: 2^12); 2^23 only with ``BLINDMATCH_BENCH_HUGE=1`` (about 8x the
-2^20 time). Goal: peak RSS under 1 GB per party at 2^23.
+Sizes per side: DH 2^14, 2^18, 2^20 (quick: 2^12); OT 2^14, 2^18, 2^20, 2^23 (quick: 2^12); DH at 2^23
+only with ``BLINDMATCH_BENCH_HUGE=1`` (about 8x the 2^20 time). Goal: peak RSS under 1 GB per party at
+2^23.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Any
 
 from benchmarks._common import Table
 from blindmatch.session.identity import Identity
-from blindmatch.streaming import StreamInitiator, StreamResponder
+from blindmatch.streaming import OtStreamInitiator, OtStreamResponder, StreamInitiator, StreamResponder
+from blindmatch.streaming._base import StreamParty
 
 _SEEDS = (bytes([1]) * 32, bytes([2]) * 32)
 
@@ -34,7 +36,7 @@ def _items(start: int, count: int) -> Iterator[bytes]:
     return (b"item-%d" % i for i in range(start, start + count))
 
 
-def _drive(party: StreamInitiator | StreamResponder, conn: Connection) -> int:
+def _drive(party: StreamParty, conn: Connection) -> int:
     sent = 0
     while not party.done:
         while (chunk := party.next_chunk()) is not None:
@@ -49,12 +51,18 @@ def _drive(party: StreamInitiator | StreamResponder, conn: Connection) -> int:
     return sent
 
 
+_CLASSES: dict[str, tuple[type[StreamParty], type[StreamParty]]] = {
+    "DH": (StreamInitiator, StreamResponder),
+    "OT": (OtStreamInitiator, OtStreamResponder),
+}
+
+
 def _child(
-    role: str, n: int, conn: Connection, report: Connection, workdir: str, key: bytes, sid: bytes
+    role: str, engine: str, n: int, conn: Connection, report: Connection, workdir: str, key: bytes, sid: bytes
 ) -> None:
     ids = [Identity.from_seed(s) for s in _SEEDS]
     me = 0 if role == "initiator" else 1
-    cls = StreamInitiator if me == 0 else StreamResponder
+    cls: Any = _CLASSES[engine][me]
     start = 0 if me == 0 else n // 2
     t0 = time.perf_counter()
     with cls(
@@ -70,14 +78,14 @@ def _child(
     report.send((role, wall, t_prep, rss, sent, count))
 
 
-def _one(n: int) -> dict[str, tuple[Any, ...]]:
+def _one(engine: str, n: int) -> dict[str, tuple[Any, ...]]:
     ctx = mp.get_context("spawn")
     a, b = ctx.Pipe()
     reports = [ctx.Pipe(duplex=False) for _ in range(2)]
     key, sid = os.urandom(32), os.urandom(16)
     with tempfile.TemporaryDirectory() as wd:
         procs = [
-            ctx.Process(target=_child, args=(role, n, conn, rep[1], wd, key, sid))
+            ctx.Process(target=_child, args=(role, engine, n, conn, rep[1], wd, key, sid))
             for role, conn, rep in (("initiator", a, reports[0]), ("responder", b, reports[1]))
         ]
         for p in procs:
@@ -95,20 +103,21 @@ def _one(n: int) -> dict[str, tuple[Any, ...]]:
 
 
 def run(quick: bool) -> list[Table]:
-    sizes = [1 << 12] if quick else [1 << 14, 1 << 18, 1 << 20]
+    dh = [1 << 12] if quick else [1 << 14, 1 << 18, 1 << 20]
     if os.environ.get("BLINDMATCH_BENCH_HUGE") == "1" and not quick:
-        sizes.append(1 << 23)
+        dh.append(1 << 23)
+    ot = [1 << 12] if quick else [1 << 14, 1 << 18, 1 << 20, 1 << 23]
     t = Table(
-        "Streaming DH-PSI, mode mutual, each party in its own process (chunk_items = frame_items = 65536)",
+        "Streaming PSI, mode mutual, each party in its own process (chunk, frame and bucket items 65536)",
         ["n per side", "engine", "initiator s (prepare)", "responder s (prepare)", "initiator RSS MiB",
          "responder RSS MiB", "wire MiB I->R / R->I", "shared", "RSS goal < 1 GiB"],
     )  # fmt: skip
-    for n in sizes:
-        r = _one(n)
+    for engine, n in [("DH", n) for n in dh] + [("OT", n) for n in ot]:
+        r = _one(engine, n)
         i, s = r["initiator"], r["responder"]
         mib = 1 << 20
         t.add(
-            f"2^{n.bit_length() - 1}", "DH", f"{i[1]:.1f} ({i[2]:.1f})", f"{s[1]:.1f} ({s[2]:.1f})",
+            f"2^{n.bit_length() - 1}", engine, f"{i[1]:.1f} ({i[2]:.1f})", f"{s[1]:.1f} ({s[2]:.1f})",
             i[3], s[3],
             f"{i[4] / mib:.1f} / {s[4] / mib:.1f}", i[5], "yes" if max(i[3], s[3]) < 1024 else "NO",
         )  # fmt: skip
@@ -116,5 +125,8 @@ def run(quick: bool) -> list[Table]:
         "wall seconds per party from its start to its verified result; (prepare) = blinding, sorting and "
         "padding its own list, which both do at once; peak RSS = ru_maxrss inside each child process"
     )
-    t.notes.append("2^23 per side runs only with BLINDMATCH_BENCH_HUGE=1; time grows linearly with n")
+    t.notes.append(
+        "DH at 2^23 per side runs only with BLINDMATCH_BENCH_HUGE=1 (about half an hour); time grows linearly"
+        " with n; the OT engine runs one KKRT session per bucket of 65536 items (docs/streaming.md)"
+    )
     return [t]

@@ -81,10 +81,18 @@ class _OtParty:
     _role: str
 
     def __init__(
-        self, items: Iterable[bytes], *, seed: bytes, peer_size: int, session_id: bytes | None
+        self,
+        items: Iterable[bytes],
+        *,
+        seed: bytes,
+        peer_size: int,
+        session_id: bytes | None,
+        stat_bits: int = 40,
     ) -> None:
         if not isinstance(seed, bytes) or len(seed) != 32:
             raise InvalidParameter("seed is 32 bytes")
+        if isinstance(stat_bits, bool) or not isinstance(stat_bits, int) or not 40 <= stat_bits <= 64:
+            raise InvalidParameter("stat_bits is an integer in 40..64")
         if isinstance(peer_size, bool) or not isinstance(peer_size, int) or not 0 <= peer_size <= MAX_ITEMS:
             raise InvalidParameter(f"peer_size is an integer in 0..{MAX_ITEMS}")
         self._items = _distinct(items)
@@ -139,13 +147,14 @@ class OtInitiator(_OtParty):
         seed: bytes,
         peer_size: int,
         session_id: bytes | None = None,
+        stat_bits: int = 40,
     ) -> None:
         if mode not in OT_MODES:
             raise ModeNotAllowed(f"the OT engine offers the modes {', '.join(OT_MODES)} only")
-        super().__init__(items, seed=seed, peer_size=peer_size, session_id=session_id)
+        super().__init__(items, seed=seed, peer_size=peer_size, session_id=session_id, stat_bits=stat_bits)
         self.mode = mode
         n_i = len(self._items)
-        self.sizes = Sizes(n_i, peer_size, cuckoo_bins(n_i))
+        self.sizes = Sizes(n_i, peer_size, cuckoo_bins(n_i), stat_bits)
 
     def expected_response_size(self) -> int:
         """The exact length of the responder's next message (0 when none comes)."""
@@ -267,10 +276,11 @@ class OtResponder(_OtParty):
         seed: bytes,
         peer_size: int,
         session_id: bytes | None = None,
+        stat_bits: int = 40,
     ) -> None:
-        super().__init__(items, seed=seed, peer_size=peer_size, session_id=session_id)
+        super().__init__(items, seed=seed, peer_size=peer_size, session_id=session_id, stat_bits=stat_bits)
         self._allowed = tuple(m for m in allowed_modes if m in OT_MODES)
-        self.sizes = Sizes(peer_size, len(self._items), cuckoo_bins(peer_size))
+        self.sizes = Sizes(peer_size, len(self._items), cuckoo_bins(peer_size), stat_bits)
         self.mode: str | None = None
 
     @property

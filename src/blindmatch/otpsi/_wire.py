@@ -43,10 +43,11 @@ T_START, T_BASE, T_MATRIX, T_VALUES, T_CONFIRM = 1, 2, 3, 4, 5
 class Sizes:
     """The sizes both parties derive from ``n_i``, ``n_r`` and the number of bins."""
 
-    def __init__(self, n_i: int, n_r: int, bins: int) -> None:
+    def __init__(self, n_i: int, n_r: int, bins: int, stat_bits: int = 40) -> None:
         self.n_i, self.n_r, self.bins = n_i, n_r, bins
-        #: value length in bytes: false matches at most 2^-40 per session (3 lists, no stash)
-        self.value_bytes = max(8, math.ceil((40 + math.log2(3 * max(n_i, 1) * max(n_r, 1))) / 8))
+        #: value length in bytes: false matches at most 2^-stat_bits per session (3 lists, no stash); the
+        #: bucketed streaming engine asks 40 + log2(buckets) so that its buckets together keep 2^-40
+        self.value_bytes = max(8, math.ceil((stat_bits + math.log2(3 * max(n_i, 1) * max(n_r, 1))) / 8))
         self.column_bytes = padded_rows(bins) // 8  # the OT core pads the bins to a multiple of 64
 
     def body(self, msg_type: int) -> int:

@@ -22,19 +22,24 @@ from ._errors import (
     UnexpectedChunk,
 )
 from ._frames import STREAM_ID, FrameCodec, Transcript
+from ._otstream import DEFAULT_BUCKET_ITEMS, OT_STREAM_ID, OtStreamInitiator, OtStreamResponder
 from ._party import StreamInitiator, StreamResponder
 from ._run import exchange, run_streaming_in_memory, select_items
 from ._session import PULL, StreamingInitiatorSession, StreamingResponderSession
 
 __all__ = [
+    "DEFAULT_BUCKET_ITEMS",
     "DEFAULT_CHUNK_ITEMS",
     "DEFAULT_FRAME_ITEMS",
+    "OT_STREAM_ID",
     "PULL",
     "STREAM_ID",
     "BadSignature",
     "ChunkAuthError",
     "FrameCodec",
     "MalformedChunk",
+    "OtStreamInitiator",
+    "OtStreamResponder",
     "SkewedHashes",
     "StreamInitiator",
     "StreamMode",

@@ -141,6 +141,7 @@ class StreamParty:
 
     _role = "party"
     _direction = DIR_I2R
+    _suite = STREAM_ID
     _first_expect: int | None = None
 
     def __init__(self, items: Iterable[bytes], params: StreamParams, seed: bytes) -> None:
@@ -150,20 +151,12 @@ class StreamParty:
         self._p = params
         self._seed = seed
         self._codec = FrameCodec(
-            params.session_key, params.session_id, MODE_CODES[params.mode], self._direction
+            params.session_key, params.session_id, MODE_CODES[params.mode], self._direction, self._suite
         )
-        self._transcript = Transcript(params.session_id)
+        self._transcript = Transcript(params.session_id, self._suite)
         self._spill = SpillDir(params.workdir)
-        label = f"blindmatch/stream/v1/{self._role}/".encode()
-        self._scalar = clamp_scalar(derive_key(seed, label + b"scalar"))
         self._executor = resolve_executor(None, params.executor)
-        self._own = OwnList(
-            self._spill,
-            self._scalar,
-            derive_key(seed, label + b"dummies"),
-            params.chunk_items,
-            self._executor,
-        )
+        self._init_engine(seed)
         self._prepared = False
         self._out: Iterator[bytes] | None = None
         self._expect: int | None = self._first_expect
@@ -177,6 +170,22 @@ class StreamParty:
         self._then: int | None = None  # the message type to expect once the outgoing chunks are sent
         self._peer_size = 0
         self._signatures = (b"", b"")
+
+    def _init_engine(self, seed: bytes) -> None:
+        """The engine's own state (here the DH engine's scalar and own list)."""
+        label = f"blindmatch/stream/v1/{self._role}/".encode()
+        self._scalar = clamp_scalar(derive_key(seed, label + b"scalar"))
+        self._own = OwnList(
+            self._spill,
+            self._scalar,
+            derive_key(seed, label + b"dummies"),
+            self._p.chunk_items,
+            self._executor,
+        )
+
+    def _own_sizes(self) -> tuple[int, int]:
+        """(padded size, distinct items) of the own set, for the result."""
+        return self._own.size, self._own.distinct
 
     def __enter__(self) -> StreamParty:
         return self
@@ -344,11 +353,12 @@ class StreamParty:
     def _payload(self, role_code: int) -> bytes:
         own, peer = self._p.identity.public, self._p.peer
         ini, res = (own, peer) if self._role_code() == 1 else (peer, own)
-        return signed_payload(role_code, self._p.session_id, ini, res, self._transcript.digest())
+        return signed_payload(role_code, self._p.session_id, ini, res, self._transcript.digest(), self._suite)
 
     def _finish(self) -> None:
+        own_size, distinct = self._own_sizes()
         self._result = StreamResult(
-            self._p.mode, self._matched, self._count, self._own.size, self._peer_size, self._own.distinct,
+            self._p.mode, self._matched, self._count, own_size, self._peer_size, distinct,
             self._transcript.digest(), *self._signatures,
         )  # fmt: skip
         self._expect = None

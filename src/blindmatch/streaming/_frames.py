@@ -73,14 +73,21 @@ class Frame:
 class FrameCodec:
     """Seals chunks in one direction and opens the peer's, under the session's chunk key."""
 
-    def __init__(self, session_key: bytes, session_id: bytes, mode_code: int, own_direction: int) -> None:
+    def __init__(
+        self,
+        session_key: bytes,
+        session_id: bytes,
+        mode_code: int,
+        own_direction: int,
+        suite: bytes = STREAM_ID,
+    ) -> None:
         if not isinstance(session_key, bytes) or len(session_key) != SESSION_KEY_BYTES:
             raise InvalidParameter("session_key must be 32 bytes")
         if not isinstance(session_id, bytes) or len(session_id) != SESSION_ID_BYTES:
             raise InvalidParameter("session_id must be 16 bytes")
-        key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=session_id, info=STREAM_ID + b"/chunk-key"
-        ).derive(session_key)
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=session_id, info=suite + b"/chunk-key").derive(
+            session_key
+        )
         self._aead = ChaCha20Poly1305(key)
         self._sid = session_id
         self._mode = mode_code
@@ -134,8 +141,8 @@ class FrameCodec:
 class Transcript:
     """The running hash of the message chunks (types 1-4) in protocol order, over plaintext bodies."""
 
-    def __init__(self, session_id: bytes) -> None:
-        self._h = hashlib.sha512(STREAM_ID + b"/transcript" + session_id)
+    def __init__(self, session_id: bytes, suite: bytes = STREAM_ID) -> None:
+        self._h = hashlib.sha512(suite + b"/transcript" + session_id)
 
     def add(self, frame: Frame) -> None:
         self._h.update(frame.header)
@@ -147,10 +154,15 @@ class Transcript:
 
 
 def signed_payload(
-    role_code: int, session_id: bytes, initiator: PublicIdentity, responder: PublicIdentity, transcript: bytes
+    role_code: int,
+    session_id: bytes,
+    initiator: PublicIdentity,
+    responder: PublicIdentity,
+    transcript: bytes,
+    suite: bytes = STREAM_ID,
 ) -> bytes:
     """What a party signs at the end: tag, role byte, session id, both public keys, transcript hash."""
     return b"".join(
-        (STREAM_ID, b"/transcript-signature", bytes([role_code]), session_id, initiator.raw, responder.raw,
+        (suite, b"/transcript-signature", bytes([role_code]), session_id, initiator.raw, responder.raw,
          transcript)
     )  # fmt: skip

@@ -12,13 +12,21 @@ import numpy.typing as npt
 from ..errors import InvalidParameter, LocalProtocolError
 from ..executors import Executor
 from ..session.identity import Identity
-from ._base import DEFAULT_CHUNK_ITEMS, DEFAULT_FRAME_ITEMS, DEFAULT_MAX_PEER_ITEMS, StreamMode, StreamResult
+from ._base import (
+    DEFAULT_CHUNK_ITEMS,
+    DEFAULT_FRAME_ITEMS,
+    DEFAULT_MAX_PEER_ITEMS,
+    StreamMode,
+    StreamParty,
+    StreamResult,
+)
+from ._otstream import DEFAULT_BUCKET_ITEMS, OtStreamInitiator, OtStreamResponder
 from ._party import StreamInitiator, StreamResponder
 
 __all__ = ["exchange", "run_streaming_in_memory", "select_items"]
 
 
-def exchange(initiator: StreamInitiator, responder: StreamResponder) -> tuple[StreamResult, StreamResult]:
+def exchange(initiator: StreamParty, responder: StreamParty) -> tuple[StreamResult, StreamResult]:
     """Pass chunks between two parties in this process until both are done (both prepare first)."""
     initiator.prepare()
     responder.prepare()
@@ -51,19 +59,34 @@ def run_streaming_in_memory(
     chunk_items: int = DEFAULT_CHUNK_ITEMS,
     frame_items: int = DEFAULT_FRAME_ITEMS,
     executor: Executor | None = None,
+    engine: str = "dh",
+    bucket_items: int = DEFAULT_BUCKET_ITEMS,
 ) -> tuple[StreamResult, StreamResult]:
-    """One streaming exchange with both parties in this process (spill files under ``workdir``)."""
+    """One streaming exchange with both parties in this process (spill files under ``workdir``).
+    ``engine``: ``"dh"`` (``frame_items`` chunks) or ``"ot"`` (the OT engine in buckets of ``bucket_items``,
+    modes ``intersection`` and ``mutual``)."""
     sa, sb = seeds if seeds is not None else (None, None)
     common: dict[str, Any] = dict(
         mode=mode, session_id=session_id, session_key=session_key, workdir=workdir,
-        max_peer_items=max_peer_items, chunk_items=chunk_items, frame_items=frame_items, executor=executor,
+        max_peer_items=max_peer_items, chunk_items=chunk_items, executor=executor,
     )  # fmt: skip
-    init = StreamInitiator(
+    kinds: dict[str, tuple[Any, Any]] = {
+        "dh": (StreamInitiator, StreamResponder),
+        "ot": (OtStreamInitiator, OtStreamResponder),
+    }
+    if engine not in kinds:
+        raise InvalidParameter("engine is 'dh' or 'ot'")
+    if engine == "dh":
+        common["frame_items"] = frame_items
+    else:
+        common["bucket_items"] = bucket_items
+    initiator, responder = kinds[engine]
+    init = initiator(
         a_items, identity=initiator_identity, peer=responder_identity.public, seed=sa,
         padded_size=padded_sizes[0], **common,
     )  # fmt: skip
     try:
-        resp = StreamResponder(
+        resp = responder(
             b_items, identity=responder_identity, peer=initiator_identity.public, seed=sb,
             padded_size=padded_sizes[1], **common,
         )  # fmt: skip
