@@ -11,7 +11,7 @@ import pytest
 from cli_support import cli, make_lab_keys, serve, write_csv
 
 from blindmatch.session import Identity, verify_record
-from blindmatch.session.manifest import STREAM_PSI_SUITE
+from blindmatch.session.manifest import STREAM_OT_PSI_SUITE, STREAM_PSI_SUITE
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _exchange(lab: Path, w: Path, mode: str, *engine: str) -> tuple[dict[str, Any], ...]:
-    allow = ("--allow-engine", "stream", "--chunk-items", "8") if engine else ()
+    allow = ("--allow-engine", engine[1], "--chunk-items", "8") if engine else ()
     server, port = serve(lab, w, "lab_b.csv", 64, *allow)
     try:
         r = cli("connect", "--identity", str(lab / "a.pem"), "--peers", str(lab / "a-peers.json"), "--peer",
@@ -51,13 +51,18 @@ def _matches(report: dict[str, Any]) -> set[tuple[str, str]]:
     return {(m["kind"], m["canonical"]) for m in report["matches"]}
 
 
-@pytest.mark.parametrize("mode", ["mutual"])
-def test_stream_engine_over_tcp_matches_the_default_engine(lab: Path, tmp_path: Path, mode: str) -> None:
+@pytest.mark.parametrize(
+    ("mode", "engine", "suite"),
+    [("mutual", "stream", STREAM_PSI_SUITE), ("mutual", "stream-ot", STREAM_OT_PSI_SUITE)],
+)
+def test_stream_engine_over_tcp_matches_the_default_engine(
+    lab: Path, tmp_path: Path, mode: str, engine: str, suite: str
+) -> None:
     (tmp_path / "dh").mkdir()
     (tmp_path / "st").mkdir()
     rep_a, _, rep_b, _ = _exchange(lab, tmp_path / "dh", mode)
     s_rep_a, s_rec_a, s_rep_b, s_rec_b = _exchange(
-        lab, tmp_path / "st", mode, "--engine", "stream", "--chunk-items", "8"
+        lab, tmp_path / "st", mode, "--engine", engine, "--chunk-items", "8"
     )
     assert len(_matches(rep_a)) == 12
     assert _matches(s_rep_a) == _matches(rep_a) and _matches(s_rep_b) == _matches(rep_b)
@@ -67,7 +72,7 @@ def test_stream_engine_over_tcp_matches_the_default_engine(lab: Path, tmp_path: 
     for rec, key in ((s_rec_a, a_key), (s_rec_b, b_key)):
         verified = verify_record(rec, key)
         assert verified["outcome"]["status"] == "completed"
-        assert verified["versions"]["psi_suite"] == STREAM_PSI_SUITE
+        assert verified["versions"]["psi_suite"] == suite
     assert s_rec_a["transcript_hash"] == s_rec_b["transcript_hash"]
     for side in ("a-out", "b-out"):  # spill folders are gone
         assert not any((tmp_path / "st" / side / "stream-tmp").iterdir())

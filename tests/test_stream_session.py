@@ -12,7 +12,7 @@ import blindmatch as bm
 from blindmatch.psi import run_in_memory
 from blindmatch.session.channel import stream_key, traffic_keys
 from blindmatch.session.errors import Refused
-from blindmatch.session.manifest import PSI_SUITE, STREAM_PSI_SUITE
+from blindmatch.session.manifest import PSI_SUITE, STREAM_OT_PSI_SUITE, STREAM_PSI_SUITE
 from blindmatch.streaming import (
     PULL,
     STREAM_ID,
@@ -159,3 +159,98 @@ def test_stream_manifest_is_never_audited(tmp_path: Path) -> None:
     with pytest.raises(bm.InvalidParameter):
         StreamingInitiatorSession(a, b.public, workdir=tmp_path, items_by_kind={"email": A},
                                   max_items=256, purpose="x", audit=terms)  # fmt: skip
+
+
+# --- the OT engine in buckets behind the same handshake ---
+
+
+def _ot_parties(tmp_path: Path, mode: str) -> tuple[StreamingInitiatorSession, StreamingResponderSession]:
+    a, b = bm.Identity.generate(), bm.Identity.generate()
+    trust = bm.PeerStore()
+    trust.add("lab-a", a.public)
+    policy = bm.Policy(max_items_responder=256, psi_suites=frozenset({STREAM_OT_PSI_SUITE}))
+    init = StreamingInitiatorSession(
+        a, b.public, workdir=tmp_path, chunk_items=16, bucket_items=32, items_by_kind={"email": A},
+        mode=mode, max_items=256, purpose="stream engine test", psi_suite=STREAM_OT_PSI_SUITE,
+    )  # fmt: skip
+    resp = StreamingResponderSession(
+        b, trust, policy, workdir=tmp_path, chunk_items=16, bucket_items=32, items_by_kind={"email": B}
+    )
+    return init, resp
+
+
+@pytest.mark.parametrize("mode", ["intersection", "mutual"])
+def test_ot_buckets_behind_the_handshake(tmp_path: Path, mode: str) -> None:
+    init, resp = _ot_parties(tmp_path, mode)
+    wire = _run(init, resp)
+    assert all(m == PULL or m[:4] == b"BMSC" for m in wire[2:])
+    assert init.done and resp.done and not init.failed and not resp.failed
+    want = {("email", f"u{i}@x.org") for i in range(60, 100)}
+    ri, rr = init.result, resp.result
+    assert ri is not None and rr is not None
+    assert set(ri.matched or []) == want and ri.count == 40
+    assert set(rr.matched or []) == (want if mode == "mutual" else set())
+    assert ri.transcript_hash == rr.transcript_hash
+    for party in (init, resp):
+        rec = bm.verify_record(
+            party.record(), party.session.summary().writer, transcript_hash=ri.transcript_hash
+        )
+        assert rec["outcome"]["status"] == "completed"
+        assert rec["versions"]["psi_suite"] == STREAM_OT_PSI_SUITE
+        assert rec["padded_sizes"] == {"initiator": 128, "responder": 256}
+    assert not list(tmp_path.iterdir())
+
+
+def test_ot_buckets_refuse_count_only_modes(tmp_path: Path) -> None:
+    with pytest.raises(bm.InvalidParameter):
+        _ot_parties(tmp_path, "cardinality")
+
+
+def test_the_same_record_whatever_the_engine(tmp_path: Path) -> None:
+    """Results and records of the in-memory DH engine and both streaming engines agree on everything but
+    the engine's suite, the transcript hash and the message counts (docs/streaming.md, "Records")."""
+    a, b = bm.Identity.generate(), bm.Identity.generate()
+    trust = bm.PeerStore()
+    trust.add("lab-a", a.public)
+    policy = bm.Policy(
+        max_items_responder=256, psi_suites=frozenset({PSI_SUITE, STREAM_PSI_SUITE, STREAM_OT_PSI_SUITE})
+    )
+    records = {}
+    for suite in (PSI_SUITE, STREAM_PSI_SUITE, STREAM_OT_PSI_SUITE):
+        common: dict[str, Any] = dict(
+            items_by_kind={"email": A}, mode="mutual", max_items=256, purpose="same"
+        )
+        if suite == PSI_SUITE:
+            init: Any = bm.InitiatorSession(a, b.public, **common)
+        else:
+            init = StreamingInitiatorSession(a, b.public, workdir=tmp_path, psi_suite=suite, **common)
+        resp = StreamingResponderSession(b, trust, policy, workdir=tmp_path, items_by_kind={"email": B})
+        _run(init, resp)
+        assert init.result is not None and resp.result is not None
+        records[suite] = (init.result, resp.result, init.record(), resp.record())
+    base = records[PSI_SUITE]
+    for suite in (STREAM_PSI_SUITE, STREAM_OT_PSI_SUITE):
+        other = records[suite]
+        for k in (0, 1):
+            assert sorted(other[k].matched or []) == sorted(base[k].matched or [])
+            assert other[k].count == base[k].count
+            assert (other[k].own_padded_size, other[k].peer_padded_size) == (
+                base[k].own_padded_size,
+                base[k].peer_padded_size,
+            )
+        for k in (2, 3):
+            same = {key for key in base[k] if key in other[k] and base[k][key] == other[k][key]}
+            differ = set(base[k]) ^ set(other[k]) | {
+                key for key in base[k] if key in other[k] and key not in same
+            }
+            assert differ <= VARYING, differ - VARYING
+            assert {**other[k]["versions"], "psi_suite": None} == {**base[k]["versions"], "psi_suite": None}
+            assert (
+                other[k]["learned"] == base[k]["learned"]
+                and other[k]["padded_sizes"] == base[k]["padded_sizes"]
+            )
+
+
+#: record members that differ between two sessions over the same sets anyway (ids, times, keys, hashes,
+#: signatures) or by engine (the suite, message counts and bytes)
+VARYING = {"session_id", "transcript_hash", "messages", "wire_bytes", "signature", "versions", "times"}

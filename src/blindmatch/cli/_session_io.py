@@ -32,7 +32,7 @@ from ..session import (
     PublicIdentity,
     ResponderSession,
 )
-from ..session.manifest import OT_PSI_SUITE, PSI_SUITE, STREAM_PSI_SUITE
+from ..session.manifest import OT_PSI_SUITE, PSI_SUITE, STREAM_OT_PSI_SUITE, STREAM_PSI_SUITE
 from ..transport import SessionBudget, SessionBudgetExceeded
 from ._audit_args import AUDIT_SUFFIX, add_audit_policy_arg, add_audit_proposal_args, audit_auditor
 from ._common import Messages, add_deprecated_alias, positive_int
@@ -297,7 +297,7 @@ def load_peers(path: str, *, missing_ok: bool = False) -> PeerStore:
 # -- initiator proposal and responder policy --------------------------------------------------------------
 
 #: ``--engine`` / ``--allow-engine`` names of the PSI suites.
-ENGINES = {"dh": PSI_SUITE, "ot": OT_PSI_SUITE, "stream": STREAM_PSI_SUITE}
+ENGINES = {"dh": PSI_SUITE, "ot": OT_PSI_SUITE, "stream": STREAM_PSI_SUITE, "stream-ot": STREAM_OT_PSI_SUITE}
 
 
 def add_proposal_args(p: argparse.ArgumentParser, *, validity: int = 3600) -> None:
@@ -308,7 +308,8 @@ def add_proposal_args(p: argparse.ArgumentParser, *, validity: int = 3600) -> No
                    help="PSI engine: dh (default; every mode, audits, file steps) or ot (the OT-extension "
                    "engine: about 30x faster on large sets, semi-honest, modes intersection and mutual, "
                    "connect only; docs/protocol-ot.md) or stream (the DH engine streamed in chunks, spill "
-                   "files in --stream-workdir, live only; docs/streaming.md)")  # fmt: skip
+                   "files in --stream-workdir, live only; docs/streaming.md) or stream-ot (the OT engine "
+                   "in buckets: semi-honest, intersection and mutual; docs/streaming.md)")  # fmt: skip
     g.add_argument("--purpose", required=True, help="one line saying why, for both disclosure records")
     g.add_argument("--max-items", type=positive_int, default=1 << 17, metavar="N",
                    help="cap on each side's set size (default: 131072)")  # fmt: skip

@@ -27,7 +27,7 @@ from ..session import (
     SessionParty,
 )
 from ..session.channel import T_HELLO, T_QUERY
-from ..session.manifest import STREAM_PSI_SUITE
+from ..session.manifest import STREAM_SUITES
 from ..streaming import DEFAULT_CHUNK_ITEMS, StreamingInitiatorSession, StreamingResponderSession
 from ..transport import (
     DEFAULT_HANDSHAKE_TIMEOUT,
@@ -101,7 +101,9 @@ def _add_net_args(p: argparse.ArgumentParser, *, server: bool) -> None:
     add_executor_args(p)
     p.add_argument("--out-dir", default="blindmatch-out", metavar="DIR",
                    help="where reports and records go (default: blindmatch-out)")  # fmt: skip
-    s = p.add_argument_group("streaming engine (--engine stream / --allow-engine stream; docs/streaming.md)")
+    s = p.add_argument_group(
+        "streaming engines (--engine stream|stream-ot / --allow-engine stream|stream-ot; docs/streaming.md)"
+    )
     s.add_argument("--stream-workdir", metavar="DIR",
                    help="where the spill files go, mode 700, deleted after each session; as sensitive as "
                    "the input (default: OUT_DIR/stream-tmp)")  # fmt: skip
@@ -220,11 +222,12 @@ def _initiator(
     audit: AuditTerms | None,
     executor: Executor | None,
 ) -> InitiatorSession | StreamingInitiatorSession:
-    stream = getattr(args, "engine", "dh") == "stream"
+    stream = getattr(args, "engine", "dh") in ("stream", "stream-ot")
     try:
         if stream:
             return StreamingInitiatorSession(
                 identity, peer.public, workdir=_stream_workdir(args), chunk_items=args.chunk_items,
+                psi_suite=ENGINES[args.engine],
                 indicators=items.indicators, prompt_profile=items.manifest_profile, mode=args.mode,
                 max_items=max_items_of(args), padding=args.padding, purpose=args.purpose,
                 validity_s=args.validity, peer_name=peer.name, progress=bar.callback, audit=audit,
@@ -360,7 +363,7 @@ class _ServeSessions:
                 indicators=self._indicators, seen_session_ids=self._seen, progress=bar.callback,
                 workers=self._args.workers, executor=self.executor,
             )  # fmt: skip
-            if STREAM_PSI_SUITE in self._policy.psi_suites:  # hands over when the proposal streams
+            if self._policy.psi_suites & set(STREAM_SUITES):  # hands over when the proposal streams
                 return StreamingResponderSession(
                     self._identity, self._peers, self._policy, workdir=_stream_workdir(self._args),
                     chunk_items=self._args.chunk_items, **kwargs,

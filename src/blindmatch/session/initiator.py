@@ -37,7 +37,7 @@ from .channel import (
 )
 from .errors import MalformedMessage, Refused
 from .identity import Identity, PublicIdentity
-from .manifest import OT_PSI_SUITE, PSI_SUITE, STREAM_PSI_SUITE, AuditTerms, Manifest
+from .manifest import OT_PSI_SUITE, PSI_SUITE, STREAM_SUITES, AuditTerms, Manifest
 from .padding import PADDING_RULES, padded_size
 from .result import ResultContext, make_result
 
@@ -210,7 +210,7 @@ class InitiatorSession(PartyBase):
         shared = x25519_shared(eph, eph_peer)
         ctx = ResultContext(self.role, prop.manifest, prop.peer_key, prop.peer_name, len(prop.items),
                             prop.own_padded, peer_padded, prop.indicators)  # fmt: skip
-        if prop.manifest.psi_suite == STREAM_PSI_SUITE:  # the streaming engine takes over (_handover)
+        if prop.manifest.psi_suite in STREAM_SUITES:  # a streaming engine takes over (_handover)
             hand_over(self, shared, ctx, prop.items, prop.seed)
             return SessionState.AWAIT_RESPONSE, None
         i2r, r2i = traffic_keys(shared, self._transcript.hash)

@@ -30,7 +30,9 @@ __all__ = [
     "PROTOCOL",
     "PSI_SUITE",
     "PSI_SUITES",
+    "STREAM_OT_PSI_SUITE",
     "STREAM_PSI_SUITE",
+    "STREAM_SUITES",
     "AuditTerms",
     "Manifest",
     "Policy",
@@ -48,7 +50,12 @@ OT_PSI_SUITE = OT_SUITE_ID
 #: The streaming DH engine's suite (docs/streaming.md; ``blindmatch.streaming.STREAM_ID``): every mode, live
 #: transports only, never audited.
 STREAM_PSI_SUITE = "blindmatch-stream-v1/x25519-ell2ro-sha512"
-PSI_SUITES = (PSI_SUITE, OT_PSI_SUITE, STREAM_PSI_SUITE)
+#: The OT engine streaming in buckets (docs/streaming.md, "The OT engine in buckets";
+#: ``blindmatch.streaming.OT_STREAM_ID``): semi-honest, modes intersection and mutual, live only.
+STREAM_OT_PSI_SUITE = "blindmatch-stream-ot-v1/kkrt16-buckets-blake2b"
+#: The suites a session hands over to ``blindmatch.streaming``.
+STREAM_SUITES = (STREAM_PSI_SUITE, STREAM_OT_PSI_SUITE)
+PSI_SUITES = (PSI_SUITE, OT_PSI_SUITE, STREAM_PSI_SUITE, STREAM_OT_PSI_SUITE)
 MODES: tuple[str, ...] = _PSI_MODES
 MAX_ITEMS_LIMIT = 1 << 26
 #: A responder's padding rules unless its policy says otherwise: never its exact size.
@@ -179,7 +186,7 @@ class Manifest:
             raise InvalidParameter("audit must be AuditTerms or None")
         if self.psi_suite not in PSI_SUITES:
             raise InvalidParameter(f"psi_suite must be one of {', '.join(PSI_SUITES)}")
-        if self.psi_suite == OT_PSI_SUITE and self.mode not in OT_MODES:
+        if self.psi_suite in (OT_PSI_SUITE, STREAM_OT_PSI_SUITE) and self.mode not in OT_MODES:
             raise InvalidParameter("the OT engine offers the modes intersection and mutual only")
         ot = self.psi_suite == OT_PSI_SUITE
         if ot and max(self.max_items_initiator, self.max_items_responder) > OT_MAX_ITEMS:

@@ -38,7 +38,7 @@ from .channel import (
 )
 from .errors import MalformedMessage, Reflected, Replayed, UnknownPeer, WrongPeer
 from .identity import Identity, PublicIdentity
-from .manifest import OT_PSI_SUITE, STREAM_PSI_SUITE, Manifest, Policy
+from .manifest import OT_PSI_SUITE, STREAM_SUITES, Manifest, Policy
 from .padding import padded_size
 from .peers import PeerStore
 from .result import ResultContext, make_result
@@ -199,7 +199,7 @@ class ResponderSession(PartyBase):
         accept = {"ephemeral": eph_pub.hex(), "padded_size": own_padded, "padding": rule,
                   "commitment": committed}  # fmt: skip
         out = self._send(T_ACCEPT, canonical_json(accept))
-        if manifest.psi_suite == STREAM_PSI_SUITE:  # the streaming engine takes over (_handover)
+        if manifest.psi_suite in STREAM_SUITES:  # a streaming engine takes over (_handover)
             ctx = dataclasses.replace(ctx, own_size=len(real), own_padded=own_padded, indicators=back)
             hand_over(self, shared, ctx, real, listening.seed)
             return out

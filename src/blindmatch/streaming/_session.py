@@ -20,12 +20,13 @@ from ..session import InitiatorSession, ResponderSession
 from ..session._handover import StreamHandover, complete, fail, take_handover
 from ..session.identity import Identity, PublicIdentity
 from ..session.interface import SessionParty
-from ..session.manifest import STREAM_PSI_SUITE
+from ..session.manifest import STREAM_OT_PSI_SUITE, STREAM_PSI_SUITE, STREAM_SUITES
 from ..session.peers import PeerStore
 from ..session.result import ResultContext, SessionResult, make_result
 from ._base import DEFAULT_CHUNK_ITEMS, DEFAULT_FRAME_ITEMS, SIGNATURE_BYTES, StreamParty, StreamResult
 from ._errors import UnexpectedChunk
 from ._frames import HEADER, TAG_BYTES
+from ._otstream import DEFAULT_BUCKET_ITEMS, OtStreamInitiator, OtStreamResponder
 from ._party import StreamInitiator, StreamResponder
 
 __all__ = ["PULL", "StreamingInitiatorSession", "StreamingResponderSession"]
@@ -53,9 +54,11 @@ class _StreamingSession:
         workdir: str | os.PathLike[str],
         chunk_items: int,
         frame_items: int,
+        bucket_items: int = DEFAULT_BUCKET_ITEMS,
     ) -> None:
         self._inner = inner
         self._frame_items = frame_items
+        self._bucket_items = bucket_items
         self._workdir = workdir
         self._chunk_items = chunk_items
         self._party: StreamParty | None = None
@@ -135,14 +138,21 @@ class _StreamingSession:
     # -- the streaming part --------------------------------------------------------------------------------
     def _begin(self, handover: StreamHandover) -> None:
         ctx = handover.ctx
-        kind = StreamInitiator if ctx.role == "initiator" else StreamResponder
+        ot = ctx.manifest.psi_suite == STREAM_OT_PSI_SUITE
+        kinds: dict[bool, tuple[Any, Any]] = {
+            False: (StreamInitiator, StreamResponder), True: (OtStreamInitiator, OtStreamResponder)
+        }  # fmt: skip
+        kind = kinds[ot][0 if ctx.role == "initiator" else 1]
+        engine: dict[str, Any] = (
+            {"bucket_items": self._bucket_items} if ot
+            else {"frame_items": self._frame_items, "executor": self._inner._executor}  # the session's
+        )  # fmt: skip
         try:
             self._party = kind(
-                handover.items, mode=ctx.manifest.mode, session_id=handover.session_id,  # type: ignore[arg-type]
+                handover.items, mode=ctx.manifest.mode, session_id=handover.session_id,
                 session_key=handover.key, identity=self._identity(), peer=PublicIdentity(ctx.peer_key),
                 workdir=self._workdir, padded_size=ctx.own_padded, max_peer_items=ctx.peer_padded,
-                chunk_items=self._chunk_items, frame_items=self._frame_items, seed=handover.seed,
-                executor=self._inner._executor,  # the session's executor (workers= or executor=)
+                chunk_items=self._chunk_items, seed=handover.seed, **engine,
             )  # fmt: skip
         except BaseException as exc:
             self._fail(exc)
@@ -206,10 +216,11 @@ class _StreamingSession:
 
 
 class StreamingInitiatorSession(_StreamingSession):
-    """An :class:`~blindmatch.session.InitiatorSession` on the streaming engine: the same arguments
-    (``psi_suite`` is ``STREAM_PSI_SUITE``), plus ``workdir`` for the spill files and ``chunk_items``
-    (the memory bound, docs/streaming.md); ``frame_items`` (elements per chunk on the wire) must be the
-    same on both sides (default 65536)."""
+    """An :class:`~blindmatch.session.InitiatorSession` on a streaming engine: the same arguments
+    (``psi_suite`` is ``STREAM_PSI_SUITE``, the default, or ``STREAM_OT_PSI_SUITE``), plus ``workdir``
+    for the spill files and ``chunk_items`` (the memory bound, docs/streaming.md); ``frame_items``
+    (elements per chunk on the wire, DH) and ``bucket_items`` (items per bucket, OT) must be the same on
+    both sides (default 65536 each)."""
 
     def __init__(
         self,
@@ -219,20 +230,21 @@ class StreamingInitiatorSession(_StreamingSession):
         workdir: str | os.PathLike[str],
         chunk_items: int = DEFAULT_CHUNK_ITEMS,
         frame_items: int = DEFAULT_FRAME_ITEMS,
+        bucket_items: int = DEFAULT_BUCKET_ITEMS,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("psi_suite", STREAM_PSI_SUITE)
         inner = InitiatorSession(identity, peer, **kwargs)
-        if inner.manifest is None or inner.manifest.psi_suite != STREAM_PSI_SUITE:
-            raise InvalidParameter("a streaming initiator proposes the streaming engine (STREAM_PSI_SUITE)")
-        super().__init__(inner, workdir, chunk_items, frame_items)
+        if inner.manifest is None or inner.manifest.psi_suite not in STREAM_SUITES:
+            raise InvalidParameter("a streaming initiator proposes a streaming engine (STREAM_SUITES)")
+        super().__init__(inner, workdir, chunk_items, frame_items, bucket_items)
 
 
 class StreamingResponderSession(_StreamingSession):
     """A :class:`~blindmatch.session.ResponderSession` that can hand over to the streaming engine: the
-    same arguments, plus ``workdir``, ``chunk_items`` and ``frame_items``. Whether a proposal on the
-    streaming engine is accepted is the policy's choice (``Policy.psi_suites``); a session on another
-    engine runs unchanged."""
+    same arguments, plus ``workdir``, ``chunk_items``, ``frame_items`` and ``bucket_items``. Whether a
+    proposal on a streaming engine is accepted is the policy's choice (``Policy.psi_suites``); a session
+    on another engine runs unchanged."""
 
     def __init__(
         self,
@@ -242,10 +254,11 @@ class StreamingResponderSession(_StreamingSession):
         workdir: str | os.PathLike[str],
         chunk_items: int = DEFAULT_CHUNK_ITEMS,
         frame_items: int = DEFAULT_FRAME_ITEMS,
+        bucket_items: int = DEFAULT_BUCKET_ITEMS,
         **kwargs: Any,
     ) -> None:
         inner = ResponderSession(identity, peers, *args, **kwargs)
-        super().__init__(inner, workdir, chunk_items, frame_items)
+        super().__init__(inner, workdir, chunk_items, frame_items, bucket_items)
 
 
 # mypy --strict checks that both wrappers satisfy the transport interface
