@@ -16,8 +16,12 @@ _HEADER = "| n per side | engine | initiator s (prepare)"
 W, H, PAD = 360, 240, 48
 
 
-def rows(markdown: str) -> list[tuple[int, float, float]]:
-    """``(log2 n, slower party's seconds, larger peak RSS MiB)`` for each row of the streaming table."""
+COLORS = {"DH": "#2563eb", "OT": "#ea580c"}
+
+
+def rows(markdown: str) -> list[tuple[str, int, float, float]]:
+    """``(engine, log2 n, slower party's seconds, larger peak RSS MiB)`` for each row of the streaming
+    table."""
     out = []
     lines = markdown.splitlines()
     for i, line in enumerate(lines):
@@ -30,14 +34,14 @@ def rows(markdown: str) -> list[tuple[int, float, float]]:
             exp = int(re.fullmatch(r"2\^(\d+)", cells[0]).group(1))  # type: ignore[union-attr]
             secs = max(float(cells[k].split()[0].replace(",", "")) for k in (2, 3))
             rss = max(float(cells[k].replace(",", "")) for k in (4, 5))
-            out.append((exp, secs, rss))
+            out.append((cells[1], exp, secs, rss))
     return sorted(set(out))
 
 
-def _panel(points: list[tuple[int, float]], x0: float, title: str, unit: str) -> str:
-    xs = [p[0] for p in points]
-    ys = [math.log10(p[1]) for p in points]
-    lo, hi = math.floor(min(ys)), math.ceil(max(ys))
+def _panel(series: dict[str, list[tuple[int, float]]], x0: float, title: str, unit: str) -> str:
+    xs = sorted({e for points in series.values() for e, _ in points})
+    every = [math.log10(v) for points in series.values() for _, v in points]
+    lo, hi = math.floor(min(every)), math.ceil(max(every))
     hi = max(hi, lo + 1)
 
     def sx(e: float) -> float:
@@ -55,23 +59,32 @@ def _panel(points: list[tuple[int, float]], x0: float, title: str, unit: str) ->
         )
     for e in xs:
         parts.append(f'<text x="{sx(e):.1f}" y="{H - PAD + 28}" text-anchor="middle">2^{e}</text>')
-    path = " ".join(f"{sx(e):.1f},{sy(v):.1f}" for e, v in zip(xs, ys, strict=True))
-    parts.append(f'<polyline points="{path}" fill="none" stroke="#2563eb" stroke-width="2"/>')
-    for e, v, (_, raw) in zip(xs, ys, points, strict=True):
-        parts.append(f'<circle cx="{sx(e):.1f}" cy="{sy(v):.1f}" r="3.5" fill="#2563eb"/>')
-        parts.append(f'<text x="{sx(e) + 6:.1f}" y="{sy(v) - 6:.1f}">{raw:,.0f}</text>')
+    for k, (engine, points) in enumerate(sorted(series.items())):
+        color = COLORS.get(engine, "#555")
+        path = " ".join(f"{sx(e):.1f},{sy(math.log10(v)):.1f}" for e, v in points)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+        for e, v in points:
+            y = sy(math.log10(v))
+            parts.append(f'<circle cx="{sx(e):.1f}" cy="{y:.1f}" r="3.5" fill="{color}"/>')
+            parts.append(f'<text x="{sx(e) + 6:.1f}" y="{y - 6:.1f}" fill="{color}">{v:,.0f}</text>')
+        parts.append(f'<text x="{x0 + PAD + 4}" y="{34 + 13 * k}" fill="{color}">{engine} engine</text>')
     parts.append(f'<text x="{x0 + W / 2}" y="{H - 4}" text-anchor="middle">items per side</text>')
     return "\n".join(parts)
 
 
-def svg(data: list[tuple[int, float, float]]) -> str:
-    time_panel = _panel([(e, s) for e, s, _ in data], 0, "time, slower party (s)", "s")
-    rss_panel = _panel([(e, r) for e, _, r in data], W, "peak RSS, larger party (MiB)", "MiB")
+def svg(data: list[tuple[str, int, float, float]]) -> str:
+    times: dict[str, list[tuple[int, float]]] = {}
+    rss: dict[str, list[tuple[int, float]]] = {}
+    for engine, e, secs, mib in data:
+        times.setdefault(engine, []).append((e, secs))
+        rss.setdefault(engine, []).append((e, mib))
+    time_panel = _panel(times, 0, "time, slower party (s)", "s")
+    rss_panel = _panel(rss, W, "peak RSS, larger party (MiB)", "MiB")
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * W}" height="{H + 10}" '
         'font-family="sans-serif" font-size="11">\n'
-        f"<title>Streaming DH exchange: time and memory against set size</title>\n{time_panel}\n{rss_panel}\n"
-        "</svg>\n"
+        f"<title>Streaming exchanges (DH and OT engines): time and memory against set size</title>\n"
+        f"{time_panel}\n{rss_panel}\n</svg>\n"
     )
 
 
