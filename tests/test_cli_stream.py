@@ -27,7 +27,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _exchange(lab: Path, w: Path, mode: str, *engine: str) -> tuple[dict[str, Any], ...]:
-    allow = ("--allow-engine", engine[1], "--chunk-items", "8") if engine else ()
+    allow = ("--allow-engine", engine[1], *engine[2:]) if engine else ()
     server, port = serve(lab, w, "lab_b.csv", 64, *allow)
     try:
         r = cli("connect", "--identity", str(lab / "a.pem"), "--peers", str(lab / "a-peers.json"), "--peer",
@@ -62,7 +62,7 @@ def test_stream_engine_over_tcp_matches_the_default_engine(
     (tmp_path / "st").mkdir()
     rep_a, _, rep_b, _ = _exchange(lab, tmp_path / "dh", mode)
     s_rep_a, s_rec_a, s_rep_b, s_rec_b = _exchange(
-        lab, tmp_path / "st", mode, "--engine", engine, "--chunk-items", "8"
+        lab, tmp_path / "st", mode, "--engine", engine, "--chunk-items", "8", "--bucket-items", "8"
     )
     assert len(_matches(rep_a)) == 12
     assert _matches(s_rep_a) == _matches(rep_a) and _matches(s_rep_b) == _matches(rep_b)

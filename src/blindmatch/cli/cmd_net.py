@@ -28,7 +28,13 @@ from ..session import (
 )
 from ..session.channel import T_HELLO, T_QUERY
 from ..session.manifest import STREAM_SUITES
-from ..streaming import DEFAULT_CHUNK_ITEMS, StreamingInitiatorSession, StreamingResponderSession
+from ..streaming import (
+    DEFAULT_BUCKET_ITEMS,
+    DEFAULT_CHUNK_ITEMS,
+    DEFAULT_FRAME_ITEMS,
+    StreamingInitiatorSession,
+    StreamingResponderSession,
+)
 from ..transport import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_HOST,
@@ -109,6 +115,12 @@ def _add_net_args(p: argparse.ArgumentParser, *, server: bool) -> None:
                    "the input (default: OUT_DIR/stream-tmp)")  # fmt: skip
     s.add_argument("--chunk-items", type=positive_int, default=DEFAULT_CHUNK_ITEMS, metavar="N",
                    help=f"items held in memory at once (default: {DEFAULT_CHUNK_ITEMS})")  # fmt: skip
+    s.add_argument("--frame-items", type=positive_int, default=DEFAULT_FRAME_ITEMS, metavar="N",
+                   help=f"elements per chunk on the wire, stream engine; both sides must agree (default: "
+                   f"{DEFAULT_FRAME_ITEMS})")  # fmt: skip
+    s.add_argument("--bucket-items", type=positive_int, default=DEFAULT_BUCKET_ITEMS, metavar="N",
+                   help=f"items per bucket, stream-ot engine (its memory bound); both sides must agree "
+                   f"(default: {DEFAULT_BUCKET_ITEMS})")  # fmt: skip
     p.add_argument("--html", action="store_true",
                    help="also write each report as one HTML page, <prefix>report.html (mode 600; "
                    "docs/html-report.md)")  # fmt: skip
@@ -227,6 +239,7 @@ def _initiator(
         if stream:
             return StreamingInitiatorSession(
                 identity, peer.public, workdir=_stream_workdir(args), chunk_items=args.chunk_items,
+                frame_items=args.frame_items, bucket_items=args.bucket_items,
                 psi_suite=ENGINES[args.engine],
                 indicators=items.indicators, prompt_profile=items.manifest_profile, mode=args.mode,
                 max_items=max_items_of(args), padding=args.padding, purpose=args.purpose,
@@ -366,7 +379,8 @@ class _ServeSessions:
             if self._policy.psi_suites & set(STREAM_SUITES):  # hands over when the proposal streams
                 return StreamingResponderSession(
                     self._identity, self._peers, self._policy, workdir=_stream_workdir(self._args),
-                    chunk_items=self._args.chunk_items, **kwargs,
+                    chunk_items=self._args.chunk_items, frame_items=self._args.frame_items,
+                    bucket_items=self._args.bucket_items, **kwargs,
                 )  # fmt: skip
             return ResponderSession(self._identity, self._peers, self._policy, **kwargs)
 
