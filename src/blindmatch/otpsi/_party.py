@@ -154,7 +154,7 @@ class OtInitiator(_OtParty):
         super().__init__(items, seed=seed, peer_size=peer_size, session_id=session_id, stat_bits=stat_bits)
         self.mode = mode
         n_i = len(self._items)
-        self.sizes = Sizes(n_i, peer_size, cuckoo_bins(n_i), stat_bits)
+        self.sizes = Sizes(n_i, peer_size, cuckoo_bins(n_i, stat_bits), stat_bits)
 
     def expected_response_size(self) -> int:
         """The exact length of the responder's next message (0 when none comes)."""
@@ -280,7 +280,7 @@ class OtResponder(_OtParty):
     ) -> None:
         super().__init__(items, seed=seed, peer_size=peer_size, session_id=session_id, stat_bits=stat_bits)
         self._allowed = tuple(m for m in allowed_modes if m in OT_MODES)
-        self.sizes = Sizes(peer_size, len(self._items), cuckoo_bins(peer_size), stat_bits)
+        self.sizes = Sizes(peer_size, len(self._items), cuckoo_bins(peer_size, stat_bits), stat_bits)
         self.mode: str | None = None
 
     @property

@@ -129,11 +129,11 @@ def failure_bound_log2(n: int, bins: int, max_size: int | None = None) -> float:
     return (peak + math.log(float(np.exp(ln_terms - peak).sum()))) / math.log(2)
 
 
-def _bins_by_bound(n: int, start: int, max_size: int | None) -> int:
-    """The fewest bins ``>= start`` whose first-moment bound is at most 2^-40."""
+def _bins_by_bound(n: int, start: int, max_size: int | None, stat: int = STATISTICAL_SECURITY) -> int:
+    """The fewest bins ``>= start`` whose first-moment bound is at most 2^-stat."""
 
     def ok(m: int) -> bool:
-        return failure_bound_log2(n, m, max_size) <= -STATISTICAL_SECURITY
+        return failure_bound_log2(n, m, max_size) <= -stat
 
     lo = start
     if ok(lo):
@@ -154,14 +154,17 @@ def _psz_bins(n: int) -> int:
     return max(MIN_BINS, -(-num * n // den))
 
 
-def _cryptotools_bins(n: int) -> int:
-    """cryptoTools ``CuckooIndex::selectParams`` (3 hashes, no stash, n >= 512): 40 = 240 e - log2 n - 256."""
-    expansion = (STATISTICAL_SECURITY + math.log2(n) + 256) / 240
+def _cryptotools_bins(n: int, stat: int = STATISTICAL_SECURITY) -> int:
+    """cryptoTools ``CuckooIndex::selectParams`` (3 hashes, no stash, n >= 512): 40 = 240 e - log2 n - 256
+    (``stat`` in place of 40 for another failure bound)."""
+    expansion = (stat + math.log2(n) + 256) / 240
     return math.ceil(n * expansion)
 
 
-def cuckoo_bins(n: int) -> int:
-    """Bins of a 3-hash, stash-free cuckoo table for ``n`` receiver items, failure at most 2^-40.
+def cuckoo_bins(n: int, stat_bits: int = STATISTICAL_SECURITY) -> int:
+    """Bins of a 3-hash, stash-free cuckoo table for ``n`` receiver items, failure at most 2^-40
+    (2^-``stat_bits``: the bucketed streaming engine asks 40 + log2 of its bucket count, so that all its
+    tables together fail with at most 2^-40).
 
     * ``n <= 4096``: the fewest bins (at least ``max(3, ceil(1.27 n))``) whose complete first-moment bound
       (:func:`failure_bound_log2`) is at most 2^-40 -- a proof, for ideal hashes, since insertion is complete.
@@ -175,15 +178,17 @@ def cuckoo_bins(n: int) -> int:
         raise TypeError("n must be an int")
     if n < 0 or n >= _MAX_BINS // 2:
         raise InvalidParameter(f"n must be in [0, 2^31), got {n}")
-    return _cuckoo_bins(n)
+    if isinstance(stat_bits, bool) or not isinstance(stat_bits, int) or not 40 <= stat_bits <= 64:
+        raise InvalidParameter("stat_bits must be an integer in [40, 64]")
+    return _cuckoo_bins(n, stat_bits)
 
 
 @lru_cache(maxsize=1024)
-def _cuckoo_bins(n: int) -> int:
+def _cuckoo_bins(n: int, stat: int = STATISTICAL_SECURITY) -> int:
     if n <= EXACT_BOUND_LIMIT:
-        return _bins_by_bound(n, _psz_bins(n), None)
-    published = max(_psz_bins(n), _cryptotools_bins(n), _cuckoo_bins(EXACT_BOUND_LIMIT))
-    return _bins_by_bound(n, published, _SMALL_STRUCTURES)
+        return _bins_by_bound(n, _psz_bins(n), None, stat)
+    published = max(_psz_bins(n), _cryptotools_bins(n, stat), _cuckoo_bins(EXACT_BOUND_LIMIT, stat))
+    return _bins_by_bound(n, published, _SMALL_STRUCTURES, stat)
 
 
 # ----------------------------------------------------------------------------------------------- hashing

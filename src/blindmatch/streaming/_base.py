@@ -154,9 +154,13 @@ class StreamParty:
             params.session_key, params.session_id, MODE_CODES[params.mode], self._direction, self._suite
         )
         self._transcript = Transcript(params.session_id, self._suite)
+        self._executor = resolve_executor(None, params.executor)  # before the folder: a bad one leaves none
         self._spill = SpillDir(params.workdir)
-        self._executor = resolve_executor(None, params.executor)
-        self._init_engine(seed)
+        try:
+            self._init_engine(seed)
+        except BaseException:
+            self._spill.cleanup()
+            raise
         self._prepared = False
         self._out: Iterator[bytes] | None = None
         self._expect: int | None = self._first_expect

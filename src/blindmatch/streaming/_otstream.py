@@ -67,7 +67,7 @@ class _Geometry:
         self.buckets = bucket_count(max(n_i, n_r), bucket_items)
         self.cap_i, self.cap_r = bucket_cap(n_i, self.buckets), bucket_cap(n_r, self.buckets)
         self.stat_bits = STAT_BITS + math.ceil(math.log2(self.buckets))
-        self.sizes = Sizes(self.cap_i, self.cap_r, cuckoo_bins(self.cap_i), self.stat_bits)
+        self.sizes = Sizes(self.cap_i, self.cap_r, cuckoo_bins(self.cap_i, self.stat_bits), self.stat_bits)
 
     def message(self, ot_type: int) -> int:
         return self.sizes.message(ot_type)
@@ -119,6 +119,7 @@ class _OtRole(StreamParty):
         self._current: Bucket | None = None
         self._found: list[Array] = []
         self._shared = 0
+        self._marked = 0
 
     def _prepare(self) -> None:
         if self._prepared:
@@ -310,6 +311,13 @@ class OtStreamResponder(_OtRole):
             self._send(iter([values]), T_OT[5] if self._p.mode == "mutual" else self._next_bucket())
         elif frame.mtype == T_OT[5]:
             self._ot.finish(frame.body)
+            # the OT engine bounds one confirm by the bucket's cap; over all buckets an honest initiator
+            # marks at most its padded size (the hello's n_I), as in the one-session engine
+            self._marked += self._ot.result.count or 0
+            if self._marked > self._peer_size:
+                raise MalformedChunk(
+                    f"the confirms mark {self._marked} values, more than the initiator's {self._peer_size}"
+                )
             self._record(self._ot.result.matched)
             self._expect = self._next_bucket()
         else:
