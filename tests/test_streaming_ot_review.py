@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+import blindmatch.otpsi._party as otparty
 import blindmatch.streaming._otstream as otstream
 from blindmatch.errors import CapacityError, InvalidParameter, LocalError, LocalProtocolError, RemoteError
 from blindmatch.hazmat import InvalidGroupElement
 from blindmatch.otpsi import OtInitiator, OtResponder
-from blindmatch.psi._cuckoo import EXACT_BOUND_LIMIT, cuckoo_bins, failure_bound_log2
+from blindmatch.psi._cuckoo import EXACT_BOUND_LIMIT, CuckooFailure, cuckoo_bins, failure_bound_log2
 from blindmatch.psi._errors import MalformedMessage, ModeNotAllowed, PeerTooLarge, UnexpectedMessage
 from blindmatch.session.padding import DUMMY_PREFIX
 from blindmatch.streaming import (
@@ -85,6 +86,14 @@ def _once(role: str, mtype: int, index: int, make: Callable[[bytes], list[bytes]
     return tamper
 
 
+def _constant(chunk: bytes) -> Callable[[bytes], list[bytes]]:
+    return lambda c: [chunk]
+
+
+def _retype(ot_type: int) -> Callable[[bytes], bytes]:
+    return lambda m: m[:5] + bytes([ot_type]) + m[6:]
+
+
 # --- the honest run the attacks start from ---
 
 
@@ -93,6 +102,7 @@ def test_honest_baseline(tmp_path: Path) -> None:
     outcome = at.relay(ini, res)
     assert outcome.done
     shared = set(at.A) & set(at.B)
+    assert ini.result.matched_indices is not None and res.result.matched_indices is not None
     assert [at.A[i] for i in ini.result.matched_indices] == [x for x in at.A if x in shared]
     assert [at.B[i] for i in res.result.matched_indices] == [x for x in at.B if x in shared]
     buckets, *_ = at.geometry(ini.result.own_size, ini.result.peer_size, 64)
@@ -145,7 +155,7 @@ def test_a_hello_that_hides_the_real_size(tmp_path: Path) -> None:
             bad = at.hello(direction, n)
             ini, res = at.parties(tmp_path)
             with ini, res:
-                outcome = at.relay(ini, res, _once(sender, 10, 0, lambda c, b=bad: [b]))
+                outcome = at.relay(ini, res, _once(sender, 10, 0, _constant(bad)))
                 _check_failed(outcome, RemoteError, ini, res)
             assert at.spill_left(tmp_path) == []
 
@@ -290,7 +300,7 @@ def test_hostile_ot_headers(tmp_path: Path) -> None:
         mtype, sender = 10 + ot_type, SENDER[ot_type]
         _attack(tmp_path, _once(sender, mtype, 0, header(lambda m: b"XXXX" + m[4:])), MalformedMessage)
         other = 1 + ot_type % 5
-        retyped = header(lambda m, o=other: m[:5] + bytes([o]) + m[6:])
+        retyped = header(_retype(other))
         _attack(tmp_path, _once(sender, mtype, 0, retyped), UnexpectedMessage)
         _attack(tmp_path, _once(sender, mtype, 0, header(lambda m: m[:6] + b"\x01" + m[7:])), ModeNotAllowed)
         _attack(
@@ -443,7 +453,7 @@ def test_dummies_are_distinct_across_buckets_and_sides(
 
 def test_items_that_look_like_dummies_are_refused_locally(tmp_path: Path) -> None:
     for bad in ([DUMMY_PREFIX + bytes(32)], ["text"], [b"ok", 5]):
-        ini, res = at.parties(tmp_path, a=bad)
+        ini, res = at.parties(tmp_path, a=bad)  # type: ignore[arg-type]
         with ini, res, pytest.raises(InvalidParameter):
             ini.prepare()
         assert ini.failed and not os.path.exists(ini.spill_path)
@@ -502,10 +512,11 @@ def test_a_stray_chunk_after_the_end(tmp_path: Path) -> None:
         return [chunk]
 
     assert at.relay(ini, res, keep).done
-    matched = list(ini.result.matched_indices)
+    matched = ini.result.matched_indices
+    assert matched is not None
     with pytest.raises(UnexpectedChunk):
         ini.receive_chunk(last[-1])
-    assert list(ini.result.matched_indices) == matched
+    assert ini.result.matched_indices is matched and ini.done
     assert at.spill_left(tmp_path) == []
 
 
@@ -620,3 +631,46 @@ def test_a_confirm_in_intersection_mode(tmp_path: Path) -> None:
         assert at.relay(ini, res).done
         assert res.result.matched_indices is None and res.result.count is None
     _attack(tmp_path, forged, UnexpectedChunk, mode="intersection")
+
+
+# --- local failures clean up too ---
+
+
+def test_local_failures_in_the_middle_remove_the_spill_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bucket over its cap (forced) and a cuckoo failure (forced) are local errors; the failed party's
+    folder goes at once, the peer's when the transport closes."""
+    with monkeypatch.context() as m:
+        m.setattr(otstream, "bucket_cap", lambda n, b: 1)
+        ini, res = at.parties(tmp_path)
+        outcome = at.relay(ini, res)
+        assert isinstance(outcome.error, CapacityError) and outcome.where == R2I
+        assert res.failed and not os.path.exists(res.spill_path)
+        with pytest.raises(TruncatedStream):
+            ini.end_of_stream()
+    assert at.spill_left(tmp_path) == []
+
+    def fail(*args: Any, **kw: Any) -> Any:
+        raise CuckooFailure("forced")
+
+    with monkeypatch.context() as m:
+        m.setattr(otparty, "cuckoo_insert", fail)
+        ini, res = at.parties(tmp_path)
+        outcome = at.relay(ini, res)
+        assert isinstance(outcome.error, CuckooFailure) and isinstance(outcome.error, LocalError)
+        assert outcome.where == I2R and ini.failed and not os.path.exists(ini.spill_path)
+        with pytest.raises(TruncatedStream):
+            res.end_of_stream()
+    assert at.spill_left(tmp_path) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="StreamParty.__init__ (_base.py) creates the spill folder before resolve_executor() checks "
+    "executor=; the InvalidParameter leaves an empty bm-stream-* folder behind",
+)
+def test_a_bad_executor_leaves_no_spill_folder(tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameter):
+        at.parties(tmp_path, executor="not an executor")
+    assert at.spill_left(tmp_path) == []
