@@ -205,7 +205,7 @@ def test_cuckoo_failure_aborts_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
     from blindmatch.otpsi import _party
     from blindmatch.psi._cuckoo import CuckooFailure
 
-    monkeypatch.setattr(_party, "cuckoo_bins", lambda n: 3)
+    monkeypatch.setattr(_party, "cuckoo_bins", lambda n, stat_bits=40: 3)
     sid = bytes(16)
     a, b = _items(set(range(10))), _items(set(range(5, 15)))
     init = OtInitiator(a, seed=bytes(32), peer_size=len(b), session_id=sid)

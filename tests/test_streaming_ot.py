@@ -128,7 +128,7 @@ def test_pinned_transcript(tmp_path: Path) -> None:
     assert ri.transcript_hash.hex() == PINNED
 
 
-PINNED = "e1675af710a15d3f240edf52a1cc35854c477326d52df4ce62506f51b3c0d924"
+PINNED = "1f3f836af9b7b9ce8228fa1d8d47863260e2938e68115906c8c3502c7bdd220a"
 
 
 def test_padding_hides_the_distinct_count(tmp_path: Path) -> None:

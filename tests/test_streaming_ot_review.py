@@ -322,11 +322,6 @@ def test_a_confirm_marking_more_than_the_initiator_has_in_one_bucket(tmp_path: P
     _attack(tmp_path, _once(I2R, 15, 0, _ot_body(5, six)), MalformedMessage, a=small)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the mutual confirm is bounded per bucket (cap_I) only, not by n_I over all buckets: an initiator "
-    "of n_I items makes the responder report up to B * cap_I shared items (in-memory engine: at most n_I)",
-)
 def test_a_confirm_marking_more_than_the_initiator_has_in_total(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -552,18 +547,15 @@ def test_false_matches_over_all_buckets_stay_below_2_to_the_minus_40(n_i: int, n
     assert at.false_match_bound(n_i, n_r, items) <= 2.0**-40
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cuckoo insertion runs once per bucket with cuckoo_bins(cap_I) sized for 2^-40 per session: the "
-    "abort (input-dependent) probability over B buckets is B * 2^-40, unlike the caps and the value length",
-)
 @pytest.mark.parametrize(("n_i", "n_r", "items"), [(102, 81, 64), (1000, 1000, 64)])
 def test_cuckoo_failure_over_all_buckets_stays_below_2_to_the_minus_40(
     n_i: int, n_r: int, items: int
 ) -> None:
     buckets, cap_i, _, _ = at.geometry(n_i, n_r, items)
     assert buckets > 1 and cap_i <= EXACT_BOUND_LIMIT  # where cuckoo_bins uses its proven bound
-    assert failure_bound_log2(cap_i, cuckoo_bins(cap_i)) + math.log2(buckets) <= -40
+    bins = otstream._Geometry(n_i, n_r, items).sizes.bins  # the engine's tables: 40 + log2 B bits each
+    assert bins > cuckoo_bins(cap_i)
+    assert failure_bound_log2(cap_i, bins) + math.log2(buckets) <= -40
 
 
 # --- the buckets on disk, without the OT (every path of BucketStage.bucket) ---
@@ -665,11 +657,6 @@ def test_local_failures_in_the_middle_remove_the_spill_folder(
     assert at.spill_left(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="StreamParty.__init__ (_base.py) creates the spill folder before resolve_executor() checks "
-    "executor=; the InvalidParameter leaves an empty bm-stream-* folder behind",
-)
 def test_a_bad_executor_leaves_no_spill_folder(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameter):
         at.parties(tmp_path, executor="not an executor")
