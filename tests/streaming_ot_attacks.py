@@ -145,14 +145,16 @@ def relay(
     src: Any = ini
     dst: Any = res
     idle = 0
+    backlog: list[bytes] = []  # what the last receiver answered at once, as a lock-step transport does
     while out.steps < max_steps:
         out.steps += 1
         name = roles[id(src)]
         try:
-            sent = drain(src)
+            sent = backlog + drain(src)
         except Exception as exc:
             out.error, out.where = exc, name
             return out
+        backlog = []
         delivered: list[bytes] = []
         for c in sent:
             delivered.extend(tamper(name, c) if tamper else [c])
@@ -160,6 +162,7 @@ def relay(
             out.chunks.append((name, c[6], int.from_bytes(c[25:29], "big"), len(c), dst.max_chunk_bytes))
             try:
                 dst.receive_chunk(c)
+                backlog.extend(drain(dst))
             except Exception as exc:
                 out.error, out.where = exc, roles[id(dst)]
                 return out

@@ -254,3 +254,17 @@ def test_the_same_record_whatever_the_engine(tmp_path: Path) -> None:
 #: record members that differ between two sessions over the same sets anyway (ids, times, keys, hashes,
 #: signatures) or by engine (the suite, message counts and bytes)
 VARYING = {"session_id", "transcript_hash", "messages", "wire_bytes", "signature", "versions", "times"}
+
+
+def test_a_peer_that_sends_out_of_turn(tmp_path: Path) -> None:
+    """A chunk where a pull was due (the initiator still has request chunks to send) is the peer's fault:
+    the wrapper refuses it before the streaming party sees it, and the session fails with a record."""
+    init, resp, _, _ = _parties(tmp_path, "mutual")
+    first = init.receive(resp.receive(init.start()) or b"")
+    assert first is not None and first[:4] == b"BMSC"
+    assert resp.receive(first) == PULL
+    with pytest.raises(UnexpectedChunk, match="still sending"):
+        init.receive(first)  # any chunk instead of the pull
+    assert init.failed and init.record()["outcome"]["error"] == "UnexpectedChunk"
+    resp.abort("the peer went away")
+    assert not list(tmp_path.iterdir())

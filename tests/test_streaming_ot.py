@@ -281,6 +281,7 @@ def test_authentic_chunks_with_bad_content(tmp_path: Path, ot_type: int) -> None
                 error = UnexpectedChunk
             else:
                 dst.receive_chunk(chunk)
+                _drain(dst)
                 bad, error = chunk, UnexpectedChunk
             with pytest.raises(error):
                 dst.receive_chunk(bad)

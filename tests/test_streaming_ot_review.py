@@ -481,11 +481,6 @@ def test_local_misuse_raises_local_errors(tmp_path: Path) -> None:
     assert at.spill_left(tmp_path) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="receive_chunk() while the party still has chunks to send is the caller's misuse (the loop drains "
-    "next_chunk first) but raises UnexpectedChunk, a RemoteError that blames the peer",
-)
 def test_receiving_before_draining_is_a_local_error(tmp_path: Path) -> None:
     ini, res = at.parties(tmp_path)
     with ini, res:

@@ -146,7 +146,9 @@ class _OtRole(StreamParty):
     # -- framing ---------------------------------------------------------------------------------------------
     def _receive(self, chunk: bytes) -> None:
         if self._out is not None:
-            raise UnexpectedChunk("a chunk arrived while this party is still sending")
+            raise LocalProtocolError(
+                "receive_chunk() before next_chunk() returned None: send every chunk of this party first"
+            )
         frame = self._codec.open(chunk)
         if self._expect is None or frame.mtype != self._expect:
             raise UnexpectedChunk("a chunk of an unexpected message type")

@@ -172,6 +172,8 @@ class _StreamingSession:
                 self._received += len(data)
                 if data != PULL:
                     self._chunks += 1
+                    if self._pending is not None:  # the peer's turn is over only once ours is sent
+                        raise UnexpectedChunk("the peer sent a chunk while this party was still sending")
                     party.receive_chunk(data)
             out, self._pending = self._pending or party.next_chunk(), None
             if out is None and data == PULL:
