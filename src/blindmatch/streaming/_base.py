@@ -288,6 +288,16 @@ class StreamParty:
         frame = self._codec.open(chunk)
         if self._expect is None or frame.mtype != self._expect:
             raise UnexpectedChunk("a chunk of an unexpected message type")
+        self._check_frame(frame)
+        if frame.mtype != T_SIGNATURE:
+            self._transcript.add(frame)
+        self._on_frame(frame)
+        if frame.final:
+            self._index, self._last_element = 0, b""
+
+    def _check_frame(self, frame: Frame) -> None:
+        """The engine's framing rules for an authenticated chunk of the expected type (here: the DH
+        engine's chunks of ``frame_items`` elements)."""
         if frame.index != self._index:
             raise UnexpectedChunk("a chunk out of sequence (reordered, repeated or dropped)")
         if frame.index == 0:
@@ -296,12 +306,7 @@ class StreamParty:
         elif frame.total != self._total:
             raise UnexpectedChunk("the message's total changed between chunks")
         self._check_count(frame)
-        if frame.mtype != T_SIGNATURE:
-            self._transcript.add(frame)
         self._index += 1
-        self._on_frame(frame)
-        if frame.final:
-            self._index, self._last_element = 0, b""
 
     def _check_count(self, frame: Frame) -> None:
         f = self._p.frame_items

@@ -144,19 +144,6 @@ class _OtRole(StreamParty):
         return HEADER.size + body + TAG_BYTES
 
     # -- framing ---------------------------------------------------------------------------------------------
-    def _receive(self, chunk: bytes) -> None:
-        if self._out is not None:
-            raise LocalProtocolError(
-                "receive_chunk() before next_chunk() returned None: send every chunk of this party first"
-            )
-        frame = self._codec.open(chunk)
-        if self._expect is None or frame.mtype != self._expect:
-            raise UnexpectedChunk("a chunk of an unexpected message type")
-        self._check_frame(frame)
-        if frame.mtype != T_SIGNATURE:
-            self._transcript.add(frame)
-        self._on_frame(frame)
-
     def _check_frame(self, frame: Frame) -> None:
         head = (frame.index, frame.count, frame.total, frame.final)
         if frame.mtype in (T_SIGNATURE, T_HELLO):
