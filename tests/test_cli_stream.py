@@ -91,3 +91,34 @@ def test_stream_engine_refused_unless_allowed(lab: Path, tmp_path: Path) -> None
         if server.poll() is None:
             server.kill()
     assert r.returncode != 0 and "engine" in r.stderr
+
+
+def test_operator_mistakes_with_the_spill_folder(lab: Path, tmp_path: Path) -> None:
+    """--stream-workdir naming a file, or a folder that is re-used (left from a killed run), on either
+    side: a clean error or a normal run, never a traceback."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    r = cli("connect", "--identity", str(lab / "a.pem"), "--peers", str(lab / "a-peers.json"), "--peer",
+            "lab-b", "--host", "127.0.0.1", "--port", "9", "-i", str(lab / "lab_a.csv"), "--purpose",
+            "stream test", "--max-items", "64", "--out-dir", str(tmp_path / "a-out"), "--engine", "stream-ot",
+            "--stream-workdir", str(blocker / "sub"), cwd=tmp_path)  # fmt: skip
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "cannot make" in r.stderr
+    # a spill folder left behind by a killed run, and a symlink to it: the next run works beside it
+    old = tmp_path / "spill"
+    (old / "bm-stream-left").mkdir(parents=True)
+    (tmp_path / "spill-link").symlink_to(old)
+    w = tmp_path / "again"
+    w.mkdir()
+    server, port = serve(lab, w, "lab_b.csv", 64, "--allow-engine", "stream-ot", "--stream-workdir", str(old))
+    try:
+        r = cli("connect", "--identity", str(lab / "a.pem"), "--peers", str(lab / "a-peers.json"), "--peer",
+                "lab-b", "--host", "127.0.0.1", "--port", port, "-i", str(lab / "lab_a.csv"), "--purpose",
+                "stream test", "--max-items", "64", "--out-dir", str(w / "a-out"), "--engine", "stream-ot",
+                "--stream-workdir", str(tmp_path / "spill-link"), cwd=w)  # fmt: skip
+        _, err = server.communicate(timeout=120)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert r.returncode == 0, r.stderr
+    assert server.returncode == 0, err
+    assert sorted(p.name for p in old.iterdir()) == ["bm-stream-left"]  # ours gone, the stranger's kept

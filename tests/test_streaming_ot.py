@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,27 @@ def test_local_errors(tmp_path: Path) -> None:
     ini, res = _parties(tmp_path, A, B, padded_size=10)
     with ini, res, pytest.raises(CapacityError):
         ini.prepare()
+
+
+@pytest.mark.parametrize("engine", ["dh", "ot"])
+def test_a_spill_folder_removed_under_a_party(tmp_path: Path, engine: str) -> None:
+    """A temp cleaner (or an operator) deletes the spill folder mid-run: a local FileAccessError that names
+    the file, the party failed, never a bare OSError or a remote error."""
+    from blindmatch.errors import FileAccessError, LocalError
+    from blindmatch.streaming import StreamInitiator, StreamResponder, exchange
+
+    kinds: dict[str, tuple[Any, Any]] = {
+        "dh": (StreamInitiator, StreamResponder),
+        "ot": (OtStreamInitiator, OtStreamResponder),
+    }
+    ini_cls, res_cls = kinds[engine]
+    common: dict[str, Any] = dict(mode="mutual", session_id=SID, session_key=KEY, workdir=tmp_path)
+    ini = ini_cls(A, identity=IDS[0], peer=IDS[1].public, seed=SEEDS[0], **common)
+    res = res_cls(B, identity=IDS[1], peer=IDS[0].public, seed=SEEDS[1], **common)
+    with ini, res:
+        ini.prepare()
+        res.prepare()
+        shutil.rmtree(ini.spill_path)
+        with pytest.raises(FileAccessError, match="spill file") as caught:
+            exchange(ini, res)
+        assert isinstance(caught.value, LocalError) and ini.failed

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .._derive import derive_key
-from ..errors import InvalidParameter, LocalProtocolError
+from ..errors import FileAccessError, InvalidParameter, LocalProtocolError
 from ..executors import Executor, resolve_executor
 from ..hazmat.group import clamp_scalar, validate_peer_elements
 from ..psi._base import _party_seed
@@ -235,11 +235,21 @@ class StreamParty:
             raise LocalProtocolError(f"this {self._role} failed or was closed and cannot be used again")
         try:
             return step()
+        except OSError as exc:
+            self._fail_cleanly()
+            if exc.filename is None:  # not a file of ours (an executor's connection, say): as it came
+                raise
+            # a spill file went missing, the disk filled up, the folder was made read-only: the caller's
+            # machine, not the peer, so a local error that names the file
+            raise FileAccessError(f"spill file {exc.filename}: {exc.strerror or exc}") from None
         except BaseException:
-            self._failed = True
-            self._out = None
-            self._spill.cleanup()
+            self._fail_cleanly()
             raise
+
+    def _fail_cleanly(self) -> None:
+        self._failed = True
+        self._out = None
+        self._spill.cleanup()
 
     def prepare(self) -> None:
         """Blind, sort and pad the own set (done on demand otherwise; may run before the peer is there)."""
