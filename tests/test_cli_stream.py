@@ -4,6 +4,7 @@ real subprocesses; its matches equal the default engine's and both records verif
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,35 @@ def test_operator_mistakes_with_the_spill_folder(lab: Path, tmp_path: Path) -> N
     assert r.returncode == 0, r.stderr
     assert server.returncode == 0, err
     assert sorted(p.name for p in old.iterdir()) == ["bm-stream-left"]  # ours gone, the stranger's kept
+
+
+def test_files_made_by_other_tools_through_both_streaming_engines(tmp_path: Path) -> None:
+    """MISP's STIX 2.1 patterns on one side, a MISP event with objects on the other (real exports, 5
+    indicators in common): the streaming engines find what the default engine finds."""
+    data = Path(__file__).parent / "data"
+    make_lab_keys(tmp_path)
+    shutil.copy(data / "misp_stix21_patterns.json", tmp_path / "a.json")
+    shutil.copy(data / "misp_objects_event.json", tmp_path / "b.json")
+    found = {}
+    for engine in ("dh", "stream", "stream-ot"):
+        w = tmp_path / engine
+        w.mkdir()
+        server, port = serve(tmp_path, w, "b.json", 64, "--allow-engine", engine)
+        try:
+            r = cli("connect", "--identity", str(tmp_path / "a.pem"), "--peers",
+                    str(tmp_path / "a-peers.json"), "--peer", "lab-b", "--host", "127.0.0.1", "--port", port,
+                    "-i", str(tmp_path / "a.json"),
+                    "--purpose", "real files", "--max-items", "64", "--mode", "mutual", "--out-dir",
+                    str(w / "a-out"), "--engine", engine, cwd=w)  # fmt: skip
+            _, err = server.communicate(timeout=120)
+        finally:
+            if server.poll() is None:
+                server.kill()
+        assert r.returncode == 0, r.stderr
+        assert server.returncode == 0, err
+        found[engine] = tuple(
+            _matches(json.loads(next((w / side).glob("*-report.json")).read_text()))
+            for side in ("a-out", "b-out")
+        )
+    assert len(found["dh"][0]) == 5 and found["dh"][0] == found["dh"][1]
+    assert found["stream"] == found["stream-ot"] == found["dh"]
