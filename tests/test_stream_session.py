@@ -268,3 +268,36 @@ def test_a_peer_that_sends_out_of_turn(tmp_path: Path) -> None:
     assert init.failed and init.record()["outcome"]["error"] == "UnexpectedChunk"
     resp.abort("the peer went away")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("suite", [STREAM_PSI_SUITE, STREAM_OT_PSI_SUITE])
+@pytest.mark.parametrize("mode", ["intersection", "mutual"])
+def test_progress_counts_every_chunk(tmp_path: Path, suite: str, mode: str) -> None:
+    """The progress callback (what `connect` draws) sees the own set prepared as one step, then the
+    chunks up to a total the sizes fix in advance, ending at done == total, never going back."""
+    from blindmatch._progress import STAGE_STREAM, STAGE_STREAM_PREPARE
+
+    a, b = bm.Identity.generate(), bm.Identity.generate()
+    trust = bm.PeerStore()
+    trust.add("lab-a", a.public)
+    calls: dict[str, list[tuple[str, int, int]]] = {"initiator": [], "responder": []}
+    policy = bm.Policy(max_items_responder=256, psi_suites=frozenset({suite}))
+    init = StreamingInitiatorSession(
+        a, b.public, workdir=tmp_path, chunk_items=16, frame_items=32, bucket_items=32,
+        items_by_kind={"email": A}, mode=mode, max_items=256, purpose="progress", psi_suite=suite,
+        progress=lambda *c: calls["initiator"].append(c),
+    )  # fmt: skip
+    resp = StreamingResponderSession(
+        b, trust, policy, workdir=tmp_path, chunk_items=16, frame_items=32, bucket_items=32,
+        items_by_kind={"email": B}, progress=lambda *c: calls["responder"].append(c),
+    )  # fmt: skip
+    wire = _run(init, resp)
+    chunks = sum(1 for m in wire[2:] if m != PULL)
+    for role, seen in calls.items():
+        prep = [c for c in seen if c[0] == STAGE_STREAM_PREPARE]
+        stream = [c for c in seen if c[0] == STAGE_STREAM]
+        assert prep == [(STAGE_STREAM_PREPARE, 0, 1), (STAGE_STREAM_PREPARE, 1, 1)], role
+        assert stream[-1] == (STAGE_STREAM, chunks, chunks), role  # the total was right from the start
+        assert {c[2] for c in stream} == {chunks}
+        done = [c[1] for c in stream]
+        assert done == sorted(done)

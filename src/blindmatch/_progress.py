@@ -16,7 +16,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeAlias
 
-__all__ = ["STAGES", "STAGE_BLIND_OWN", "STAGE_BLIND_PEER", "STAGE_COMPARE", "ProgressCallback"]
+__all__ = [
+    "STAGES",
+    "STAGE_BLIND_OWN",
+    "STAGE_BLIND_PEER",
+    "STAGE_COMPARE",
+    "STAGE_STREAM",
+    "STAGE_STREAM_PREPARE",
+    "STREAM_STAGES",
+    "ProgressCallback",
+]
 
 ProgressCallback: TypeAlias = Callable[[str, int, int], None]
 """``progress(stage, done, total)``; see the module documentation."""
@@ -29,3 +38,9 @@ STAGE_COMPARE = "compare"
 """Compare the two sets of comparison hashes."""
 
 STAGES: tuple[str, ...] = (STAGE_BLIND_OWN, STAGE_BLIND_PEER, STAGE_COMPARE)
+
+STAGE_STREAM_PREPARE = "prepare own set (streaming)"
+"""A streaming session: read, blind or bucket and sort the own set on disk (one step: 0 of 1, then 1)."""
+STAGE_STREAM = "stream chunks"
+"""A streaming session: chunks sent and received (pulls not counted), out of the number the sizes fix."""
+STREAM_STAGES: tuple[str, ...] = (STAGE_STREAM_PREPARE, STAGE_STREAM)

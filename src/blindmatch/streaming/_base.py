@@ -214,6 +214,11 @@ class StreamParty:
         return self._failed
 
     @property
+    def prepared(self) -> bool:
+        """Whether the own set is on disk (``prepare()`` ran, or the first chunk needed it)."""
+        return self._prepared
+
+    @property
     def max_chunk_bytes(self) -> int:
         """The largest chunk an honest peer sends: a transport reads no more than this per chunk."""
         return HEADER.size + 32 * self._p.frame_items + TAG_BYTES

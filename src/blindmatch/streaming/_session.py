@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .._progress import STAGE_STREAM, STAGE_STREAM_PREPARE
 from ..errors import InvalidParameter, LocalProtocolError
 from ..session import InitiatorSession, ResponderSession
 from ..session._handover import StreamHandover, complete, fail, take_handover
@@ -23,9 +24,17 @@ from ..session.interface import SessionParty
 from ..session.manifest import STREAM_OT_PSI_SUITE, STREAM_PSI_SUITE, STREAM_SUITES
 from ..session.peers import PeerStore
 from ..session.result import ResultContext, SessionResult, make_result
-from ._base import DEFAULT_CHUNK_ITEMS, DEFAULT_FRAME_ITEMS, SIGNATURE_BYTES, StreamParty, StreamResult
+from ._base import (
+    CONFIRM_MODES,
+    DEFAULT_CHUNK_ITEMS,
+    DEFAULT_FRAME_ITEMS,
+    SIGNATURE_BYTES,
+    StreamParty,
+    StreamResult,
+)
+from ._buckets import bucket_count
 from ._errors import UnexpectedChunk
-from ._frames import HEADER, TAG_BYTES
+from ._frames import HEADER, TAG_BYTES, chunk_count
 from ._otstream import DEFAULT_BUCKET_ITEMS, OtStreamInitiator, OtStreamResponder
 from ._party import StreamInitiator, StreamResponder
 
@@ -66,6 +75,8 @@ class _StreamingSession:
         self._pending: bytes | None = None
         self._chunks = self._sent = self._received = 0
         self._own_sent = False
+        self._progress = inner._progress
+        self._expected = 0  # chunks both ways (pulls aside), fixed by the sizes once the handshake is over
 
     # -- the transport interface -------------------------------------------------------------------------
     @property
@@ -147,6 +158,10 @@ class _StreamingSession:
             {"bucket_items": self._bucket_items} if ot
             else {"frame_items": self._frame_items, "executor": self._inner._executor}  # the session's
         )  # fmt: skip
+        self._expected = expected_chunks(
+            ctx.manifest.mode, ctx.role, ctx.own_padded, ctx.peer_padded, ot=ot,
+            frame_items=self._frame_items, bucket_items=self._bucket_items,
+        )  # fmt: skip
         try:
             self._party = kind(
                 handover.items, mode=ctx.manifest.mode, session_id=handover.session_id,
@@ -167,7 +182,7 @@ class _StreamingSession:
         if party is None:  # pragma: no cover - called after _begin only
             raise LocalProtocolError("no streaming party")
         try:
-            party.prepare()
+            self._prepare(party)
             if data is not None:
                 self._received += len(data)
                 if data != PULL:
@@ -188,12 +203,27 @@ class _StreamingSession:
                 out = PULL
             if out is not None:
                 self._sent += len(out)
+            if self._progress is not None:
+                done = (
+                    self._chunks
+                    if party.done and self._pending is None
+                    else min(self._chunks, self._expected)
+                )
+                self._progress(STAGE_STREAM, done, max(self._expected, done))
             if party.done and self._pending is None:
                 self._complete(party.result)
             return out
         except BaseException as exc:
             self._fail(exc)
             raise
+
+    def _prepare(self, party: StreamParty) -> None:
+        """The own set on disk; the progress callback sees it as one step (it is one call)."""
+        if self._progress is not None and not party.prepared:
+            self._progress(STAGE_STREAM_PREPARE, 0, 1)
+            party.prepare()
+            self._progress(STAGE_STREAM_PREPARE, 1, 1)
+        party.prepare()
 
     def _complete(self, result: StreamResult) -> None:
         handover = self._handover
@@ -215,6 +245,19 @@ class _StreamingSession:
             self._party.close()
         self._pending = None
         self._handover = None
+
+
+def expected_chunks(
+    mode: str, role: str, own: int, peer: int, *, ot: bool, frame_items: int, bucket_items: int
+) -> int:
+    """The chunks an exchange sends both ways (pulls aside), from the declared padded sizes alone."""
+    n_i, n_r = (own, peer) if role == "initiator" else (peer, own)
+    signatures = 2
+    if ot:
+        per_bucket = 5 if mode == "mutual" else 4
+        return 2 + bucket_count(max(n_i, n_r), bucket_items) * per_bucket + signatures
+    lists = [n_i, n_r, n_i] + ([n_r] if mode in CONFIRM_MODES else [])
+    return sum(chunk_count(n, frame_items) for n in lists) + signatures
 
 
 class StreamingInitiatorSession(_StreamingSession):
