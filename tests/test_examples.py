@@ -50,3 +50,22 @@ def test_cli_exchange_scripts(tmp_path: Path, script: str, mode: str) -> None:
     doc = json.loads(report.read_text())
     assert doc["count"] == EXPECTED["overlap_total"] and doc["mode"] == mode
     assert not list((tmp_path / "out" / sub).rglob("*.state"))
+
+
+@pytest.mark.parametrize("engine", ["dh", "ot"])
+def test_stream_files_example(engine: str, tmp_path: Path) -> None:
+    """Lines canonicalized lazily on both sides (``User7@Example.ORG`` matches ``user7@example.org``), the
+    shared lines read back from the file; a bad line is a clean exit naming it."""
+    out = _run(
+        [sys.executable, str(EXAMPLES / "stream_files.py"), "--demo", "3000", "--engine", engine]
+    ).stdout
+    assert "1500 shared lines in lab_a.txt (1500 distinct; the other side found 1500)" in out
+    assert "shared: user1500@example.org" in out
+    bad_a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    bad_a.write_text("ok@example.org\nnot an email\n", encoding="utf-8")
+    b.write_text("ok@example.org\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "stream_files.py"), str(bad_a), str(b), "email"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and "a.txt:2:" in proc.stderr
