@@ -26,8 +26,8 @@ from typing import Any
 
 from benchmarks._common import Table
 from blindmatch.session.identity import Identity
-from blindmatch.streaming import OtStreamInitiator, OtStreamResponder, StreamInitiator, StreamResponder
 from blindmatch.streaming._base import StreamParty
+from blindmatch.streaming._run import ENGINES
 
 _SEEDS = (bytes([1]) * 32, bytes([2]) * 32)
 
@@ -51,18 +51,13 @@ def _drive(party: StreamParty, conn: Connection) -> int:
     return sent
 
 
-_CLASSES: dict[str, tuple[type[StreamParty], type[StreamParty]]] = {
-    "DH": (StreamInitiator, StreamResponder),
-    "OT": (OtStreamInitiator, OtStreamResponder),
-}
-
-
 def _child(
     role: str, engine: str, n: int, conn: Connection, report: Connection, workdir: str, key: bytes, sid: bytes
 ) -> None:
     ids = [Identity.from_seed(s) for s in _SEEDS]
     me = 0 if role == "initiator" else 1
-    cls: Any = _CLASSES[engine][me]
+    chosen = ENGINES[engine.lower()]
+    cls: Any = chosen.initiator if me == 0 else chosen.responder
     start = 0 if me == 0 else n // 2
     t0 = time.perf_counter()
     with cls(

@@ -266,8 +266,12 @@ class StreamParty:
         items, self._items = self._items, None
         if items is None:
             raise LocalProtocolError("prepare() after a failure")
-        self._own.build(items, self._p.padded_size)
+        self._build_own(items)
         self._prepared = True
+
+    def _build_own(self, items: Iterable[bytes]) -> None:
+        """The engine's own list on disk (here: blinded, sorted and padded)."""
+        self._own.build(items, self._p.padded_size)
 
     def next_chunk(self) -> bytes | None:
         """The next chunk to send, or ``None`` when this party waits for the peer (or is done)."""

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import CapacityError, InvalidParameter
-from ..session.padding import DUMMY_PREFIX
+from ..errors import CapacityError
+from ._own import checked_items
 from ._spill import SpillDir
 
 __all__ = ["STAGE_BITS", "Bucket", "BucketStage", "bucket_cap", "bucket_count", "bucket_hashes"]
@@ -111,12 +111,7 @@ class BucketStage:
     def add(self, items: Iterable[bytes]) -> None:
         """Read the items in chunks (checking each), stage them and count the distinct ones."""
         it = iter(items)
-        while chunk := list(islice(it, self._chunk)):
-            for x in chunk:
-                if not isinstance(x, bytes):
-                    raise InvalidParameter("streaming items must be bytes")
-                if x.startswith(DUMMY_PREFIX):
-                    raise InvalidParameter("an item starts with the dummy prefix")
+        while chunk := checked_items(list(islice(it, self._chunk))):
             self._write(chunk, bucket_hashes(chunk, self._key))
             self.n_input += len(chunk)
         for s in sorted(self._paths):

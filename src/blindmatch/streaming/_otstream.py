@@ -60,6 +60,13 @@ def bucket_session_id(session_id: bytes, bucket: int) -> bytes:
     return hashlib.sha256(tag).digest()[:16]
 
 
+def exchange_chunks(mode: str, n_i: int, n_r: int, bucket_items: int) -> int:
+    """Chunks of a whole exchange, both ways, from the padded sizes: two hellos, four OT messages per
+    bucket (five in ``mutual``), two signatures."""
+    per_bucket = 5 if mode == "mutual" else 4
+    return 2 + bucket_count(max(n_i, n_r), bucket_items) * per_bucket + 2
+
+
 class _Geometry:
     """What both sides derive from the two padded sizes: buckets, caps, the OT sizes of every bucket."""
 
@@ -121,15 +128,9 @@ class _OtRole(StreamParty):
         self._shared = 0
         self._marked = 0
 
-    def _prepare(self) -> None:
-        if self._prepared:
-            return
-        items, self._items = self._items, None
-        if items is None:
-            raise LocalProtocolError("prepare() after a failure")
+    def _build_own(self, items: Iterable[bytes]) -> None:
         self._stage.add(items)
         self._padded = self._stage.check_padded(self._p.padded_size)
-        self._prepared = True
 
     def _own_sizes(self) -> tuple[int, int]:
         return self._padded, self._stage.distinct

@@ -19,7 +19,7 @@ from ..hazmat.group import SUITE_ID, hash_to_group_and_blind
 from ..session.padding import DUMMY_PREFIX
 from ._spill import ROW, SpillDir, merge_runs, read_blocks, rechunk, sort_rows
 
-__all__ = ["OwnList", "dummy_items"]
+__all__ = ["OwnList", "checked_items", "dummy_items"]
 
 Array = npt.NDArray[Any]
 _U64 = np.dtype("<u8")
@@ -37,7 +37,8 @@ def dummy_items(key: bytes, start: int, count: int) -> list[bytes]:
     return [DUMMY_PREFIX + stream[skip + 32 * j : skip + 32 * j + 32] for j in range(count)]
 
 
-def _checked(chunk: list[Any]) -> list[bytes]:
+def checked_items(chunk: list[Any]) -> list[bytes]:
+    """``chunk``, once every item is bytes and none starts with the dummy prefix."""
     for x in chunk:
         if not isinstance(x, bytes):
             raise InvalidParameter("streaming items must be bytes")
@@ -76,7 +77,7 @@ class OwnList:
     def build(self, items: Iterable[bytes], padded_size: int | None) -> None:
         """Blind and sort ``items`` into runs, remove repeats, pad to ``padded_size`` with dummies."""
         it = iter(items)
-        while chunk := _checked(list(islice(it, self._chunk))):
+        while chunk := checked_items(list(islice(it, self._chunk))):
             self._runs.append(self._run_of(chunk, self.n_input, "run"))
             self.n_input += len(chunk)
         distinct = self._dedup()

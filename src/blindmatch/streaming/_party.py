@@ -37,7 +37,7 @@ from ._base import (
     party_seed,
 )
 from ._errors import UnexpectedChunk
-from ._frames import DIR_I2R, DIR_R2I, Frame
+from ._frames import DIR_I2R, DIR_R2I, Frame, chunk_count
 from ._spill import (
     HASH_DTYPE,
     HASH_ROW,
@@ -64,6 +64,13 @@ def _hash_rows(frame: Frame, frame_items: int) -> Array:
 def _file_bodies(path: Path, frame_items: int) -> Iterator[bytes]:
     """The 16-byte hashes of ``path`` in chunk-sized bodies (one empty body for an empty list)."""
     return rechunk(read_blocks(path, HASH_DTYPE, frame_items), frame_items)
+
+
+def exchange_chunks(mode: str, n_i: int, n_r: int, frame_items: int) -> int:
+    """Chunks of a whole exchange, both ways, from the padded sizes: request, elements, hashes, the
+    confirm in the mutual modes, two signatures."""
+    lists = [n_i, n_r, n_i] + ([n_r] if mode in CONFIRM_MODES else [])
+    return sum(chunk_count(n, frame_items) for n in lists) + 2
 
 
 class _Role(StreamParty):

@@ -21,9 +21,27 @@ from ._base import (
     StreamResult,
 )
 from ._otstream import DEFAULT_BUCKET_ITEMS, OtStreamInitiator, OtStreamResponder
+from ._otstream import exchange_chunks as ot_exchange_chunks
 from ._party import StreamInitiator, StreamResponder
+from ._party import exchange_chunks as dh_exchange_chunks
 
-__all__ = ["exchange", "run_streaming_in_memory", "select_items"]
+__all__ = ["ENGINES", "exchange", "run_streaming_in_memory", "select_items"]
+
+
+class Engine:
+    """One streaming engine: its two parties and the number of chunks of a whole exchange."""
+
+    def __init__(self, initiator: Any, responder: Any, chunks: Any) -> None:
+        self.initiator, self.responder = initiator, responder
+        #: ``chunks(mode, n_i, n_r, items per frame or bucket)``: chunks both ways, pulls aside
+        self.chunks = chunks
+
+
+#: The streaming engines by name: ``"dh"`` (chunks of ``frame_items``), ``"ot"`` (buckets).
+ENGINES: dict[str, Engine] = {
+    "dh": Engine(StreamInitiator, StreamResponder, dh_exchange_chunks),
+    "ot": Engine(OtStreamInitiator, OtStreamResponder, ot_exchange_chunks),
+}
 
 
 def exchange(initiator: StreamParty, responder: StreamParty) -> tuple[StreamResult, StreamResult]:
@@ -70,23 +88,18 @@ def run_streaming_in_memory(
         mode=mode, session_id=session_id, session_key=session_key, workdir=workdir,
         max_peer_items=max_peer_items, chunk_items=chunk_items, executor=executor,
     )  # fmt: skip
-    kinds: dict[str, tuple[Any, Any]] = {
-        "dh": (StreamInitiator, StreamResponder),
-        "ot": (OtStreamInitiator, OtStreamResponder),
-    }
-    if engine not in kinds:
+    if engine not in ENGINES:
         raise InvalidParameter("engine is 'dh' or 'ot'")
     if engine == "dh":
         common["frame_items"] = frame_items
     else:
         common["bucket_items"] = bucket_items
-    initiator, responder = kinds[engine]
-    init = initiator(
+    init = ENGINES[engine].initiator(
         a_items, identity=initiator_identity, peer=responder_identity.public, seed=sa,
         padded_size=padded_sizes[0], **common,
     )  # fmt: skip
     try:
-        resp = responder(
+        resp = ENGINES[engine].responder(
             b_items, identity=responder_identity, peer=initiator_identity.public, seed=sb,
             padded_size=padded_sizes[1], **common,
         )  # fmt: skip

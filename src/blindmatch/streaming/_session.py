@@ -24,19 +24,11 @@ from ..session.interface import SessionParty
 from ..session.manifest import STREAM_OT_PSI_SUITE, STREAM_PSI_SUITE, STREAM_SUITES
 from ..session.peers import PeerStore
 from ..session.result import ResultContext, SessionResult, make_result
-from ._base import (
-    CONFIRM_MODES,
-    DEFAULT_CHUNK_ITEMS,
-    DEFAULT_FRAME_ITEMS,
-    SIGNATURE_BYTES,
-    StreamParty,
-    StreamResult,
-)
-from ._buckets import bucket_count
+from ._base import DEFAULT_CHUNK_ITEMS, DEFAULT_FRAME_ITEMS, SIGNATURE_BYTES, StreamParty, StreamResult
 from ._errors import UnexpectedChunk
-from ._frames import HEADER, TAG_BYTES, chunk_count
-from ._otstream import DEFAULT_BUCKET_ITEMS, OtStreamInitiator, OtStreamResponder
-from ._party import StreamInitiator, StreamResponder
+from ._frames import HEADER, TAG_BYTES
+from ._otstream import DEFAULT_BUCKET_ITEMS
+from ._run import ENGINES
 
 __all__ = ["PULL", "StreamingInitiatorSession", "StreamingResponderSession"]
 
@@ -150,18 +142,16 @@ class _StreamingSession:
     def _begin(self, handover: StreamHandover) -> None:
         ctx = handover.ctx
         ot = ctx.manifest.psi_suite == STREAM_OT_PSI_SUITE
-        kinds: dict[bool, tuple[Any, Any]] = {
-            False: (StreamInitiator, StreamResponder), True: (OtStreamInitiator, OtStreamResponder)
-        }  # fmt: skip
-        kind = kinds[ot][0 if ctx.role == "initiator" else 1]
+        chosen = ENGINES["ot" if ot else "dh"]
+        kind = chosen.initiator if ctx.role == "initiator" else chosen.responder
         engine: dict[str, Any] = (
             {"bucket_items": self._bucket_items} if ot
             else {"frame_items": self._frame_items, "executor": self._inner._executor}  # the session's
         )  # fmt: skip
-        self._expected = expected_chunks(
-            ctx.manifest.mode, ctx.role, ctx.own_padded, ctx.peer_padded, ot=ot,
-            frame_items=self._frame_items, bucket_items=self._bucket_items,
-        )  # fmt: skip
+        sizes = (ctx.own_padded, ctx.peer_padded)
+        n_i, n_r = sizes if ctx.role == "initiator" else sizes[::-1]
+        per = self._bucket_items if ot else self._frame_items
+        self._expected = chosen.chunks(ctx.manifest.mode, n_i, n_r, per)
         try:
             self._party = kind(
                 handover.items, mode=ctx.manifest.mode, session_id=handover.session_id,
@@ -218,12 +208,14 @@ class _StreamingSession:
             raise
 
     def _prepare(self, party: StreamParty) -> None:
-        """The own set on disk; the progress callback sees it as one step (it is one call)."""
-        if self._progress is not None and not party.prepared:
+        """The own set on disk, once; the progress callback sees it as one step (it is one call)."""
+        if party.prepared:
+            return
+        if self._progress is not None:
             self._progress(STAGE_STREAM_PREPARE, 0, 1)
-            party.prepare()
-            self._progress(STAGE_STREAM_PREPARE, 1, 1)
         party.prepare()
+        if self._progress is not None:
+            self._progress(STAGE_STREAM_PREPARE, 1, 1)
 
     def _complete(self, result: StreamResult) -> None:
         handover = self._handover
@@ -245,19 +237,6 @@ class _StreamingSession:
             self._party.close()
         self._pending = None
         self._handover = None
-
-
-def expected_chunks(
-    mode: str, role: str, own: int, peer: int, *, ot: bool, frame_items: int, bucket_items: int
-) -> int:
-    """The chunks an exchange sends both ways (pulls aside), from the declared padded sizes alone."""
-    n_i, n_r = (own, peer) if role == "initiator" else (peer, own)
-    signatures = 2
-    if ot:
-        per_bucket = 5 if mode == "mutual" else 4
-        return 2 + bucket_count(max(n_i, n_r), bucket_items) * per_bucket + signatures
-    lists = [n_i, n_r, n_i] + ([n_r] if mode in CONFIRM_MODES else [])
-    return sum(chunk_count(n, frame_items) for n in lists) + signatures
 
 
 class StreamingInitiatorSession(_StreamingSession):
